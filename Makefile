@@ -1,0 +1,51 @@
+# ReplayDesk: `make run` starts the service, `make test` runs the whole suite.
+# Both set everything up first; setup is idempotent and only redoes what changed.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+FRONTEND_DIRS := $(wildcard recorder viewer)
+PYTEST_ARGS ?=
+
+.PHONY: setup run test bench lint format clean frontend migrate
+
+setup: $(STAMP) frontend migrate
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# npm install + esbuild bundles for each front-end package that exists.
+frontend:
+	@for dir in $(FRONTEND_DIRS); do \
+		if [ -f $$dir/package.json ]; then \
+			(cd $$dir && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || npm ci --no-audit --no-fund; } && npm run --silent build) || exit 1; \
+		fi; \
+	done
+
+migrate: $(STAMP)
+	$(BIN)/replaydesk db upgrade
+
+run: setup
+	$(BIN)/replaydesk serve
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) recorder/node_modules viewer/node_modules recorder/dist viewer/dist

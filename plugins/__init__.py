@@ -1,0 +1,1 @@
+"""Built-in ReplayDesk integrations, registered through the `replaydesk` entry-point group."""

@@ -1,0 +1,1 @@
+"""Jira integration: writes replay evidence into Jira issues."""

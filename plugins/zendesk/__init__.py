@@ -1,0 +1,1 @@
+"""Zendesk integration: writes replay evidence into Zendesk tickets."""

@@ -1,0 +1,114 @@
+"""Who may call: API keys (secret, hashed, constant-time) and ingest keys (public, per origin)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Sequence
+
+from service.errors import Forbidden, Unauthorized
+from service.storage.key_store import ApiKeyRecord, IngestKeyRecord, KeyStore
+
+__all__ = ["AccessKeys", "CreatedApiKey", "hash_api_key"]
+
+ANY_ORIGIN = "*"
+
+
+def hash_api_key(key: str) -> str:
+    """SHA-256 of an API key. Keys are 256-bit random, so a fast hash loses nothing."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class CreatedApiKey:
+    """A freshly created API key: the only moment its value is known."""
+
+    def __init__(self, key_id: str, key: str) -> None:
+        self.key_id = key_id
+        self.key = key
+
+
+class AccessKeys:
+    """Checks API and ingest keys against the configured ones and those in the database."""
+
+    def __init__(
+        self,
+        store: KeyStore,
+        api_keys: Sequence[str],
+        ingest_keys: Sequence[str],
+        ingest_origins: Sequence[str],
+    ) -> None:
+        self.store = store
+        self._api_key_hashes = [hash_api_key(k).encode() for k in api_keys]
+        self._ingest_keys = [k.encode() for k in ingest_keys]
+        self._ingest_origins = list(ingest_origins)
+
+    async def check_api_key(self, presented: str | None) -> None:
+        """Raise Unauthorized unless `presented` is a live API key."""
+        if not presented:
+            raise Unauthorized("an API key is required: send 'Authorization: Bearer <api key>'")
+        digest = hash_api_key(presented)
+        # Compare against every configured key so the time taken does not reveal which matched.
+        matched = False
+        for known in self._api_key_hashes:
+            matched |= hmac.compare_digest(known, digest.encode())
+        if matched or await self.store.api_key_hash_is_live(digest):
+            return
+        raise Unauthorized("the API key is not valid")
+
+    async def check_ingest_key(self, presented: str | None, origin: str | None) -> None:
+        """Raise unless `presented` is a live ingest key usable from `origin` (None: no browser)."""
+        if not presented:
+            raise Unauthorized("an ingest key is required: 'X-ReplayDesk-Key' header or ?key=")
+        configured = False
+        for known in self._ingest_keys:
+            configured |= hmac.compare_digest(known, presented.encode())
+        if configured:
+            origins = self._ingest_origins
+        else:
+            record = await self.store.live_ingest_key(presented)
+            if record is None:
+                raise Unauthorized("the ingest key is not valid")
+            origins = record.allowed_origins
+        if origin is not None and not _origin_allowed(origin, origins):
+            raise Forbidden(f"origin {origin!r} may not send batches with this ingest key")
+
+    async def origin_may_ingest(self, origin: str) -> bool:
+        """Whether any ingest key accepts this origin (for CORS preflight, which has no key)."""
+        if _origin_allowed(origin, self._ingest_origins) and self._ingest_keys:
+            return True
+        return any(
+            _origin_allowed(origin, record.allowed_origins)
+            for record in await self.store.list_ingest_keys()
+            if record.revoked_at is None
+        )
+
+    async def create_api_key(self, name: str) -> CreatedApiKey:
+        """Create and store (hashed) a new API key; its value is returned once."""
+        key_id = "key_" + secrets.token_hex(6)
+        key = "rdk_api_" + secrets.token_urlsafe(32)
+        await self.store.add_api_key(key_id, name, hash_api_key(key), _now_ms())
+        return CreatedApiKey(key_id, key)
+
+    async def create_ingest_key(self, name: str, origins: list[str]) -> str:
+        """Create a new ingest key for the given site origins."""
+        key = "rdk_ing_" + secrets.token_urlsafe(16)
+        await self.store.add_ingest_key(key, name, origins, _now_ms())
+        return key
+
+    async def revoke(self, key_id_or_key: str) -> bool:
+        """Revoke an API key by id or an ingest key by value."""
+        return await self.store.revoke(key_id_or_key, _now_ms())
+
+    async def list_keys(self) -> tuple[list[ApiKeyRecord], list[IngestKeyRecord]]:
+        """Keys created in the database (configured ones live in the environment)."""
+        return await self.store.list_api_keys(), await self.store.list_ingest_keys()
+
+
+def _origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
+    return ANY_ORIGIN in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

@@ -1,0 +1,1 @@
+"""HTTP controllers: thin adapters between Litestar and the domain modules."""

@@ -1,0 +1,136 @@
+"""The Litestar application: routes, error mapping, and the lifespan that owns connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import pluggy
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from redis import Redis
+
+from service import __version__
+from service.access_keys import AccessKeys
+from service.api.access_log import AccessLogMiddleware
+from service.api.auth import require_api_key
+from service.api.ingest_routes import IngestCorsMiddleware, ingest
+from service.api.ops_routes import health, metrics
+from service.api.problems import exception_handlers
+from service.api.session_routes import session_route_handlers
+from service.erasure import ErasureKeys
+from service.ingest import Ingestor
+from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker
+from service.jobs.queue import JobQueue
+from service.jobs.runtime import configure_job_runtime
+from service.metrics import Metrics
+from service.services import Services
+from service.session_views import SessionViews
+from service.settings import Settings
+from service.storage.blobs import open_blob_store
+from service.storage.database import create_engine
+from service.storage.key_store import KeyStore
+from service.storage.session_store import SessionStore
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("service")
+
+# Redis calls happen on request paths (health) and must fail fast when Redis is away.
+REDIS_TIMEOUT_SECONDS = 2.0
+RETENTION_PERIOD_SECONDS = 3600
+
+
+def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None = None) -> Litestar:
+    """Build the ReplayDesk web application for these settings."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            engine = create_engine(settings.database_url)
+            stack.push_async_callback(engine.dispose)
+            blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
+            redis = _open_redis(settings, stack)
+            queue = JobQueue(redis)
+            store = SessionStore(engine)
+            erasure_keys = ErasureKeys(settings.secret_key)
+            app.state.services = Services(
+                settings=settings,
+                engine=engine,
+                blobs=blobs,
+                store=store,
+                keys=AccessKeys(
+                    KeyStore(engine),
+                    settings.api_keys,
+                    settings.ingest_keys,
+                    settings.ingest_origins,
+                ),
+                ingestor=Ingestor(store, blobs, erasure_keys),
+                views=SessionViews(store, blobs, settings.session_idle_timeout_seconds),
+                queue=queue,
+                metrics=Metrics(queue_depth=lambda: _safe_depth(queue)),
+            )
+            app.state.plugin_manager = plugin_manager
+            retention = asyncio.create_task(_schedule_retention(queue))
+            stack.callback(retention.cancel)
+            yield
+
+    return Litestar(
+        route_handlers=[
+            ingest,
+            health,
+            metrics,
+            Router(path="/", route_handlers=session_route_handlers, guards=[require_api_key]),
+        ],
+        lifespan=[lifespan],
+        middleware=[AccessLogMiddleware, IngestCorsMiddleware],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="ReplayDesk",
+            version=__version__,
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[bytes]:
+    if settings.redis_url:
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        stack.callback(redis.close)
+        return redis
+    # Embedded mode: a private Redis and a worker thread in this process.
+    embedded = EmbeddedRedis(settings.data_dir)
+    redis = embedded.start()
+    stack.callback(embedded.stop)
+    configure_job_runtime(settings)
+    worker = EmbeddedWorker(redis)
+    worker.start()
+    stack.callback(worker.stop)
+    return redis
+
+
+def _safe_depth(queue: JobQueue) -> float:
+    try:
+        return float(queue.depth())
+    except Exception:
+        return float("nan")
+
+
+async def _schedule_retention(queue: JobQueue) -> None:
+    """Enqueue the hourly retention purge; the deterministic job id makes replicas agree."""
+    while True:
+        try:
+            await asyncio.to_thread(queue.enqueue_retention_purge)
+        except Exception as exc:
+            log.warning("could not enqueue the retention purge (%s); retrying later", exc)
+        await asyncio.sleep(RETENTION_PERIOD_SECONDS)

@@ -1,0 +1,18 @@
+"""Where event chunks live in the blob store: one prefix per session, one key per batch."""
+
+from __future__ import annotations
+
+import hashlib
+
+__all__ = ["chunk_blob_key", "session_prefix"]
+
+
+def session_prefix(session_id: str) -> str:
+    """The blob-store prefix holding every chunk of a session (erasure deletes it whole)."""
+    return f"sessions/{session_id}/"
+
+
+def chunk_blob_key(session_id: str, seq: int, content: bytes) -> str:
+    """A chunk's key: seq-ordered, and content-addressed so a racing copy never overwrites it."""
+    digest = hashlib.sha256(content).hexdigest()[:16]
+    return f"{session_prefix(session_id)}{seq:012d}-{digest}.json.gz"

@@ -1,0 +1,266 @@
+"""The `replaydesk` command: serve, worker, db upgrade, last, keys."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+
+from service.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `replaydesk` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic announces every internal plugin it loads; only its migration steps matter here.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    settings = load_settings()
+    result: int = args.run(settings, args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="replaydesk", description="Session replay service.")
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="bind address (default: REPLAYDESK_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: REPLAYDESK_PORT)")
+    serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser("worker", help="run jobs from Redis (REPLAYDESK_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(run=_worker)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(title="db commands")
+    db.add_parser("upgrade", help="apply migrations").set_defaults(run=_db_upgrade)
+
+    last = commands.add_parser("last", help="a user's newest session")
+    last.add_argument("user_id")
+    last.add_argument("--json", action="store_true", help="print the summary as JSON")
+    last.set_defaults(run=_last)
+
+    keys = commands.add_parser("keys", help="list, create and revoke keys")
+    keys.set_defaults(run=_keys_list)
+    key_commands = keys.add_subparsers(title="keys commands")
+    key_commands.add_parser("list", help="list keys").set_defaults(run=_keys_list)
+    create = key_commands.add_parser("create", help="create a key")
+    create.add_argument("kind", choices=["api", "ingest"])
+    create.add_argument("--name", default="", help="what the key is for")
+    create.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="site origin allowed to use an ingest key (repeat; default: any)",
+    )
+    create.set_defaults(run=_keys_create)
+    revoke = key_commands.add_parser("revoke", help="revoke an API key id or ingest key")
+    revoke.add_argument("key")
+    revoke.set_defaults(run=_keys_revoke)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.app import create_app
+    from service.storage.database import upgrade_database
+
+    if not _schema_ready(settings, upgrade_database):
+        return 1
+    _announce(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level="info",
+        # Our own access log names routes, not paths (paths hold user IDs).
+        access_log=False,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def _schema_ready(settings: Settings, upgrade: Any) -> bool:
+    from service.storage.database import (
+        create_engine,
+        current_revision,
+        head_revision,
+        is_embedded,
+    )
+
+    if is_embedded(settings.database_url):
+        upgrade(settings.database_url)
+        return True
+
+    async def revision() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(revision())
+    if current != head_revision():
+        print(
+            f"replaydesk: the database is at migration {current or 'none'}, this version needs "
+            f"{head_revision()}: run `replaydesk db upgrade` first",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def _announce(settings: Settings) -> None:
+    if not settings.generated_secrets_created:
+        return
+    print(
+        "\nReplayDesk first start: keys generated and kept in "
+        f"{settings.data_dir / 'secrets.json'}\n"
+        f"  API key     (secret, for the API and CLI): {settings.api_keys[0]}\n"
+        f"  ingest key  (public, for the recorder):    {settings.ingest_keys[0]}\n",
+        flush=True,
+    )
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    from redis import Redis
+    from rq import Worker
+
+    from service.jobs.queue import QUEUE_NAME
+    from service.jobs.runtime import configure_job_runtime
+
+    if not settings.redis_url:
+        print(
+            "replaydesk: set REPLAYDESK_REDIS_URL; without it `serve` runs jobs itself",
+            file=sys.stderr,
+        )
+        return 2
+    configure_job_runtime(settings)
+    worker = Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url))
+    worker.work(burst=args.burst, with_scheduler=True)
+    return 0
+
+
+def _db_upgrade(settings: Settings, _: argparse.Namespace) -> int:
+    from service.storage.database import upgrade_database
+
+    upgrade_database(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def _with_services(settings: Settings, action: Any) -> Any:
+    """Run `action(services)` against the configured database and blob store."""
+    from service.access_keys import AccessKeys
+    from service.storage.blobs import open_blob_store
+    from service.storage.database import create_engine
+    from service.storage.key_store import KeyStore
+    from service.storage.session_store import SessionStore
+
+    async def run() -> Any:
+        engine = create_engine(settings.database_url)
+        try:
+            blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
+            keys = AccessKeys(
+                KeyStore(engine), settings.api_keys, settings.ingest_keys, settings.ingest_origins
+            )
+            return await action(SessionStore(engine), blobs, keys)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _last(settings: Settings, args: argparse.Namespace) -> int:
+    from service.errors import NotFound
+    from service.session_views import SessionViews
+
+    async def find(store: Any, blobs: Any, _: Any) -> Any:
+        views = SessionViews(store, blobs, settings.session_idle_timeout_seconds)
+        return await views.latest_for_user(args.user_id)
+
+    try:
+        summary = _with_services(settings, find)
+    except NotFound as exc:
+        print(f"replaydesk: {exc.detail}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(msgspec.json.format(msgspec.json.encode(summary)).decode())
+        return 0
+    counts = summary.counts
+    print(f"session   {summary.session_id}")
+    print(f"user      {summary.user_id}")
+    print(f"started   {summary.started_at:%Y-%m-%d %H:%M:%S} UTC")
+    print(f"duration  {summary.duration_ms / 1000:.1f} s{'  (active)' if summary.active else ''}")
+    print(
+        f"counts    {counts.events} events, {counts.clicks} clicks, {counts.errors} errors, "
+        f"{counts.failed_requests} failed requests, {counts.rage_clicks} rage clicks"
+    )
+    if summary.first_error_at:
+        print(f"1st error {summary.first_error_offset_ms / 1000:.1f} s in")
+    for url in summary.pages:
+        print(f"page      {url}")
+    print(f"api       {settings.public_url}/api/v1/sessions/{summary.session_id}")
+    return 0
+
+
+def _keys_list(settings: Settings, _: argparse.Namespace) -> int:
+    async def listing(_store: Any, _blobs: Any, keys: Any) -> Any:
+        return await keys.list_keys()
+
+    api_keys, ingest_keys = _with_services(settings, listing)
+    print(f"configured: {len(settings.api_keys)} API key(s), ingest keys:")
+    for key in settings.ingest_keys:
+        print(f"  {key}  origins: {', '.join(settings.ingest_origins)}")
+    print("API keys (created with `keys create api`):")
+    for record in api_keys:
+        print(f"  {record.id}  {record.name or '-'}  {'revoked' if record.revoked_at else 'live'}")
+    print("ingest keys (created with `keys create ingest`):")
+    for ingest_record in ingest_keys:
+        state = "revoked" if ingest_record.revoked_at else "live"
+        origins = ", ".join(ingest_record.allowed_origins)
+        print(f"  {ingest_record.key}  {ingest_record.name or '-'}  {state}  origins: {origins}")
+    return 0
+
+
+def _keys_create(settings: Settings, args: argparse.Namespace) -> int:
+    async def create(_store: Any, _blobs: Any, keys: Any) -> Any:
+        if args.kind == "api":
+            return await keys.create_api_key(args.name)
+        return await keys.create_ingest_key(args.name, args.origin or ["*"])
+
+    created = _with_services(settings, create)
+    if args.kind == "api":
+        print(f"API key {created.key_id}: {created.key}")
+        print("Store it now: only its hash is kept.")
+    else:
+        print(f"ingest key: {created}")
+    return 0
+
+
+def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    async def revoke(_store: Any, _blobs: Any, keys: Any) -> Any:
+        return await keys.revoke(args.key)
+
+    if _with_services(settings, revoke):
+        print("revoked")
+        return 0
+    print("replaydesk: no live key matches", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

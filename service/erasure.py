@@ -1,0 +1,51 @@
+"""Erasure of a user's recordings, and the keyed hashes that keep erased users from coming back."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from service.chunk_layout import session_prefix
+from service.storage.blobs import BlobStore
+from service.storage.session_store import SessionStore
+
+__all__ = ["ErasureKeys", "erase_user", "purge_sessions"]
+
+
+class ErasureKeys:
+    """Keyed hashes of erased IDs: enough to refuse new batches, useless to recover the IDs."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._key = hashlib.sha256(b"replaydesk-erasure:" + secret_key.encode()).digest()
+
+    def user(self, user_id: str) -> str:
+        """Tombstone hash of a user ID."""
+        return self._digest("user:" + user_id)
+
+    def session(self, session_id: str) -> str:
+        """Tombstone hash of a session ID."""
+        return self._digest("session:" + session_id)
+
+    def _digest(self, subject: str) -> str:
+        return hmac.new(self._key, subject.encode(), hashlib.sha256).hexdigest()
+
+
+async def purge_sessions(
+    store: SessionStore, blobs: BlobStore, session_ids: list[str], tombstones: list[str]
+) -> None:
+    """Delete sessions' blobs, then their rows (with tombstones), so no orphan keeps data."""
+    for session_id in session_ids:
+        await blobs.delete_prefix(session_prefix(session_id))
+    await store.delete_sessions(session_ids, tombstones, at=int(time.time() * 1000))
+
+
+async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, user_id: str) -> int:
+    """Erase every session and blob of a user and refuse their future batches.
+
+    Returns how many sessions were erased (0 is fine: the tombstone is still recorded).
+    """
+    session_ids = await store.session_ids_of_user(user_id)
+    tombstones = [keys.user(user_id), *(keys.session(sid) for sid in session_ids)]
+    await purge_sessions(store, blobs, session_ids, tombstones)
+    return len(session_ids)

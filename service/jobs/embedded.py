@@ -1,0 +1,146 @@
+"""Embedded mode: a private Redis next to the data dir and a worker thread inside the service."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from rq import SimpleWorker
+from rq.timeouts import TimerDeathPenalty
+
+from service.jobs.queue import QUEUE_NAME
+
+__all__ = ["EmbeddedRedis", "EmbeddedWorker"]
+
+log = logging.getLogger(__name__)
+
+# Unix socket paths are limited to 107 bytes; longer data-dir paths get a socket in /tmp.
+_MAX_SOCKET_PATH = 100
+_START_TIMEOUT_SECONDS = 10.0
+# How often the embedded worker looks for new jobs when the queue was empty.
+_POLL_SECONDS = 0.5
+
+
+class EmbeddedRedis:
+    """A `redis-server` child on a unix socket, persisting its jobs in the data dir.
+
+    Falls back to an in-memory fakeredis when no redis-server binary is installed.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        socket = data_dir / "redis.sock"
+        if len(str(socket)) > _MAX_SOCKET_PATH:
+            digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:12]
+            socket = Path(tempfile.gettempdir()) / f"replaydesk-{digest}.sock"
+        self.socket = socket
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Redis[bytes]:
+        """Connect to the data dir's Redis, starting it first if nobody has."""
+        existing = self._connect()
+        if existing is not None:
+            return existing
+        binary = shutil.which("redis-server")
+        if binary is None:
+            log.warning("redis-server not found; jobs queue in memory and do not survive a restart")
+            import fakeredis
+
+            return fakeredis.FakeRedis()
+        redis_dir = self.data_dir / "redis"
+        redis_dir.mkdir(mode=0o700, exist_ok=True)
+        self.socket.unlink(missing_ok=True)
+        self._process = subprocess.Popen(  # noqa: S603 - fixed arguments, binary from PATH
+            [
+                binary,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(self.socket),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(redis_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--logfile",
+                str(redis_dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + _START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            connection = self._connect()
+            if connection is not None:
+                return connection
+            if self._process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"embedded redis-server did not start; see {redis_dir / 'redis.log'}")
+
+    def _connect(self) -> Redis[bytes] | None:
+        if not self.socket.exists():
+            return None
+        connection = Redis(unix_socket_path=str(self.socket))
+        try:
+            connection.ping()
+        except RedisConnectionError:
+            return None
+        return connection
+
+    def stop(self) -> None:
+        """Stop the child this object started (a Redis started by another process stays)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+
+
+class _ThreadWorker(SimpleWorker):
+    # Signals can only be handled in the main thread; timeouts use a timer instead.
+    death_penalty_class = TimerDeathPenalty
+
+    def _install_signal_handlers(self) -> None:
+        return None
+
+
+class EmbeddedWorker:
+    """Runs queued jobs in a daemon thread of the service process."""
+
+    def __init__(self, redis: Redis[bytes]) -> None:
+        self.redis = redis
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="replaydesk-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start working the queue in the background."""
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the current job, then stop."""
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worker = _ThreadWorker([QUEUE_NAME], connection=self.redis)
+                worker.work(burst=True, logging_level="WARNING")
+            except Exception:
+                log.exception("embedded worker failed; retrying")
+            self._stop.wait(_POLL_SECONDS)

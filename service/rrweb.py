@@ -1,0 +1,177 @@
+"""The rrweb event vocabulary and the recorder wire contract, as constants and minimal decoders."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Annotated
+
+import msgspec
+
+__all__ = [
+    "CLICK_TAG",
+    "CONSOLE_PLUGIN",
+    "IDENTIFY_TAG",
+    "MAX_USER_ID_CHARS",
+    "NAVIGATION_PLUGIN",
+    "NETWORK_PLUGIN",
+    "ClickLabelPayload",
+    "CustomData",
+    "EventHead",
+    "EventType",
+    "IdentifyPayload",
+    "IncrementalHead",
+    "IncrementalSource",
+    "InputData",
+    "MetaData",
+    "MouseInteractionData",
+    "MouseInteractions",
+    "NavigationPayload",
+    "NetworkPayload",
+    "PluginData",
+]
+
+
+class EventType(IntEnum):
+    """Top-level `type` of an rrweb event (rrweb's `EventType`)."""
+
+    DOM_CONTENT_LOADED = 0
+    LOAD = 1
+    FULL_SNAPSHOT = 2
+    INCREMENTAL_SNAPSHOT = 3
+    META = 4
+    CUSTOM = 5
+    PLUGIN = 6
+
+
+class IncrementalSource(IntEnum):
+    """`data.source` of an IncrementalSnapshot event (rrweb's `IncrementalSource`)."""
+
+    MUTATION = 0
+    MOUSE_MOVE = 1
+    MOUSE_INTERACTION = 2
+    SCROLL = 3
+    VIEWPORT_RESIZE = 4
+    INPUT = 5
+    TOUCH_MOVE = 6
+    MEDIA_INTERACTION = 7
+    STYLE_SHEET_RULE = 8
+    CANVAS_MUTATION = 9
+    FONT = 10
+    LOG = 11
+    DRAG = 12
+    STYLE_DECLARATION = 13
+    SELECTION = 14
+    ADOPTED_STYLE_SHEET = 15
+    CUSTOM_ELEMENT = 16
+
+
+class MouseInteractions(IntEnum):
+    """`data.type` of a MouseInteraction incremental event (rrweb's `MouseInteractions`)."""
+
+    MOUSE_UP = 0
+    MOUSE_DOWN = 1
+    CLICK = 2
+    CONTEXT_MENU = 3
+    DBL_CLICK = 4
+    FOCUS = 5
+    BLUR = 6
+    TOUCH_START = 7
+    TOUCH_MOVE_DEPARTED = 8
+    TOUCH_END = 9
+    TOUCH_CANCEL = 10
+
+
+# Plugin and custom-event names shared with the browser recorder. Changing one is a breaking
+# change of the wire contract: old recorders in the field keep sending the old name.
+CONSOLE_PLUGIN = "rrweb/console@1"
+NETWORK_PLUGIN = "replaydesk/network@1"
+NAVIGATION_PLUGIN = "replaydesk/navigation@1"
+IDENTIFY_TAG = "replaydesk/identify"
+CLICK_TAG = "replaydesk/click"
+
+
+class EventHead(msgspec.Struct):
+    """What every event must have; `data` stays undecoded until its type says it matters."""
+
+    type: int
+    timestamp: int
+    # Empty when absent, so a missing `data` only costs the signals, not the batch.
+    data: msgspec.Raw = msgspec.Raw()
+
+
+class IncrementalHead(msgspec.Struct):
+    """Just enough of an IncrementalSnapshot's data to route it."""
+
+    source: int
+
+
+class MouseInteractionData(msgspec.Struct):
+    """A MouseInteraction incremental event; `x`/`y` are absent for focus and blur."""
+
+    type: int
+    id: int
+    x: int | float | None = None
+    y: int | float | None = None
+
+
+class InputData(msgspec.Struct):
+    """An Input incremental event; the typed text is deliberately not decoded."""
+
+    id: int
+
+
+class MetaData(msgspec.Struct):
+    """A Meta event, emitted at page load and at every full-snapshot checkout."""
+
+    href: str
+
+
+class PluginData(msgspec.Struct):
+    """A Plugin event's envelope; the payload's shape depends on `plugin`."""
+
+    plugin: str
+    payload: msgspec.Raw = msgspec.Raw()
+
+
+class CustomData(msgspec.Struct):
+    """A Custom event's envelope; the payload's shape depends on `tag`."""
+
+    tag: str
+    payload: msgspec.Raw = msgspec.Raw()
+
+
+class NetworkPayload(msgspec.Struct, kw_only=True):
+    """The fields of a `replaydesk/network@1` payload that signals are derived from."""
+
+    kind: str | None = None
+    method: str
+    url: str
+    # 0 means the request never got an answer (offline, CORS, aborted, blocked).
+    status: int
+    duration: int | float
+    error: str | None = None
+
+
+class NavigationPayload(msgspec.Struct, kw_only=True):
+    """A `replaydesk/navigation@1` payload: an SPA route change."""
+
+    url: str
+    kind: str | None = None
+
+
+# The same bound the ingest body puts on its own user id, and the width of sessions.user_id.
+MAX_USER_ID_CHARS = 256
+
+
+class IdentifyPayload(msgspec.Struct, kw_only=True, rename="camel"):
+    """A `replaydesk/identify` payload; traits are stored with the event but not decoded."""
+
+    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_USER_ID_CHARS)]
+
+
+class ClickLabelPayload(msgspec.Struct, kw_only=True):
+    """A `replaydesk/click` payload describing the element the preceding click hit."""
+
+    label: str | None = None
+    selector: str | None = None
+    tag: str | None = None

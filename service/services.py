@@ -1,0 +1,41 @@
+"""The long-lived objects one service process works with, built and closed by the app lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.access_keys import AccessKeys
+from service.ingest import IngestLimits, Ingestor
+from service.jobs.queue import JobQueue
+from service.metrics import Metrics
+from service.session_views import SessionViews
+from service.settings import Settings
+from service.storage.blobs import BlobStore
+from service.storage.session_store import SessionStore
+
+__all__ = ["Services"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Services:
+    """Everything a request handler may call into."""
+
+    settings: Settings
+    engine: AsyncEngine
+    blobs: BlobStore
+    store: SessionStore
+    keys: AccessKeys
+    ingestor: Ingestor
+    views: SessionViews
+    queue: JobQueue
+    metrics: Metrics
+
+    @property
+    def ingest_limits(self) -> IngestLimits:
+        """Size limits of one ingest body."""
+        return IngestLimits(
+            max_body_bytes=self.settings.max_body_bytes,
+            max_decompressed_bytes=self.settings.max_decompressed_bytes,
+        )

@@ -1,0 +1,263 @@
+"""What the API shows of sessions: summaries, the derived report, and the event stream."""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from service.errors import NotFound
+from service.storage.blobs import BlobStore
+from service.storage.records import SessionFilters, SessionRecord, SignalRecord
+from service.storage.session_store import SessionStore
+
+__all__ = [
+    "ConsoleError",
+    "FailedRequest",
+    "PageView",
+    "SessionCounts",
+    "SessionList",
+    "SessionReport",
+    "SessionSummary",
+    "SessionViews",
+    "StruggleClick",
+    "to_datetime",
+]
+
+
+def to_datetime(ms: int) -> datetime:
+    """Milliseconds since the epoch as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class SessionCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """How much happened in a session."""
+
+    events: int
+    clicks: int
+    errors: int
+    failed_requests: int
+    rage_clicks: int
+    dead_clicks: int
+    inputs: int
+    pages: int
+
+
+class SessionSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One session at a glance."""
+
+    session_id: str
+    user_id: str | None
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: int
+    pages: list[str]
+    counts: SessionCounts
+    first_error_at: datetime | None
+    first_error_offset_ms: int | None
+    active: bool
+    """True while batches may still arrive: no `final` batch and not idle past the timeout."""
+    last_received_at: datetime
+
+
+class SessionList(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of sessions, newest first; pass `next_before` as `before` for the next page."""
+
+    sessions: list[SessionSummary]
+    next_before: datetime | None
+
+
+class ConsoleError(msgspec.Struct, frozen=True, kw_only=True):
+    """A console error or uncaught exception, with its stack."""
+
+    at: datetime
+    offset_ms: int
+    level: str
+    message: str
+    stack: list[str]
+
+
+class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A network request that got a 4xx/5xx or no answer."""
+
+    at: datetime
+    offset_ms: int
+    method: str
+    url: str
+    status: int
+    duration_ms: float | None
+    error: str | None
+
+
+class StruggleClick(msgspec.Struct, frozen=True, kw_only=True):
+    """A rage click (repeated on one element) or a dead click (nothing happened)."""
+
+    at: datetime
+    offset_ms: int
+    label: str | None
+    selector: str | None
+    count: int
+
+
+class PageView(msgspec.Struct, frozen=True, kw_only=True):
+    """A page load or in-app navigation."""
+
+    at: datetime
+    offset_ms: int
+    url: str
+
+
+class SessionReport(msgspec.Struct, frozen=True, kw_only=True):
+    """The evidence derived from a session at ingest time."""
+
+    session: SessionSummary
+    console_errors: list[ConsoleError]
+    failed_requests: list[FailedRequest]
+    rage_clicks: list[StruggleClick]
+    dead_clicks: list[StruggleClick]
+    page_views: list[PageView]
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class SessionViews:
+    """Builds API views of sessions from the metadata store and the blob store."""
+
+    def __init__(self, store: SessionStore, blobs: BlobStore, idle_timeout_seconds: int) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.idle_timeout_ms = idle_timeout_seconds * 1000
+
+    async def summary(self, session_id: str) -> SessionSummary:
+        """One session's summary; NotFound when there is none."""
+        record = await self.store.get(session_id)
+        if record is None:
+            raise NotFound(f"no session {session_id!r}")
+        return (await self._summaries([record]))[0]
+
+    async def latest_for_user(self, user_id: str) -> SessionSummary:
+        """The user's newest session; NotFound when the user has none."""
+        found = await self.store.search(SessionFilters(user_id=user_id, limit=1))
+        if not found:
+            raise NotFound(f"no session recorded for user {user_id!r}")
+        return (await self._summaries(found))[0]
+
+    async def search(self, filters: SessionFilters) -> SessionList:
+        """Sessions matching the filters, newest first, with a cursor for the next page."""
+        records = await self.store.search(filters)
+        summaries = await self._summaries(records)
+        full_page = len(records) == filters.limit and records
+        return SessionList(
+            sessions=summaries,
+            next_before=to_datetime(records[-1].started_at) if full_page else None,
+        )
+
+    async def report(self, session_id: str) -> SessionReport:
+        """Console errors, failed requests, struggle signals and page views of a session."""
+        summary = await self.summary(session_id)
+        start = int(summary.started_at.timestamp() * 1000)
+        report: dict[str, list[Any]] = {
+            "console_errors": [],
+            "failed_requests": [],
+            "rage_clicks": [],
+            "dead_clicks": [],
+            "page_views": [],
+        }
+        for signal in await self.store.signals(session_id):
+            item = _report_item(signal, start)
+            if item is not None:
+                report[item[0]].append(item[1])
+        return SessionReport(session=summary, **report)
+
+    async def stream_events(self, session_id: str) -> AsyncIterator[bytes]:
+        """The session's rrweb events as one JSON array, a chunk at a time (never all in memory).
+
+        Raises NotFound before the first byte when the session does not exist.
+        """
+        if await self.store.get(session_id) is None:
+            raise NotFound(f"no session {session_id!r}")
+        keys = await self.store.chunk_keys(session_id)
+        return self._stream_chunks(keys)
+
+    async def _stream_chunks(self, keys: list[str]) -> AsyncIterator[bytes]:
+        yield b"["
+        first = True
+        for key in keys:
+            events = zlib.decompress(await self.blobs.get(key), wbits=16 + zlib.MAX_WBITS)
+            inner = events.strip()[1:-1].strip()
+            if not inner:
+                continue
+            yield inner if first else b"," + inner
+            first = False
+        yield b"]"
+
+    async def _summaries(self, records: list[SessionRecord]) -> list[SessionSummary]:
+        pages = await self.store.pages([r.session_id for r in records])
+        now = int(time.time() * 1000)
+        return [self._summary(r, pages[r.session_id], now) for r in records]
+
+    def _summary(self, r: SessionRecord, pages: list[str], now: int) -> SessionSummary:
+        return SessionSummary(
+            session_id=r.session_id,
+            user_id=r.user_id,
+            started_at=to_datetime(r.started_at),
+            ended_at=to_datetime(r.ended_at),
+            duration_ms=max(0, r.ended_at - r.started_at),
+            pages=pages,
+            counts=SessionCounts(
+                events=r.event_count,
+                clicks=r.click_count,
+                errors=r.error_count,
+                failed_requests=r.failed_request_count,
+                rage_clicks=r.rage_click_count,
+                dead_clicks=r.dead_click_count,
+                inputs=r.input_count,
+                pages=r.page_count,
+            ),
+            first_error_at=to_datetime(r.first_error_at) if r.first_error_at else None,
+            first_error_offset_ms=(
+                max(0, r.first_error_at - r.started_at) if r.first_error_at else None
+            ),
+            active=not r.final and now - r.received_last_at < self.idle_timeout_ms,
+            last_received_at=to_datetime(r.received_last_at),
+        )
+
+
+def _report_item(signal: SignalRecord, start: int) -> tuple[str, Any] | None:
+    at, offset, data = to_datetime(signal.ts), max(0, signal.ts - start), signal.data
+    if signal.kind == "console_error":
+        return "console_errors", ConsoleError(
+            at=at,
+            offset_ms=offset,
+            level=str(data.get("level", "error")),
+            message=str(data.get("message", "")),
+            stack=[str(line) for line in data.get("stack") or []],
+        )
+    if signal.kind == "failed_request":
+        duration = data.get("duration")
+        return "failed_requests", FailedRequest(
+            at=at,
+            offset_ms=offset,
+            method=str(data.get("method") or "GET"),
+            url=str(data.get("url", "")),
+            status=int(data.get("status") or 0),
+            duration_ms=float(duration) if isinstance(duration, int | float) else None,
+            error=_str_or_none(data.get("error")),
+        )
+    if signal.kind in ("rage_click", "dead_click"):
+        return f"{signal.kind}s", StruggleClick(
+            at=at,
+            offset_ms=offset,
+            label=_str_or_none(data.get("label")),
+            selector=_str_or_none(data.get("selector")),
+            count=int(data.get("count") or 1),
+        )
+    if signal.kind == "page_view":
+        return "page_views", PageView(at=at, offset_ms=offset, url=str(data.get("url", "")))
+    return None

@@ -1,0 +1,135 @@
+"""Service settings: one typed struct, read from the environment once, at the edge (the CLI)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+from service.generated_secrets import load_or_create_generated_secrets
+
+__all__ = ["Settings", "load_settings", "split_list"]
+
+PREFIX = "REPLAYDESK_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the service can be configured with. Env names are `REPLAYDESK_<FIELD>`."""
+
+    data_dir: Path
+    """Where the embedded database, blob folder and generated secrets live."""
+
+    database_url: str
+    """SQLAlchemy async URL. Default: a SQLite file in `data_dir`. At scale:
+    `postgresql+asyncpg://user:pass@host/db`."""
+
+    blob_url: str | None = None
+    """Where event chunks go. Unset: `data_dir/blobs`. At scale: `s3://bucket/prefix`,
+    `gs://...`, `az://...`."""
+
+    blob_options: dict[str, str] = msgspec.field(default_factory=dict)
+    """Extra object-store options as JSON (`REPLAYDESK_BLOB_OPTIONS`), e.g. an S3 `endpoint`."""
+
+    redis_url: str | None = None
+    """Redis for the job queue. Unset: an in-process queue and worker."""
+
+    host: str = "127.0.0.1"
+    """Address `replaydesk serve` binds."""
+
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8000
+    """Port `replaydesk serve` binds."""
+
+    public_url: str = "http://127.0.0.1:8000"
+    """The base URL people open; viewer links are built on it."""
+
+    secret_key: str
+    """Signs viewer tokens and hashes erased user IDs. Generated once into `data_dir` if unset."""
+
+    api_keys: tuple[str, ...] = ()
+    """Secret API keys (comma-separated). Generated once into `data_dir` if none is configured;
+    more can be created with `replaydesk keys create`."""
+
+    ingest_keys: tuple[str, ...] = ()
+    """Public ingest keys for the recorder (comma-separated). Generated once like the API key."""
+
+    ingest_origins: tuple[str, ...] = ("*",)
+    """Site origins allowed to send batches with the configured ingest keys (comma-separated,
+    `*` for any). Keys created with `replaydesk keys` carry their own list."""
+
+    max_body_bytes: Annotated[int, msgspec.Meta(gt=0)] = 8 * 1024 * 1024
+    """Largest ingest body accepted as sent on the wire (413 above it)."""
+
+    max_decompressed_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024 * 1024
+    """Largest ingest body accepted once gunzipped; decompression stops there (413)."""
+
+    session_idle_timeout_seconds: Annotated[int, msgspec.Meta(gt=0)] = 30 * 60
+    """A session with no batch for this long counts as ended."""
+
+    retention_days: Annotated[int, msgspec.Meta(gt=0)] = 30
+    """Sessions whose last batch is older than this are purged with their blobs."""
+
+    default_link_ttl_seconds: Annotated[int, msgspec.Meta(gt=0)] = 15 * 60
+    """Lifetime of ad-hoc viewer links."""
+
+    generated_secrets_created: bool = False
+    """True when this start created the generated secrets (the CLI then prints the keys)."""
+
+
+def split_list(value: str) -> tuple[str, ...]:
+    """Split a comma-separated setting, dropping blanks."""
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read settings from the environment; fill in generated secrets kept in the data dir."""
+    env = os.environ if environ is None else environ
+
+    def get(name: str) -> str | None:
+        value = env.get(PREFIX + name)
+        return value if value not in (None, "") else None
+
+    data_dir = Path(get("DATA_DIR") or "./replaydesk-data").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    generated = load_or_create_generated_secrets(data_dir)
+
+    raw: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": get("DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'replaydesk.db'}",
+        "secret_key": get("SECRET_KEY") or generated.secret_key,
+        "api_keys": split_list(get("API_KEYS") or "") or (generated.api_key,),
+        "ingest_keys": split_list(get("INGEST_KEYS") or "") or (generated.ingest_key,),
+        "generated_secrets_created": generated.created,
+    }
+    for field, kind in (
+        ("blob_url", str),
+        ("redis_url", str),
+        ("host", str),
+        ("port", int),
+        ("public_url", str),
+        ("max_body_bytes", int),
+        ("max_decompressed_bytes", int),
+        ("session_idle_timeout_seconds", int),
+        ("retention_days", int),
+        ("default_link_ttl_seconds", int),
+    ):
+        value = get(field.upper())
+        if value is not None:
+            raw[field] = value if kind is str else _to_int(field, value)
+    if (origins := get("INGEST_ORIGINS")) is not None:
+        raw["ingest_origins"] = split_list(origins)
+    if (options := get("BLOB_OPTIONS")) is not None:
+        raw["blob_options"] = msgspec.json.decode(options)
+    try:
+        return msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SystemExit(f"replaydesk: invalid setting: {exc}") from None
+
+
+def _to_int(field: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise SystemExit(f"replaydesk: {PREFIX}{field.upper()} must be a whole number") from None

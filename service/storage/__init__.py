@@ -1,0 +1,1 @@
+"""Persistence: metadata in SQL, event chunks in a blob store."""

@@ -1,0 +1,70 @@
+"""Plain records the storage layer hands out, so ORM rows never leave it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = ["BatchRecord", "SessionFilters", "SessionRecord", "SignalRecord"]
+
+
+class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One session's stored metadata and counters."""
+
+    session_id: str
+    user_id: str | None
+    started_at: int
+    ended_at: int
+    first_error_at: int | None
+    received_first_at: int
+    received_last_at: int
+    final: bool
+    chunk_count: int
+    byte_count: int
+    event_count: int
+    click_count: int
+    error_count: int
+    failed_request_count: int
+    rage_click_count: int
+    dead_click_count: int
+    input_count: int
+    page_count: int
+
+
+class SignalRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One derived signal (page view, click, error, failed request, ...)."""
+
+    kind: str
+    ts: int
+    seq: int
+    data: dict[str, Any]
+
+
+class BatchRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything one accepted batch adds to the metadata, written in one transaction."""
+
+    session_id: str
+    seq: int
+    user_id: str | None
+    blob_key: str
+    first_ts: int | None
+    last_ts: int | None
+    event_count: int
+    byte_count: int
+    received_at: int
+    final: bool
+    signals: list[SignalRecord]
+
+
+class SessionFilters(msgspec.Struct, frozen=True, kw_only=True):
+    """Search criteria; every field narrows the result when set."""
+
+    user_id: str | None = None
+    url: str | None = None
+    has_errors: bool | None = None
+    has_rage_clicks: bool | None = None
+    since: int | None = None
+    until: int | None = None
+    before: int | None = None
+    limit: int = 50

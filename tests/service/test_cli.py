@@ -1,0 +1,162 @@
+"""The `replaydesk` command as a new user runs it: serve on a fresh data dir, last, keys, db."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from tests.recordings import batch, checkout_events
+
+REPLAYDESK = [sys.executable, "-m", "service.cli"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*REPLAYDESK, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLAYDESK_")}
+    env["REPLAYDESK_DATA_DIR"] = str(tmp_path / "data")
+    env["REPLAYDESK_PORT"] = str(free_port())
+    return env
+
+
+@pytest.fixture
+def served(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`replaydesk serve` on embedded defaults; yields (base URL, its first output)."""
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*REPLAYDESK, "serve"], env=embedded_env, stdout=out, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{embedded_env['REPLAYDESK_PORT']}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        else:
+            pytest.fail("service did not become healthy:\n" + log.read_text())
+        yield base, log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert not (tmp_path / "data" / "redis.sock").exists() or process.returncode is not None
+
+
+def test_first_start_prints_keys_and_a_session_round_trips(
+    served: tuple[str, str], embedded_env: dict[str, str]
+) -> None:
+    base, output = served
+    api_key = re.search(r"API key .*:\s+(rdk_api_\S+)", output)
+    ingest_key = re.search(r"ingest key .*:\s+(rdk_ing_\S+)", output)
+    assert api_key and ingest_key, output
+
+    health = httpx.get(f"{base}/health").json()
+    assert health == {
+        "status": "ok",
+        "checks": {"database": "ok", "blob_store": "ok", "queue": "ok"},
+    }
+    sent = httpx.post(
+        f"{base}/api/v1/ingest",
+        content=msgspec.json.encode(batch("sess-cli-0001", 0, checkout_events(), user_id="u7")),
+        headers={"X-ReplayDesk-Key": ingest_key.group(1)},
+    )
+    assert sent.status_code == 202, sent.text
+    latest = httpx.get(
+        f"{base}/api/v1/users/u7/sessions/latest",
+        headers={"Authorization": f"Bearer {api_key.group(1)}"},
+    )
+    assert latest.json()["session_id"] == "sess-cli-0001"
+
+    last = run_cli(embedded_env, "last", "u7")
+    assert last.returncode == 0, last.stderr
+    assert "sess-cli-0001" in last.stdout and "https://shop.test/cart" in last.stdout
+    missing = run_cli(embedded_env, "last", "nobody")
+    assert missing.returncode == 1 and "nobody" in missing.stderr
+
+    schema = httpx.get(f"{base}/schema/openapi.json").json()
+    assert "/api/v1/users/{user_id}/sessions/latest" in schema["paths"]
+
+
+def test_keys_create_list_revoke(embedded_env: dict[str, str]) -> None:
+    assert run_cli(embedded_env, "db", "upgrade").returncode == 0
+    created = run_cli(embedded_env, "keys", "create", "api", "--name", "support bot")
+    assert created.returncode == 0, created.stderr
+    key_id = re.search(r"API key (key_\w+)", created.stdout)
+    assert key_id, created.stdout
+    ingest = run_cli(embedded_env, "keys", "create", "ingest", "--origin", "https://shop.example")
+    assert "rdk_ing_" in ingest.stdout
+    listing = run_cli(embedded_env, "keys", "list").stdout
+    assert key_id.group(1) in listing and "support bot" in listing and "live" in listing
+    assert "https://shop.example" in listing
+    assert "rdk_api_" not in listing  # secrets are never listed
+    assert run_cli(embedded_env, "keys", "revoke", key_id.group(1)).returncode == 0
+    assert "revoked" in run_cli(embedded_env, "keys", "list").stdout
+    assert run_cli(embedded_env, "keys", "revoke", key_id.group(1)).returncode == 1
+
+
+def test_db_upgrade_then_serve_on_postgres(embedded_env: dict[str, str]) -> None:
+    import asyncio
+    import secrets
+
+    from sqlalchemy import make_url
+
+    from tests.conftest import TEST_DATABASE_URL, admin_sql
+
+    name = f"replaydesk_cli_{secrets.token_hex(4)}"
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(TEST_DATABASE_URL).set(database=name).render_as_string(False)
+        env = {**embedded_env, "REPLAYDESK_DATABASE_URL": url}
+        refused = run_cli(env, "serve")
+        assert refused.returncode == 1
+        assert "replaydesk db upgrade" in refused.stderr
+        upgraded = run_cli(env, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert run_cli(env, "last", "u1").returncode == 1  # migrated, and empty
+    finally:
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_the_log_names_routes_not_user_ids_or_keys(
+    served: tuple[str, str], embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    base, output = served
+    api_key = re.search(r"API key .*:\s+(rdk_api_\S+)", output)
+    assert api_key
+    httpx.get(
+        f"{base}/api/v1/users/jane.doe@example.com/sessions/latest",
+        headers={"Authorization": f"Bearer {api_key.group(1)}"},
+    )
+    httpx.post(f"{base}/api/v1/ingest?key=rdk_ing_secretish", content=b"{}")
+    time.sleep(0.3)
+    log = (tmp_path / "serve.log").read_text()
+    assert "GET /api/v1/users/{user_id}/sessions/latest 404" in log
+    assert "POST /api/v1/ingest 40" in log
+    assert "jane.doe" not in log and "rdk_ing_secretish" not in log
+    assert api_key.group(1) not in log.split("first start", 1)[1].split("\n", 3)[-1]

@@ -1,0 +1,114 @@
+"""SessionStore on SQLite and PostgreSQL: the batch write, counters, lookups and deletion."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from service.storage.database import create_engine
+from service.storage.records import BatchRecord, SessionFilters, SignalRecord
+from service.storage.session_store import SessionStore
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[SessionStore]:
+    engine = create_engine(database_url)
+    yield SessionStore(engine)
+    await engine.dispose()
+
+
+def record(
+    seq: int,
+    first: int | None,
+    last: int | None,
+    signals: list[SignalRecord] = (),  # type: ignore[assignment]
+    user_id: str | None = "u1",
+    final: bool = False,
+    session_id: str = "sess-store-01",
+) -> BatchRecord:
+    return BatchRecord(
+        session_id=session_id,
+        seq=seq,
+        user_id=user_id,
+        blob_key=f"sessions/{session_id}/{seq:012d}-x.json.gz",
+        first_ts=first,
+        last_ts=last,
+        event_count=0 if first is None else 10,
+        byte_count=100,
+        received_at=1_000_000 + seq,
+        final=final,
+        signals=list(signals),
+    )
+
+
+def error(ts: int) -> SignalRecord:
+    return SignalRecord(kind="console_error", ts=ts, seq=0, data={"message": "boom"})
+
+
+async def test_batches_accumulate_counters_and_time_span(store: SessionStore) -> None:
+    assert await store.record_batch(record(1, 5000, 6000, [error(5500)]))
+    assert await store.record_batch(record(0, 1000, 2000, [error(1500), error(1600)]))
+    assert await store.record_batch(record(2, None, None, final=True))
+    session = await store.get("sess-store-01")
+    assert session is not None
+    assert (session.started_at, session.ended_at) == (1000, 6000)
+    assert session.first_error_at == 1500
+    assert session.error_count == 3
+    assert session.event_count == 20
+    assert session.chunk_count == 3
+    assert session.final is True
+    assert await store.chunk_keys("sess-store-01") == [
+        f"sessions/sess-store-01/{seq:012d}-x.json.gz" for seq in range(3)
+    ]
+
+
+async def test_a_repeated_seq_writes_nothing(store: SessionStore) -> None:
+    assert await store.record_batch(record(0, 1000, 2000, [error(1500)]))
+    assert not await store.record_batch(record(0, 1000, 2000, [error(1500)]))
+    session = await store.get("sess-store-01")
+    assert session is not None and session.error_count == 1 and session.chunk_count == 1
+    assert len(await store.signals("sess-store-01")) == 1
+    assert await store.chunk_exists("sess-store-01", 0)
+    assert not await store.chunk_exists("sess-store-01", 1)
+
+
+async def test_user_id_is_kept_when_a_batch_has_none_and_rekeyed_when_it_changes(
+    store: SessionStore,
+) -> None:
+    await store.record_batch(record(0, 1000, 2000, user_id="u1"))
+    await store.record_batch(record(1, 3000, 4000, user_id=None))
+    assert (await store.get("sess-store-01")).user_id == "u1"  # type: ignore[union-attr]
+    await store.record_batch(record(2, 5000, 6000, user_id="u2"))
+    assert (await store.get("sess-store-01")).user_id == "u2"  # type: ignore[union-attr]
+    assert await store.session_ids_of_user("u2") == ["sess-store-01"]
+
+
+async def test_search_orders_newest_first_and_filters_by_url(store: SessionStore) -> None:
+    for i in range(3):
+        view = SignalRecord(kind="page_view", ts=i * 100, seq=0, data={"url": f"https://x/{i}"})
+        await store.record_batch(
+            record(0, i * 100, i * 100 + 50, [view], session_id=f"sess-{i}-0000")
+        )
+    found = await store.search(SessionFilters(limit=10))
+    assert [s.session_id for s in found] == ["sess-2-0000", "sess-1-0000", "sess-0-0000"]
+    assert [s.session_id for s in await store.search(SessionFilters(url="x/1"))] == ["sess-1-0000"]
+    pages = await store.pages(["sess-1-0000", "sess-9-0000"])
+    assert pages == {"sess-1-0000": ["https://x/1"], "sess-9-0000": []}
+
+
+async def test_delete_sessions_records_tombstones(store: SessionStore) -> None:
+    await store.record_batch(record(0, 1000, 2000, [error(1500)]))
+    await store.delete_sessions(["sess-store-01"], ["hash-a"], at=5)
+    assert await store.get("sess-store-01") is None
+    assert await store.signals("sess-store-01") == []
+    assert await store.chunk_keys("sess-store-01") == []
+    assert await store.any_erased(["hash-b", "hash-a"])
+    assert not await store.any_erased(["hash-b"])
+    await store.delete_sessions([], ["hash-a"], at=6)  # a second erasure is harmless
+
+
+async def test_expired_sessions_are_found_by_last_receipt(store: SessionStore) -> None:
+    await store.record_batch(record(0, 1000, 2000, session_id="sess-old-0001"))
+    assert await store.expired_session_ids(1_000_001, 10) == ["sess-old-0001"]
+    assert await store.expired_session_ids(1_000_000, 10) == []
