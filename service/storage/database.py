@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 __all__ = [
+    "alembic_config",
     "create_engine",
     "current_revision",
     "head_revision",
@@ -53,7 +54,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
@@ -64,12 +65,12 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`. Call from synchronous code (CLI, test setup)."""
     if is_embedded(database_url):
         _ensure_sqlite_parent(database_url)
-    command.upgrade(_alembic_config(database_url), revision)
+    command.upgrade(alembic_config(database_url), revision)
 
 
 def head_revision() -> str | None:
     """The newest migration this code ships."""
-    return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
 async def current_revision(engine: AsyncEngine) -> str | None:

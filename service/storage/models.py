@@ -13,8 +13,10 @@ __all__ = [
     "ChunkRow",
     "ErasureRow",
     "IngestKeyRow",
+    "RevokedTokenRow",
     "SessionRow",
     "SignalRow",
+    "TokenUseRow",
 ]
 
 # Times are integer milliseconds since the Unix epoch: rrweb's own unit, compact, and
@@ -121,3 +123,35 @@ class ErasureRow(Base):
 
     subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class RevokedTokenRow(Base):
+    """A viewer token (by jti) or every token of a ticket, refused before its expiry."""
+
+    __tablename__ = "revoked_viewer_tokens"
+
+    # "jti:<id>" or "tkt:<provider:ticket_id>": one table for both kinds of revocation.
+    subject: Mapped[str] = mapped_column(String(300), primary_key=True)
+    revoked_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class TokenUseRow(Base):
+    """One use of a viewer token: who viewed what, when, from where."""
+
+    __tablename__ = "viewer_token_uses"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    jti: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(128))
+    ticket: Mapped[str | None] = mapped_column(String(300))
+    used_at: Mapped[int] = mapped_column(BigInteger)
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    what: Mapped[str] = mapped_column(String(32))
+
+    __table_args__ = (
+        Index("ix_token_uses_session", "session_id", "used_at"),
+        Index("ix_token_uses_jti", "jti"),
+    )
