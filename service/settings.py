@@ -72,7 +72,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Sessions whose last batch is older than this are purged with their blobs."""
 
     default_link_ttl_seconds: Annotated[int, msgspec.Meta(gt=0)] = 15 * 60
-    """Lifetime of ad-hoc viewer links."""
+    """Lifetime of ad-hoc viewer links (`POST /api/v1/sessions/{id}/links`, `replaydesk link`)."""
+
+    ticket_link_ttl_seconds: Annotated[int, msgspec.Meta(gt=0)] = 30 * 24 * 3600
+    """Lifetime of viewer links written into tickets (they are read days later)."""
 
     generated_secrets_created: bool = False
     """True when this start created the generated secrets (the CLI then prints the keys)."""
@@ -114,6 +117,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("session_idle_timeout_seconds", int),
         ("retention_days", int),
         ("default_link_ttl_seconds", int),
+        ("ticket_link_ttl_seconds", int),
     ):
         value = get(field.upper())
         if value is not None:
