@@ -16,11 +16,12 @@ from redis import Redis
 from service import __version__
 from service.access_keys import AccessKeys
 from service.api.access_log import AccessLogMiddleware
-from service.api.auth import require_api_key
+from service.api.auth import require_api_key, require_api_key_or_viewer_token
 from service.api.ingest_routes import IngestCorsMiddleware, ingest
 from service.api.ops_routes import health, metrics
 from service.api.problems import exception_handlers
-from service.api.session_routes import session_route_handlers
+from service.api.session_routes import session_read_handlers, session_route_handlers
+from service.api.viewer_routes import viewer_route_handlers
 from service.erasure import ErasureKeys
 from service.ingest import Ingestor
 from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker
@@ -34,6 +35,9 @@ from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine
 from service.storage.key_store import KeyStore
 from service.storage.session_store import SessionStore
+from service.storage.token_store import TokenStore
+from service.viewer_access import ViewerAccess
+from service.viewer_tokens import ViewerTokens
 
 __all__ = ["create_app"]
 
@@ -57,6 +61,9 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             queue = JobQueue(redis)
             store = SessionStore(engine)
             erasure_keys = ErasureKeys(settings.secret_key)
+            viewer_tokens = ViewerTokens(
+                settings.secret_key, settings.public_url, settings.previous_secret_keys
+            )
             app.state.services = Services(
                 settings=settings,
                 engine=engine,
@@ -72,6 +79,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 views=SessionViews(store, blobs, settings.session_idle_timeout_seconds),
                 queue=queue,
                 metrics=Metrics(queue_depth=lambda: _safe_depth(queue)),
+                viewer_tokens=viewer_tokens,
+                viewer_access=ViewerAccess(viewer_tokens, TokenStore(engine)),
             )
             app.state.plugin_manager = plugin_manager
             retention = asyncio.create_task(_schedule_retention(queue))
@@ -84,6 +93,12 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             health,
             metrics,
             Router(path="/", route_handlers=session_route_handlers, guards=[require_api_key]),
+            Router(
+                path="/",
+                route_handlers=session_read_handlers,
+                guards=[require_api_key_or_viewer_token],
+            ),
+            Router(path="/", route_handlers=viewer_route_handlers),
         ],
         lifespan=[lifespan],
         middleware=[AccessLogMiddleware, IngestCorsMiddleware],

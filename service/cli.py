@@ -1,4 +1,4 @@
-"""The `replaydesk` command: serve, worker, db upgrade, last, keys."""
+"""The `replaydesk` command: serve, worker, db upgrade, last, link, keys."""
 
 from __future__ import annotations
 
@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
     last.add_argument("user_id")
     last.add_argument("--json", action="store_true", help="print the summary as JSON")
     last.set_defaults(run=_last)
+
+    link = commands.add_parser("link", help="mint a viewer link to a session")
+    link.add_argument("session_id")
+    link.add_argument("--ttl", type=int, help="seconds the link works (default: setting)")
+    link.add_argument("--first-error", action="store_true", help="open at the first error")
+    link.set_defaults(run=_link)
 
     keys = commands.add_parser("keys", help="list, create and revoke keys")
     keys.set_defaults(run=_keys_list)
@@ -213,7 +219,36 @@ def _last(settings: Settings, args: argparse.Namespace) -> int:
         print(f"1st error {summary.first_error_offset_ms / 1000:.1f} s in")
     for url in summary.pages:
         print(f"page      {url}")
-    print(f"api       {settings.public_url}/api/v1/sessions/{summary.session_id}")
+    link = _viewer_tokens(settings).mint(
+        summary.session_id,
+        settings.default_link_ttl_seconds,
+        open_at="first-error" if summary.first_error_at else None,
+    )
+    print(f"replay    {link.url}")
+    print(f"          (works until {link.expires_at:%Y-%m-%d %H:%M} UTC)")
+    return 0
+
+
+def _viewer_tokens(settings: Settings) -> Any:
+    from service.viewer_tokens import ViewerTokens
+
+    return ViewerTokens(settings.secret_key, settings.public_url, settings.previous_secret_keys)
+
+
+def _link(settings: Settings, args: argparse.Namespace) -> int:
+    async def exists(store: Any, _blobs: Any, _keys: Any) -> bool:
+        return await store.get(args.session_id) is not None
+
+    if not _with_services(settings, exists):
+        print(f"replaydesk: no session {args.session_id!r}", file=sys.stderr)
+        return 1
+    link = _viewer_tokens(settings).mint(
+        args.session_id,
+        args.ttl or settings.default_link_ttl_seconds,
+        open_at="first-error" if args.first_error else None,
+    )
+    print(link.url)
+    print(f"works until {link.expires_at:%Y-%m-%d %H:%M} UTC (jti {link.jti})", file=sys.stderr)
     return 0
 
 

@@ -14,6 +14,8 @@ from service.session_views import SessionViews
 from service.settings import Settings
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
+from service.viewer_access import ViewerAccess
+from service.viewer_tokens import ViewerTokens
 
 __all__ = ["Services"]
 
@@ -31,6 +33,8 @@ class Services:
     views: SessionViews
     queue: JobQueue
     metrics: Metrics
+    viewer_tokens: ViewerTokens
+    viewer_access: ViewerAccess
 
     @property
     def ingest_limits(self) -> IngestLimits:

@@ -48,6 +48,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     secret_key: str
     """Signs viewer tokens and hashes erased user IDs. Generated once into `data_dir` if unset."""
 
+    previous_secret_keys: tuple[str, ...] = ()
+    """Former secret keys (comma-separated): viewer links they signed stay valid until they
+    expire, so the secret key can rotate without breaking links already sent."""
+
     api_keys: tuple[str, ...] = ()
     """Secret API keys (comma-separated). Generated once into `data_dir` if none is configured;
     more can be created with `replaydesk keys create`."""
@@ -76,6 +80,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
     ticket_link_ttl_seconds: Annotated[int, msgspec.Meta(gt=0)] = 30 * 24 * 3600
     """Lifetime of viewer links written into tickets (they are read days later)."""
+
+    viewer_frame_ancestors: str = "'none'"
+    """CSP `frame-ancestors` of the replay page: who may embed it in a frame (e.g. your
+    helpdesk's origin). Default: nobody."""
+
+    plugins: tuple[str, ...] | None = None
+    """Allow-list of plugin names (entry-point names, comma-separated); unset: every installed
+    plugin loads."""
+
+    disabled_plugins: tuple[str, ...] = ()
+    """Plugins not to load even though installed (comma-separated entry-point names)."""
+
+    plugin_environment: dict[str, str] = msgspec.field(default_factory=dict)
+    """Every other `REPLAYDESK_*` variable, prefix removed: plugins' own settings
+    (`REPLAYDESK_<PLUGIN>_<NAME>`), handed to each plugin as its `PluginSettings`."""
 
     generated_secrets_created: bool = False
     """True when this start created the generated secrets (the CLI then prints the keys)."""
@@ -112,6 +131,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("host", str),
         ("port", int),
         ("public_url", str),
+        ("viewer_frame_ancestors", str),
         ("max_body_bytes", int),
         ("max_decompressed_bytes", int),
         ("session_idle_timeout_seconds", int),
@@ -122,14 +142,31 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         value = get(field.upper())
         if value is not None:
             raw[field] = value if kind is str else _to_int(field, value)
+    if (previous := get("PREVIOUS_SECRET_KEYS")) is not None:
+        raw["previous_secret_keys"] = split_list(previous)
     if (origins := get("INGEST_ORIGINS")) is not None:
         raw["ingest_origins"] = split_list(origins)
     if (options := get("BLOB_OPTIONS")) is not None:
         raw["blob_options"] = msgspec.json.decode(options)
+    if (allowed := get("PLUGINS")) is not None:
+        raw["plugins"] = split_list(allowed)
+    raw["disabled_plugins"] = split_list(get("DISABLED_PLUGINS") or "")
+    raw["plugin_environment"] = _plugin_environment(env)
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SystemExit(f"replaydesk: invalid setting: {exc}") from None
+
+
+def _plugin_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """`REPLAYDESK_*` variables that are not service settings: the plugins' own."""
+    core = {PREFIX + name.upper() for name in Settings.__struct_fields__}
+    core |= {PREFIX + "PLUGINS", PREFIX + "DISABLED_PLUGINS"}
+    return {
+        name.removeprefix(PREFIX): value
+        for name, value in env.items()
+        if name.startswith(PREFIX) and name not in core and value != ""
+    }
 
 
 def _to_int(field: str, value: str) -> int:

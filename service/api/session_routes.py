@@ -16,7 +16,7 @@ from service.errors import BadRequest
 from service.session_views import SessionList, SessionReport, SessionSummary
 from service.storage.records import SessionFilters
 
-__all__ = ["session_route_handlers"]
+__all__ = ["session_read_handlers", "session_route_handlers"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="At most this many sessions")]
 Time = Annotated[
@@ -100,7 +100,11 @@ async def search_sessions(
     return await services_of(request).views.search(filters)
 
 
-@get("/api/v1/sessions/{session_id:str}", summary="One session's summary")
+@get(
+    "/api/v1/sessions/{session_id:str}",
+    summary="One session's summary",
+    opt={"viewer_access": "summary"},
+)
 async def session_summary(
     request: Request[Any, Any, Any], session_id: FromPath[str]
 ) -> SessionSummary:
@@ -108,7 +112,11 @@ async def session_summary(
     return await services_of(request).views.summary(session_id)
 
 
-@get("/api/v1/sessions/{session_id:str}/events", summary="A session's rrweb events")
+@get(
+    "/api/v1/sessions/{session_id:str}/events",
+    summary="A session's rrweb events",
+    opt={"viewer_access": "events"},
+)
 async def session_events(
     request: Request[Any, Any, Any], session_id: FromPath[str]
 ) -> Response[Any]:
@@ -117,7 +125,11 @@ async def session_events(
     return Stream(chunks, media_type="application/json")
 
 
-@get("/api/v1/sessions/{session_id:str}/report", summary="A session's evidence")
+@get(
+    "/api/v1/sessions/{session_id:str}/report",
+    summary="A session's evidence",
+    opt={"viewer_access": "report"},
+)
 async def session_report(
     request: Request[Any, Any, Any], session_id: FromPath[str]
 ) -> SessionReport:
@@ -125,12 +137,12 @@ async def session_report(
     return await services_of(request).views.report(session_id)
 
 
+# API key only.
 session_route_handlers = [
     list_user_sessions,
     latest_user_session,
     erase_user_route,
     search_sessions,
-    session_summary,
-    session_events,
-    session_report,
 ]
+# API key, or a viewer token for the session in the path.
+session_read_handlers = [session_summary, session_events, session_report]

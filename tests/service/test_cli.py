@@ -37,6 +37,7 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("REPLAYDESK_")}
     env["REPLAYDESK_DATA_DIR"] = str(tmp_path / "data")
     env["REPLAYDESK_PORT"] = str(free_port())
+    env["REPLAYDESK_PUBLIC_URL"] = f"http://127.0.0.1:{env['REPLAYDESK_PORT']}"
     return env
 
 
@@ -96,6 +97,21 @@ def test_first_start_prints_keys_and_a_session_round_trips(
     last = run_cli(embedded_env, "last", "u7")
     assert last.returncode == 0, last.stderr
     assert "sess-cli-0001" in last.stdout and "https://shop.test/cart" in last.stdout
+    printed = re.search(r"replay\s+(\S+/replay/sess-cli-0001\?at=first-error#t=(\S+))", last.stdout)
+    assert printed, last.stdout
+    opened = httpx.get(
+        f"{base}/api/v1/sessions/sess-cli-0001/report",
+        headers={"Authorization": f"Bearer {printed.group(2)}"},
+    )
+    assert opened.status_code == 200
+    assert httpx.get(printed.group(1).split("#")[0]).status_code == 200  # the page itself
+
+    link = run_cli(embedded_env, "link", "sess-cli-0001", "--ttl", "120")
+    assert link.returncode == 0, link.stderr
+    assert link.stdout.strip().startswith(f"{base}/replay/sess-cli-0001#t=")
+    assert "works until" in link.stderr
+    assert run_cli(embedded_env, "link", "sess-nope-0001").returncode == 1
+
     missing = run_cli(embedded_env, "last", "nobody")
     assert missing.returncode == 1 and "nobody" in missing.stderr
 

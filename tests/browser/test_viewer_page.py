@@ -1,0 +1,283 @@
+"""The replay page in Debian's Chromium: playback, panels, markers, bad links, hostile content."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from service.app import create_app
+from service.settings import Settings
+from service.viewer_tokens import ViewerTokens
+from tests.conftest import API_KEY, INGEST, make_settings
+from tests.recordings import BASE_TS, batch, click, console_error, meta, mutation, network
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+SID = "sess-browser-0001"
+HOSTILE = "sess-hostile-001"
+
+
+def element(node_id: int, tag: str, attrs: dict[str, str], *children: Any) -> dict[str, Any]:
+    return {
+        "type": 2,
+        "id": node_id,
+        "tagName": tag,
+        "attributes": attrs,
+        "childNodes": list(children),
+    }
+
+
+def text(node_id: int, content: str) -> dict[str, Any]:
+    return {"type": 3, "id": node_id, "textContent": content}
+
+
+def snapshot(ts: int, *body_children: Any) -> dict[str, Any]:
+    html = element(
+        2,
+        "html",
+        {},
+        element(3, "head", {}, element(4, "style", {}, text(5, "button{font-size:32px}"))),
+        element(6, "body", {}, *body_children),
+    )
+    return {
+        "type": 2,
+        "timestamp": ts,
+        "data": {
+            "node": {"type": 0, "id": 1, "childNodes": [html]},
+            "initialOffset": {"left": 0, "top": 0},
+        },
+    }
+
+
+def checkout_recording() -> list[dict[str, Any]]:
+    body = [
+        element(10, "h1", {}, text(11, "Checkout")),
+        element(12, "button", {"id": "pay"}, text(13, "Place order")),
+    ]
+    events = [meta(BASE_TS, "https://shop.test/cart"), snapshot(BASE_TS + 5, *body)]
+    events += [click(BASE_TS + 1000 + i * 200, node_id=12) for i in range(3)]
+    events += [
+        network(BASE_TS + 4000, "https://shop.test/api/pay", 500),
+        console_error(BASE_TS + 5000, "TypeError: card declined"),
+        mutation(BASE_TS + 6000),
+        click(BASE_TS + 12_000, node_id=10),
+    ]
+    return events
+
+
+def hostile_recording() -> list[dict[str, Any]]:
+    body = [
+        element(10, "script", {}, text(11, "window.parent.__pwned = 'script';")),
+        element(12, "img", {"src": "x:", "onerror": "window.parent.__pwned = 'onerror'"}),
+        element(14, "a", {"href": "javascript:window.parent.__pwned='href'"}, text(15, "link")),
+        element(16, "p", {}, text(17, "Plain text")),
+    ]
+    return [
+        meta(BASE_TS, "https://evil.test/"),
+        snapshot(BASE_TS + 5, *body),
+        console_error(
+            BASE_TS + 1000, "<img src=x onerror=\"window.__pwned='console'\"><b>bold</b>"
+        ),
+        network(BASE_TS + 1500, "https://evil.test/<script>window.__pwned='url'</script>", 500),
+        mutation(BASE_TS + 3000),
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def viewer_service(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[tuple[str, Settings]]:
+    """A real HTTP server on loopback with two recorded sessions."""
+    from tests.conftest import TEST_REDIS_URL
+
+    data_dir = tmp_path_factory.mktemp("viewer")
+    database = data_dir / "replaydesk.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    port = free_port()
+    settings = make_settings(
+        data_dir,
+        f"sqlite+aiosqlite:///{database}",
+        TEST_REDIS_URL,
+        public_url=f"http://127.0.0.1:{port}",
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for sid, events in ((SID, checkout_recording()), (HOSTILE, hostile_recording())):
+        response = httpx.post(
+            f"{base}/api/v1/ingest",
+            content=msgspec.json.encode(batch(sid, 0, events)),
+            headers=INGEST,
+        )
+        assert response.status_code == 202, response.text
+    yield base, settings
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    yield page
+    context.close()
+    assert dialogs == [], "the replay opened a dialog"
+
+
+def minted_link(base: str, sid: str, **body: Any) -> str:
+    response = httpx.post(
+        f"{base}/api/v1/sessions/{sid}/links",
+        json=body,
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert response.status_code == 201, response.text
+    url: str = response.json()["url"]
+    return url
+
+
+def clock_offset(page: Page) -> int:
+    return int(page.get_by_test_id("clock").get_attribute("data-offset") or "-1")
+
+
+def wait_for_offset(page: Page, accept: Any, timeout: float = 10.0) -> int:
+    """Poll the player clock (the page's CSP forbids Playwright's eval-based waiting)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        offset = clock_offset(page)
+        if accept(offset):
+            return offset
+        page.wait_for_timeout(50)
+    raise AssertionError(f"player clock stayed at {clock_offset(page)}")
+
+
+def test_a_minted_link_plays_with_panels_and_markers(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, _ = viewer_service
+    page.goto(minted_link(base, SID))
+    page.wait_for_selector("body[data-loaded=true]")
+    assert "#t=" not in page.url  # the token left the address bar
+
+    frame = page.get_by_test_id("replay-frame").locator("iframe")
+    assert frame.get_attribute("sandbox") == "allow-same-origin"
+    replayed = page.frame_locator("[data-testid=replay-frame] iframe")
+    assert replayed.get_by_text("Place order").is_visible()
+
+    console = page.get_by_test_id("console-panel")
+    assert "TypeError: card declined" in console.inner_text()
+    page.get_by_role("tab", name="Network").click()
+    network_panel = page.get_by_test_id("network-panel")
+    assert "https://shop.test/api/pay" in network_panel.inner_text()
+    assert network_panel.locator(".row.error").count() == 1
+    page.get_by_role("tab", name="Steps").click()
+    steps = page.get_by_test_id("steps-panel").inner_text()
+    assert "Opened /cart" in steps and "POST /api/pay → 500" in steps and "×3" in steps
+
+    assert clock_offset(page) == 0
+    error_marker = page.locator(".marker-error")
+    assert error_marker.count() == 1
+    error_marker.click()
+    # The error at 5 s, half a second of lead-in.
+    assert wait_for_offset(page, lambda offset: offset > 0) == 4500
+    page.locator(".marker-page").first.click()
+    wait_for_offset(page, lambda offset: offset == 0)
+
+    page.get_by_role("tab", name="Console").click()
+    page.locator(".marker-error").click()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer.png"))
+
+
+def test_links_can_open_at_the_first_error(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, _ = viewer_service
+    page.goto(minted_link(base, SID, open_at="first-error"))
+    page.wait_for_selector("body[data-loaded=true]")
+    # The failed request (4 s) is the first trouble; the player opens just before it.
+    assert wait_for_offset(page, lambda offset: offset > 0) == 3500
+
+
+def test_expired_tampered_and_foreign_links_show_a_plain_page(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, settings = viewer_service
+    tokens = ViewerTokens(settings.secret_key, base)
+    expired = tokens.mint(SID, -120).url
+    foreign = tokens.mint(HOSTILE, 600).token
+    for url in (
+        expired,
+        f"{base}/replay/{SID}#t={foreign}",
+        f"{base}/replay/{SID}#t=not-a-token",
+        f"{base}/replay/sess-nope-00001#t={foreign}",
+        f"{base}/replay/{SID}",
+    ):
+        page.goto(url)
+        message = page.get_by_test_id("link-refused")
+        message.wait_for()
+        assert message.inner_text().endswith(
+            "This replay link is invalid or has expired. Ask for a new link."
+        )
+        assert "Traceback" not in page.content()
+
+
+def test_hostile_recordings_play_without_running_anything(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, _ = viewer_service
+    page.goto(minted_link(base, HOSTILE))
+    page.wait_for_selector("body[data-loaded=true]")
+    replayed = page.frame_locator("[data-testid=replay-frame] iframe")
+    assert replayed.get_by_text("Plain text").is_visible()
+    page.get_by_role("button", name="Play").click()
+    wait_for_offset(page, lambda offset: offset >= 2900)
+    console = page.get_by_test_id("console-panel")
+    assert "<img src=x onerror=\"window.__pwned='console'\"><b>bold</b>" in console.inner_text()
+    assert console.locator("img, b").count() == 0
+    page.get_by_role("tab", name="Network").click()
+    assert "<script>" in page.get_by_test_id("network-panel").inner_text()
+    assert page.evaluate("window.__pwned") is None
+    frame = page.frames[1]
+    assert frame.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("script:not([src])").count() == 0

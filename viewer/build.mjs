@@ -1,0 +1,17 @@
+// Bundles the replay page into the service's static folder (a build output, not committed).
+import { build } from "esbuild";
+import { fileURLToPath } from "node:url";
+
+const out = fileURLToPath(new URL("../service/static/", import.meta.url));
+
+await build({
+  entryPoints: { viewer: "src/main.ts" },
+  bundle: true,
+  minify: true,
+  sourcemap: true,
+  format: "iife",
+  target: ["es2020"],
+  outdir: out,
+  legalComments: "linked",
+  logLevel: "warning",
+});

@@ -1,0 +1,82 @@
+// Calls to the ReplayDesk API with the viewer token, which never leaves this page otherwise.
+
+export class LinkRefused extends Error {}
+
+export type Summary = {
+  session_id: string;
+  user_id: string | null;
+  started_at: string;
+  ended_at: string;
+  duration_ms: number;
+  pages: string[];
+  first_error_at: string | null;
+  first_error_offset_ms: number | null;
+  counts: Record<string, number>;
+};
+
+export type ConsoleError = { at: string; level: string; message: string; stack: string[] };
+export type FailedRequest = {
+  at: string;
+  method: string;
+  url: string;
+  status: number;
+  duration_ms: number | null;
+  error: string | null;
+};
+export type Struggle = { at: string; label: string | null; selector: string | null; count: number };
+export type PageView = { at: string; url: string };
+export type Step = { at: string; text: string; kind?: string };
+
+export type Report = {
+  session: Summary;
+  console_errors: ConsoleError[];
+  failed_requests: FailedRequest[];
+  rage_clicks: Struggle[];
+  dead_clicks: Struggle[];
+  page_views: PageView[];
+  steps?: Step[];
+};
+
+export class ReplayApi {
+  constructor(
+    private readonly sessionId: string,
+    private readonly token: string,
+  ) {}
+
+  private async get(path: string): Promise<Response> {
+    const url = `/api/v1/sessions/${encodeURIComponent(this.sessionId)}${path}`;
+    const response = await fetch(url, {
+      headers: { Authorization: `Bearer ${this.token}` },
+      credentials: "omit",
+      cache: "no-store",
+      referrerPolicy: "no-referrer",
+    });
+    if (response.status === 401 || response.status === 403 || response.status === 404) {
+      throw new LinkRefused();
+    }
+    if (!response.ok) throw new Error(`ReplayDesk answered ${response.status}`);
+    return response;
+  }
+
+  async report(): Promise<Report> {
+    return (await (await this.get("/report")).json()) as Report;
+  }
+
+  events(): Promise<Response> {
+    return this.get("/events");
+  }
+}
+
+/** The token from the link's fragment (kept for reloads in this tab only), and a clean URL. */
+export function takeToken(sessionId: string): string | null {
+  const key = `replaydesk:token:${sessionId}`;
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const fromLink = fragment.get("t");
+  if (fromLink) {
+    sessionStorage.setItem(key, fromLink);
+    // Out of the address bar: screenshots and screen shares must not show a working link.
+    history.replaceState(null, "", location.pathname + location.search);
+    return fromLink;
+  }
+  return sessionStorage.getItem(key);
+}

@@ -1,0 +1,190 @@
+// What the panels and the timeline show, derived from the event stream as it arrives.
+
+import type { RawEvent } from "./event_stream";
+
+export type ConsoleEntry = {
+  ts: number;
+  level: string;
+  message: string;
+  stack: string[];
+};
+
+export type NetworkEntry = {
+  ts: number;
+  kind: string;
+  method: string;
+  url: string;
+  status: number;
+  duration: number | null;
+  error: string | null;
+  failed: boolean;
+};
+
+export type MarkerKind = "page" | "click" | "rage" | "error" | "request";
+
+export type Marker = { ts: number; kind: MarkerKind; label: string };
+
+export type StepEntry = { ts: number; text: string; kind: MarkerKind | "input" };
+
+const CONSOLE_PLUGIN = "rrweb/console@1";
+const NETWORK_PLUGIN = "replaydesk/network@1";
+const NAVIGATION_PLUGIN = "replaydesk/navigation@1";
+const CLICK_TAG = "replaydesk/click";
+const EVENT_META = 4;
+const EVENT_CUSTOM = 5;
+const EVENT_PLUGIN = 6;
+const EVENT_INCREMENTAL = 3;
+const SOURCE_MOUSE_INTERACTION = 2;
+const SOURCE_INPUT = 5;
+const INTERACTION_CLICK = 2;
+// A click label is emitted right after its click; pair the two within this window.
+const CLICK_LABEL_WINDOW_MS = 100;
+// Clicks on one element closer than this are one "×N" step, like the server's rage detection.
+const REPEAT_CLICK_WINDOW_MS = 1000;
+
+type Obj = Record<string, unknown>;
+
+function obj(value: unknown): Obj {
+  return value !== null && typeof value === "object" ? (value as Obj) : {};
+}
+
+function str(value: unknown): string {
+  return typeof value === "string" ? value : value === undefined || value === null ? "" : String(value);
+}
+
+function consoleArg(arg: unknown): string {
+  // The console plugin stores each argument JSON-encoded; show strings without their quotes.
+  if (typeof arg !== "string") return str(arg);
+  try {
+    const parsed: unknown = JSON.parse(arg);
+    return typeof parsed === "string" ? parsed : arg;
+  } catch {
+    return arg;
+  }
+}
+
+function pathOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.pathname + parsed.search;
+  } catch {
+    return url;
+  }
+}
+
+export class SessionEntries {
+  readonly console: ConsoleEntry[] = [];
+  readonly network: NetworkEntry[] = [];
+  readonly markers: Marker[] = [];
+  readonly steps: StepEntry[] = [];
+  private lastInputNode = -1;
+  private lastClick: { node: number; ts: number; step: StepEntry; count: number } | null = null;
+  private pendingClick: { node: number; ts: number } | null = null;
+
+  add(events: RawEvent[]): void {
+    for (const event of events) this.addOne(event);
+  }
+
+  private addOne(event: RawEvent): void {
+    const data = obj(event.data);
+    if (event.type === EVENT_META) {
+      const href = str(data.href);
+      if (href) this.page(event.timestamp, href);
+    } else if (event.type === EVENT_PLUGIN) {
+      const payload = obj(data.payload);
+      if (data.plugin === CONSOLE_PLUGIN) this.consoleEvent(event.timestamp, payload);
+      else if (data.plugin === NETWORK_PLUGIN) this.networkEvent(event.timestamp, payload);
+      else if (data.plugin === NAVIGATION_PLUGIN) this.page(event.timestamp, str(payload.url));
+    } else if (event.type === EVENT_CUSTOM && data.tag === CLICK_TAG) {
+      this.labelClick(event.timestamp, obj(data.payload));
+    } else if (event.type === EVENT_INCREMENTAL) {
+      if (data.source === SOURCE_MOUSE_INTERACTION && data.type === INTERACTION_CLICK) {
+        this.click(event.timestamp, Number(data.id));
+      } else if (data.source === SOURCE_INPUT) {
+        const node = Number(data.id);
+        if (node !== this.lastInputNode) {
+          this.steps.push({ ts: event.timestamp, text: "Typed into a field (masked)", kind: "input" });
+        }
+        this.lastInputNode = node;
+      }
+    }
+  }
+
+  private page(ts: number, url: string): void {
+    this.lastInputNode = -1;
+    this.lastClick = null;
+    this.markers.push({ ts, kind: "page", label: `Opened ${url}` });
+    this.steps.push({ ts, text: `Opened ${pathOf(url)}`, kind: "page" });
+  }
+
+  private consoleEvent(ts: number, payload: Obj): void {
+    const args = Array.isArray(payload.payload) ? payload.payload : [];
+    const trace = Array.isArray(payload.trace) ? payload.trace.map(str) : [];
+    const entry: ConsoleEntry = {
+      ts,
+      level: str(payload.level) || "log",
+      message: args.map(consoleArg).join(" "),
+      stack: trace,
+    };
+    this.console.push(entry);
+    if (entry.level === "error" || entry.level === "assert") {
+      this.markers.push({ ts, kind: "error", label: `Console error: ${entry.message}` });
+      this.steps.push({ ts, text: `Console error: ${entry.message.slice(0, 200)}`, kind: "error" });
+    }
+  }
+
+  private networkEvent(ts: number, payload: Obj): void {
+    const status = Number(payload.status) || 0;
+    const error = payload.error === undefined ? null : str(payload.error);
+    const kind = str(payload.kind) || "fetch";
+    const entry: NetworkEntry = {
+      ts,
+      kind,
+      method: (str(payload.method) || "GET").toUpperCase(),
+      url: str(payload.url),
+      status,
+      duration: typeof payload.duration === "number" ? payload.duration : null,
+      error,
+      failed: status >= 400 || (status === 0 && kind !== "beacon") || error !== null,
+    };
+    this.network.push(entry);
+    if (entry.failed) {
+      const outcome = status ? String(status) : error || "no answer";
+      const text = `${entry.method} ${pathOf(entry.url)} → ${outcome}`;
+      this.markers.push({ ts, kind: "request", label: text });
+      this.steps.push({ ts, text, kind: "request" });
+    }
+  }
+
+  private click(ts: number, node: number): void {
+    this.lastInputNode = -1;
+    this.pendingClick = { node, ts };
+    const last = this.lastClick;
+    if (last && last.node === node && ts - last.ts <= REPEAT_CLICK_WINDOW_MS) {
+      last.count += 1;
+      last.ts = ts;
+      last.step.text = last.step.text.replace(/( ×\d+)?$/, ` ×${last.count}`);
+      if (last.count === 3) {
+        this.markers.push({ ts, kind: "rage", label: `Rage click: ${last.step.text}` });
+      }
+      return;
+    }
+    const step: StepEntry = { ts, text: "Clicked an element", kind: "click" };
+    this.steps.push(step);
+    this.markers.push({ ts, kind: "click", label: "Click" });
+    this.lastClick = { node, ts, step, count: 1 };
+  }
+
+  private labelClick(ts: number, payload: Obj): void {
+    const pending = this.pendingClick;
+    const label = str(payload.label).trim();
+    if (!pending || !label || Math.abs(ts - pending.ts) > CLICK_LABEL_WINDOW_MS) return;
+    const last = this.lastClick;
+    if (last && last.node === pending.node && last.count === 1) {
+      last.step.text = `Clicked '${label}'`;
+      const marker = this.markers[this.markers.length - 1];
+      if (marker && marker.kind === "click") marker.label = `Clicked '${label}'`;
+    }
+    this.pendingClick = null;
+  }
+}

@@ -1,0 +1,121 @@
+// The replay page: reads the link's token, streams the session and wires player and panels.
+
+import "@rrweb/replay/dist/style.css";
+import "./viewer.css";
+import { LinkRefused, ReplayApi, takeToken, type Report } from "./api";
+import { append, formatOffset, h } from "./dom";
+import { SessionEntries, type Marker } from "./entries";
+import { readEventStream } from "./event_stream";
+import { Panels } from "./panels";
+import { ReplayPlayer } from "./player";
+
+// Panels are rebuilt from the entries at most this often while events stream in.
+const REFRESH_MS = 400;
+const REFUSED = "This replay link is invalid or has expired. Ask for a new link.";
+
+function showMessage(text: string): void {
+  document.body.replaceChildren(
+    h("main", { class: "message-page", "data-testid": "link-refused" }, h("h1", {}, "ReplayDesk"), h("p", {}, text)),
+  );
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+function header(report: Report, onJump: () => void): HTMLElement {
+  const s = report.session;
+  const started = new Date(s.started_at);
+  const jump = h("button", { type: "button", class: "jump", "data-testid": "jump-to-error" }, "Jump to first error");
+  jump.disabled = s.first_error_at === null;
+  jump.addEventListener("click", onJump);
+  return h(
+    "header",
+    { class: "top" },
+    h("strong", {}, "ReplayDesk"),
+    h("span", {}, `User ${s.user_id ?? "unknown"}`),
+    h("span", {}, started.toISOString().replace("T", " ").slice(0, 19) + " UTC"),
+    h("span", {}, formatOffset(s.duration_ms)),
+    h("span", { class: s.counts.errors ? "bad" : "" }, plural(s.counts.errors ?? 0, "error")),
+    h(
+      "span",
+      { class: s.counts.failed_requests ? "bad" : "" },
+      plural(s.counts.failed_requests ?? 0, "failed request"),
+    ),
+    jump,
+  );
+}
+
+function struggleMarkers(report: Report): Marker[] {
+  return report.dead_clicks.map((c) => ({
+    ts: Date.parse(c.at),
+    kind: "click" as const,
+    label: `Dead click${c.label ? ` on '${c.label}'` : ""}`,
+  }));
+}
+
+async function boot(): Promise<void> {
+  const sessionId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
+  const token = takeToken(sessionId);
+  if (!token) return showMessage(REFUSED);
+  const api = new ReplayApi(sessionId, token);
+  const openAtFirstError = new URLSearchParams(location.search).get("at") === "first-error";
+
+  const report = await api.report();
+  const entries = new SessionEntries();
+  const player = new ReplayPlayer();
+  const panels = new Panels((ts) => player.seekToTimestamp(ts, 0));
+  const firstError = (): number | null => {
+    const fromStream = entries.markers.find((m) => m.kind === "error" || m.kind === "request");
+    if (fromStream) return fromStream.ts;
+    return report.session.first_error_at ? Date.parse(report.session.first_error_at) : null;
+  };
+  const jumpToFirstError = (): void => {
+    const ts = firstError();
+    if (ts !== null) player.seekToTimestamp(ts);
+  };
+
+  document.body.replaceChildren();
+  append(document.body, header(report, jumpToFirstError), h("main", { class: "layout" }, player.root, panels.root));
+  document.title = `Replay · ${report.session.user_id ?? sessionId}`;
+  player.onTime((offset) => panels.follow(player.firstTimestamp + offset));
+
+  let dirty = false;
+  const refresh = (): void => {
+    dirty = false;
+    const start = player.firstTimestamp;
+    panels.setConsole(entries.console, start);
+    panels.setNetwork(entries.network, start);
+    const steps = report.steps?.map((s) => ({ ts: Date.parse(s.at), text: s.text, kind: "page" as const }));
+    panels.setSteps(steps ?? entries.steps, start);
+    player.setMarkers([...entries.markers, ...struggleMarkers(report)]);
+  };
+  const timer = window.setInterval(() => dirty && refresh(), REFRESH_MS);
+
+  let jumped = false;
+  const maybeJump = (): void => {
+    const ts = firstError();
+    if (!openAtFirstError || jumped || ts === null) return;
+    const loadedUntil = entries.markers.length ? Math.max(...entries.markers.map((m) => m.ts)) : 0;
+    if (loadedUntil >= ts) {
+      jumped = true;
+      void player.ready.then(jumpToFirstError);
+    }
+  };
+
+  await readEventStream(await api.events(), (events) => {
+    entries.add(events);
+    player.add(events);
+    dirty = true;
+    maybeJump();
+  });
+  player.finish();
+  window.clearInterval(timer);
+  refresh();
+  maybeJump();
+  document.body.dataset.loaded = "true";
+}
+
+boot().catch((error: unknown) => {
+  showMessage(error instanceof LinkRefused ? REFUSED : "ReplayDesk could not load this replay. Try again.");
+});
