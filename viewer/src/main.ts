@@ -61,6 +61,9 @@ async function boot(): Promise<void> {
   const api = new ReplayApi(sessionId, token);
   const openAtFirstError = new URLSearchParams(location.search).get("at") === "first-error";
 
+  // Both requests go out at once: the first frame must not wait for the report.
+  const eventsResponse = api.events();
+  eventsResponse.catch(() => undefined); // refused links are reported once, by the report call
   const report = await api.report();
   const entries = new SessionEntries();
   const player = new ReplayPlayer();
@@ -103,12 +106,13 @@ async function boot(): Promise<void> {
     }
   };
 
-  await readEventStream(await api.events(), (events) => {
+  await readEventStream(await eventsResponse, (events) => {
     entries.add(events);
     player.add(events);
     dirty = true;
     maybeJump();
   });
+  performance.mark("replaydesk:all-events");
   player.finish();
   window.clearInterval(timer);
   refresh();

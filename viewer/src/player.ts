@@ -137,6 +137,8 @@ export class ReplayPlayer {
       this.playButton.textContent = "Play";
     });
     this.replayer.pause(0);
+    performance.mark("replaydesk:first-frame");
+    this.frame.dataset.started = "true";
     this.fit();
     this.tick();
     for (const resolve of this.readyWaiters.splice(0)) resolve();
