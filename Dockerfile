@@ -1,14 +1,14 @@
 # syntax=docker/dockerfile:1
 # Stage 1: the browser bundles (recorder, viewer) from npm, pinned by package-lock.json.
+# Each build writes into service/static/, which the Python package serves.
 FROM node:20-bookworm-slim AS frontend
 WORKDIR /src
 COPY recorder/ recorder/
 COPY viewer/ viewer/
-RUN for dir in recorder viewer; do \
-      if [ -f "$dir/package.json" ]; then \
-        (cd "$dir" && npm ci --no-audit --no-fund && npm run build) || exit 1; \
-      else mkdir -p "$dir/dist"; fi; \
-    done
+RUN mkdir -p service/static \
+    && for dir in recorder viewer; do \
+         (cd "$dir" && npm ci --no-audit --no-fund && npm run build) || exit 1; \
+       done
 
 # Stage 2: the Python service.
 FROM python:3.11-slim-bookworm AS service
@@ -27,8 +27,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY service/ service/
 COPY plugins/ plugins/
-COPY --from=frontend /src/recorder/dist/ recorder/dist/
-COPY --from=frontend /src/viewer/dist/ viewer/dist/
+COPY --from=frontend /src/service/static/ service/static/
 RUN pip install .
 USER replaydesk
 VOLUME ["/data"]
