@@ -1,0 +1,1 @@
+"""Benchmarks of ReplayDesk: ingest throughput and latest-session lookup latency."""

@@ -1,0 +1,75 @@
+"""`python -m bench [ingest|lookup|profile] [--quick]`: run benchmarks and print their figures."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date
+
+from bench import ingest_throughput, latest_lookup
+from bench.concurrency_sweep import run_concurrency_sweep
+from bench.ingest_stages import run_ingest_stages
+from bench.profile_ingest import run_ingest_profile
+
+BENCHMARKS = ("ingest", "lookup")
+
+
+def _runner(name: str, quick: bool) -> Callable[[], Awaitable[str]]:
+    if name == "ingest":
+        config = ingest_throughput.QUICK if quick else ingest_throughput.FULL
+        return lambda: ingest_throughput.run_ingest_benchmark(config)
+    if name == "lookup":
+        sizes = latest_lookup.QUICK if quick else latest_lookup.FULL
+        return lambda: latest_lookup.run_lookup_benchmark(sizes)
+    return _profile
+
+
+async def _profile() -> str:
+    return "\n\n".join(
+        [await run_ingest_stages(), await run_concurrency_sweep(), await run_ingest_profile()]
+    )
+
+
+async def _main(names: list[str], quick: bool) -> None:
+    reports = []
+    started = time.perf_counter()
+    load_before = os.getloadavg()[0]
+    for name in names:
+        print(f"== {name} ==", flush=True)
+        reports.append(await _runner(name, quick)())
+    mode = "diagnostics" if names == ["profile"] else "quick" if quick else "full"
+    print()
+    print(
+        f"ReplayDesk benchmarks ({mode}), {date.today().isoformat()}, "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}, "
+        f"{time.perf_counter() - started:.0f}s in all, "
+        f"1-min load average {load_before:.2f} before / {os.getloadavg()[0]:.2f} after"
+    )
+    for report in reports:
+        print()
+        print(report)
+
+
+def main() -> None:
+    """Parse the command line and run the chosen benchmarks (all of them by default)."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument(
+        "benchmarks",
+        nargs="*",
+        metavar="{ingest,lookup,profile}",
+        help="ingest, lookup (default: both); profile: ingest diagnostics (not in the default run)",
+    )
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    args = parser.parse_args()
+    unknown = sorted(set(args.benchmarks) - {*BENCHMARKS, "profile"})
+    if unknown:
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from ingest, lookup, profile")
+    asyncio.run(_main(args.benchmarks or list(BENCHMARKS), args.quick))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Startup script of one benchmarked server process: baseline, ReplayDesk, or ReplayDesk on json."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+from pathlib import Path
+
+import uvicorn
+from litestar import Litestar
+
+__all__ = ["BENCH_API_KEY", "BENCH_INGEST_KEY", "SERVER_KINDS", "main"]
+
+SERVER_KINDS = ("baseline", "replaydesk", "stdlib-json")
+BENCH_INGEST_KEY = "bench-ingest-key"
+BENCH_API_KEY = "bench-api-key-0123456789"
+
+
+def _replaydesk_app(args: argparse.Namespace) -> Litestar:
+    from service.app import create_app
+    from service.settings import Settings
+
+    if args.kind == "stdlib-json":
+        import service.ingest
+        from bench.stdlib_json_decoding import decode_batch_with_stdlib_json
+
+        # Ingestor.ingest looks decode_batch up in its module on every call.
+        service.ingest.decode_batch = decode_batch_with_stdlib_json
+    settings = Settings(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        secret_key="bench-secret-key",
+        api_keys=(BENCH_API_KEY,),
+        ingest_keys=(BENCH_INGEST_KEY,),
+    )
+    return create_app(settings)
+
+
+def _app(args: argparse.Namespace) -> Litestar:
+    if args.kind == "baseline":
+        from bench.baseline_app import create_baseline_app
+
+        return create_baseline_app(args.data_dir / "bodies.bin")
+    return _replaydesk_app(args)
+
+
+def main() -> None:
+    """Serve one app on 127.0.0.1 until SIGINT/SIGTERM (what the benchmark sends to stop it)."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kind", choices=SERVER_KINDS)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--database-url", default="")
+    parser.add_argument("--redis-url", default=None)
+    parser.add_argument("--profile", type=Path, help="write a cProfile of the serving here")
+    args = parser.parse_args()
+    app = _app(args)
+    # Access logs off in every server alike: the figures are about the apps, not log output.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    profiler = cProfile.Profile() if args.profile is not None else None
+    if profiler is not None:
+        profiler.enable()
+    # After a graceful shutdown uvicorn re-raises the SIGINT that asked for it.
+    with contextlib.suppress(KeyboardInterrupt):
+        try:
+            server.run()
+        finally:
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""CPU cost of each in-memory stage of ingesting one batch, timed in this process, no I/O."""
+
+from __future__ import annotations
+
+import gzip
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.figures import format_table
+from bench.rrweb_batches import batch_bodies
+from bench.stdlib_json_decoding import decode_batch_with_stdlib_json
+from service.ingest import CHUNK_GZIP_LEVEL, IngestLimits, decode_batch, read_body
+from service.signals import process_events
+from service.storage.records import BatchRecord, SignalRecord
+from service.storage.session_store import SessionStore
+
+__all__ = ["run_ingest_stages"]
+
+STAGE_SESSIONS = 64
+STAGE_SEQS = 4
+LIMITS = IngestLimits(max_body_bytes=8 * 1024 * 1024, max_decompressed_bytes=32 * 1024 * 1024)
+
+
+def _per_item_ms(items: Sequence[Any], stage: Callable[[Any], object]) -> float:
+    for item in items[:8]:
+        stage(item)
+    started = time.perf_counter()
+    for item in items:
+        stage(item)
+    return (time.perf_counter() - started) / len(items) * 1000
+
+
+def _record(session_id: str, seq: int, signals: list[SignalRecord]) -> BatchRecord:
+    return BatchRecord(
+        session_id=session_id,
+        seq=seq,
+        user_id="user-1",
+        blob_key="sessions/x/000000000000-0.json.gz",
+        first_ts=1,
+        last_ts=2,
+        event_count=119,
+        byte_count=8000,
+        received_at=3,
+        final=False,
+        signals=signals,
+    )
+
+
+async def run_ingest_stages() -> str:
+    """One row per stage: milliseconds of CPU per ~48 KB batch, averaged over many batches."""
+    bodies = batch_bodies("stages", STAGE_SESSIONS, STAGE_SEQS)
+    wires = [body.wire for body in bodies]
+    jsons = [read_body(wire, "gzip", LIMITS) for wire in wires]
+    batches = [decode_batch(data) for data in jsons]
+    processed = [process_events(batch.events) for batch in batches]
+    signal_lists = [
+        [SignalRecord(kind=s.kind, ts=s.ts, seq=0, data=s.data) for s in p.signals]
+        for p in processed
+    ]
+    records = [
+        _record(batch.session_id, batch.seq, signals)
+        for batch, signals in zip(batches, signal_lists, strict=True)
+    ]
+    engine = create_async_engine("sqlite+aiosqlite:///:memory:")
+    store = SessionStore(engine)
+    try:
+        stages = [
+            (
+                "read_body: bounded gunzip",
+                _per_item_ms(wires, lambda w: read_body(w, "gzip", LIMITS)),
+            ),
+            ("decode_batch (msgspec)", _per_item_ms(jsons, decode_batch)),
+            ("decode_batch on stdlib json", _per_item_ms(jsons, decode_batch_with_stdlib_json)),
+            (
+                "process_events: scrub + signals",
+                _per_item_ms(batches, lambda b: process_events(b.events)),
+            ),
+            (
+                "chunk gzip (level 1)",
+                _per_item_ms(
+                    processed,
+                    lambda p: gzip.compress(p.events_json, compresslevel=CHUNK_GZIP_LEVEL, mtime=0),
+                ),
+            ),
+            # The ON CONFLICT statement record_batch builds afresh for every batch.
+            ("SessionStore._upsert_session: build", _per_item_ms(records, store._upsert_session)),
+        ]
+    finally:
+        await engine.dispose()
+    rows = [[name, f"{ms:.3f}"] for name, ms in stages]
+    return "\n".join(
+        [
+            f"In-memory ingest stages, CPU ms per batch ({len(bodies)} batches, no I/O, "
+            "one at a time in this process)",
+            "",
+            format_table(["stage", "ms/batch"], rows),
+        ]
+    )
