@@ -85,8 +85,11 @@ async def run_ingest_stages() -> str:
                     lambda p: gzip.compress(p.events_json, compresslevel=CHUNK_GZIP_LEVEL, mtime=0),
                 ),
             ),
-            # The ON CONFLICT statement record_batch builds afresh for every batch.
-            ("SessionStore._upsert_session: build", _per_item_ms(records, store._upsert_session)),
+            # The ON CONFLICT statements record_batches builds for a group of one batch.
+            (
+                "SessionStore._upsert_sessions: build",
+                _per_item_ms(records, lambda r: store._upsert_sessions([r])),
+            ),
         ]
     finally:
         await engine.dispose()

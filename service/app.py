@@ -18,16 +18,23 @@ from service.access_keys import AccessKeys
 from service.api.access_log import AccessLogMiddleware
 from service.api.auth import require_api_key, require_api_key_or_viewer_token
 from service.api.ingest_routes import IngestCorsMiddleware, ingest
+from service.api.job_routes import job_route_handlers
 from service.api.ops_routes import health, metrics
 from service.api.problems import exception_handlers
+from service.api.recorder_routes import recorder_route_handlers
 from service.api.session_routes import session_read_handlers, session_route_handlers
+from service.api.ticket_routes import ticket_route_handlers
 from service.api.viewer_routes import viewer_route_handlers
+from service.api.webhook_routes import webhook_route_handlers
 from service.erasure import ErasureKeys
 from service.ingest import Ingestor
 from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker
 from service.jobs.queue import JobQueue
 from service.jobs.runtime import configure_job_runtime
 from service.metrics import Metrics
+from service.outbox import OutboxRelay
+from service.plugin_host import PluginHost
+from service.plugin_manager import build_plugin_manager
 from service.services import Services
 from service.session_views import SessionViews
 from service.settings import Settings
@@ -35,7 +42,9 @@ from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine
 from service.storage.key_store import KeyStore
 from service.storage.session_store import SessionStore
+from service.storage.ticket_store import TicketStore
 from service.storage.token_store import TokenStore
+from service.ticket_attachments import TicketAttachments
 from service.viewer_access import ViewerAccess
 from service.viewer_tokens import ViewerTokens
 
@@ -46,10 +55,17 @@ log = logging.getLogger("service")
 # Redis calls happen on request paths (health) and must fail fast when Redis is away.
 REDIS_TIMEOUT_SECONDS = 2.0
 RETENTION_PERIOD_SECONDS = 3600
+SESSION_END_SWEEP_PERIOD_SECONDS = 300
 
 
 def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None = None) -> Litestar:
-    """Build the ReplayDesk web application for these settings."""
+    """Build the ReplayDesk web application for these settings.
+
+    Without a plugin manager, the plugins of the `replaydesk` entry points are loaded.
+    """
+    plugins = PluginHost(
+        plugin_manager or build_plugin_manager(settings), settings.plugin_environment
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -57,10 +73,12 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             engine = create_engine(settings.database_url)
             stack.push_async_callback(engine.dispose)
             blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
-            redis = _open_redis(settings, stack)
+            redis = _open_redis(settings, stack, plugins)
             queue = JobQueue(redis)
             store = SessionStore(engine)
-            erasure_keys = ErasureKeys(settings.secret_key)
+            ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
+            stack.push_async_callback(ingestor.writer.close)
+            tickets = TicketAttachments(store, TicketStore(engine), queue, plugins)
             viewer_tokens = ViewerTokens(
                 settings.secret_key, settings.public_url, settings.previous_secret_keys
             )
@@ -75,16 +93,23 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                     settings.ingest_keys,
                     settings.ingest_origins,
                 ),
-                ingestor=Ingestor(store, blobs, erasure_keys),
+                ingestor=ingestor,
                 views=SessionViews(store, blobs, settings.session_idle_timeout_seconds),
                 queue=queue,
                 metrics=Metrics(queue_depth=lambda: _safe_depth(queue)),
                 viewer_tokens=viewer_tokens,
                 viewer_access=ViewerAccess(viewer_tokens, TokenStore(engine)),
+                plugins=plugins,
+                tickets=tickets,
             )
-            app.state.plugin_manager = plugin_manager
+            app.state.plugin_manager = plugins.manager
             retention = asyncio.create_task(_schedule_retention(queue))
             stack.callback(retention.cancel)
+            outbox = asyncio.create_task(OutboxRelay(tickets.tickets, tickets).run())
+            stack.callback(outbox.cancel)
+            if plugins.wants_session_ends():
+                sweep = asyncio.create_task(_schedule_session_end_sweep(queue))
+                stack.callback(sweep.cancel)
             yield
 
     return Litestar(
@@ -99,6 +124,13 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 guards=[require_api_key_or_viewer_token],
             ),
             Router(path="/", route_handlers=viewer_route_handlers),
+            Router(
+                path="/",
+                route_handlers=[*ticket_route_handlers, *job_route_handlers],
+                guards=[require_api_key],
+            ),
+            *webhook_route_handlers,
+            *recorder_route_handlers,
         ],
         lifespan=[lifespan],
         middleware=[AccessLogMiddleware, IngestCorsMiddleware],
@@ -114,7 +146,9 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
     )
 
 
-def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[bytes]:
+def _open_redis(
+    settings: Settings, stack: contextlib.AsyncExitStack, plugins: PluginHost
+) -> Redis[bytes]:
     if settings.redis_url:
         redis = Redis.from_url(
             settings.redis_url,
@@ -127,7 +161,7 @@ def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[b
     embedded = EmbeddedRedis(settings.data_dir)
     redis = embedded.start()
     stack.callback(embedded.stop)
-    configure_job_runtime(settings)
+    configure_job_runtime(settings, plugins)
     worker = EmbeddedWorker(redis)
     worker.start()
     stack.callback(worker.stop)
@@ -149,3 +183,13 @@ async def _schedule_retention(queue: JobQueue) -> None:
         except Exception as exc:
             log.warning("could not enqueue the retention purge (%s); retrying later", exc)
         await asyncio.sleep(RETENTION_PERIOD_SECONDS)
+
+
+async def _schedule_session_end_sweep(queue: JobQueue) -> None:
+    """Enqueue the sweep that tells plugins about ended sessions, once per slot."""
+    while True:
+        try:
+            await asyncio.to_thread(queue.enqueue_session_end_sweep)
+        except Exception as exc:
+            log.warning("could not enqueue the session-end sweep (%s); retrying later", exc)
+        await asyncio.sleep(SESSION_END_SWEEP_PERIOD_SECONDS)

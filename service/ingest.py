@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from service.batch_writer import BatchWriter
 from service.chunk_layout import chunk_blob_key
 from service.erasure import ErasureKeys
 from service.errors import BatchInvalid, BatchTooLarge, UserErased
@@ -107,6 +108,7 @@ class Ingestor:
         self.store = store
         self.blobs = blobs
         self.erasure_keys = erasure_keys
+        self.writer = BatchWriter(store)
 
     async def ingest(
         self, body: bytes, content_encoding: str | None, limits: IngestLimits
@@ -123,9 +125,10 @@ class Ingestor:
         subjects = [self.erasure_keys.session(batch.session_id)]
         if batch.user_id is not None:
             subjects.append(self.erasure_keys.user(batch.user_id))
-        if await self.store.any_erased(subjects):
+        erased, stored = await self.store.batch_status(batch.session_id, batch.seq, subjects)
+        if erased:
             raise UserErased("recording for this user or session was erased and is refused")
-        if await self.store.chunk_exists(batch.session_id, batch.seq):
+        if stored:
             return outcome
 
         processed = process_events(batch.events)
@@ -152,7 +155,7 @@ class Ingestor:
                 for s in processed.signals
             ],
         )
-        if not await self.store.record_batch(record):
+        if not await self.writer.write(record):
             # A concurrent copy of this batch won the race; its rows point at its own blob.
             return outcome
         return msgspec.structs.replace(outcome, status="accepted")

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["BlobNotFound", "BlobStore", "BlobStoreUnavailable", "open_blob_store"]
 
 _DELETE_BATCH: Final = 1000
+_MAX_DURABLE_DIRS: Final = 10_000
 _LIST_CHUNK: Final = 1000
 _CHECK_TIMEOUT_SECONDS: Final = 5.0
 # A prefix nothing is stored under, so the health probe's listing is empty and cheap.
@@ -102,6 +103,9 @@ class BlobStore:
         self._store = store
         self._description = description
         self._local_root = local_root
+        # Folders whose own entry is already durable: later puts into them fsync only the new
+        # file and its folder, not every ancestor again. Bounded; cleared when it fills up.
+        self._durable_dirs: set[Path] = set()
         self._check_timeout = check_timeout
 
     def __repr__(self) -> str:
@@ -124,7 +128,11 @@ class BlobStore:
             # abandoned multipart uploads behind in the bucket when a request fails.
             await obstore.put_async(self._store, key, data, use_multipart=False)
             if self._local_root is not None:
-                await asyncio.to_thread(_persist_local_file, self._local_root, key)
+                if len(self._durable_dirs) > _MAX_DURABLE_DIRS:
+                    self._durable_dirs.clear()
+                await asyncio.to_thread(
+                    _persist_local_file, self._local_root, key, self._durable_dirs
+                )
         except (ObstoreError, OSError) as exc:
             raise self._unavailable("put", exc) from None
 
@@ -162,6 +170,8 @@ class BlobStore:
         if not normalized:
             raise ValueError("refusing to delete every blob: the prefix is empty")
         keys = [key async for key in self._iter_keys(normalized)]
+        # Emptied folders are removed; a folder made again later must be made durable again.
+        self._durable_dirs.clear()
         for start in range(0, len(keys), _DELETE_BATCH):
             batch = keys[start : start + _DELETE_BATCH]
             try:
@@ -391,7 +401,7 @@ def _validate_prefix(prefix: str) -> str:
     return _validate_key(prefix.removesuffix("/"))
 
 
-def _persist_local_file(root: Path, key: str) -> None:
+def _persist_local_file(root: Path, key: str, durable_dirs: set[Path]) -> None:
     # obstore writes a temporary file and renames it over the key, but never fsyncs: without
     # this a crash soon after put could leave the blob empty or missing.
     path = root.joinpath(*key.split("/"))
@@ -404,13 +414,16 @@ def _persist_local_file(root: Path, key: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-    # The rename, and any folders obstore just created, live in the parent directories.
+    # The rename lives in the parent folder; folders obstore just created live in theirs.
     directory = path.parent
-    while True:
-        _fsync_directory(directory)
-        if directory == root or directory == directory.parent:
-            break
+    _fsync_directory(directory)
+    if directory in durable_dirs:
+        return
+    made_durable = directory
+    while directory != root and directory != directory.parent:
         directory = directory.parent
+        _fsync_directory(directory)
+    durable_dirs.add(made_durable)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -29,6 +29,7 @@ _COUNTERS = {
     "page_view": "page_count",
 }
 _SESSION_COLUMNS = [c for c in sessions.c if c.name != "id"]
+_SUMMED = ("chunk_count", "byte_count", "event_count", *_COUNTERS.values())
 
 
 def _session_record(row: Any) -> SessionRecord:
@@ -45,6 +46,14 @@ class SessionStore:
         self.engine = engine
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # Built once and run with many parameter sets, so SQLAlchemy compiles each once.
+        self._insert_chunks = (
+            self._insert(chunks)
+            .on_conflict_do_nothing(index_elements=["session_id", "seq"])
+            .returning(chunks.c.session_id, chunks.c.seq)
+        )
+        self._upsert_with_span = self._upsert(update_span=True)
+        self._upsert_without_span = self._upsert(update_span=False)
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -60,72 +69,80 @@ class SessionStore:
         async with self.engine.connect() as conn:
             return (await conn.execute(query.limit(1))).first() is not None
 
+    async def batch_status(
+        self, session_id: str, seq: int, subject_hashes: Sequence[str]
+    ) -> tuple[bool, bool]:
+        """(erased, stored): whether a subject is erased and whether this seq is stored."""
+        query = select(
+            exists().where(erasures.c.subject_hash.in_(subject_hashes)),
+            exists().where(chunks.c.session_id == session_id, chunks.c.seq == seq),
+        )
+        async with self.engine.connect() as conn:
+            erased, stored = (await conn.execute(query)).one()
+        return bool(erased), bool(stored)
+
     async def record_batch(self, batch: BatchRecord) -> bool:
-        """Write a batch's chunk row, session counters and signals in one transaction.
+        """Write one batch; False, writing nothing, when (session_id, seq) is already there."""
+        return (await self.record_batches([batch]))[0]
 
-        Returns False, writing nothing, when (session_id, seq) is already there.
+    async def record_batches(self, batches: Sequence[BatchRecord]) -> list[bool]:
+        """Write batches' chunk rows, session counters and signals in one transaction.
+
+        One transaction for many batches is what makes ingest under load cheap (one commit,
+        one fsync). Returns, per batch, whether it was written (False: its (session_id, seq)
+        was stored already, or came earlier in this same call).
         """
+        firsts: dict[tuple[str, int], int] = {}
+        for index, batch in enumerate(batches):
+            firsts.setdefault((batch.session_id, batch.seq), index)
+        unique = [batches[i] for i in sorted(firsts.values())]
         async with self.engine.begin() as conn:
-            inserted = await conn.execute(
-                self._insert(chunks)
-                .values(
-                    session_id=batch.session_id,
-                    seq=batch.seq,
-                    blob_key=batch.blob_key,
-                    first_ts=batch.first_ts,
-                    last_ts=batch.last_ts,
-                    event_count=batch.event_count,
-                    byte_count=batch.byte_count,
-                    received_at=batch.received_at,
-                )
-                .on_conflict_do_nothing(index_elements=["session_id", "seq"])
-            )
-            if inserted.rowcount == 0:
-                return False
-            await conn.execute(self._upsert_session(batch))
-            if batch.signals:
-                await conn.execute(
-                    insert(signals),
-                    [
-                        {
-                            "session_id": batch.session_id,
-                            "seq": batch.seq,
-                            "kind": s.kind,
-                            "ts": s.ts,
-                            "url": s.data.get("url") if s.kind == "page_view" else None,
-                            "data": s.data,
-                        }
-                        for s in batch.signals
-                    ],
-                )
-        return True
+            inserted_keys = {
+                (row.session_id, row.seq)
+                for row in await conn.execute(self._insert_chunks, [_chunk_row(b) for b in unique])
+            }
+            written = [b for b in unique if (b.session_id, b.seq) in inserted_keys]
+            if written:
+                for statement, rows in self._upsert_sessions(written):
+                    await conn.execute(statement, rows)
+                signal_rows = [_signal_row(b, sig) for b in written for sig in b.signals]
+                if signal_rows:
+                    await conn.execute(insert(signals), signal_rows)
+        return [
+            firsts[(b.session_id, b.seq)] == i and (b.session_id, b.seq) in inserted_keys
+            for i, b in enumerate(batches)
+        ]
 
-    def _upsert_session(self, batch: BatchRecord) -> Any:
-        counts = dict.fromkeys(_COUNTERS.values(), 0)
-        first_error_at: int | None = None
-        for signal in batch.signals:
-            column = _COUNTERS.get(signal.kind)
-            if column:
-                counts[column] += 1
-            is_error = signal.kind == "console_error"
-            if is_error and (first_error_at is None or signal.ts < first_error_at):
-                first_error_at = signal.ts
-        has_events = batch.first_ts is not None and batch.last_ts is not None
-        values = {
-            "id": batch.session_id,
-            "user_id": batch.user_id,
-            "started_at": batch.first_ts if has_events else batch.received_at,
-            "ended_at": batch.last_ts if has_events else batch.received_at,
-            "first_error_at": first_error_at,
-            "received_first_at": batch.received_at,
-            "received_last_at": batch.received_at,
-            "final": batch.final,
-            "chunk_count": 1,
-            "byte_count": batch.byte_count,
-            "event_count": batch.event_count,
-            **counts,
-        }
-        statement = self._insert(sessions).values(**values)
+    def _upsert_sessions(
+        self, batches: Sequence[BatchRecord]
+    ) -> list[tuple[Any, list[dict[str, Any]]]]:
+        # Rows are folded per session first: one statement may not touch a row twice.
+        folded: dict[str, dict[str, Any]] = {}
+        spanned: set[str] = set()  # sessions with events in this group
+        for batch in sorted(batches, key=lambda b: b.seq):
+            row, has_events = _session_row(batch), batch.first_ts is not None
+            previous = folded.get(batch.session_id)
+            if previous is None:
+                folded[batch.session_id] = row
+            else:
+                merged = _fold(previous, row, span=has_events and batch.session_id in spanned)
+                if has_events and batch.session_id not in spanned:
+                    merged["started_at"], merged["ended_at"] = row["started_at"], row["ended_at"]
+                folded[batch.session_id] = merged
+            if has_events:
+                spanned.add(batch.session_id)
+        statements = []
+        for statement, update_span in (
+            (self._upsert_with_span, True),
+            (self._upsert_without_span, False),
+        ):
+            rows = [row for sid, row in folded.items() if (sid in spanned) == update_span]
+            if rows:
+                statements.append((statement, rows))
+        return statements
+
+    def _upsert(self, update_span: bool) -> Any:
+        statement = self._insert(sessions)
         new, old = statement.excluded, sessions.c
         update: dict[str, Any] = {
             "user_id": func.coalesce(new.user_id, old.user_id),
@@ -143,9 +160,9 @@ class SessionStore:
                 else_=old.first_error_at,
             ),
         }
-        for name in ("chunk_count", "byte_count", "event_count", *counts):
+        for name in _SUMMED:
             update[name] = old[name] + new[name]
-        if has_events:
+        if update_span:
             # An empty batch (say, only `final`) must not stretch the session's time span.
             update["started_at"] = case(
                 (new.started_at < old.started_at, new.started_at), else_=old.started_at
@@ -279,6 +296,77 @@ class SessionStore:
         """Raise if the database does not answer."""
         async with self.engine.connect() as conn:
             await conn.execute(select(1))
+
+
+def _chunk_row(batch: BatchRecord) -> dict[str, Any]:
+    return {
+        "session_id": batch.session_id,
+        "seq": batch.seq,
+        "blob_key": batch.blob_key,
+        "first_ts": batch.first_ts,
+        "last_ts": batch.last_ts,
+        "event_count": batch.event_count,
+        "byte_count": batch.byte_count,
+        "received_at": batch.received_at,
+    }
+
+
+def _signal_row(batch: BatchRecord, signal: SignalRecord) -> dict[str, Any]:
+    return {
+        "session_id": batch.session_id,
+        "seq": batch.seq,
+        "kind": signal.kind,
+        "ts": signal.ts,
+        "url": signal.data.get("url") if signal.kind == "page_view" else None,
+        "data": signal.data,
+    }
+
+
+def _session_row(batch: BatchRecord) -> dict[str, Any]:
+    counts = dict.fromkeys(_COUNTERS.values(), 0)
+    first_error_at: int | None = None
+    for signal in batch.signals:
+        column = _COUNTERS.get(signal.kind)
+        if column:
+            counts[column] += 1
+        if signal.kind == "console_error" and (
+            first_error_at is None or signal.ts < first_error_at
+        ):
+            first_error_at = signal.ts
+    has_events = batch.first_ts is not None and batch.last_ts is not None
+    return {
+        "id": batch.session_id,
+        "user_id": batch.user_id,
+        "started_at": batch.first_ts if has_events else batch.received_at,
+        "ended_at": batch.last_ts if has_events else batch.received_at,
+        "first_error_at": first_error_at,
+        "received_first_at": batch.received_at,
+        "received_last_at": batch.received_at,
+        "final": batch.final,
+        "chunk_count": 1,
+        "byte_count": batch.byte_count,
+        "event_count": batch.event_count,
+        **counts,
+    }
+
+
+def _fold(old: dict[str, Any], new: dict[str, Any], span: bool = True) -> dict[str, Any]:
+    """Two session rows of one session as one, the way the upsert would combine them."""
+    errors = [t for t in (old["first_error_at"], new["first_error_at"]) if t is not None]
+    folded = {
+        **old,
+        "user_id": new["user_id"] if new["user_id"] is not None else old["user_id"],
+        "first_error_at": min(errors) if errors else None,
+        "received_first_at": min(old["received_first_at"], new["received_first_at"]),
+        "received_last_at": max(old["received_last_at"], new["received_last_at"]),
+        "final": old["final"] or new["final"],
+    }
+    for name in _SUMMED:
+        folded[name] = old[name] + new[name]
+    if span:
+        folded["started_at"] = min(old["started_at"], new["started_at"])
+        folded["ended_at"] = max(old["ended_at"], new["ended_at"])
+    return folded
 
 
 def _escape_like(text: str) -> str:

@@ -112,3 +112,41 @@ async def test_expired_sessions_are_found_by_last_receipt(store: SessionStore) -
     await store.record_batch(record(0, 1000, 2000, session_id="sess-old-0001"))
     assert await store.expired_session_ids(1_000_001, 10) == ["sess-old-0001"]
     assert await store.expired_session_ids(1_000_000, 10) == []
+
+
+async def test_one_call_writes_many_batches_folding_each_session(store: SessionStore) -> None:
+    group = [
+        record(0, 1000, 2000, [error(1500)], session_id="sess-a-00001"),
+        record(1, 3000, 4000, [error(3500)], session_id="sess-a-00001", user_id="u9"),
+        record(2, None, None, final=True, session_id="sess-a-00001", user_id=None),
+        record(0, 500, 600, session_id="sess-b-00001"),
+        record(0, 500, 600, session_id="sess-b-00001"),  # the same seq twice in one group
+        record(1, None, None, final=True, session_id="sess-c-00001"),
+    ]
+    assert await store.record_batches(group) == [True, True, True, True, False, True]
+    a = await store.get("sess-a-00001")
+    assert a is not None
+    assert (a.started_at, a.ended_at, a.first_error_at) == (1000, 4000, 1500)
+    assert (a.chunk_count, a.error_count, a.user_id, a.final) == (3, 2, "u9", True)
+    b = await store.get("sess-b-00001")
+    assert b is not None and b.chunk_count == 1
+    c = await store.get("sess-c-00001")
+    assert c is not None and c.final and c.started_at == c.ended_at == 1_000_001
+
+    again = await store.record_batches(
+        [
+            record(1, 3000, 4000, session_id="sess-a-00001"),
+            record(3, 9000, 9500, session_id="sess-a-00001"),
+        ]
+    )
+    assert again == [False, True]
+    a = await store.get("sess-a-00001")
+    assert a is not None and (a.chunk_count, a.ended_at) == (4, 9500)
+
+
+async def test_batch_status_reports_erasure_and_storage_in_one_query(store: SessionStore) -> None:
+    assert await store.batch_status("sess-store-01", 0, ["h1"]) == (False, False)
+    await store.record_batch(record(0, 1000, 2000))
+    assert await store.batch_status("sess-store-01", 0, ["h1"]) == (False, True)
+    await store.delete_sessions([], ["h1"], at=1)
+    assert await store.batch_status("sess-store-01", 1, ["h0", "h1"]) == (True, False)

@@ -1,0 +1,74 @@
+"""Group commit: concurrent batches share transactions, and one bad batch fails alone."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from service.batch_writer import BatchWriter
+from service.errors import StorageUnavailable
+from service.storage.database import create_engine
+from service.storage.records import BatchRecord, SignalRecord
+from service.storage.session_store import SessionStore
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[SessionStore]:
+    engine = create_engine(database_url)
+    yield SessionStore(engine)
+    await engine.dispose()
+
+
+def record(session: int, seq: int, data: dict[str, Any] | None = None) -> BatchRecord:
+    sid = f"sess-writer-{session:04d}"
+    return BatchRecord(
+        session_id=sid,
+        seq=seq,
+        user_id="u1",
+        blob_key=f"sessions/{sid}/{seq:012d}-x.json.gz",
+        first_ts=1000 + seq,
+        last_ts=2000 + seq,
+        event_count=5,
+        byte_count=10,
+        received_at=3000,
+        final=False,
+        signals=[SignalRecord(kind="click", ts=1500, seq=seq, data=data or {"node_id": 1})],
+    )
+
+
+async def test_concurrent_writes_are_all_stored_once(store: SessionStore) -> None:
+    writer = BatchWriter(store)
+    calls: list[int] = []
+    original = store.record_batches
+
+    async def counting(batches: Any) -> list[bool]:
+        calls.append(len(batches))
+        return await original(batches)
+
+    store.record_batches = counting  # type: ignore[method-assign]
+    records = [record(s, q) for s in range(8) for q in range(5)]
+    results = await asyncio.gather(*(writer.write(r) for r in records + records[:5]))
+    await writer.close()
+    assert results == [True] * 40 + [False] * 5
+    assert sum(calls) == 45 and len(calls) < 45  # some commits carried several batches
+    for session in range(8):
+        stored = await store.get(f"sess-writer-{session:04d}")
+        assert stored is not None and stored.chunk_count == 5 and stored.click_count == 5
+
+
+async def test_a_batch_that_cannot_be_written_fails_alone(store: SessionStore) -> None:
+    writer = BatchWriter(store)
+    poison = record(99, 0, data={"unserialisable": object()})
+    outcomes = await asyncio.gather(
+        writer.write(record(1, 0)),
+        writer.write(poison),
+        writer.write(record(2, 0)),
+        return_exceptions=True,
+    )
+    await writer.close()
+    assert outcomes[0] is True and outcomes[2] is True
+    assert isinstance(outcomes[1], StorageUnavailable)
+    assert await store.get("sess-writer-0099") is None
