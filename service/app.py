@@ -105,11 +105,12 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             app.state.plugin_manager = plugins.manager
             retention = asyncio.create_task(_schedule_retention(queue))
             stack.callback(retention.cancel)
+            # Awaited on the way out, before the engine closes under a relay pass.
             outbox = asyncio.create_task(OutboxRelay(tickets.tickets, tickets).run())
-            stack.callback(outbox.cancel)
+            stack.push_async_callback(_stop, outbox)
             if plugins.wants_session_ends():
                 sweep = asyncio.create_task(_schedule_session_end_sweep(queue))
-                stack.callback(sweep.cancel)
+                stack.push_async_callback(_stop, sweep)
             yield
 
     return Litestar(
@@ -183,6 +184,12 @@ async def _schedule_retention(queue: JobQueue) -> None:
         except Exception as exc:
             log.warning("could not enqueue the retention purge (%s); retrying later", exc)
         await asyncio.sleep(RETENTION_PERIOD_SECONDS)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _schedule_session_end_sweep(queue: JobQueue) -> None:

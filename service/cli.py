@@ -1,4 +1,4 @@
-"""The `replaydesk` command: serve, worker, db upgrade, last, link, keys."""
+"""The `replaydesk` command: serve, worker, db upgrade, last, link, keys, plugins, jobs."""
 
 from __future__ import annotations
 
@@ -75,6 +75,18 @@ def _parser() -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke an API key id or ingest key")
     revoke.add_argument("key")
     revoke.set_defaults(run=_keys_revoke)
+
+    plugins = commands.add_parser("plugins", help="installed plugins, their hooks and settings")
+    plugins.set_defaults(run=_plugins)
+
+    jobs = commands.add_parser("jobs", help="failed background jobs; requeue them")
+    jobs.set_defaults(run=_jobs)
+    job_commands = jobs.add_subparsers(title="jobs commands")
+    job_commands.add_parser("list", help="failed jobs and their errors").set_defaults(run=_jobs)
+    requeue = job_commands.add_parser("requeue", help="run failed jobs again")
+    requeue.add_argument("job_ids", nargs="*", metavar="JOB_ID")
+    requeue.add_argument("--all", action="store_true", help="every failed job")
+    requeue.set_defaults(run=_jobs_requeue)
     return parser
 
 
@@ -147,6 +159,8 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from service.jobs.queue import QUEUE_NAME
     from service.jobs.runtime import configure_job_runtime
+    from service.plugin_host import PluginHost
+    from service.plugin_manager import build_plugin_manager
 
     if not settings.redis_url:
         print(
@@ -154,7 +168,9 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_job_runtime(settings)
+    configure_job_runtime(
+        settings, PluginHost(build_plugin_manager(settings), settings.plugin_environment)
+    )
     worker = Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url))
     worker.work(burst=args.burst, with_scheduler=True)
     return 0
@@ -295,6 +311,27 @@ def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print("replaydesk: no live key matches", file=sys.stderr)
     return 1
+
+
+def _plugins(settings: Settings, _: argparse.Namespace) -> int:
+    from service.plugins_command import plugins_command
+
+    return plugins_command(settings)
+
+
+def _jobs(settings: Settings, _: argparse.Namespace) -> int:
+    from service.jobs_command import jobs_command
+
+    return jobs_command(settings)
+
+
+def _jobs_requeue(settings: Settings, args: argparse.Namespace) -> int:
+    from service.jobs_command import requeue_command
+
+    if not args.job_ids and not args.all:
+        print("replaydesk: name the jobs to requeue, or --all", file=sys.stderr)
+        return 2
+    return requeue_command(settings, args.job_ids, args.all, print)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ __all__ = [
     "StorageUnavailable",
     "Unauthorized",
     "UserErased",
+    "WebhookInvalid",
+    "WebhookRejected",
 ]
 
 
@@ -52,6 +54,18 @@ class Unauthorized(ReplayDeskError):
 
     status_code = 401
     title = "Unauthorized"
+
+
+class WebhookRejected(Unauthorized):
+    """An inbound webhook whose signature (or timestamp) does not verify."""
+
+    title = "Webhook rejected"
+
+
+class WebhookInvalid(BadRequest):
+    """An inbound webhook that verified but cannot be parsed."""
+
+    title = "Invalid webhook"
 
 
 class Forbidden(ReplayDeskError):

@@ -10,10 +10,12 @@ from service.access_keys import AccessKeys
 from service.ingest import IngestLimits, Ingestor
 from service.jobs.queue import JobQueue
 from service.metrics import Metrics
+from service.plugin_host import PluginHost
 from service.session_views import SessionViews
 from service.settings import Settings
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
+from service.ticket_attachments import TicketAttachments
 from service.viewer_access import ViewerAccess
 from service.viewer_tokens import ViewerTokens
 
@@ -35,6 +37,8 @@ class Services:
     metrics: Metrics
     viewer_tokens: ViewerTokens
     viewer_access: ViewerAccess
+    plugins: PluginHost
+    tickets: TicketAttachments
 
     @property
     def ingest_limits(self) -> IngestLimits:

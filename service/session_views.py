@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from service.errors import NotFound
+from service.repro_steps import ReproStep, build_repro_steps
 from service.storage.blobs import BlobStore
 from service.storage.records import SessionFilters, SessionRecord, SignalRecord
 from service.storage.session_store import SessionStore
@@ -120,6 +121,8 @@ class SessionReport(msgspec.Struct, frozen=True, kw_only=True):
     rage_clicks: list[StruggleClick]
     dead_clicks: list[StruggleClick]
     page_views: list[PageView]
+    steps: list[ReproStep] = msgspec.field(default_factory=list)
+    """Steps to reproduce in plain language (`Opened /cart`, `POST /api/pay → 500`, ...)."""
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -159,7 +162,7 @@ class SessionViews:
         )
 
     async def report(self, session_id: str) -> SessionReport:
-        """Console errors, failed requests, struggle signals and page views of a session."""
+        """Console errors, failed requests, struggle signals, page views and repro steps."""
         summary = await self.summary(session_id)
         start = int(summary.started_at.timestamp() * 1000)
         report: dict[str, list[Any]] = {
@@ -169,11 +172,12 @@ class SessionViews:
             "dead_clicks": [],
             "page_views": [],
         }
-        for signal in await self.store.signals(session_id):
+        signals = await self.store.signals(session_id)
+        for signal in signals:
             item = _report_item(signal, start)
             if item is not None:
                 report[item[0]].append(item[1])
-        return SessionReport(session=summary, **report)
+        return SessionReport(session=summary, steps=build_repro_steps(signals, start), **report)
 
     async def stream_events(self, session_id: str) -> AsyncIterator[bytes]:
         """The session's rrweb events as one JSON array, a chunk at a time (never all in memory).

@@ -6,13 +6,23 @@ from datetime import UTC, datetime
 
 from redis import Redis
 from rq import Queue
-from rq.job import Job
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
 
-__all__ = ["QUEUE_NAME", "JobQueue"]
+from service.jobs.retry_policies import HOUSEKEEPING, REMOTE_WRITE
+
+__all__ = ["QUEUE_NAME", "RETRY_POLICY_META", "JobQueue"]
 
 QUEUE_NAME = "replaydesk"
 # Failed jobs stay a week so an admin can read the error and requeue them.
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
+# The job meta key naming the job's retry policy (service.jobs.retry_policies).
+RETRY_POLICY_META = "retry_policy"
+# One tracker call, plus the report's database reads, well within two minutes.
+ATTACH_TIMEOUT_SECONDS = 120
+# Plugins hear about ended sessions within minutes: one sweep per five-minute slot.
+SESSION_END_SWEEP_MINUTES = 5
+_LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 
 
 class JobQueue:
@@ -42,3 +52,64 @@ class JobQueue:
                 result_ttl=24 * 3600,
             )
         return job_id
+
+    def job_exists(self, job_id: str) -> bool:
+        """Whether Redis holds this job (queued, running, scheduled, or kept after the end)."""
+        return bool(Job.exists(job_id, connection=self.redis))
+
+    def enqueue_attach(self, job_id: str, provider: str, ticket_id: str, session_id: str) -> bool:
+        """Enqueue the attach job under its deterministic id; False when it is already live.
+
+        A job of that id that finished or failed is replaced: the caller asked again.
+        """
+        return self._enqueue_unique(
+            "service.jobs.attach.attach_report",
+            (provider, ticket_id, session_id),
+            job_id,
+            job_timeout=ATTACH_TIMEOUT_SECONDS,
+            meta={RETRY_POLICY_META: REMOTE_WRITE.name},
+        )
+
+    def enqueue_session_end_sweep(self, now: datetime | None = None) -> str:
+        """Enqueue this slot's sweep that tells plugins about ended sessions, once per slot."""
+        moment = now or datetime.now(tz=UTC)
+        slot = moment.minute - moment.minute % SESSION_END_SWEEP_MINUTES
+        job_id = f"session-end-sweep-{moment:%Y%m%d%H}{slot:02d}"
+        self._enqueue_unique(
+            "service.jobs.session_end.notify_ended_sessions",
+            (),
+            job_id,
+            meta={RETRY_POLICY_META: HOUSEKEEPING.name},
+            replace_done=False,
+        )
+        return job_id
+
+    def _enqueue_unique(
+        self,
+        func: str,
+        args: tuple[str, ...],
+        job_id: str,
+        replace_done: bool = True,
+        **options: object,
+    ) -> bool:
+        for _ in range(2):
+            try:
+                self.queue.enqueue(
+                    func,
+                    args=args,
+                    job_id=job_id,
+                    unique=True,
+                    failure_ttl=FAILURE_TTL_SECONDS,
+                    result_ttl=24 * 3600,
+                    **options,
+                )
+                return True
+            except DuplicateJobError:
+                try:
+                    existing = Job.fetch(job_id, connection=self.redis)
+                except NoSuchJobError:
+                    continue  # it expired between the two calls
+                if not replace_done or existing.get_status(refresh=False) in _LIVE:
+                    return False
+                existing.delete()
+        return False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
@@ -14,8 +14,10 @@ __all__ = [
     "ErasureRow",
     "IngestKeyRow",
     "RevokedTokenRow",
+    "SessionEndNoticeRow",
     "SessionRow",
     "SignalRow",
+    "TicketAttachmentRow",
     "TokenUseRow",
 ]
 
@@ -155,3 +157,47 @@ class TokenUseRow(Base):
         Index("ix_token_uses_session", "session_id", "used_at"),
         Index("ix_token_uses_jti", "jti"),
     )
+
+
+class TicketAttachmentRow(Base):
+    """One report for one (provider, ticket, session): the idempotency record and the outbox.
+
+    The row is written before the job is enqueued, so a request accepted while Redis was down
+    is still here to enqueue later; the job checks it before writing to the tracker.
+    """
+
+    __tablename__ = "ticket_attachments"
+
+    # `attach-<hash of provider, ticket, session>`: also the RQ job id.
+    job_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    ticket_id: Mapped[str] = mapped_column(String(256))
+    session_id: Mapped[str] = mapped_column(String(128))
+    # pending (not yet written), written (the tracker has it), failed (gave up; see error).
+    state: Mapped[str] = mapped_column(String(16))
+    ticket_created_at: Mapped[int | None] = mapped_column(BigInteger)
+    requested_at: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+    # NULL while the job is not (known to be) in the queue: the outbox relay enqueues it.
+    enqueued_at: Mapped[int | None] = mapped_column(BigInteger)
+    # Remote writes started; above zero, an earlier attempt may have reached the tracker.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A running job holds the row until then, so two workers never write the same report.
+    lease_until: Mapped[int | None] = mapped_column(BigInteger)
+    remote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    written_at: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "ticket_id", "session_id", name="uq_ticket_attachment"),
+        Index("ix_ticket_attachments_outbox", "state", "enqueued_at"),
+    )
+
+
+class SessionEndNoticeRow(Base):
+    """A session whose end plugins were told about (`replaydesk_session_ended`), told once."""
+
+    __tablename__ = "session_end_notices"
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    notified_at: Mapped[int] = mapped_column(BigInteger)

@@ -1,0 +1,91 @@
+"""One process of the ticket benchmarks: the service (`serve`) or an RQ worker (`work`)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from bench import ticket_plugin
+from service.settings import Settings
+
+__all__ = ["BENCH_API_KEY", "BENCH_INGEST_KEY", "BENCH_SECRET", "main"]
+
+BENCH_API_KEY = "bench-api-key-0123456789"
+BENCH_INGEST_KEY = "bench-ingest-key"
+BENCH_SECRET = "bench-webhook-secret"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings(
+        data_dir=args.data_dir,
+        database_url=args.database_url,
+        redis_url=args.redis_url,
+        secret_key="bench-secret-key",
+        api_keys=(BENCH_API_KEY,),
+        ingest_keys=(BENCH_INGEST_KEY,),
+        plugins=(ticket_plugin.PROVIDER,),
+        plugin_environment={"BENCHVENDOR_URL": args.vendor_url, "BENCHVENDOR_SECRET": BENCH_SECRET},
+    )
+
+
+def _plugins(settings: Settings) -> object:
+    from service.plugin_host import PluginHost
+    from service.plugin_manager import build_plugin_manager
+
+    manager = build_plugin_manager(
+        settings, extra_plugins=[(ticket_plugin.PROVIDER, ticket_plugin)]
+    )
+    return PluginHost(manager, settings.plugin_environment)
+
+
+def _serve(settings: Settings, port: int) -> None:
+    import uvicorn
+
+    from service.app import create_app
+    from service.plugin_host import PluginHost
+
+    host = _plugins(settings)
+    assert isinstance(host, PluginHost)
+    app = create_app(settings, host.manager)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run()
+
+
+def _work(settings: Settings, burst: bool) -> None:
+    from redis import Redis
+    from rq import Worker
+
+    from service.jobs.queue import QUEUE_NAME
+    from service.jobs.runtime import configure_job_runtime
+    from service.plugin_host import PluginHost
+
+    host = _plugins(settings)
+    assert isinstance(host, PluginHost)
+    configure_job_runtime(settings, host)
+    worker = Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url or ""))
+    with contextlib.suppress(KeyboardInterrupt):
+        worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+
+
+def main() -> None:
+    """`serve --port N ...` or `work [--burst] ...`, until SIGINT/SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("role", choices=["serve", "work"])
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--burst", action="store_true")
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--vendor-url", required=True)
+    args = parser.parse_args()
+    settings = _settings(args)
+    if args.role == "serve":
+        _serve(settings, args.port)
+    else:
+        _work(settings, args.burst)
+
+
+if __name__ == "__main__":
+    main()

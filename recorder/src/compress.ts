@@ -1,0 +1,65 @@
+/** gzip with the browser's CompressionStream, in a worker where the page's CSP allows one. */
+
+type Gzip = (text: string) => Promise<Uint8Array | null>;
+
+// The same as gzipHere, as worker source.
+const WORKER_SOURCE =
+  'onmessage=async e=>{let b=null;try{b=await new Response(new Blob([e.data[1]]).stream()' +
+  '.pipeThrough(new CompressionStream("gzip"))).arrayBuffer()}catch(x){}postMessage([e.data[0],b])}';
+
+/** gzip on this thread; the stream works in chunks, between the page's own tasks. */
+const gzipHere: Gzip = async (text) => {
+  try {
+    const stream = new Blob([text]).stream().pipeThrough(new CompressionStream('gzip'));
+    return new Uint8Array(await new Response(stream).arrayBuffer());
+  } catch {
+    return null; // no CompressionStream: the batch goes as plain JSON
+  }
+};
+
+let inWorker: Gzip | undefined;
+/** Ends the worker; what it had not finished is done on this thread. */
+let retire: (() => void) | undefined;
+let workerRefused = false;
+
+function startWorker(): Gzip {
+  const worker = new Worker(URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' })));
+  const pending = new Map<number, [string, (out: Uint8Array | null) => void]>();
+  let next = 0;
+  retire = () => {
+    worker.terminate();
+    for (const [text, resolve] of pending.values()) void gzipHere(text).then(resolve);
+    pending.clear();
+    inWorker = retire = undefined;
+  };
+  worker.onmessage = ({ data }: MessageEvent<[number, ArrayBuffer | null]>) => {
+    pending.get(data[0])?.[1](data[1] && new Uint8Array(data[1]));
+    pending.delete(data[0]);
+  };
+  // Refused after creation (CSP is checked when the script loads): compress here from now on.
+  worker.onerror = () => {
+    workerRefused = true;
+    retire?.();
+  };
+  return (text) =>
+    new Promise((resolve) => {
+      pending.set(next, [text, resolve]);
+      worker.postMessage([next++, text]);
+    });
+}
+
+/** The gzip of `text`, or null where the browser cannot compress. */
+export function gzip(text: string): Promise<Uint8Array | null> {
+  if (!inWorker && !workerRefused) {
+    try {
+      inWorker = startWorker();
+    } catch {
+      workerRefused = true; // no Worker, or a CSP without blob: in worker-src
+    }
+  }
+  return (inWorker || gzipHere)(text);
+}
+
+/** The page is going away or into the back-forward cache, where a message from the worker
+ * would evict it: the worker ends, and a later batch starts a new one. */
+export const stopCompressionWorker = (): void => retire?.();

@@ -1,0 +1,293 @@
+/** One recording: rrweb with its plugins, batching, the tab's session, and the page lifecycle.
+ * One recorder runs per page. */
+
+import { record } from '@rrweb/record';
+import { getRecordConsolePlugin, type LogData } from '@rrweb/rrweb-plugin-console-record';
+import type { eventWithTime, RecordPlugin } from '@rrweb/types';
+import { CLICK_TAG, clickLabel } from './clicks';
+import { stopCompressionWorker } from './compress';
+import type { Config } from './options';
+import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
+import { navigationPlugin } from './plugins/navigation';
+import { networkPlugin } from './plugins/network';
+import { MASK_ALL_INPUTS, maskInput, privacySelectors, type Selectors } from './privacy';
+import { scrubText, scrubUrl } from './scrub';
+import {
+  endSession,
+  nextSeq,
+  openSession,
+  persistSession,
+  releaseSession,
+  reloadSession,
+  rotateSession,
+  sessionEnded,
+  sessionExpired,
+  sessionId,
+  sessionSampled,
+  sessionStarted,
+  sessionUser,
+  setSessionUser,
+  touchSession,
+} from './session';
+import { randomId } from './storage';
+
+export const IDENTIFY_TAG = 'replaydesk/identify';
+const CONSOLE_PLUGIN = 'rrweb/console@1';
+// rrweb's EventType values: importing the enum would bundle a module for three numbers.
+const FULL_SNAPSHOT = 2;
+const META = 4;
+const PLUGIN = 6;
+/** The first batch of a page view, with its full snapshot, goes out this soon. */
+const SNAPSHOT_SEAL_MS = 1000;
+/** User interactions: they keep a session alive, and open a new one after an idle timeout. */
+const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll'];
+const LISTENING = { capture: true, passive: true };
+
+let config: Config;
+let selectors: Selectors;
+let recording = false;
+/** Between pagehide and a pageshow from the back-forward cache: nothing is claimed or sealed. */
+let leaving = false;
+let started = false;
+/** Events recorded since the last batch, as JSON. */
+let parts: string[] = [];
+let bytes = 0;
+/** Events not turned into JSON yet: that happens in a task of its own, after the one that
+ * recorded them, so it does not lengthen the page's own (perhaps already long) task. */
+let fresh: eventWithTime[] = [];
+let stringifyTimer = 0;
+let sealTimer = 0;
+let ticker = 0;
+let stopRrweb: (() => void) | undefined;
+let pending: [string, unknown][] = [];
+let listeners: [EventTarget, string, (event: never) => void][] = [];
+
+function stringify(): void {
+  clearTimeout(stringifyTimer);
+  stringifyTimer = 0;
+  for (const event of fresh) {
+    const json = JSON.stringify(event);
+    parts.push(json);
+    bytes += json.length;
+  }
+  fresh = [];
+}
+
+/** Cut what was recorded since the last batch into a numbered batch and queue it. */
+function seal(final?: boolean, atExit?: boolean): void {
+  clearTimeout(sealTimer);
+  sealTimer = 0;
+  stringify();
+  // A final batch for a session that never sent one would only create an empty session.
+  if (!parts.length && !(final && sessionStarted())) return;
+  const sid = sessionId();
+  const seq = nextSeq();
+  const user = sessionUser() ? ',"user_id":' + JSON.stringify(sessionUser()) : '';
+  upload(sid, seq, `{"session_id":"${sid}","seq":${seq}${user},"events":[${parts.join()}]${final ? ',"final":true' : ''}}`, atExit);
+  parts = [];
+  bytes = 0;
+}
+
+function addCustom(tag: string, payload: unknown): void {
+  if (!started) pending.push([tag, payload]);
+  else {
+    try {
+      record.addCustomEvent(tag, payload);
+    } catch {
+      // rrweb stopped meanwhile.
+    }
+  }
+}
+
+/** Console text and page URLs lose e-mails, card numbers and tokens before they are kept. */
+function scrub(event: eventWithTime): void {
+  if (event.type === META) {
+    event.data.href = scrubUrl(event.data.href);
+  } else if (event.type === PLUGIN && event.data.plugin === CONSOLE_PLUGIN) {
+    const log = event.data.payload as LogData;
+    log.payload = log.payload.map(scrubText);
+    log.trace = log.trace.map(scrubText);
+  }
+}
+
+function onEvent(event: eventWithTime): void {
+  // Between an idle timeout and the next interaction there is no session to keep events in.
+  if (!recording || sessionEnded()) return;
+  scrub(event);
+  fresh.push(event);
+  stringifyTimer ||= setTimeout(() => {
+    stringify();
+    if (bytes >= config.maxBatchBytes) seal();
+  }) as unknown as number;
+  if (event.type === FULL_SNAPSHOT) {
+    if (!started) queueMicrotask(afterStart);
+    sealTimer ||= setTimeout(seal, Math.min(SNAPSHOT_SEAL_MS, config.flushIntervalMs)) as unknown as number;
+  }
+}
+
+function afterStart(): void {
+  // Registered after rrweb's own click listener, so each label follows its click.
+  started = true;
+  listen(document, 'click', onClick);
+  for (const [tag, payload] of pending.splice(0)) addCustom(tag, payload);
+}
+
+function onClick(event: MouseEvent): void {
+  const label = clickLabel(event.composedPath()[0] || event.target, selectors);
+  if (label) addCustom(CLICK_TAG, label);
+}
+
+/** An interaction after the idle timeout opens a new session, which starts with a snapshot. */
+function restart(now: number): void {
+  if (!sessionEnded()) seal(true);
+  rotateSession(now);
+  if (sessionSampled()) record.takeFullSnapshot(true);
+  else stopRecording();
+}
+
+function onActivity(): void {
+  const now = Date.now();
+  if (sessionExpired(now)) restart(now);
+  touchSession(now);
+}
+
+function tick(): void {
+  const now = Date.now();
+  if (leaving || sessionEnded()) return;
+  if (sessionExpired(now)) {
+    seal(true);
+    endSession();
+  } else {
+    seal();
+    persistSession(now);
+  }
+}
+
+function onPageHide(): void {
+  leaving = true;
+  seal(false, true);
+  stopCompressionWorker();
+  uploadOnExit();
+  persistSession(Date.now());
+  releaseSession();
+}
+
+function onPageShow(event: PageTransitionEvent): void {
+  if (!event.persisted) return;
+  // Back from the back-forward cache: another page of this tab may have moved the session on.
+  leaving = false;
+  const now = Date.now();
+  reloadSession(now);
+  if (sessionExpired(now)) restart(now);
+  else record.takeFullSnapshot(true);
+  touchSession(now);
+  void adoptOrphans(now);
+}
+
+function onVisibility(): void {
+  // Hidden (another tab, minimised, or about to be discarded on mobile): send what there is.
+  if (document.visibilityState === 'hidden' && !leaving) {
+    seal();
+    persistSession(Date.now());
+  }
+}
+
+function listen<E extends Event>(target: EventTarget, type: string, fn: (event: E) => void): void {
+  target.addEventListener(type, fn as EventListener, LISTENING);
+  listeners.push([target, type, fn]);
+}
+
+/** Start recording this page view; false when the tab's session is not sampled. */
+export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused: (status: Refusal) => void): boolean {
+  const page = randomId();
+  const now = Date.now();
+  config = cfg;
+  openSession(page, cfg.idleTimeoutMs, cfg.sampleRate, cfg.userId, now);
+  if (!sessionSampled()) {
+    releaseSession();
+    return false;
+  }
+  selectors = privacySelectors(cfg);
+  recording = true;
+  leaving = false;
+  started = false;
+  parts = [];
+  fresh = [];
+  bytes = 0;
+  pending = [];
+  startUploads(cfg, page, nativeFetch, (status) => {
+    stopRecording();
+    onRefused(status);
+  });
+  for (const type of ACTIVITY) listen(window, type, onActivity);
+  listen(window, 'pagehide', onPageHide);
+  listen(window, 'pageshow', onPageShow);
+  listen(window, 'online', wakeUploads);
+  listen(document, 'visibilitychange', onVisibility);
+  ticker = setInterval(tick, cfg.flushIntervalMs) as unknown as number;
+
+  const plugins = [navigationPlugin()] as RecordPlugin[];
+  if (cfg.console) {
+    plugins.push(
+      getRecordConsolePlugin({
+        level: cfg.console.levels,
+        lengthThreshold: cfg.console.maxEntries,
+        stringifyOptions: { stringLengthLimit: cfg.console.maxArgLength, numOfKeysLimit: 50, depthOfLimit: 4 },
+      }),
+    );
+  }
+  if (cfg.network) {
+    plugins.push(networkPlugin({ ...cfg.network, ignore: (url) => url.startsWith(cfg.ingestUrl) }) as RecordPlugin);
+  }
+  stopRrweb = record<eventWithTime>({
+    emit: onEvent,
+    plugins,
+    blockSelector: selectors.block,
+    maskTextSelector: selectors.mask,
+    maskInputOptions: MASK_ALL_INPUTS,
+    maskInputFn: maskInput,
+    slimDOMOptions: 'all',
+    recordAfter: 'DOMContentLoaded',
+    // Payload per minute: mouse positions every 100 ms are enough to follow the pointer, and
+    // presses and releases add nothing to the clicks for a replay or for click signals.
+    sampling: {
+      mousemove: 100,
+      mouseInteraction: { MouseDown: false, MouseUp: false },
+      scroll: 150,
+      media: 800,
+      input: 'last',
+    },
+    // A recorder failure must never become the page's failure.
+    errorHandler: () => true,
+  });
+  void adoptOrphans(now);
+  return true;
+}
+
+export const recordingSessionId = (): string | null => (recording ? sessionId() : null);
+
+export function identifyUser(userId: string, traits?: Record<string, unknown>): void {
+  setSessionUser(userId);
+  addCustom(IDENTIFY_TAG, traits ? { userId, traits } : { userId });
+}
+
+/** Stop rrweb and every listener; batches already queued still go out. */
+export function stopRecording(final?: boolean): void {
+  if (!recording) return;
+  if (final && !sessionEnded()) seal(true);
+  recording = false;
+  stopRrweb?.();
+  clearInterval(ticker);
+  clearTimeout(sealTimer);
+  clearTimeout(stringifyTimer);
+  for (const [target, type, fn] of listeners.splice(0)) target.removeEventListener(type, fn as EventListener, LISTENING);
+  releaseSession();
+}
+
+/** Stop at once and throw away everything not yet sent. */
+export function discardRecording(): void {
+  parts = [];
+  fresh = [];
+  stopRecording();
+  clearUploads();
+}

@@ -1,0 +1,77 @@
+"""The `replaydesk jobs` command: failed jobs with their errors, and requeueing them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Iterator, Sequence
+
+from redis import Redis
+
+from service.jobs.failed_jobs import list_failed_jobs, requeue_failed_jobs
+from service.jobs.queue import JobQueue
+from service.settings import Settings
+from service.storage.database import create_engine
+from service.storage.ticket_store import TicketStore
+
+__all__ = ["jobs_command", "requeue_command"]
+
+
+@contextlib.contextmanager
+def _redis(settings: Settings) -> Iterator[Redis[bytes]]:
+    """The configured Redis, or the data dir's embedded one (started for the command if idle)."""
+    if settings.redis_url:
+        redis: Redis[bytes] = Redis.from_url(settings.redis_url)
+        try:
+            yield redis
+        finally:
+            redis.close()
+        return
+    from service.jobs.embedded import EmbeddedRedis
+
+    embedded = EmbeddedRedis(settings.data_dir)
+    try:
+        yield embedded.start()
+    finally:
+        embedded.stop()
+
+
+def jobs_command(settings: Settings, echo: Callable[[str], object] = print) -> int:
+    """List failed jobs (newest first) and how many wait in the queue."""
+    with _redis(settings) as redis:
+        failed = list_failed_jobs(redis)
+        waiting = JobQueue(redis).depth()
+    echo(f"{waiting} job(s) queued, {len(failed)} failed")
+    for job in failed:
+        ended = f"{job.ended_at:%Y-%m-%d %H:%M} UTC" if job.ended_at else "-"
+        echo(f"{job.job_id}  {job.function}  failed {ended}")
+        echo(f"  {job.error or '(no error recorded)'}")
+    if failed:
+        echo("requeue with `replaydesk jobs requeue JOB_ID...` or `replaydesk jobs requeue --all`")
+    return 0
+
+
+def requeue_command(
+    settings: Settings, job_ids: Sequence[str], everything: bool, echo: Callable[[str], object]
+) -> int:
+    """Requeue failed jobs (by id, or all); attach jobs become pending again in the database."""
+    with _redis(settings) as redis:
+        wanted = [job.job_id for job in list_failed_jobs(redis)] if everything else job_ids
+        requeued = requeue_failed_jobs(redis, wanted)
+
+    async def reopen() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            attach = [job_id for job_id in requeued if job_id.startswith("attach-")]
+            await TicketStore(engine).reopen(attach, int(time.time() * 1000))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(reopen())
+    for job_id in requeued:
+        echo(f"requeued {job_id}")
+    missing = sorted(set(wanted) - set(requeued))
+    for job_id in missing:
+        echo(f"not a failed job: {job_id}")
+    return 1 if missing else 0

@@ -1,0 +1,125 @@
+"""Ready-made values for plugin tests: a realistic replay report without a running service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from service.replay_report import ReplayReport, build_replay_report
+from service.repro_steps import build_repro_steps
+from service.session_views import (
+    ConsoleError,
+    FailedRequest,
+    SessionCounts,
+    SessionReport,
+    SessionSummary,
+    StruggleClick,
+)
+from service.storage.records import SignalRecord
+from service.viewer_tokens import ViewerLink
+
+__all__ = ["sample_report"]
+
+_START = datetime(2026, 9, 21, 9, 30, tzinfo=UTC)
+# Stands where a signed viewer token goes; the sample links open nothing.
+_PLACEHOLDER_TOKEN = "sample"  # noqa: S105 - not a credential
+
+
+def _at(ms: int) -> datetime:
+    return _START + timedelta(milliseconds=ms)
+
+
+def _signals() -> list[SignalRecord]:
+    start = int(_START.timestamp() * 1000)
+    raw: list[tuple[int, str, dict[str, object]]] = [
+        (0, "page_view", {"url": "https://shop.example/cart"}),
+        (2000, "click", {"node_id": 5, "label": "Card number", "tag": "input"}),
+        (2500, "input", {"node_id": 5}),
+        (4000, "click", {"node_id": 3, "label": "Place order", "tag": "button"}),
+        (4300, "click", {"node_id": 3, "label": "Place order", "tag": "button"}),
+        (4600, "click", {"node_id": 3, "label": "Place order", "tag": "button"}),
+        (
+            4700,
+            "failed_request",
+            {"method": "POST", "url": "https://shop.example/api/pay", "status": 500},
+        ),
+        (4800, "console_error", {"message": "TypeError: payment failed", "stack": []}),
+    ]
+    return [
+        SignalRecord(kind=kind, ts=start + offset, seq=0, data=data) for offset, kind, data in raw
+    ]
+
+
+def sample_report(
+    session_id: str = "sess-sample-0001",
+    user_id: str = "u42",
+    marker: str = "replaydesk-report-sample",
+    public_url: str = "https://replay.example",
+) -> ReplayReport:
+    """A checkout that failed: one page, a masked card field, rage clicks, a 500 and an error."""
+    summary = SessionSummary(
+        session_id=session_id,
+        user_id=user_id,
+        started_at=_START,
+        ended_at=_at(6000),
+        duration_ms=6000,
+        pages=["https://shop.example/cart"],
+        counts=SessionCounts(
+            events=240,
+            clicks=4,
+            errors=1,
+            failed_requests=1,
+            rage_clicks=1,
+            dead_clicks=0,
+            inputs=1,
+            pages=1,
+        ),
+        first_error_at=_at(4800),
+        first_error_offset_ms=4800,
+        active=False,
+        last_received_at=_at(6500),
+    )
+    report = SessionReport(
+        session=summary,
+        console_errors=[
+            ConsoleError(
+                at=_at(4800),
+                offset_ms=4800,
+                level="error",
+                message="TypeError: payment failed",
+                stack=["at pay (https://shop.example/app.js:10:5)"],
+            )
+        ],
+        failed_requests=[
+            FailedRequest(
+                at=_at(4700),
+                offset_ms=4700,
+                method="POST",
+                url="https://shop.example/api/pay",
+                status=500,
+                duration_ms=87.5,
+                error=None,
+            )
+        ],
+        rage_clicks=[
+            StruggleClick(
+                at=_at(4000), offset_ms=4000, label="Place order", selector="#pay", count=3
+            )
+        ],
+        dead_clicks=[],
+        page_views=[],
+        steps=build_repro_steps(_signals(), int(_START.timestamp() * 1000)),
+    )
+    expires = _START + timedelta(days=30)
+    link = ViewerLink(
+        url=f"{public_url}/replay/{session_id}#t={_PLACEHOLDER_TOKEN}",
+        token=_PLACEHOLDER_TOKEN,
+        expires_at=expires,
+        jti="j1",
+    )
+    first_error = ViewerLink(
+        url=f"{public_url}/replay/{session_id}?at=first-error#t={_PLACEHOLDER_TOKEN}",
+        token=_PLACEHOLDER_TOKEN,
+        expires_at=expires,
+        jti="j2",
+    )
+    return build_replay_report(report, link, first_error, ticket_created_at=None, marker=marker)

@@ -1,0 +1,151 @@
+"""The values plugins receive and return: tickets, results, webhook events and their settings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+import msgspec
+
+__all__ = [
+    "AttachResult",
+    "PluginNotConfigured",
+    "PluginSettings",
+    "SettingSpec",
+    "TicketEvent",
+    "TicketProvider",
+    "TicketRef",
+    "WebhookRequest",
+    "plugin_env_prefix",
+]
+
+ENV_PREFIX = "REPLAYDESK_"
+
+
+def plugin_env_prefix(plugin: str) -> str:
+    """The environment prefix of a plugin's settings: `REPLAYDESK_<PLUGIN>_`."""
+    return f"{ENV_PREFIX}{plugin.upper().replace('-', '_').replace('.', '_')}_"
+
+
+class TicketProvider(msgspec.Struct, frozen=True, kw_only=True):
+    """A helpdesk or tracker a plugin writes to, named as it appears in URLs and requests."""
+
+    name: str
+    """Lower-case identifier: `POST /webhooks/{name}`, `{"provider": name}` in attach requests."""
+    title: str = ""
+    """How people call it (`"Zendesk"`); defaults to the name."""
+
+
+class TicketRef(msgspec.Struct, frozen=True, kw_only=True):
+    """One ticket (or issue) of one provider."""
+
+    provider: str
+    ticket_id: str
+
+
+class AttachResult(msgspec.Struct, frozen=True, kw_only=True):
+    """What a plugin created on the remote side when it attached a report."""
+
+    remote_id: str
+    """The remote object's id (comment id, note id, ...)."""
+    kind: str = "comment"
+    """What was created: `comment`, `internal_note`, `attachment`, ..."""
+    url: str | None = None
+    """Where a person can see it, when the remote side has such a URL."""
+
+
+class TicketEvent(msgspec.Struct, frozen=True, kw_only=True):
+    """An inbound webhook, parsed: which ticket, whose session, and whether to attach a report."""
+
+    ticket: TicketRef
+    user_id: str | None = None
+    """The customer's user ID as the recorder knows it (ReplayDesk picks their session)."""
+    session_id: str | None = None
+    """A session named by the ticket itself; wins over `user_id` when both are given."""
+    created_at: datetime | None = None
+    """When the ticket was opened: the session active then (or ended last before) is chosen."""
+    attach: bool = True
+    """False for events that need no report (a status change, a support agent's reply, ...)."""
+
+
+class WebhookRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """An inbound webhook exactly as it arrived, before anything was parsed."""
+
+    provider: str
+    headers: dict[str, str]
+    """Header names in lower case."""
+    body: bytes
+    """The raw body: verify signatures over these bytes, not over re-encoded JSON."""
+    received_at: datetime
+
+
+class SettingSpec(msgspec.Struct, frozen=True, kw_only=True):
+    """One setting a plugin reads, from `REPLAYDESK_<PLUGIN>_<NAME>`."""
+
+    name: str
+    """The part after the plugin prefix, upper case: `URL` for `REPLAYDESK_TASKBOARD_URL`."""
+    description: str
+    required: bool = False
+    """A plugin with a required setting unset stays idle: loaded, but none of its hooks run."""
+    secret: bool = False
+    """Never printed, only whether it is set."""
+    default: str | None = None
+
+
+class PluginNotConfigured(Exception):
+    """A plugin asked for a setting nobody set."""
+
+    def __init__(self, variable: str) -> None:
+        super().__init__(f"{variable} is not set")
+        self.variable = variable
+
+
+class PluginSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """One plugin's own settings: the `REPLAYDESK_<PLUGIN>_*` variables, prefix removed.
+
+    Names are case-insensitive: `settings.get("url")` reads `REPLAYDESK_<PLUGIN>_URL`.
+    """
+
+    plugin: str
+    values: Mapping[str, str] = msgspec.field(default_factory=dict)
+    specs: tuple[SettingSpec, ...] = ()
+
+    def env_name(self, name: str) -> str:
+        """The environment variable behind a setting name."""
+        return plugin_env_prefix(self.plugin) + name.upper()
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value, else the declared default, else `default`."""
+        key = name.upper()
+        value = self.values.get(key)
+        if value is not None:
+            return value
+        for spec in self.specs:
+            if spec.name.upper() == key and spec.default is not None:
+                return spec.default
+        return default
+
+    def require(self, name: str) -> str:
+        """The value; `PluginNotConfigured` naming the variable when it is unset."""
+        value = self.get(name)
+        if value is None:
+            raise PluginNotConfigured(self.env_name(name))
+        return value
+
+    def get_float(self, name: str, default: float) -> float:
+        """A number setting; `default` when unset, ValueError naming the variable if malformed."""
+        value = self.get(name)
+        if value is None:
+            return default
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{self.env_name(name)} must be a number, not {value!r}") from None
+
+    def missing(self) -> list[str]:
+        """Environment variables of required settings that are unset."""
+        return [
+            self.env_name(spec.name)
+            for spec in self.specs
+            if spec.required and self.get(spec.name) is None
+        ]

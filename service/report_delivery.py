@@ -1,0 +1,148 @@
+"""What the attach job does: build the report and have the plugin write it, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import msgspec
+
+from service.errors import NotFound
+from service.jobs.retry_policies import is_retryable
+from service.plugin_host import PluginHost
+from service.plugin_types import AttachResult, TicketRef
+from service.remote_errors import PermanentError, RetryableError
+from service.replay_report import ReplayReport, build_replay_report
+from service.session_views import SessionViews, to_datetime
+from service.storage.ticket_store import AttachmentRecord, TicketStore
+from service.ticket_attachments import attachment_marker
+from service.viewer_tokens import ViewerTokens
+
+__all__ = ["LEASE_MS", "Delivery", "ReportDelivery", "describe_error"]
+
+# Longer than the attach job's timeout, so a lease outlives the job that holds it.
+LEASE_MS = 5 * 60 * 1000
+# An error message is shown in the API and kept in the database; its first lines say enough.
+MAX_ERROR_CHARS = 1000
+
+
+class Delivery(msgspec.Struct, frozen=True, kw_only=True):
+    """The outcome of an attach job: what the tracker has."""
+
+    job_id: str
+    provider: str
+    ticket_id: str
+    session_id: str
+    remote: AttachResult
+    already_attached: bool
+    """True when nothing was written now: an earlier attempt had written it."""
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for people: the error's class and message."""
+    text = " ".join(str(error).split()) or type(error).__name__
+    name = type(error).__name__
+    return (text if text.startswith(name) else f"{name}: {text}")[:MAX_ERROR_CHARS]
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class ReportDelivery:
+    """Writes one (provider, ticket, session) report through the provider's plugin."""
+
+    def __init__(
+        self,
+        tickets: TicketStore,
+        views: SessionViews,
+        plugins: PluginHost,
+        tokens: ViewerTokens,
+        ticket_link_ttl_seconds: int,
+    ) -> None:
+        self.tickets = tickets
+        self.views = views
+        self.plugins = plugins
+        self.tokens = tokens
+        self.ticket_link_ttl_seconds = ticket_link_ttl_seconds
+
+    async def deliver(self, job_id: str, *, final_attempt: bool) -> Delivery:
+        """Write the report unless the ticket already has it; record the outcome.
+
+        Errors propagate after being recorded: the attachment turns `failed` when the error is
+        permanent or this was the final attempt, and stays pending (a retry follows) otherwise.
+        """
+        claimed = await self.tickets.claim(job_id, _now(), LEASE_MS)
+        if claimed is None:
+            record = await self.tickets.get(job_id)
+            if record is None:
+                raise PermanentError(f"no attach request {job_id} is recorded")
+            if record.state == "written":
+                return self._delivery(record, record.remote or {}, already=True)
+            raise RetryableError(
+                "another worker is writing this report", retry_after=LEASE_MS / 1000
+            )
+        try:
+            result, already = await self._write(claimed)
+        except Exception as exc:
+            failed = final_attempt or not is_retryable(exc)
+            await self.tickets.record_error(job_id, describe_error(exc), failed, _now())
+            raise
+        remote = msgspec.to_builtins(result)
+        await self.tickets.mark_written(job_id, remote, _now())
+        return self._delivery(claimed, remote, already=already)
+
+    async def _write(self, record: AttachmentRecord) -> tuple[AttachResult, bool]:
+        ticket = TicketRef(provider=record.provider, ticket_id=record.ticket_id)
+        marker = attachment_marker(record.job_id)
+        if record.attempts > 0:
+            # An earlier attempt started a write and recorded no result: it may have landed.
+            found = await asyncio.to_thread(self.plugins.find_attachment, ticket, marker)
+            if found is not None:
+                return found, True
+        report = await self.build_report(record, marker)
+        await self.tickets.start_attempt(record.job_id, _now())
+        result = await asyncio.to_thread(self.plugins.attach_report, ticket, report)
+        if result is None:
+            raise PermanentError(
+                f"the {record.provider} plugin wrote nothing (it implements no "
+                "replaydesk_attach_report)"
+            )
+        return result, False
+
+    async def build_report(self, record: AttachmentRecord, marker: str) -> ReplayReport:
+        """The session's report with fresh ticket-scoped viewer links."""
+        try:
+            report = await self.views.report(record.session_id)
+        except NotFound:
+            raise PermanentError(
+                f"session {record.session_id} no longer exists (erased or past retention)"
+            ) from None
+        ticket = f"{record.provider}:{record.ticket_id}"
+        ttl = self.ticket_link_ttl_seconds
+        link = self.tokens.mint(record.session_id, ttl, ticket=ticket)
+        first_error = (
+            self.tokens.mint(record.session_id, ttl, ticket=ticket, open_at="first-error")
+            if report.session.first_error_at is not None
+            else None
+        )
+        created = record.ticket_created_at
+        return build_replay_report(
+            report,
+            link,
+            first_error,
+            ticket_created_at=None if created is None else to_datetime(created),
+            marker=marker,
+        )
+
+    @staticmethod
+    def _delivery(record: AttachmentRecord, remote: dict[str, Any], already: bool) -> Delivery:
+        return Delivery(
+            job_id=record.job_id,
+            provider=record.provider,
+            ticket_id=record.ticket_id,
+            session_id=record.session_id,
+            remote=msgspec.convert(remote, AttachResult),
+            already_attached=already,
+        )

@@ -1,0 +1,200 @@
+"""SQL of ticket attachments: the idempotency record, the job's lease, and the outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, cast
+
+import msgspec
+from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.storage.models import TicketAttachmentRow
+
+__all__ = ["AttachmentRecord", "AttachmentState", "TicketStore"]
+
+attachments = cast(Table, TicketAttachmentRow.__table__)
+
+AttachmentState = Literal["pending", "written", "failed"]
+
+
+class AttachmentRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One (provider, ticket, session) report and how far it got."""
+
+    job_id: str
+    provider: str
+    ticket_id: str
+    session_id: str
+    state: AttachmentState
+    ticket_created_at: int | None
+    requested_at: int
+    updated_at: int
+    enqueued_at: int | None
+    attempts: int
+    lease_until: int | None
+    remote: dict[str, Any] | None
+    error: str | None
+    written_at: int | None
+
+
+def _record(row: Any) -> AttachmentRecord:
+    return AttachmentRecord(**dict(row._mapping))
+
+
+class TicketStore:
+    """All SQL about ticket attachments, on one async engine (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    async def get(self, job_id: str) -> AttachmentRecord | None:
+        """One attachment by its job id."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(select(attachments).where(attachments.c.job_id == job_id))
+            ).first()
+        return _record(row) if row else None
+
+    async def request(
+        self,
+        job_id: str,
+        provider: str,
+        ticket_id: str,
+        session_id: str,
+        ticket_created_at: int | None,
+        now: int,
+    ) -> tuple[AttachmentRecord, bool]:
+        """Record a request to attach; returns the record and whether it needs enqueueing.
+
+        A new request is pending and not yet enqueued. Asking again for a report that failed
+        makes it pending again (someone wants it retried); a written one stays written.
+        """
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert(attachments)
+                .values(
+                    job_id=job_id,
+                    provider=provider,
+                    ticket_id=ticket_id,
+                    session_id=session_id,
+                    state="pending",
+                    ticket_created_at=ticket_created_at,
+                    requested_at=now,
+                    updated_at=now,
+                    enqueued_at=None,
+                    attempts=0,
+                )
+                .on_conflict_do_nothing(index_elements=["job_id"])
+            )
+            await conn.execute(
+                update(attachments)
+                .where(attachments.c.job_id == job_id, attachments.c.state == "failed")
+                .values(state="pending", enqueued_at=None, updated_at=now)
+            )
+            row = (
+                await conn.execute(select(attachments).where(attachments.c.job_id == job_id))
+            ).one()
+        record = _record(row)
+        return record, record.state == "pending"
+
+    async def mark_enqueued(self, job_id: str, now: int) -> None:
+        """The job is in the queue (the outbox relay no longer needs to enqueue it)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(attachments)
+                .where(attachments.c.job_id == job_id)
+                .values(enqueued_at=now, updated_at=now)
+            )
+
+    async def outbox(self, stale_before: int, limit: int) -> list[AttachmentRecord]:
+        """Pending attachments never enqueued, or enqueued before `stale_before` (ms).
+
+        The second kind is checked against the queue by the relay: a Redis that lost its data
+        lost their jobs.
+        """
+        query = (
+            select(attachments)
+            .where(
+                attachments.c.state == "pending",
+                or_(
+                    attachments.c.enqueued_at.is_(None),
+                    attachments.c.enqueued_at < stale_before,
+                ),
+            )
+            .order_by(attachments.c.requested_at)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return [_record(row) for row in await conn.execute(query)]
+
+    async def claim(self, job_id: str, now: int, lease_ms: int) -> AttachmentRecord | None:
+        """Take the lease of an unwritten attachment; None when written or leased by another."""
+        async with self.engine.begin() as conn:
+            taken = await conn.execute(
+                update(attachments)
+                .where(
+                    attachments.c.job_id == job_id,
+                    attachments.c.state != "written",
+                    or_(attachments.c.lease_until.is_(None), attachments.c.lease_until < now),
+                )
+                .values(lease_until=now + lease_ms, updated_at=now)
+            )
+            if taken.rowcount != 1:
+                return None
+            row = (
+                await conn.execute(select(attachments).where(attachments.c.job_id == job_id))
+            ).one()
+        return _record(row)
+
+    async def start_attempt(self, job_id: str, now: int) -> None:
+        """Count a remote write about to start (before it starts: it may land and then fail)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(attachments)
+                .where(attachments.c.job_id == job_id)
+                .values(attempts=attachments.c.attempts + 1, updated_at=now)
+            )
+
+    async def mark_written(self, job_id: str, remote: dict[str, Any], now: int) -> None:
+        """The tracker has the report: record what it created and release the lease."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(attachments)
+                .where(attachments.c.job_id == job_id)
+                .values(
+                    state="written",
+                    remote=remote,
+                    error=None,
+                    written_at=now,
+                    updated_at=now,
+                    lease_until=None,
+                )
+            )
+
+    async def record_error(self, job_id: str, error: str, failed: bool, now: int) -> None:
+        """An attempt failed: keep the error; `failed` gives up (else a retry follows)."""
+        values: dict[str, Any] = {"error": error, "updated_at": now, "lease_until": None}
+        if failed:
+            values["state"] = "failed"
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(attachments)
+                .where(attachments.c.job_id == job_id, attachments.c.state != "written")
+                .values(**values)
+            )
+
+    async def reopen(self, job_ids: Sequence[str], now: int) -> None:
+        """Failed attachments requeued by an admin are pending again."""
+        if not job_ids:
+            return
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(attachments)
+                .where(
+                    and_(attachments.c.job_id.in_(list(job_ids)), attachments.c.state == "failed")
+                )
+                .values(state="pending", updated_at=now)
+            )

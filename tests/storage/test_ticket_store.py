@@ -1,0 +1,61 @@
+"""The attachment record on SQLite and PostgreSQL: one row per report, leases, the outbox."""
+
+from __future__ import annotations
+
+from service.storage.database import create_engine
+from service.storage.ticket_store import TicketStore
+
+NOW = 1_790_000_000_000
+LEASE = 300_000
+
+
+async def test_one_record_per_report_with_a_lease_and_an_outbox(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        store = TicketStore(engine)
+        record, needs_job = await store.request("attach-a", "taskboard", "7", "s1", None, NOW)
+        assert needs_job and record.state == "pending" and record.enqueued_at is None
+        again, needs_job = await store.request("attach-a", "taskboard", "7", "s1", None, NOW + 1)
+        assert needs_job and again.requested_at == NOW  # the same row, not a second one
+
+        assert [r.job_id for r in await store.outbox(NOW, 10)] == ["attach-a"]
+        await store.mark_enqueued("attach-a", NOW)
+        assert await store.outbox(NOW, 10) == []  # enqueued now: not stale yet
+        assert [r.job_id for r in await store.outbox(NOW + 1, 10)] == ["attach-a"]
+
+        claimed = await store.claim("attach-a", NOW, LEASE)
+        assert claimed is not None and claimed.lease_until == NOW + LEASE
+        assert await store.claim("attach-a", NOW + 1, LEASE) is None  # another worker waits
+        await store.start_attempt("attach-a", NOW)
+        await store.record_error("attach-a", "503", failed=False, now=NOW)
+        retried = await store.claim("attach-a", NOW + 2, LEASE)  # the lease was released
+        assert retried is not None and retried.attempts == 1 and retried.error == "503"
+
+        await store.mark_written("attach-a", {"remote_id": "c1"}, NOW + 3)
+        assert await store.claim("attach-a", NOW + 4, LEASE) is None
+        written, needs_job = await store.request("attach-a", "taskboard", "7", "s1", None, NOW)
+        assert not needs_job and written.remote == {"remote_id": "c1"}
+        assert await store.outbox(NOW + 10**9, 10) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_failed_report_asked_for_again_is_pending_again(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        store = TicketStore(engine)
+        await store.request("attach-b", "taskboard", "8", "s1", NOW - 5, NOW)
+        await store.mark_enqueued("attach-b", NOW)
+        await store.record_error("attach-b", "404 no such ticket", failed=True, now=NOW)
+        failed = await store.get("attach-b")
+        assert failed is not None and failed.state == "failed"
+        record, needs_job = await store.request("attach-b", "taskboard", "8", "s1", None, NOW)
+        assert needs_job and record.state == "pending" and record.enqueued_at is None
+        assert record.ticket_created_at == NOW - 5
+
+        await store.record_error("attach-b", "404", failed=True, now=NOW)
+        await store.reopen(["attach-b", "attach-unknown"], NOW)
+        reopened = await store.get("attach-b")
+        assert reopened is not None and reopened.state == "pending"
+    finally:
+        await engine.dispose()
