@@ -1,4 +1,4 @@
-"""`python -m bench [ingest|lookup|profile] [--quick]`: run benchmarks and print their figures."""
+"""`python -m bench [NAME ...] [--quick]`: run benchmarks and print their figures."""
 
 from __future__ import annotations
 
@@ -10,12 +10,26 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import date
 
-from bench import ingest_throughput, latest_lookup
+from bench import (
+    ingest_throughput,
+    latest_lookup,
+    recorder_bundle,
+    recorder_main_thread,
+    recorder_payload,
+    ticket_latency,
+    ticket_throughput,
+)
 from bench.concurrency_sweep import run_concurrency_sweep
 from bench.ingest_stages import run_ingest_stages
 from bench.profile_ingest import run_ingest_profile
+from bench.viewer_first_frame import run_viewer_benchmark
 
-BENCHMARKS = ("ingest", "lookup")
+BENCHMARKS = ("ingest", "lookup", "viewer", "recorder", "tickets")
+# These print their own figures as they go; their report line only names them.
+_PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
+    "recorder": (recorder_bundle.run, recorder_payload.run, recorder_main_thread.run),
+    "tickets": (ticket_latency.run, ticket_throughput.run),
+}
 
 
 def _runner(name: str, quick: bool) -> Callable[[], Awaitable[str]]:
@@ -25,6 +39,10 @@ def _runner(name: str, quick: bool) -> Callable[[], Awaitable[str]]:
     if name == "lookup":
         sizes = latest_lookup.QUICK if quick else latest_lookup.FULL
         return lambda: latest_lookup.run_lookup_benchmark(sizes)
+    if name == "viewer":
+        return lambda: run_viewer_benchmark(quick)
+    if name in _PRINTING:
+        return lambda: _run_printing(name, quick)
     return _profile
 
 
@@ -32,6 +50,13 @@ async def _profile() -> str:
     return "\n\n".join(
         [await run_ingest_stages(), await run_concurrency_sweep(), await run_ingest_profile()]
     )
+
+
+async def _run_printing(name: str, quick: bool) -> str:
+    for run in _PRINTING[name]:
+        # Synchronous benchmarks that start their own event loops run in a thread of their own.
+        await asyncio.to_thread(run, quick)
+    return f"({name}: figures printed above)"
 
 
 async def _main(names: list[str], quick: bool) -> None:
@@ -60,14 +85,15 @@ def main() -> None:
     parser.add_argument(
         "benchmarks",
         nargs="*",
-        metavar="{ingest,lookup,profile}",
-        help="ingest, lookup (default: both); profile: ingest diagnostics (not in the default run)",
+        metavar="{ingest,lookup,viewer,recorder,tickets,profile}",
+        help="which to run (default: all but profile); profile: ingest diagnostics",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     args = parser.parse_args()
     unknown = sorted(set(args.benchmarks) - {*BENCHMARKS, "profile"})
     if unknown:
-        parser.error(f"unknown benchmark {unknown[0]!r}; choose from ingest, lookup, profile")
+        choices = ", ".join((*BENCHMARKS, "profile"))
+        parser.error(f"unknown benchmark {unknown[0]!r}; choose from {choices}")
     asyncio.run(_main(args.benchmarks or list(BENCHMARKS), args.quick))
 
 
