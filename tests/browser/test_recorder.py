@@ -1,0 +1,401 @@
+"""The recorder in Chromium, on a second origin, against a real `replaydesk serve`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from typing import Any
+
+import pytest
+from playwright.sync_api import BrowserContext, Page, Playwright
+
+from tests.browser.conftest import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IngestWatch,
+    Service,
+    Site,
+    wait_for,
+)
+
+pytestmark = pytest.mark.browser
+
+META, FULL_SNAPSHOT, INCREMENTAL, CUSTOM, PLUGIN = 4, 2, 3, 5, 6
+INPUT_SOURCE = 5
+# What a visitor types; none of it may reach the service in any form.
+TYPED = {
+    "#email": "jane.doe.secret@example.org",
+    "#password": "Tr0ub4dor-horse-staple",
+    "#card": "4111 1111 1111 1111",
+    "#notes": "leave it behind the blue door",
+    "#editor": "dear diary xyzzy",
+}
+NEVER_STORED = [
+    *TYPED.values(),
+    "4111111111111111",
+    "Tr0ub4dor",
+    "blue door",
+    "xyzzy",
+    "csrf-token-not-for-recording",  # a hidden input's value
+    "12,345.67",  # text inside an .rd-mask element
+    "sk_live_abcdefghijklmnop",  # an Authorization header of the page's own request
+    "tok_3Fh9xQ2",  # a token in a request URL
+]
+
+
+def plugin_payloads(events: list[dict[str, Any]], plugin: str) -> list[dict[str, Any]]:
+    return [
+        e["data"]["payload"]
+        for e in events
+        if e["type"] == PLUGIN and e["data"].get("plugin") == plugin
+    ]
+
+
+def custom_payloads(events: list[dict[str, Any]], tag: str) -> list[dict[str, Any]]:
+    return [e["data"]["payload"] for e in events if e["type"] == CUSTOM and e["data"]["tag"] == tag]
+
+
+def console_messages(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        json.loads(p["payload"][0])
+        for p in plugin_payloads(events, "rrweb/console@1")
+        if p.get("payload")
+    ]
+
+
+def session_id_of(page: Page) -> str | None:
+    value = page.evaluate("ReplayDesk.getSessionId()")
+    return value if isinstance(value, str) else None
+
+
+def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
+    page: Page, site: Site, service: Service
+) -> None:
+    site.configure(site.user_id, flushIntervalMs=500)
+    page.goto(site.url("shop.html"))
+    for selector, text in TYPED.items():
+        page.click(selector)
+        page.keyboard.type(text)
+    page.select_option("#country", "nz")
+    page.click("#add")
+    page.click("#reveal")
+    page.click("#pay")
+    page.click("#stock")
+    page.wait_for_timeout(300)  # the failing requests settle
+    session_id = session_id_of(page)
+    assert session_id
+
+    page.click("#to-other")
+    page.wait_for_url("**/other.html")
+    page.click("#express")
+    assert session_id_of(page) == session_id
+    page.go_back()
+    page.wait_for_url("**/shop.html")
+    assert session_id_of(page) == session_id
+    page.click("#add")
+    page.close()  # the last batch leaves on pagehide
+
+    def complete() -> list[dict[str, Any]] | None:
+        events = service.events(session_id)
+        labels = [p.get("label") for p in custom_payloads(events, "replaydesk/click")]
+        return events if labels.count("Add to basket") == 2 else None
+
+    events = wait_for(complete, what="the click made just before the page closed")
+    sessions = service.sessions_of(site.user_id)
+    assert [s["session_id"] for s in sessions] == [session_id]
+
+    # One full snapshot per page view: shop, delivery options, and shop again.
+    metas = [e for e in events if e["type"] == META]
+    assert [m["data"]["href"].rsplit("/", 1)[1] for m in metas] == [
+        "shop.html",
+        "other.html",
+        "shop.html",
+    ]
+    assert sum(e["type"] == FULL_SNAPSHOT for e in events) == 3
+
+    report = service.report(session_id)
+    assert any("Payment declined" in e["message"] for e in report["console_errors"])
+    failed = {(r["method"], r["url"].split("?")[0], r["status"]) for r in report["failed_requests"]}
+    assert ("POST", f"{site.origin}/api/pay", 500) in failed
+    assert ("GET", "http://127.0.0.1:9/stock", 0) in failed
+    network = plugin_payloads(events, "replaydesk/network@1")
+    pay = next(n for n in network if "/api/pay" in n["url"])
+    assert pay["kind"] == "fetch" and pay["duration"] >= 0 and pay["requestSize"] == 13
+    assert "session_token=[secret]" in pay["url"]
+    # Off by default: bodies and headers.
+    assert not {"requestBody", "responseBody", "requestHeaders", "responseHeaders"} & set(pay)
+    assert not [n for n in network if "/api/v1/ingest" in n["url"]]
+
+    labels = {p["selector"]: p.get("label") for p in custom_payloads(events, "replaydesk/click")}
+    assert labels["button#pay"] == "Pay now"
+    assert labels["button#stock"] == "Check stock level"
+    assert labels["input#email"] == "E-mail"
+    assert labels["button#reveal"] == "**** *******"  # inside an .rd-mask element
+    assert labels["input#password"] == "********"  # password fields are blocked
+    typed = [
+        e["data"]
+        for e in events
+        if e["type"] == INCREMENTAL and e["data"].get("source") == INPUT_SOURCE
+    ]
+    assert typed and {d["text"] for d in typed} <= {"******", ""}
+
+    stored_json = json.dumps([events, report, sessions])
+    for secret in NEVER_STORED:
+        assert secret not in stored_json, secret
+    for path, content in service.stored_bytes():
+        for secret in NEVER_STORED:
+            assert secret.encode() not in content, f"{secret!r} in {path}"
+
+
+def chunk_seqs(service: Service, session_id: str) -> list[int]:
+    database = f"file:{service.data_dir / 'replaydesk.db'}?mode=ro"
+    with sqlite3.connect(database, uri=True) as db:
+        rows = db.execute("SELECT seq FROM chunks WHERE session_id = ?", [session_id])
+        return sorted(row[0] for row in rows)
+
+
+def test_a_page_back_from_the_back_forward_cache_continues_the_session(
+    playwright: Playwright, site: Site, service: Service
+) -> None:
+    # Playwright turns the back-forward cache off by default; this test needs it on.
+    chromium = playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=CHROMIUM_ARGS,
+        ignore_default_args=["--disable-back-forward-cache"],
+    )
+    try:
+        page = chromium.new_page()
+        site.configure(site.user_id, flushIntervalMs=300)
+        page.goto(site.url("shop.html"))
+        session_id = session_id_of(page)
+        page.evaluate("window.keptInMemory = true")
+        page.click("#add")
+        page.click("#to-other")
+        page.wait_for_url("**/other.html")
+        page.click("#express")
+        page.wait_for_timeout(400)  # the other page numbers batches of the session meanwhile
+        page.go_back(wait_until="commit")
+        page.wait_for_function("window.keptInMemory === true", timeout=5000)
+        assert session_id_of(page) == session_id
+        page.click("#pay")
+        page.close()
+    finally:
+        chromium.close()
+
+    def complete() -> list[dict[str, Any]] | None:
+        events = service.events(str(session_id))
+        labels = [p.get("label") for p in custom_payloads(events, "replaydesk/click")]
+        return events if "Pay now" in labels else None
+
+    events = wait_for(complete, what="the click after coming back")
+    labels = [p.get("label") for p in custom_payloads(events, "replaydesk/click")]
+    assert labels == ["Add to basket", "Delivery options", "Choose express delivery", "Pay now"]
+    assert sum(e["type"] == META for e in events) == 3
+    assert sum(e["type"] == FULL_SNAPSHOT for e in events) == 3
+    seqs = chunk_seqs(service, str(session_id))
+    assert seqs == list(range(len(seqs)))
+
+
+def test_network_bodies_and_headers_only_where_allowed(
+    page: Page, site: Site, service: Service
+) -> None:
+    site.configure(
+        site.user_id,
+        flushIntervalMs=300,
+        network={
+            "bodyUrls": ["/api/pay"],
+            "requestHeaders": ["X-Request-Id", "Authorization"],
+            "responseHeaders": ["content-type", "set-cookie"],
+        },
+    )
+    page.goto(site.url("shop.html"))
+    page.click("#pay")
+    session_id = session_id_of(page)
+    assert session_id
+
+    def pay_request() -> dict[str, Any] | None:
+        network = plugin_payloads(service.events(session_id), "replaydesk/network@1")
+        return next((n for n in network if "/api/pay" in n["url"]), None)
+
+    pay = wait_for(pay_request, what="the payment request")
+    assert pay["requestBody"] == '{"amount":89}'
+    assert pay["responseBody"] == '{"error":"card_declined"}'
+    assert pay["requestHeaders"] == {"x-request-id": "req-42"}  # never Authorization
+    assert pay["responseHeaders"] == {"content-type": "application/json"}
+
+
+def test_batches_outlive_a_failing_ingest_and_a_reload_and_arrive_once(
+    page: Page, context: BrowserContext, site: Site, service: Service, ingest_watch: IngestWatch
+) -> None:
+    site.configure(site.user_id, flushIntervalMs=300, retryBaseMs=100, retryMaxMs=500)
+    page.route("**/api/v1/ingest*", lambda route: route.abort("connectionrefused"))
+    page.goto(site.url("shop.html"))
+    session_id = session_id_of(page)
+
+    def log_markers(numbers: range) -> None:
+        for number in numbers:
+            page.evaluate(f"console.log('marker-{number}')")
+            page.wait_for_timeout(350)  # one batch each
+
+    log_markers(range(3))
+    page.reload()  # with every upload so far failed: they wait in IndexedDB
+    assert session_id_of(page) == session_id
+    log_markers(range(3, 6))
+    page.unroute("**/api/v1/ingest*")
+    context.set_offline(True)
+    log_markers(range(6, 9))
+    context.set_offline(False)
+
+    def all_markers() -> Counter[str] | None:
+        if not service.sessions_of(site.user_id):
+            return None
+        messages = Counter(console_messages(service.events(str(session_id))))
+        return messages if all(messages[f"marker-{n}"] for n in range(9)) else None
+
+    messages = wait_for(all_markers, timeout=20, what="every marker")
+    assert all(messages[f"marker-{n}"] == 1 for n in range(9)), messages
+    assert [s["session_id"] for s in service.sessions_of(site.user_id)] == [session_id]
+    assert len(ingest_watch.requests) > len(ingest_watch.statuses)  # some did fail
+    seqs = chunk_seqs(service, str(session_id))
+    assert seqs == list(range(len(seqs)))  # numbered without gaps, each stored once
+
+
+def test_a_reload_continues_the_session_and_idleness_starts_a_new_one(
+    page: Page, site: Site, service: Service
+) -> None:
+    user_id = site.user_id
+    site.configure("", flushIntervalMs=300, idleTimeoutMs=1500)
+    page.goto(site.url("shop.html"))
+    first = session_id_of(page)
+    page.click("#add")
+    page.evaluate(f"ReplayDesk.identify({json.dumps(user_id)}, {{plan: 'pro'}})")
+    page.reload()
+    assert session_id_of(page) == first
+    page.click("#add")
+
+    def ended() -> bool:
+        sessions = service.sessions_of(user_id)
+        return any(s["session_id"] == first and not s["active"] for s in sessions)
+
+    wait_for(ended, what="the idle session to end")
+    page.click("#pay")  # the first interaction after the idle timeout
+    second = session_id_of(page)
+    assert second and second != first
+
+    def both() -> list[str] | None:
+        ids = [s["session_id"] for s in service.sessions_of(user_id)]
+        return ids if len(ids) == 2 else None
+
+    assert wait_for(both, what="the second session") == [second, first]
+    first_events = service.events(str(first))
+    assert sum(e["type"] == META for e in first_events) == 2  # two page loads
+    assert sum(e["type"] == FULL_SNAPSHOT for e in first_events) == 2
+    identify = custom_payloads(first_events, "replaydesk/identify")
+    assert identify == [{"userId": user_id, "traits": {"plan": "pro"}}]
+    second_events = wait_for(lambda: service.events(str(second)), what="the new session's events")
+    assert [e["type"] for e in second_events[:2]] == [META, FULL_SNAPSHOT]
+
+
+def test_a_refused_ingest_key_stops_the_recording(
+    page: Page, site: Site, ingest_watch: IngestWatch
+) -> None:
+    site.configure(site.user_id, key="not-a-valid-key", flushIntervalMs=300)
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(message.text))
+    page.goto(site.url("shop.html"))
+    wait_for(lambda: 401 in ingest_watch.statuses, what="the 401", page=page)
+    for _ in range(4):
+        page.click("#add")
+        page.wait_for_timeout(200)
+    assert len(ingest_watch.requests) == 1
+    assert session_id_of(page) is None
+    assert any("refused" in m and "stopped" in m for m in messages), messages
+    page.reload()  # the tab remembers: not even one more attempt
+    page.click("#add")
+    page.wait_for_timeout(700)
+    assert len(ingest_watch.requests) == 1
+
+
+def test_an_erased_user_is_no_longer_recorded(
+    page: Page, site: Site, service: Service, ingest_watch: IngestWatch
+) -> None:
+    site.configure(site.user_id, flushIntervalMs=300)
+    page.goto(site.url("shop.html"))
+    wait_for(lambda: service.sessions_of(site.user_id), what="the session")
+    service.erase_user(site.user_id)
+    page.click("#add")
+    wait_for(lambda: 410 in ingest_watch.statuses, what="the 410", page=page)
+    assert session_id_of(page) is None
+    sent = len(ingest_watch.requests)
+    page.click("#add")
+    page.wait_for_timeout(700)
+    assert len(ingest_watch.requests) == sent
+    assert service.sessions_of(site.user_id) == []
+
+
+@pytest.mark.parametrize("reason", ["opt-out", "global-privacy-control", "sample-rate-0"])
+def test_nothing_is_sent(
+    page: Page,
+    context: BrowserContext,
+    site: Site,
+    service: Service,
+    ingest_watch: IngestWatch,
+    reason: str,
+) -> None:
+    if reason == "opt-out":
+        site.configure(site.user_id, flushIntervalMs=300)
+        site.after_init = "ReplayDesk.optOut()"
+    elif reason == "global-privacy-control":
+        site.configure(site.user_id, flushIntervalMs=300, respectGlobalPrivacyControl=True)
+        context.add_init_script(
+            "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true})"
+        )
+    else:
+        site.configure(site.user_id, flushIntervalMs=300, sampleRate=0)
+    page.goto(site.url("shop.html"))
+    page.click("#email")
+    page.keyboard.type("someone@example.org")
+    page.wait_for_timeout(700)
+    site.after_init = ""  # an opt-out is remembered for the site
+    page.reload()
+    page.click("#add")
+    page.wait_for_timeout(700)
+    assert session_id_of(page) is None
+    assert ingest_watch.requests == []
+    assert service.sessions_of(site.user_id) == []
+
+
+def test_the_demo_records_a_broken_checkout(page: Page, service: Service) -> None:
+    page.goto(service.base + "/demo")
+    user_id = page.evaluate("demoUserId()")
+    page.click(".products li:nth-child(2) button")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "demo-shop.png"), full_page=True)
+    page.click("a.button.primary")
+    page.fill("input[name=email]", "demo.buyer@example.org")
+    page.click("#to-payment")
+    page.fill("input[name=card]", "5555 5555 5555 4444")
+    page.click("#apply-coupon")
+    page.click("#pay")
+    page.wait_for_selector("#error:not([hidden])")
+    page.screenshot(path=str(ARTIFACTS / "demo-checkout.png"), full_page=True)
+    session_id = session_id_of(page)
+    page.close()
+
+    def evidence() -> dict[str, Any] | None:
+        sessions = service.sessions_of(user_id)
+        if not sessions:
+            return None
+        report = service.report(sessions[0]["session_id"])
+        return report if report["console_errors"] and report["failed_requests"] else None
+
+    report = wait_for(evidence, what="the demo's console error and failed request")
+    assert report["session"]["session_id"] == session_id
+    assert "Checkout failed" in report["console_errors"][0]["message"]
+    assert report["failed_requests"][0]["url"].endswith("/demo/api/checkout")
+    assert report["failed_requests"][0]["status"] == 500
+    events = json.dumps(service.events(str(session_id)))
+    assert "5555" not in events and "demo.buyer" not in events
+    assert '"label": "Apply coupon"' in events
