@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import logging
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from redis import Redis
@@ -31,6 +35,25 @@ _START_TIMEOUT_SECONDS = 10.0
 _POLL_SECONDS = 0.5
 # The scheduler lock lives 61 s (RQ: interval + 60); refreshing it every 10 s keeps it.
 _SCHEDULER_HEARTBEAT_SECONDS = 10.0
+
+
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _death_signal_setter() -> Callable[[], None] | None:
+    """A pre-exec hook that stops the private Redis if the service dies (Linux only).
+
+    libc is looked up here, in the parent, so the child only makes one C call between fork
+    and exec (Python code there can deadlock when other threads held locks at the fork).
+    """
+    if sys.platform != "linux":
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+    def set_death_signal() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return set_death_signal
 
 
 class EmbeddedRedis:
@@ -82,6 +105,7 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_death_signal_setter(),
         )
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:
