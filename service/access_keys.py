@@ -74,16 +74,6 @@ class AccessKeys:
         if origin is not None and not _origin_allowed(origin, origins):
             raise Forbidden(f"origin {origin!r} may not send batches with this ingest key")
 
-    async def origin_may_ingest(self, origin: str) -> bool:
-        """Whether any ingest key accepts this origin (for CORS preflight, which has no key)."""
-        if _origin_allowed(origin, self._ingest_origins) and self._ingest_keys:
-            return True
-        return any(
-            _origin_allowed(origin, record.allowed_origins)
-            for record in await self.store.list_ingest_keys()
-            if record.revoked_at is None
-        )
-
     async def create_api_key(self, name: str) -> CreatedApiKey:
         """Create and store (hashed) a new API key; its value is returned once."""
         key_id = "key_" + secrets.token_hex(6)

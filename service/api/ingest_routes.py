@@ -68,8 +68,9 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestAck:
 class IngestCorsMiddleware:
     """CORS for the ingest path only: the recorder runs on customers' sites, other origins.
 
-    Preflights carry no key, so they are answered for any origin some ingest key allows; the
-    key's own origin list is enforced on the actual request.
+    Preflights carry no key, so every origin may send; the key's own origin list is enforced
+    on the request itself, whose refusal (403) the recorder can read and stop on. A failed
+    preflight would look like a network error instead, and the recorder would keep retrying.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -80,29 +81,25 @@ class IngestCorsMiddleware:
             await self.app(scope, receive, send)
             return
         origin = _header(scope, b"origin")
-        allowed = origin is not None and await services_of_scope(scope).keys.origin_may_ingest(
-            origin
-        )
-        if scope.get("method") == "OPTIONS" and origin is not None:
-            await _preflight(send, origin if allowed else None)
+        if origin is None:
+            await self.app(scope, receive, send)
+            return
+        if scope.get("method") == "OPTIONS":
+            await _preflight(send, origin)
             return
 
         async def send_with_cors(message: Message) -> None:
-            if message["type"] == "http.response.start" and allowed and origin:
+            if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [
                     (b"access-control-allow-origin", origin.encode("latin-1")),
+                    (b"access-control-expose-headers", b"Retry-After"),
                     (b"vary", b"Origin"),
                 ]
                 message = {**message, "headers": headers}  # type: ignore[typeddict-item]
             await send(message)
 
         await self.app(scope, receive, send_with_cors)
-
-
-def services_of_scope(scope: Scope) -> Any:
-    """The services from an ASGI scope (middleware runs before a Request exists)."""
-    return scope["app"].state.services
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -112,21 +109,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _preflight(send: Send, origin: str | None) -> None:
-    headers: list[tuple[bytes, bytes]] = [(b"vary", b"Origin"), (b"content-length", b"0")]
-    if origin is not None:
-        headers += [
-            (b"access-control-allow-origin", origin.encode("latin-1")),
-            (b"access-control-allow-methods", b"POST, OPTIONS"),
-            (
-                b"access-control-allow-headers",
-                b"Content-Type, Content-Encoding, X-ReplayDesk-Key",
-            ),
-            # Browsers cap this anyway (Chromium: 2 h); it spares a preflight per batch.
-            (b"access-control-max-age", b"7200"),
-        ]
-    status = 204 if origin else 403
-    start: Message = {"type": "http.response.start", "status": status, "headers": headers}
+async def _preflight(send: Send, origin: str) -> None:
+    headers: list[tuple[bytes, bytes]] = [
+        (b"vary", b"Origin"),
+        (b"content-length", b"0"),
+        (b"access-control-allow-origin", origin.encode("latin-1")),
+        (b"access-control-allow-methods", b"POST, OPTIONS"),
+        (b"access-control-allow-headers", b"Content-Type, Content-Encoding, X-ReplayDesk-Key"),
+        # Browsers cap this anyway (Chromium: 2 h); it spares a preflight per batch.
+        (b"access-control-max-age", b"7200"),
+    ]
+    start: Message = {"type": "http.response.start", "status": 204, "headers": headers}
     await send(start)
     end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
     await send(end)
