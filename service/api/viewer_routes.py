@@ -118,7 +118,7 @@ async def viewer_script(request: Request[Any, Any, Any]) -> Response[bytes]:
     return bundle_response(
         request,
         "viewer.js",
-        "text/javascript; charset=utf-8",
+        "text/javascript",
         {"X-Content-Type-Options": "nosniff"},
     )
 
@@ -126,9 +126,7 @@ async def viewer_script(request: Request[Any, Any, Any]) -> Response[bytes]:
 @get("/viewer.css", summary="The replay page's styles", include_in_schema=False)
 async def viewer_styles(request: Request[Any, Any, Any]) -> Response[bytes]:
     """The viewer styles."""
-    return bundle_response(
-        request, "viewer.css", "text/css; charset=utf-8", {"X-Content-Type-Options": "nosniff"}
-    )
+    return bundle_response(request, "viewer.css", "text/css", {"X-Content-Type-Options": "nosniff"})
 
 
 @post(
