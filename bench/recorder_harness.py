@@ -18,6 +18,7 @@ import httpx
 from playwright.sync_api import Browser, sync_playwright
 
 from bench.server_process import free_port
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
 __all__ = [
     "API_KEY",
@@ -35,14 +36,6 @@ RECORDER_DIR = ROOT / "recorder"
 RECORDER_JS = ROOT / "service" / "static" / "recorder.js"
 API_KEY = "bench-api-key-0123456789"
 INGEST_KEY = "bench-ingest-key"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 READY_TIMEOUT_SECONDS = 60.0
 
 

@@ -15,17 +15,10 @@ from bench.ingest_server import BENCH_API_KEY, BENCH_INGEST_KEY
 from bench.ingest_throughput import replaydesk_arguments, sqlite_database
 from bench.rrweb_batches import batch_bodies
 from bench.server_process import ServerProcess
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
 __all__ = ["run_viewer_benchmark"]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # One batch every 5 s for an hour; ~12 KB of events each is a busy page (~8.6 MB in all).
 FULL_BATCHES, QUICK_BATCHES = 720, 60
 BATCH_JSON_BYTES = 12 * 1024
@@ -96,7 +89,7 @@ async def run_viewer_benchmark(quick: bool) -> str:
                 results = []
                 async with async_playwright() as playwright:
                     browser = await playwright.chromium.launch(
-                        executable_path=CHROMIUM, args=CHROMIUM_FLAGS
+                        executable_path=CHROMIUM, args=CHROMIUM_ARGS
                     )
                     for _ in range(RUNS):
                         url, token = await _mint(server.base_url, sid)

@@ -21,17 +21,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
 from service.api.recorder_routes import RECORDER_BUNDLE
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
-CHROMIUM = "/usr/bin/chromium"
-# Without the background-networking flags Chromium tries to reach Google's hosts, which this
-# machine's closed network refuses.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SITE_DIR = Path(__file__).parent / "site"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 API_KEY = "browser-test-api-key-0123"

@@ -19,19 +19,12 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from service.app import create_app
 from service.settings import Settings
 from service.viewer_tokens import ViewerTokens
+from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import API_KEY, INGEST, make_settings
 from tests.recordings import BASE_TS, batch, click, console_error, meta, mutation, network
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SID = "sess-browser-0001"
 HOSTILE = "sess-hostile-001"
@@ -150,7 +143,7 @@ def viewer_service(
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 
