@@ -142,15 +142,20 @@ def _schema_ready(settings: Settings, upgrade: Any) -> bool:
 
 
 def _announce(settings: Settings) -> None:
-    if not settings.generated_secrets_created:
+    from service.generated_secrets import take_keys_to_announce
+
+    generated = take_keys_to_announce(settings.data_dir)
+    # Keys set in the environment are the admin's own; only generated ones are shown.
+    if generated is None or generated.api_key not in settings.api_keys:
         return
-    print(
-        "\nReplayDesk first start: keys generated and kept in "
-        f"{settings.data_dir / 'secrets.json'}\n"
-        f"  API key     (secret, for the API and CLI): {settings.api_keys[0]}\n"
-        f"  ingest key  (public, for the recorder):    {settings.ingest_keys[0]}\n",
-        flush=True,
-    )
+    lines = [
+        "",
+        f"ReplayDesk first start: keys generated and kept in {settings.data_dir / 'secrets.json'}",
+        f"  API key     (secret, for the API and CLI): {generated.api_key}",
+    ]
+    if generated.ingest_key in settings.ingest_keys:
+        lines.append(f"  ingest key  (public, for the recorder):    {generated.ingest_key}")
+    print("\n".join([*lines, ""]), flush=True)
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:

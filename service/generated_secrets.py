@@ -8,9 +8,11 @@ from pathlib import Path
 
 import msgspec
 
-__all__ = ["GeneratedSecrets", "load_or_create_generated_secrets"]
+__all__ = ["GeneratedSecrets", "load_or_create_generated_secrets", "take_keys_to_announce"]
 
 SECRETS_FILE = "secrets.json"
+# Present once the generated keys have been printed by `replaydesk serve`.
+ANNOUNCED_MARKER = ".keys-announced"
 
 
 class GeneratedSecrets(msgspec.Struct, kw_only=True):
@@ -19,21 +21,17 @@ class GeneratedSecrets(msgspec.Struct, kw_only=True):
     secret_key: str
     api_key: str
     ingest_key: str
-    created: bool = False
 
 
 def load_or_create_generated_secrets(data_dir: Path) -> GeneratedSecrets:
     """Return the data dir's generated secrets, creating them (mode 0600) on first call."""
     path = data_dir / SECRETS_FILE
     if path.exists():
-        kept = msgspec.json.decode(path.read_bytes(), type=GeneratedSecrets)
-        kept.created = False
-        return kept
+        return msgspec.json.decode(path.read_bytes(), type=GeneratedSecrets)
     fresh = GeneratedSecrets(
         secret_key=secrets.token_urlsafe(48),
         api_key="rdk_api_" + secrets.token_urlsafe(32),
         ingest_key="rdk_ing_" + secrets.token_urlsafe(16),
-        created=True,
     )
     payload = msgspec.json.encode(
         {"secret_key": fresh.secret_key, "api_key": fresh.api_key, "ingest_key": fresh.ingest_key}
@@ -53,3 +51,16 @@ def load_or_create_generated_secrets(data_dir: Path) -> GeneratedSecrets:
     finally:
         tmp.unlink()
     return fresh
+
+
+def take_keys_to_announce(data_dir: Path) -> GeneratedSecrets | None:
+    """The generated keys if they were never shown yet (then never again), else None.
+
+    Whichever command creates the secrets first (`db upgrade` during `make run`, say), the first
+    `serve` is the one that shows them.
+    """
+    marker = data_dir / ANNOUNCED_MARKER
+    if marker.exists() or not (data_dir / SECRETS_FILE).exists():
+        return None
+    marker.touch(mode=0o600)
+    return load_or_create_generated_secrets(data_dir)

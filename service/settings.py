@@ -96,9 +96,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Every other `REPLAYDESK_*` variable, prefix removed: plugins' own settings
     (`REPLAYDESK_<PLUGIN>_<NAME>`), handed to each plugin as its `PluginSettings`."""
 
-    generated_secrets_created: bool = False
-    """True when this start created the generated secrets (the CLI then prints the keys)."""
-
 
 def split_list(value: str) -> tuple[str, ...]:
     """Split a comma-separated setting, dropping blanks."""
@@ -123,7 +120,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "secret_key": get("SECRET_KEY") or generated.secret_key,
         "api_keys": split_list(get("API_KEYS") or "") or (generated.api_key,),
         "ingest_keys": split_list(get("INGEST_KEYS") or "") or (generated.ingest_key,),
-        "generated_secrets_created": generated.created,
     }
     for field, kind in (
         ("blob_url", str),

@@ -119,6 +119,23 @@ def test_first_start_prints_keys_and_a_session_round_trips(
     assert "/api/v1/users/{user_id}/sessions/latest" in schema["paths"]
 
 
+@pytest.fixture
+def upgraded_first(embedded_env: dict[str, str]) -> None:
+    """What `make run` does before `serve`: `db upgrade`, which creates the secrets."""
+    assert run_cli(embedded_env, "db", "upgrade").returncode == 0
+
+
+def test_make_run_order_still_shows_the_keys_once(
+    upgraded_first: None, served: tuple[str, str], embedded_env: dict[str, str]
+) -> None:
+    _, output = served
+    assert re.search(r"API key .*:\s+rdk_api_\S+", output), output
+    assert re.search(r"ingest key .*:\s+rdk_ing_\S+", output), output
+    from service.generated_secrets import take_keys_to_announce
+
+    assert take_keys_to_announce(Path(embedded_env["REPLAYDESK_DATA_DIR"])) is None
+
+
 def test_keys_create_list_revoke(embedded_env: dict[str, str]) -> None:
     assert run_cli(embedded_env, "db", "upgrade").returncode == 0
     created = run_cli(embedded_env, "keys", "create", "api", "--name", "support bot")

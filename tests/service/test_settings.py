@@ -13,7 +13,6 @@ from service.settings import load_settings
 def test_defaults_are_embedded_and_secrets_are_generated_once(tmp_path: Path) -> None:
     env = {"REPLAYDESK_DATA_DIR": str(tmp_path / "data")}
     first = load_settings(env)
-    assert first.generated_secrets_created
     assert first.database_url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'replaydesk.db'}"
     assert first.redis_url is None and first.blob_url is None
     assert (first.host, first.port) == ("127.0.0.1", 8000)
@@ -22,7 +21,6 @@ def test_defaults_are_embedded_and_secrets_are_generated_once(tmp_path: Path) ->
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
 
     second = load_settings(env)
-    assert not second.generated_secrets_created
     assert (second.secret_key, second.api_keys, second.ingest_keys) == (
         first.secret_key,
         first.api_keys,
