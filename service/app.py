@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pluggy
 from litestar import Litestar, Router
@@ -103,13 +103,23 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 tickets=tickets,
             )
             app.state.plugin_manager = plugins.manager
-            retention = asyncio.create_task(_schedule_retention(queue))
+            retention = asyncio.create_task(
+                _enqueue_periodically(
+                    queue.enqueue_retention_purge, RETENTION_PERIOD_SECONDS, "the retention purge"
+                )
+            )
             stack.callback(retention.cancel)
             # Awaited on the way out, before the engine closes under a relay pass.
             outbox = asyncio.create_task(OutboxRelay(tickets.tickets, tickets).run())
             stack.push_async_callback(_stop, outbox)
             if plugins.wants_session_ends():
-                sweep = asyncio.create_task(_schedule_session_end_sweep(queue))
+                sweep = asyncio.create_task(
+                    _enqueue_periodically(
+                        queue.enqueue_session_end_sweep,
+                        SESSION_END_SWEEP_PERIOD_SECONDS,
+                        "the session-end sweep",
+                    )
+                )
                 stack.push_async_callback(_stop, sweep)
             yield
 
@@ -176,27 +186,17 @@ def _safe_depth(queue: JobQueue) -> float:
         return float("nan")
 
 
-async def _schedule_retention(queue: JobQueue) -> None:
-    """Enqueue the hourly retention purge; the deterministic job id makes replicas agree."""
+async def _enqueue_periodically(enqueue: Callable[[], object], period: float, what: str) -> None:
+    """Enqueue a periodic job every `period` seconds; its deterministic id makes replicas agree."""
     while True:
         try:
-            await asyncio.to_thread(queue.enqueue_retention_purge)
+            await asyncio.to_thread(enqueue)
         except Exception as exc:
-            log.warning("could not enqueue the retention purge (%s); retrying later", exc)
-        await asyncio.sleep(RETENTION_PERIOD_SECONDS)
+            log.warning("could not enqueue %s (%s); retrying later", what, exc)
+        await asyncio.sleep(period)
 
 
 async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-async def _schedule_session_end_sweep(queue: JobQueue) -> None:
-    """Enqueue the sweep that tells plugins about ended sessions, once per slot."""
-    while True:
-        try:
-            await asyncio.to_thread(queue.enqueue_session_end_sweep)
-        except Exception as exc:
-            log.warning("could not enqueue the session-end sweep (%s); retrying later", exc)
-        await asyncio.sleep(SESSION_END_SWEEP_PERIOD_SECONDS)

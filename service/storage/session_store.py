@@ -57,12 +57,6 @@ class SessionStore:
 
     # -- ingest ---------------------------------------------------------------------------
 
-    async def chunk_exists(self, session_id: str, seq: int) -> bool:
-        """Whether batch `seq` of this session was already accepted."""
-        query = select(chunks.c.seq).where(chunks.c.session_id == session_id, chunks.c.seq == seq)
-        async with self.engine.connect() as conn:
-            return (await conn.execute(query)).first() is not None
-
     async def any_erased(self, subject_hashes: Sequence[str]) -> bool:
         """Whether any of these keyed hashes belongs to an erased user or session."""
         query = select(erasures.c.subject_hash).where(erasures.c.subject_hash.in_(subject_hashes))

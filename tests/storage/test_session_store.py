@@ -69,8 +69,8 @@ async def test_a_repeated_seq_writes_nothing(store: SessionStore) -> None:
     session = await store.get("sess-store-01")
     assert session is not None and session.error_count == 1 and session.chunk_count == 1
     assert len(await store.signals("sess-store-01")) == 1
-    assert await store.chunk_exists("sess-store-01", 0)
-    assert not await store.chunk_exists("sess-store-01", 1)
+    assert await store.batch_status("sess-store-01", 0, []) == (False, True)
+    assert await store.batch_status("sess-store-01", 1, []) == (False, False)
 
 
 async def test_user_id_is_kept_when_a_batch_has_none_and_rekeyed_when_it_changes(
