@@ -122,20 +122,17 @@ class Ingestor:
             events=len(batch.events),
             body_bytes=len(body),
         )
+        # Scrubbing and indexing touch no storage, so they come first: the one status query
+        # then covers the user an identify event names as well as the batch's own.
+        processed = process_events(batch.events)
+        user_id = processed.identified_user_id or batch.user_id
         subjects = [self.erasure_keys.session(batch.session_id)]
-        if batch.user_id is not None:
-            subjects.append(self.erasure_keys.user(batch.user_id))
+        subjects += [self.erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
         erased, stored = await self.store.batch_status(batch.session_id, batch.seq, subjects)
         if erased:
             raise UserErased("recording for this user or session was erased and is refused")
         if stored:
             return outcome
-
-        processed = process_events(batch.events)
-        user_id = processed.identified_user_id or batch.user_id
-        if user_id is not None and user_id != batch.user_id:
-            if await self.store.any_erased([self.erasure_keys.user(user_id)]):
-                raise UserErased("recording for this user or session was erased and is refused")
         content = gzip.compress(processed.events_json, compresslevel=CHUNK_GZIP_LEVEL, mtime=0)
         key = chunk_blob_key(batch.session_id, batch.seq, content)
         await self.blobs.put(key, content)

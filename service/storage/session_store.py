@@ -57,12 +57,6 @@ class SessionStore:
 
     # -- ingest ---------------------------------------------------------------------------
 
-    async def any_erased(self, subject_hashes: Sequence[str]) -> bool:
-        """Whether any of these keyed hashes belongs to an erased user or session."""
-        query = select(erasures.c.subject_hash).where(erasures.c.subject_hash.in_(subject_hashes))
-        async with self.engine.connect() as conn:
-            return (await conn.execute(query.limit(1))).first() is not None
-
     async def batch_status(
         self, session_id: str, seq: int, subject_hashes: Sequence[str]
     ) -> tuple[bool, bool]:

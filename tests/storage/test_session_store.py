@@ -103,8 +103,8 @@ async def test_delete_sessions_records_tombstones(store: SessionStore) -> None:
     assert await store.get("sess-store-01") is None
     assert await store.signals("sess-store-01") == []
     assert await store.chunk_keys("sess-store-01") == []
-    assert await store.any_erased(["hash-b", "hash-a"])
-    assert not await store.any_erased(["hash-b"])
+    assert await store.batch_status("sess-other-01", 0, ["hash-b", "hash-a"]) == (True, False)
+    assert await store.batch_status("sess-other-01", 0, ["hash-b"]) == (False, False)
     await store.delete_sessions([], ["hash-a"], at=6)  # a second erasure is harmless
 
 

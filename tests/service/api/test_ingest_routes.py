@@ -209,3 +209,14 @@ async def test_refusals_and_batches_show_in_metrics(client: Any) -> None:
 
 def test_gzip_helper_is_really_gzip() -> None:
     assert gzip.decompress(gzipped({"a": 1})) == b'{"a":1}'
+
+
+async def test_an_identify_event_naming_an_erased_user_is_refused(client: Any) -> None:
+    await client.delete("/api/v1/users/u42", headers=AUTH)
+    identify = {
+        "type": 5,
+        "timestamp": BASE_TS + 10,
+        "data": {"tag": "replaydesk/identify", "payload": {"userId": "u42"}},
+    }
+    body = batch("sess-0003-abcdef", 0, [meta(BASE_TS, "https://x"), identify], user_id=None)
+    assert_problem(await post(client, body), 410, "erased")
