@@ -10,6 +10,9 @@ if TYPE_CHECKING:
     from service.hookspecs import hookimpl
     from service.plugin_types import (
         AttachResult,
+        CreatedIssue,
+        IssueRequest,
+        MissingRecording,
         PluginNotConfigured,
         PluginSettings,
         SettingSpec,
@@ -25,7 +28,13 @@ if TYPE_CHECKING:
         parse_retry_after,
     )
     from service.remote_http import DEFAULT_TIMEOUT, remote_request
-    from service.replay_report import ErrorGroup, ReplayReport, RequestFailure, Struggle
+    from service.replay_report import (
+        ErrorGroup,
+        ReplayReport,
+        ReportFile,
+        RequestFailure,
+        Struggle,
+    )
     from service.report_text import format_offset, headline, render_markdown, render_text
     from service.repro_steps import ReproStep
     from service.session_views import SessionCounts, SessionSummary
@@ -34,12 +43,16 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_TIMEOUT",
     "AttachResult",
+    "CreatedIssue",
     "ErrorGroup",
+    "IssueRequest",
+    "MissingRecording",
     "PermanentError",
     "PluginNotConfigured",
     "PluginSettings",
     "RemoteError",
     "ReplayReport",
+    "ReportFile",
     "ReproStep",
     "RequestFailure",
     "RetryableError",
@@ -73,6 +86,9 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "hookimpl": "service.hookspecs",
     "AttachResult": "service.plugin_types",
+    "CreatedIssue": "service.plugin_types",
+    "IssueRequest": "service.plugin_types",
+    "MissingRecording": "service.plugin_types",
     "PluginNotConfigured": "service.plugin_types",
     "PluginSettings": "service.plugin_types",
     "SettingSpec": "service.plugin_types",
@@ -90,6 +106,7 @@ _EXPORTS = {
     "remote_request": "service.remote_http",
     "ErrorGroup": "service.replay_report",
     "ReplayReport": "service.replay_report",
+    "ReportFile": "service.replay_report",
     "RequestFailure": "service.replay_report",
     "Struggle": "service.replay_report",
     "format_offset": "service.report_text",

@@ -28,6 +28,7 @@ from service.api.viewer_routes import viewer_route_handlers
 from service.api.webhook_routes import webhook_route_handlers
 from service.erasure import ErasureKeys
 from service.ingest import Ingestor
+from service.issue_filing import IssueFiling
 from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker
 from service.jobs.queue import JobQueue
 from service.jobs.runtime import configure_job_runtime
@@ -101,6 +102,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 viewer_access=ViewerAccess(viewer_tokens, TokenStore(engine)),
                 plugins=plugins,
                 tickets=tickets,
+                issues=IssueFiling(store, tickets.tickets, queue, plugins),
             )
             app.state.plugin_manager = plugins.manager
             retention = asyncio.create_task(

@@ -76,6 +76,14 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("key")
     revoke.set_defaults(run=_keys_revoke)
 
+    issue = commands.add_parser("issue", help="open an issue (a bug) from a session")
+    issue.add_argument("session_id")
+    issue.add_argument("--provider", default="jira", help="the tracker (default: jira)")
+    issue.add_argument("--summary", help="the title (default: written from the first error)")
+    issue.add_argument("--project", help="project key (default: the plugin's setting)")
+    issue.add_argument("--type", dest="issue_type", help="issue type (default: the plugin's)")
+    issue.set_defaults(run=_issue)
+
     plugins = commands.add_parser("plugins", help="installed plugins, their hooks and settings")
     plugins.set_defaults(run=_plugins)
 
@@ -316,6 +324,14 @@ def _keys_revoke(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     print("replaydesk: no live key matches", file=sys.stderr)
     return 1
+
+
+def _issue(settings: Settings, args: argparse.Namespace) -> int:
+    from service.issue_command import issue_command
+    from service.plugin_types import IssueRequest
+
+    request = IssueRequest(summary=args.summary, project=args.project, issue_type=args.issue_type)
+    return issue_command(settings, args.provider, args.session_id, request)
 
 
 def _plugins(settings: Settings, _: argparse.Namespace) -> int:

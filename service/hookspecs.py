@@ -13,6 +13,9 @@ import pluggy
 if TYPE_CHECKING:
     from service.plugin_types import (
         AttachResult,
+        CreatedIssue,
+        IssueRequest,
+        MissingRecording,
         PluginSettings,
         SettingSpec,
         TicketEvent,
@@ -112,6 +115,56 @@ def replaydesk_parse_webhook(
     :param settings: your plugin's settings.
     :return: the ticket event; ReplayDesk picks the session and enqueues the attach job when
         `event.attach` is true. None means the event needs nothing (202, nothing enqueued).
+    """
+
+
+@hookspec(firstresult=True)
+def replaydesk_resolve_user(
+    ticket: TicketRef, requester: str, settings: PluginSettings
+) -> str | None:
+    """Find the customer's user ID (as the recorder knows it) for a ticket's requester.
+
+    Called inside a job for a webhook whose `TicketEvent` named a `requester` and no user ID,
+    so it may call the network (e.g. the helpdesk's user API and its `external_id`).
+
+    :param ticket: the ticket the requester opened.
+    :param requester: the provider's id of the requester, from `TicketEvent.requester`.
+    :param settings: your plugin's settings.
+    :return: the user ID, or None when the requester has none (the job then says so).
+    """
+
+
+@hookspec(firstresult=True)
+def replaydesk_attach_no_recording(
+    ticket: TicketRef, notice: MissingRecording, settings: PluginSettings
+) -> AttachResult | None:
+    """Write a short "no recording found" note into a ticket whose customer has no session.
+
+    Called inside a job, only when your `TicketProvider.no_recording_note` is true, and at
+    most once per ticket. Errors as for `replaydesk_attach_report`.
+
+    :param ticket: the ticket to write to.
+    :param notice: whose recording is missing and why; put `notice.marker` into the note.
+    :param settings: your plugin's settings.
+    :return: what was created on the remote side.
+    """
+
+
+@hookspec(firstresult=True)
+def replaydesk_create_issue(
+    request: IssueRequest, report: ReplayReport, settings: PluginSettings
+) -> CreatedIssue | None:
+    """Open a new issue from a session (`POST /api/v1/sessions/{id}/issues`).
+
+    Called inside a job, at most once per request unless it raised. Write the report into the
+    issue (its description, links, the log file) the way `replaydesk_attach_report` would:
+    ReplayDesk records the issue as already carrying this session's report. Errors as for
+    `replaydesk_attach_report`.
+
+    :param request: summary, project and issue type asked for (None: your defaults).
+    :param report: the session's report; its links are not bound to any ticket.
+    :param settings: your plugin's settings.
+    :return: the issue created.
     """
 
 

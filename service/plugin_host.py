@@ -13,6 +13,9 @@ from service.errors import NotFound
 from service.plugin_manager import ReplayDeskPluginManager
 from service.plugin_types import (
     AttachResult,
+    CreatedIssue,
+    IssueRequest,
+    MissingRecording,
     PluginSettings,
     SettingSpec,
     TicketEvent,
@@ -132,6 +135,11 @@ class PluginHost:
             raise NotFound(f"no ticket provider {provider!r} (configured: {known})")
         return entry[0]
 
+    def provider(self, name: str) -> TicketProvider:
+        """The provider as its plugin declared it; NotFound when nobody did."""
+        self.owner(name)
+        return self.providers()[name][1]
+
     def takes_webhooks(self, provider: str) -> bool:
         """Whether the provider's plugin parses webhooks."""
         return self.implements(self.owner(provider), "replaydesk_parse_webhook")
@@ -140,37 +148,61 @@ class PluginHost:
 
     def attach_report(self, ticket: TicketRef, report: ReplayReport) -> AttachResult | None:
         """The provider's `replaydesk_attach_report` (network I/O: jobs only)."""
-        name = self.owner(ticket.provider)
-        result: AttachResult | None = self._call_one(
-            "replaydesk_attach_report",
-            name,
-            ticket=ticket,
-            report=report,
-            settings=self.settings_of(name),
+        result: AttachResult | None = self._provider_hook(
+            "replaydesk_attach_report", ticket.provider, False, ticket=ticket, report=report
         )
         return result
 
     def find_attachment(self, ticket: TicketRef, marker: str) -> AttachResult | None:
         """The provider's `replaydesk_find_attachment`, or None when it has none."""
-        name = self.owner(ticket.provider)
-        if not self.implements(name, "replaydesk_find_attachment"):
-            return None
-        result: AttachResult | None = self._call_one(
-            "replaydesk_find_attachment",
-            name,
-            ticket=ticket,
-            marker=marker,
-            settings=self.settings_of(name),
+        result: AttachResult | None = self._provider_hook(
+            "replaydesk_find_attachment", ticket.provider, False, ticket=ticket, marker=marker
         )
         return result
 
+    def _provider_hook(self, hook: str, provider: str, required: bool, **kwargs: Any) -> Any:
+        name = self.owner(provider)
+        if not self.implements(name, hook):
+            if required:
+                raise NotFound(f"the {provider} plugin does not implement {hook}")
+            return None
+        return self._call_one(hook, name, settings=self.settings_of(name), **kwargs)
+
+    def resolve_user(self, ticket: TicketRef, requester: str) -> str | None:
+        """The provider's `replaydesk_resolve_user` (network I/O: jobs only)."""
+        user_id: str | None = self._provider_hook(
+            "replaydesk_resolve_user", ticket.provider, True, ticket=ticket, requester=requester
+        )
+        return user_id
+
+    def attach_no_recording(
+        self, ticket: TicketRef, notice: MissingRecording
+    ) -> AttachResult | None:
+        """The provider's `replaydesk_attach_no_recording` (network I/O: jobs only)."""
+        result: AttachResult | None = self._provider_hook(
+            "replaydesk_attach_no_recording", ticket.provider, True, ticket=ticket, notice=notice
+        )
+        return result
+
+    def creates_issues(self, provider: str) -> bool:
+        """Whether the provider's plugin opens new issues (`replaydesk_create_issue`)."""
+        return self.implements(self.owner(provider), "replaydesk_create_issue")
+
+    def create_issue(
+        self, provider: str, request: IssueRequest, report: ReplayReport
+    ) -> CreatedIssue | None:
+        """The provider's `replaydesk_create_issue` (network I/O: jobs only)."""
+        created: CreatedIssue | None = self._provider_hook(
+            "replaydesk_create_issue", provider, True, request=request, report=report
+        )
+        return created
+
     def parse_webhook(self, request: WebhookRequest) -> TicketEvent | None:
         """The provider's `replaydesk_parse_webhook` (NotFound when it takes no webhooks)."""
-        name = self.owner(request.provider)
-        if not self.implements(name, "replaydesk_parse_webhook"):
+        if not self.takes_webhooks(request.provider):
             raise NotFound(f"provider {request.provider!r} takes no webhooks")
-        event: TicketEvent | None = self._call_one(
-            "replaydesk_parse_webhook", name, request=request, settings=self.settings_of(name)
+        event: TicketEvent | None = self._provider_hook(
+            "replaydesk_parse_webhook", request.provider, True, request=request
         )
         return event
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import msgspec
+
 from service.replay_report import ReplayReport, build_replay_report
 from service.repro_steps import build_repro_steps
+from service.session_log import LogBuilder
 from service.session_views import (
     ConsoleError,
     FailedRequest,
@@ -46,6 +49,43 @@ def _signals() -> list[SignalRecord]:
     ]
     return [
         SignalRecord(kind=kind, ts=start + offset, seq=0, data=data) for offset, kind, data in raw
+    ]
+
+
+def _logged_events() -> list[dict[str, object]]:
+    start = int(_START.timestamp() * 1000)
+
+    def plugin(offset: int, name: str, payload: dict[str, object]) -> dict[str, object]:
+        return {
+            "type": 6,
+            "timestamp": start + offset,
+            "data": {"plugin": name, "payload": payload},
+        }
+
+    return [
+        {"type": 4, "timestamp": start, "data": {"href": "https://shop.example/cart"}},
+        plugin(
+            1200, "rrweb/console@1", {"level": "log", "payload": ['"cart loaded"'], "trace": []}
+        ),
+        plugin(
+            4700,
+            "replaydesk/network@1",
+            {
+                "method": "POST",
+                "url": "https://shop.example/api/pay",
+                "status": 500,
+                "duration": 87.5,
+            },
+        ),
+        plugin(
+            4800,
+            "rrweb/console@1",
+            {
+                "level": "error",
+                "payload": ['"TypeError: payment failed"'],
+                "trace": ["at pay (https://shop.example/app.js:10:5)"],
+            },
+        ),
     ]
 
 
@@ -122,4 +162,8 @@ def sample_report(
         expires_at=expires,
         jti="j2",
     )
-    return build_replay_report(report, link, first_error, ticket_created_at=None, marker=marker)
+    log = LogBuilder(summary)
+    log.add_chunk(msgspec.json.encode(_logged_events()))
+    return build_replay_report(
+        report, link, first_error, ticket_created_at=None, marker=marker, log_file=log.file()
+    )

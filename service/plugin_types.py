@@ -9,6 +9,9 @@ import msgspec
 
 __all__ = [
     "AttachResult",
+    "CreatedIssue",
+    "IssueRequest",
+    "MissingRecording",
     "PluginNotConfigured",
     "PluginSettings",
     "SettingSpec",
@@ -34,6 +37,9 @@ class TicketProvider(msgspec.Struct, frozen=True, kw_only=True):
     """Lower-case identifier: `POST /webhooks/{name}`, `{"provider": name}` in attach requests."""
     title: str = ""
     """How people call it (`"Zendesk"`); defaults to the name."""
+    no_recording_note: bool = False
+    """Write a short note into tickets whose customer has no recorded session
+    (`replaydesk_attach_no_recording`); without it such tickets are left alone."""
 
 
 class TicketRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +72,47 @@ class TicketEvent(msgspec.Struct, frozen=True, kw_only=True):
     """When the ticket was opened: the session active then (or ended last before) is chosen."""
     attach: bool = True
     """False for events that need no report (a status change, a support agent's reply, ...)."""
+    requester: str | None = None
+    """The provider's own id of the person who opened the ticket, for payloads that do not
+    carry the user ID: it is resolved inside a job by `replaydesk_resolve_user`."""
+    delivery_id: str | None = None
+    """The vendor's id of this delivery, the same on its retries: a delivery seen before is
+    acknowledged and changes nothing."""
+
+
+class MissingRecording(msgspec.Struct, frozen=True, kw_only=True):
+    """A ticket whose customer has no recorded session to report."""
+
+    user_id: str | None
+    """The customer's user ID, when it is known."""
+    reason: str
+    """Why there is no report, for people: `no session of user 'u42' before the ticket`."""
+    ticket_created_at: datetime | None
+    marker: str
+    """Write it into the note, like `ReplayReport.marker`, to find it on a retry."""
+
+
+class IssueRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A request to open a new issue (a bug) from a session."""
+
+    summary: str | None = None
+    """The issue's title; None lets the plugin write one from the report."""
+    project: str | None = None
+    """The project to file it in; None means the plugin's configured default."""
+    issue_type: str | None = None
+    """The issue type's name (`Bug`); None means the plugin's configured default."""
+    marker: str = ""
+    """Identifies this request: write it into the issue (a label, a property) so a retry can
+    tell that the issue was already created."""
+
+
+class CreatedIssue(msgspec.Struct, frozen=True, kw_only=True):
+    """An issue a plugin opened."""
+
+    ticket_id: str
+    """The issue's key or id, as attach requests and webhooks name it (`SHOP-12`)."""
+    url: str | None = None
+    """Where a person opens it."""
 
 
 class WebhookRequest(msgspec.Struct, frozen=True, kw_only=True):

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from service.remote_errors import RetryableError, error_for_status
+from service.remote_errors import RetryableError, error_for_status, rate_limit_wait
 
 __all__ = ["DEFAULT_TIMEOUT", "remote_request"]
 
@@ -22,7 +22,8 @@ def remote_request(
     """Send one request; return the 2xx/3xx response or raise a `RemoteError`.
 
     Timeouts and connection failures raise `RetryableError`, as do 5xx, 408, 425 and 429
-    (with the `Retry-After` wait); other 4xx raise `PermanentError`. `what` names the call in
+    (with the wait `Retry-After` or the rate-limit reset headers ask for); other 4xx raise
+    `PermanentError`. `what` names the call in
     messages (default: the method and the URL's path).
     """
     label = what or f"{method} {httpx.URL(url).path}"
@@ -36,7 +37,7 @@ def remote_request(
         response.status_code,
         label,
         response.text[:DETAIL_CHARS].strip(),
-        response.headers.get("retry-after"),
+        rate_limit_wait(response.headers),
     )
     if error is not None:
         raise error

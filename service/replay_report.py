@@ -21,6 +21,7 @@ __all__ = [
     "MAX_STRUGGLES",
     "ErrorGroup",
     "ReplayReport",
+    "ReportFile",
     "RequestFailure",
     "Struggle",
     "build_replay_report",
@@ -75,6 +76,14 @@ class Struggle(msgspec.Struct, frozen=True, kw_only=True):
     offset_ms: int
 
 
+class ReportFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file to attach to the ticket next to the report."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
 class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
     """Everything a ticket needs about one session; each plugin renders it in its own format."""
 
@@ -98,6 +107,9 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
     marker: str
     """Identifies this (ticket, session) report: write it into what you create, so a retry can
     find an earlier write (`replaydesk_find_attachment`) instead of writing twice."""
+    log_file: ReportFile | None = None
+    """The session's whole console and network log as a text file, to attach to the ticket
+    (None when the session logged nothing)."""
 
 
 def _error_groups(report: SessionReport) -> list[ErrorGroup]:
@@ -202,6 +214,7 @@ def build_replay_report(
     first_error_link: ViewerLink | None = None,
     ticket_created_at: datetime | None = None,
     marker: str = "",
+    log_file: ReportFile | None = None,
 ) -> ReplayReport:
     """The report of one session for one ticket (pure: everything comes in as arguments).
 
@@ -226,4 +239,5 @@ def build_replay_report(
         steps=kept,
         omitted_steps=omitted,
         marker=marker,
+        log_file=log_file,
     )

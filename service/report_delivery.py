@@ -11,12 +11,13 @@ import msgspec
 from service.errors import NotFound
 from service.jobs.retry_policies import is_retryable
 from service.plugin_host import PluginHost
-from service.plugin_types import AttachResult, TicketRef
+from service.plugin_types import AttachResult, MissingRecording, TicketRef
 from service.remote_errors import PermanentError, RetryableError
 from service.replay_report import ReplayReport, build_replay_report
+from service.session_log import log_file
 from service.session_views import SessionViews, to_datetime
 from service.storage.ticket_store import AttachmentRecord, TicketStore
-from service.ticket_attachments import attachment_marker
+from service.ticket_attachments import NO_SESSION, attachment_marker
 from service.viewer_tokens import ViewerTokens
 
 __all__ = ["LEASE_MS", "Delivery", "ReportDelivery", "describe_error"]
@@ -44,6 +45,20 @@ def describe_error(error: BaseException) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
     name = type(error).__name__
     return (text if text.startswith(name) else f"{name}: {text}")[:MAX_ERROR_CHARS]
+
+
+def _missing_recording(record: AttachmentRecord, marker: str) -> MissingRecording:
+    created = record.ticket_created_at
+    if record.user_id is None:
+        reason = "ReplayDesk could not tell which user of the site opened the ticket"
+    else:
+        reason = f"no session of user {record.user_id} was recorded before the ticket was opened"
+    return MissingRecording(
+        user_id=record.user_id,
+        reason=reason,
+        ticket_created_at=None if created is None else to_datetime(created),
+        marker=marker,
+    )
 
 
 def _now() -> int:
@@ -101,39 +116,51 @@ class ReportDelivery:
             found = await asyncio.to_thread(self.plugins.find_attachment, ticket, marker)
             if found is not None:
                 return found, True
-        report = await self.build_report(record, marker)
-        await self.tickets.start_attempt(record.job_id, _now())
-        result = await asyncio.to_thread(self.plugins.attach_report, ticket, report)
-        if result is None:
-            raise PermanentError(
-                f"the {record.provider} plugin wrote nothing (it implements no "
-                "replaydesk_attach_report)"
+        if record.session_id == NO_SESSION:
+            notice = _missing_recording(record, marker)
+            await self.tickets.start_attempt(record.job_id, _now())
+            result = await asyncio.to_thread(self.plugins.attach_no_recording, ticket, notice)
+        else:
+            report = await self.build_report(
+                record.session_id,
+                marker,
+                f"{record.provider}:{record.ticket_id}",
+                record.ticket_created_at,
             )
+            await self.tickets.start_attempt(record.job_id, _now())
+            result = await asyncio.to_thread(self.plugins.attach_report, ticket, report)
+        if result is None:
+            raise PermanentError(f"the {record.provider} plugin wrote nothing into the ticket")
         return result, False
 
-    async def build_report(self, record: AttachmentRecord, marker: str) -> ReplayReport:
-        """The session's report with fresh ticket-scoped viewer links."""
+    async def build_report(
+        self,
+        session_id: str,
+        marker: str,
+        ticket: str | None = None,
+        ticket_created_at: int | None = None,
+    ) -> ReplayReport:
+        """The session's report with fresh viewer links (bound to `ticket`, `provider:id`)."""
         try:
-            report = await self.views.report(record.session_id)
+            report = await self.views.report(session_id)
         except NotFound:
             raise PermanentError(
-                f"session {record.session_id} no longer exists (erased or past retention)"
+                f"session {session_id} no longer exists (erased or past retention)"
             ) from None
-        ticket = f"{record.provider}:{record.ticket_id}"
         ttl = self.ticket_link_ttl_seconds
-        link = self.tokens.mint(record.session_id, ttl, ticket=ticket)
+        link = self.tokens.mint(session_id, ttl, ticket=ticket)
         first_error = (
-            self.tokens.mint(record.session_id, ttl, ticket=ticket, open_at="first-error")
+            self.tokens.mint(session_id, ttl, ticket=ticket, open_at="first-error")
             if report.session.first_error_at is not None
             else None
         )
-        created = record.ticket_created_at
         return build_replay_report(
             report,
             link,
             first_error,
-            ticket_created_at=None if created is None else to_datetime(created),
+            ticket_created_at=None if ticket_created_at is None else to_datetime(ticket_created_at),
             marker=marker,
+            log_file=await log_file(report.session, self.views.event_chunks(session_id)),
         )
 
     @staticmethod

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.access_keys import AccessKeys
 from service.ingest import IngestLimits, Ingestor
+from service.issue_filing import IssueFiling
 from service.jobs.queue import JobQueue
 from service.metrics import Metrics
 from service.plugin_host import PluginHost
@@ -39,6 +40,7 @@ class Services:
     viewer_access: ViewerAccess
     plugins: PluginHost
     tickets: TicketAttachments
+    issues: IssueFiling
 
     @property
     def ingest_limits(self) -> IngestLimits:

@@ -186,14 +186,17 @@ class SessionViews:
         """
         if await self.store.get(session_id) is None:
             raise NotFound(f"no session {session_id!r}")
-        keys = await self.store.chunk_keys(session_id)
-        return self._stream_chunks(keys)
+        return self._stream_chunks(session_id)
 
-    async def _stream_chunks(self, keys: list[str]) -> AsyncIterator[bytes]:
+    async def event_chunks(self, session_id: str) -> AsyncIterator[bytes]:
+        """The session's stored chunks in order, each one JSON array of rrweb events."""
+        for key in await self.store.chunk_keys(session_id):
+            yield zlib.decompress(await self.blobs.get(key), wbits=16 + zlib.MAX_WBITS)
+
+    async def _stream_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         yield b"["
         first = True
-        for key in keys:
-            events = zlib.decompress(await self.blobs.get(key), wbits=16 + zlib.MAX_WBITS)
+        async for events in self.event_chunks(session_id):
             inner = events.strip()[1:-1].strip()
             if not inner:
                 continue

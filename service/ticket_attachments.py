@@ -11,23 +11,28 @@ from datetime import UTC, datetime
 import msgspec
 from redis.exceptions import RedisError
 
-from service.errors import BadRequest, NotFound
+from service.errors import BadRequest, NotFound, StorageUnavailable
 from service.jobs.queue import JobQueue
 from service.plugin_host import PluginHost
-from service.plugin_types import WebhookRequest
+from service.plugin_types import TicketEvent, WebhookRequest
 from service.session_choice import session_for_ticket
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import AttachmentRecord, TicketStore
 
 __all__ = [
+    "NO_SESSION",
     "AttachAccepted",
     "TicketAttachments",
     "WebhookAccepted",
     "attachment_job_id",
     "attachment_marker",
+    "resolve_job_id",
 ]
 
 log = logging.getLogger(__name__)
+
+# The session id of a "no recording found" note: the ticket's customer had no session.
+NO_SESSION = ""
 
 
 def attachment_job_id(provider: str, ticket_id: str, session_id: str) -> str:
@@ -38,6 +43,12 @@ def attachment_job_id(provider: str, ticket_id: str, session_id: str) -> str:
     """
     digest = hashlib.sha256("\0".join((provider, ticket_id, session_id)).encode()).hexdigest()
     return f"attach-{digest[:40]}"
+
+
+def resolve_job_id(provider: str, ticket_id: str) -> str:
+    """The one job id that resolves a ticket's requester: `resolve-` and a hash."""
+    digest = hashlib.sha256("\0".join((provider, ticket_id)).encode()).hexdigest()
+    return f"resolve-{digest[:40]}"
 
 
 def attachment_marker(job_id: str) -> str:
@@ -109,10 +120,11 @@ class TicketAttachments:
         return AttachAccepted(job_id=record.job_id, session_id=chosen, state=state)
 
     async def webhook(self, request: WebhookRequest) -> WebhookAccepted:
-        """Verify and parse a webhook with its provider's plugin; enqueue the attach it asks for.
+        """Verify and parse a webhook with its provider's plugin; enqueue the work it asks for.
 
-        Raises what the plugin raises (`WebhookRejected` 401, `WebhookInvalid` 400) and
-        NotFound for an unknown provider or one that takes no webhooks.
+        Raises what the plugin raises (`WebhookRejected` 401, `WebhookInvalid` 400), NotFound
+        for an unknown provider or one that takes no webhooks, and StorageUnavailable when a
+        requester must be resolved and the queue is away (the vendor delivers again).
         """
         event = self.plugins.parse_webhook(request)
         if event is None or not event.attach:
@@ -121,15 +133,105 @@ class TicketAttachments:
             raise BadRequest(
                 f"the {request.provider} plugin parsed a ticket of {event.ticket.provider!r}"
             )
-        if event.session_id is None and event.user_id is None:
-            return WebhookAccepted(job_id=None, detail="the ticket names no user or session")
-        chosen = await self._session(event.user_id, event.session_id, event.created_at)
+        if event.delivery_id:
+            earlier = await self._earlier_answer(request.provider, event.delivery_id)
+            if earlier is not None:
+                return earlier
+        if event.session_id is None and event.user_id is None and event.requester:
+            answer = await self._resolve_later(request.provider, event)
+        else:
+            answer = await self.for_ticket(
+                request.provider,
+                event.ticket.ticket_id,
+                user_id=event.user_id,
+                session_id=event.session_id,
+                ticket_created_at=event.created_at,
+            )
+        if event.delivery_id:
+            await self._remember(request.provider, event.delivery_id, answer)
+        return answer
+
+    async def for_ticket(
+        self,
+        provider: str,
+        ticket_id: str,
+        *,
+        user_id: str | None,
+        session_id: str | None = None,
+        ticket_created_at: datetime | None = None,
+        no_user: str = "the ticket names no user or session",
+    ) -> WebhookAccepted:
+        """Ask for the report a new ticket needs, or for a "no recording" note, or say why not
+        (`no_user` says why when neither a user nor a session is known)."""
+        if session_id is None and user_id is None:
+            return await self._no_recording(provider, ticket_id, None, ticket_created_at, no_user)
+        chosen = await self._session(user_id, session_id, ticket_created_at)
         if chosen is None:
-            return WebhookAccepted(job_id=None, detail="no session of that user before the ticket")
+            return await self._no_recording(
+                provider,
+                ticket_id,
+                user_id,
+                ticket_created_at,
+                f"no session of user {user_id!r} was recorded before the ticket was opened",
+            )
         record = await self._record_and_enqueue(
-            request.provider, event.ticket.ticket_id, chosen, event.created_at
+            provider, ticket_id, chosen, ticket_created_at, user_id
         )
         return WebhookAccepted(job_id=record.job_id, session_id=chosen)
+
+    async def _no_recording(
+        self,
+        provider: str,
+        ticket_id: str,
+        user_id: str | None,
+        ticket_created_at: datetime | None,
+        reason: str,
+    ) -> WebhookAccepted:
+        if not self.plugins.provider(provider).no_recording_note:
+            return WebhookAccepted(job_id=None, detail=reason)
+        record = await self._record_and_enqueue(
+            provider, ticket_id, NO_SESSION, ticket_created_at, user_id
+        )
+        return WebhookAccepted(job_id=record.job_id, detail=f"{reason}; a note says so")
+
+    async def _resolve_later(self, provider: str, event: TicketEvent) -> WebhookAccepted:
+        assert event.requester is not None
+        ticket_id = event.ticket.ticket_id
+        job_id = resolve_job_id(provider, ticket_id)
+        try:
+            await asyncio.to_thread(
+                self.queue.enqueue_resolve,
+                job_id,
+                provider,
+                ticket_id,
+                event.requester,
+                _ms(event.created_at),
+            )
+        except (RedisError, OSError) as exc:
+            raise StorageUnavailable(
+                "the job queue did not answer; deliver the webhook again later"
+            ) from exc
+        return WebhookAccepted(
+            job_id=job_id, detail="the job finds the requester's user ID, then the session"
+        )
+
+    async def _earlier_answer(self, provider: str, delivery_id: str) -> WebhookAccepted | None:
+        try:
+            answer = await asyncio.to_thread(self.queue.delivery_answer, provider, delivery_id)
+        except (RedisError, OSError):
+            return None  # the attachment records still keep a second delivery from writing
+        if answer is None:
+            return None
+        earlier = msgspec.json.decode(answer, type=WebhookAccepted)
+        return msgspec.structs.replace(earlier, detail="this delivery was handled before")
+
+    async def _remember(self, provider: str, delivery_id: str, answer: WebhookAccepted) -> None:
+        try:
+            await asyncio.to_thread(
+                self.queue.remember_delivery, provider, delivery_id, msgspec.json.encode(answer)
+            )
+        except (RedisError, OSError):
+            log.warning("queue unavailable; webhook deliveries are not remembered for now")
 
     async def _session(
         self, user_id: str | None, session_id: str | None, ticket_created_at: datetime | None
@@ -145,12 +247,17 @@ class TicketAttachments:
         return record.session_id if record else None
 
     async def _record_and_enqueue(
-        self, provider: str, ticket_id: str, session_id: str, ticket_created_at: datetime | None
+        self,
+        provider: str,
+        ticket_id: str,
+        session_id: str,
+        ticket_created_at: datetime | None,
+        user_id: str | None = None,
     ) -> AttachmentRecord:
         job_id = attachment_job_id(provider, ticket_id, session_id)
         now = int(time.time() * 1000)
         record, needs_job = await self.tickets.request(
-            job_id, provider, ticket_id, session_id, _ms(ticket_created_at), now
+            job_id, provider, ticket_id, session_id, _ms(ticket_created_at), now, user_id
         )
         if needs_job:
             await self.enqueue(record)

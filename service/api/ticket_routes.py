@@ -1,4 +1,4 @@
-"""Attach a session's replay report to a ticket (API key)."""
+"""Attach a session's replay report to a ticket, or open an issue from it (API key)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Request, post
-from litestar.params import JSONBody
+from litestar import Request, Response, post
+from litestar.params import Body, FromPath, JSONBody
 
 from service.api.auth import services_of
+from service.issue_filing import IssueAccepted
+from service.plugin_types import IssueRequest
 from service.ticket_attachments import AttachAccepted
 
-__all__ = ["AttachRequest", "ticket_route_handlers"]
+__all__ = ["AttachRequest", "NewIssueRequest", "ticket_route_handlers"]
 
 
 class AttachRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -43,4 +45,36 @@ async def attach_to_ticket(
     )
 
 
-ticket_route_handlers = [attach_to_ticket]
+class NewIssueRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Where to open the issue; every field but `provider` falls back to the plugin's setting."""
+
+    provider: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "jira"
+    summary: Annotated[str, msgspec.Meta(min_length=1, max_length=255)] | None = None
+    """The title; default: written from the session's first error."""
+    project: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+    issue_type: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
+
+
+@post(
+    "/api/v1/sessions/{session_id:str}/issues",
+    status_code=202,
+    summary="Open an issue (a bug) from a session",
+)
+async def open_issue(
+    request: Request[Any, Any, Any],
+    session_id: FromPath[str],
+    data: Annotated[NewIssueRequest | None, Body(title="where to open it")] = None,
+) -> Response[IssueAccepted]:
+    """Enqueue the job that opens the issue with the session's repro steps, errors, failed
+    requests and replay link; follow it with `GET /api/v1/jobs/{job_id}`, whose result names
+    the issue. A session gets one issue per provider: asking again answers 200 with it."""
+    asked = data or NewIssueRequest()
+    accepted = await services_of(request).issues.request(
+        asked.provider,
+        session_id,
+        IssueRequest(summary=asked.summary, project=asked.project, issue_type=asked.issue_type),
+    )
+    return Response(accepted, status_code=200 if accepted.state == "finished" else 202)
+
+
+ticket_route_handlers = [attach_to_ticket, open_issue]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 from redis import Redis
@@ -22,7 +23,14 @@ RETRY_POLICY_META = "retry_policy"
 ATTACH_TIMEOUT_SECONDS = 120
 # Plugins hear about ended sessions within minutes: one sweep per five-minute slot.
 SESSION_END_SWEEP_MINUTES = 5
+# Vendors retry a webhook delivery for hours at most; a day covers every retry.
+DELIVERY_TTL_SECONDS = 24 * 3600
 _LIVE = frozenset({JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
+
+
+def _delivery_key(provider: str, delivery_id: str) -> str:
+    digest = hashlib.sha256(f"{provider}\0{delivery_id}".encode()).hexdigest()[:40]
+    return f"replaydesk:webhook-delivery:{digest}"
 
 
 class JobQueue:
@@ -70,6 +78,37 @@ class JobQueue:
             meta={RETRY_POLICY_META: REMOTE_WRITE.name},
         )
 
+    def enqueue_resolve(
+        self, job_id: str, provider: str, ticket_id: str, requester: str, created_at: int | None
+    ) -> bool:
+        """Enqueue the job that finds a ticket requester's user ID, then asks for the report."""
+        return self._enqueue_unique(
+            "service.jobs.resolve.resolve_requester",
+            (provider, ticket_id, requester, created_at),
+            job_id,
+            job_timeout=ATTACH_TIMEOUT_SECONDS,
+            meta={RETRY_POLICY_META: REMOTE_WRITE.name},
+        )
+
+    def enqueue_issue(self, job_id: str, provider: str, session_id: str, request: bytes) -> bool:
+        """Enqueue the job that opens an issue from a session (`request`: IssueRequest JSON)."""
+        return self._enqueue_unique(
+            "service.jobs.issues.create_issue",
+            (provider, session_id, request),
+            job_id,
+            job_timeout=ATTACH_TIMEOUT_SECONDS,
+            meta={RETRY_POLICY_META: REMOTE_WRITE.name},
+        )
+
+    def delivery_answer(self, provider: str, delivery_id: str) -> bytes | None:
+        """What the service answered to a webhook delivery of this id, if it saw it before."""
+        answer: bytes | None = self.redis.get(_delivery_key(provider, delivery_id))
+        return answer
+
+    def remember_delivery(self, provider: str, delivery_id: str, answer: bytes) -> None:
+        """Keep the answer to a handled delivery for a day: vendors retry within hours."""
+        self.redis.set(_delivery_key(provider, delivery_id), answer, ex=DELIVERY_TTL_SECONDS)
+
     def enqueue_session_end_sweep(self, now: datetime | None = None) -> str:
         """Enqueue this slot's sweep that tells plugins about ended sessions, once per slot."""
         moment = now or datetime.now(tz=UTC)
@@ -87,7 +126,7 @@ class JobQueue:
     def _enqueue_unique(
         self,
         func: str,
-        args: tuple[str, ...],
+        args: tuple[str | bytes | int | None, ...],
         job_id: str,
         replace_done: bool = True,
         **options: object,

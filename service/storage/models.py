@@ -172,7 +172,10 @@ class TicketAttachmentRow(Base):
     job_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     provider: Mapped[str] = mapped_column(String(64))
     ticket_id: Mapped[str] = mapped_column(String(256))
+    # Empty for a "no recording found" note: the customer had no session to report.
     session_id: Mapped[str] = mapped_column(String(128))
+    # The customer's user ID, when the request named one.
+    user_id: Mapped[str | None] = mapped_column(String(256))
     # pending (not yet written), written (the tracker has it), failed (gave up; see error).
     state: Mapped[str] = mapped_column(String(16))
     ticket_created_at: Mapped[int | None] = mapped_column(BigInteger)

@@ -26,6 +26,8 @@ class AttachmentRecord(msgspec.Struct, frozen=True, kw_only=True):
     provider: str
     ticket_id: str
     session_id: str
+    """Empty for a "no recording found" note."""
+    user_id: str | None
     state: AttachmentState
     ticket_created_at: int | None
     requested_at: int
@@ -66,6 +68,7 @@ class TicketStore:
         session_id: str,
         ticket_created_at: int | None,
         now: int,
+        user_id: str | None = None,
     ) -> tuple[AttachmentRecord, bool]:
         """Record a request to attach; returns the record and whether it needs enqueueing.
 
@@ -80,6 +83,7 @@ class TicketStore:
                     provider=provider,
                     ticket_id=ticket_id,
                     session_id=session_id,
+                    user_id=user_id,
                     state="pending",
                     ticket_created_at=ticket_created_at,
                     requested_at=now,
@@ -99,6 +103,51 @@ class TicketStore:
             ).one()
         record = _record(row)
         return record, record.state == "pending"
+
+    async def record_written(
+        self,
+        job_id: str,
+        provider: str,
+        ticket_id: str,
+        session_id: str,
+        user_id: str | None,
+        remote: dict[str, Any],
+        now: int,
+    ) -> None:
+        """Record that a ticket already carries a session's report (it was created with it)."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                self._insert(attachments)
+                .values(
+                    job_id=job_id,
+                    provider=provider,
+                    ticket_id=ticket_id,
+                    session_id=session_id,
+                    user_id=user_id,
+                    state="written",
+                    requested_at=now,
+                    updated_at=now,
+                    enqueued_at=now,
+                    attempts=1,
+                    remote=remote,
+                    written_at=now,
+                )
+                .on_conflict_do_nothing(index_elements=["job_id"])
+            )
+
+    async def written_for_session(self, provider: str, session_id: str) -> list[AttachmentRecord]:
+        """The provider's tickets that carry the session's report, oldest first."""
+        query = (
+            select(attachments)
+            .where(
+                attachments.c.provider == provider,
+                attachments.c.session_id == session_id,
+                attachments.c.state == "written",
+            )
+            .order_by(attachments.c.written_at)
+        )
+        async with self.engine.connect() as conn:
+            return [_record(row) for row in await conn.execute(query)]
 
     async def mark_enqueued(self, job_id: str, now: int) -> None:
         """The job is in the queue (the outbox relay no longer needs to enqueue it)."""

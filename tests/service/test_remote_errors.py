@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from service import PermanentError, RetryableError, parse_retry_after, remote_request
-from service.remote_errors import error_for_status
+from service.remote_errors import error_for_status, rate_limit_wait
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 425, 429])
@@ -39,6 +39,19 @@ def test_retry_after_takes_seconds_or_an_http_date() -> None:
     assert parse_retry_after(format_datetime(now - timedelta(hours=1), usegmt=True), now) == 0
     assert parse_retry_after("soon") is None and parse_retry_after(None) is None
     assert parse_retry_after("-5") == 0 and parse_retry_after("1e9") == 24 * 3600
+
+
+def test_a_rate_limit_without_retry_after_waits_for_the_announced_reset() -> None:
+    now = datetime(2026, 11, 22, 10, 0, 30, tzinfo=UTC)
+    # Retry-After wins over the reset headers.
+    assert rate_limit_wait({"retry-after": "7", "ratelimit-reset": "50"}, now) == 7
+    # Jira: the reset moment as an ISO timestamp to the minute.
+    assert rate_limit_wait({"x-ratelimit-reset": "2026-11-22T10:01Z"}, now) == 30
+    # Unix seconds, and the IETF header's seconds from now (Zendesk's ticketing endpoints).
+    assert rate_limit_wait({"x-ratelimit-reset": str(now.timestamp() + 12)}, now) == 12
+    assert rate_limit_wait({"ratelimit-reset": "45"}, now) == 45
+    assert rate_limit_wait({"x-ratelimit-reset": "whenever"}, now) is None
+    assert rate_limit_wait({}, now) is None
 
 
 class _Answers(BaseHTTPRequestHandler):

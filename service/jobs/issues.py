@@ -1,0 +1,32 @@
+"""Job: open an issue from a session, with its report, once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from rq.job import Retry
+
+from service.issue_filing import file_issue
+from service.jobs.attach import report_delivery
+from service.jobs.remote_job import JobContext, run_remote_job
+from service.plugin_types import IssueRequest
+
+__all__ = ["create_issue"]
+
+
+def create_issue(provider: str, session_id: str, request: bytes) -> dict[str, Any] | Retry:
+    """Open the provider's issue for `session_id` (`request`: an IssueRequest as JSON).
+
+    Returns the issue (key and URL). Retries as `run_remote_job` says.
+    """
+    asked = msgspec.json.decode(request, type=IssueRequest)
+
+    async def work(context: JobContext) -> dict[str, Any]:
+        filed = await file_issue(
+            report_delivery(context), context.store, provider, session_id, asked
+        )
+        result: dict[str, Any] = msgspec.to_builtins(filed)
+        return result
+
+    return run_remote_job(f"open a {provider} issue for session {session_id}", work)
