@@ -32,12 +32,21 @@ class ErasureKeys:
 
 
 async def purge_sessions(
-    store: SessionStore, blobs: BlobStore, session_ids: list[str], tombstones: list[str]
+    store: SessionStore,
+    blobs: BlobStore,
+    session_ids: list[str],
+    tombstones: list[str],
+    user_id: str | None = None,
 ) -> None:
-    """Delete sessions' blobs, then their rows (with tombstones), so no orphan keeps data."""
+    """Delete sessions' blobs, then their rows (with tombstones), so no orphan keeps data.
+
+    With `user_id`, every other record of that user is forgotten in the same step.
+    """
     for session_id in session_ids:
         await blobs.delete_prefix(session_prefix(session_id))
-    await store.delete_sessions(session_ids, tombstones, at=int(time.time() * 1000))
+    await store.delete_sessions(
+        session_ids, tombstones, at=int(time.time() * 1000), user_id=user_id
+    )
 
 
 async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, user_id: str) -> int:
@@ -47,5 +56,5 @@ async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, u
     """
     session_ids = await store.session_ids_of_user(user_id)
     tombstones = [keys.user(user_id), *(keys.session(sid) for sid in session_ids)]
-    await purge_sessions(store, blobs, session_ids, tombstones)
+    await purge_sessions(store, blobs, session_ids, tombstones, user_id)
     return len(session_ids)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, case, delete, exists, func, insert, or_, select
+from sqlalchemy import Select, Table, and_, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.storage.models import ChunkRow, ErasureRow, SessionRow, SignalRow
+from service.storage.models import ChunkRow, ErasureRow, SessionRow, SignalRow, TicketAttachmentRow
 from service.storage.records import BatchRecord, SessionFilters, SessionRecord, SignalRecord
 
 __all__ = ["SessionStore"]
@@ -18,6 +18,7 @@ sessions = cast(Table, SessionRow.__table__)
 chunks = cast(Table, ChunkRow.__table__)
 signals = cast(Table, SignalRow.__table__)
 erasures = cast(Table, ErasureRow.__table__)
+ticket_attachments = cast(Table, TicketAttachmentRow.__table__)
 
 _COUNTERS = {
     "click": "click_count",
@@ -258,11 +259,24 @@ class SessionStore:
             return list((await conn.execute(query)).scalars())
 
     async def delete_sessions(
-        self, session_ids: Sequence[str], tombstones: Sequence[str] = (), at: int = 0
+        self,
+        session_ids: Sequence[str],
+        tombstones: Sequence[str] = (),
+        at: int = 0,
+        user_id: str | None = None,
     ) -> None:
-        """Delete sessions with their chunk rows and signals; record tombstones in the same step."""
+        """Delete sessions with their chunk rows and signals; record tombstones in the same step.
+
+        With `user_id`, ticket attachment records forget that user too.
+        """
         async with self.engine.begin() as conn:
             await self._delete_sessions(conn, session_ids)
+            if user_id is not None:
+                await conn.execute(
+                    update(ticket_attachments)
+                    .where(ticket_attachments.c.user_id == user_id)
+                    .values(user_id=None)
+                )
             if tombstones:
                 await conn.execute(
                     self._insert(erasures)

@@ -31,6 +31,8 @@ from service.jobs.runtime import configure_job_runtime
 from service.plugin_host import PluginHost
 from service.plugin_manager import build_plugin_manager
 from service.settings import Settings
+from service.storage.database import create_engine
+from service.storage.ticket_store import TicketStore
 from tests.conftest import AUTH, INGEST, make_settings
 from tests.job_runner import run_until_settled
 from tests.recordings import BASE_TS, batch, checkout_events
@@ -206,6 +208,15 @@ async def test_the_no_recording_note_is_written_once_when_the_admin_turned_it_on
     assert "no session of user u77" in notice.reason
     assert notice.marker.startswith("replaydesk-report-")
     assert notice.ticket_created_at is not None and desk.reports == []
+    # Erasing the user leaves no trace of them in the note's record.
+    erased = await noting_client.delete("/api/v1/users/u77", headers=AUTH)
+    assert erased.status_code == 200, erased.text
+    engine = create_engine(settings.database_url)
+    try:
+        record = await TicketStore(engine).get(first.json()["job_id"])
+    finally:
+        await engine.dispose()
+    assert record is not None and record.state == "written" and record.user_id is None
 
     nobody = await noting_client.post("/webhooks/desk", json={"ticket": 505, "requester": "req-8"})
     await settle(settings)
