@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections import Counter
 from typing import Any
 
@@ -260,6 +261,62 @@ def test_batches_outlive_a_failing_ingest_and_a_reload_and_arrive_once(
     assert len(ingest_watch.requests) > len(ingest_watch.statuses)  # some did fail
     seqs = chunk_seqs(service, str(session_id))
     assert seqs == list(range(len(seqs)))  # numbered without gaps, each stored once
+
+
+def test_a_rate_limited_batch_waits_as_long_as_retry_after_says(
+    page: Page, site: Site, service: Service
+) -> None:
+    # Backoff alone would retry within 100 ms; the service asks for 2 s.
+    site.configure(site.user_id, flushIntervalMs=300, retryBaseMs=50, retryMaxMs=100)
+    attempts: list[float] = []
+
+    def limit_once(route: Any) -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            # As the service answers: CORS lets the page read Retry-After.
+            cors = {
+                "Access-Control-Allow-Origin": site.origin,
+                "Access-Control-Expose-Headers": "Retry-After",
+            }
+            route.fulfill(status=429, headers={"Retry-After": "2", **cors}, body="slow down")
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/ingest*", limit_once)
+    page.goto(site.url("shop.html"))
+    session_id = session_id_of(page)
+    wait_for(lambda: len(attempts) >= 2, timeout=10, what="the retry", page=page)
+    assert attempts[1] - attempts[0] >= 1.9, attempts
+    wait_for(lambda: chunk_seqs(service, str(session_id)) or None, what="the batch")
+    assert chunk_seqs(service, str(session_id))[0] == 0  # the limited batch, stored after all
+
+
+@pytest.mark.parametrize("bound", ["size", "age"])
+def test_a_long_offline_spell_keeps_only_the_newest_batches_within_the_bounds(
+    page: Page, context: BrowserContext, site: Site, service: Service, bound: str
+) -> None:
+    limits = {"maxQueueBytes": 2500} if bound == "size" else {"maxQueueAgeMs": 1500}
+    site.configure(site.user_id, flushIntervalMs=250, retryBaseMs=100, retryMaxMs=200, **limits)
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text))
+    page.route("**/api/v1/ingest*", lambda route: route.abort("connectionrefused"))
+    page.goto(site.url("shop.html"))
+    session_id = session_id_of(page)
+    for number in range(10):
+        # Random text: the queue counts compressed bytes.
+        page.evaluate(f"console.log('spell-{number}-' + crypto.randomUUID().repeat(10))")
+        page.wait_for_timeout(300)  # one batch each
+    page.unroute("**/api/v1/ingest*")
+
+    def last_marker() -> list[str] | None:
+        found = [m for m in console_messages(service.events(str(session_id))) if "spell-9" in m]
+        return found or None
+
+    wait_for(last_marker, timeout=15, what="the newest batch")
+    messages = console_messages(service.events(str(session_id)))
+    kept = [m.split("-")[1] for m in messages if m.startswith("spell-")]
+    assert "0" not in kept and "9" in kept, kept  # the oldest went, the newest stayed
+    assert any("dropped" in w and "limit" in w for w in warnings), warnings
 
 
 def test_a_reload_continues_the_session_and_idleness_starts_a_new_one(
