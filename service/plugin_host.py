@@ -46,7 +46,7 @@ class PluginStatus(msgspec.Struct, frozen=True, kw_only=True):
     provider: TicketProvider | None
     settings: list[SettingSpec]
     settings_set: list[str]
-    """Names of the declared settings that have a value."""
+    """Names of the declared settings set in the environment (not just defaulted)."""
 
 
 class PluginHost:
@@ -251,7 +251,7 @@ class PluginHost:
                 hooks = sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or [])
                 settings = self.settings_of(name)
                 specs = settings.specs
-                settings_set = [s.name for s in specs if settings.get(s.name) is not None]
+                settings_set = [s.name for s in specs if s.name.upper() in settings.values]
                 missing = settings.missing()
                 state = "idle" if missing else "active"
                 detail = f"unset: {', '.join(missing)}" if missing else None

@@ -23,6 +23,8 @@ __all__ = [
 ]
 
 ENV_PREFIX = "REPLAYDESK_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def plugin_env_prefix(plugin: str) -> str:
@@ -102,8 +104,9 @@ class IssueRequest(msgspec.Struct, frozen=True, kw_only=True):
     issue_type: str | None = None
     """The issue type's name (`Bug`); None means the plugin's configured default."""
     marker: str = ""
-    """Identifies this request: write it into the issue (a label, a property) so a retry can
-    tell that the issue was already created."""
+    """Identifies this request; it starts with `replaydesk-issue-`. Write it into the issue (a
+    label, a property): the issue's own "created" webhook can then tell that the issue carries
+    its report already."""
 
 
 class CreatedIssue(msgspec.Struct, frozen=True, kw_only=True):
@@ -188,6 +191,17 @@ class PluginSettings(msgspec.Struct, frozen=True, kw_only=True):
             return float(value)
         except ValueError:
             raise ValueError(f"{self.env_name(name)} must be a number, not {value!r}") from None
+
+    def get_bool(self, name: str, default: bool) -> bool:
+        """A true/false setting (`true/false`, `yes/no`, `on/off`, `1/0`); `default` when unset,
+        ValueError naming the variable if it is anything else."""
+        value = self.get(name)
+        if value is None or not value.strip():
+            return default
+        word = value.strip().lower()
+        if word in _TRUE or word in _FALSE:
+            return word in _TRUE
+        raise ValueError(f"{self.env_name(name)} must be true or false")
 
     def missing(self) -> list[str]:
         """Environment variables of required settings that are unset."""

@@ -114,25 +114,30 @@ class TicketStore:
         remote: dict[str, Any],
         now: int,
     ) -> None:
-        """Record that a ticket already carries a session's report (it was created with it)."""
+        """Record that a ticket already carries a session's report (it was created with it).
+
+        A request for that report that is still pending (the new issue's own webhook came
+        first) turns written: its job then writes nothing.
+        """
+        written = {"state": "written", "remote": remote, "written_at": now, "updated_at": now}
+        insert = self._insert(attachments).values(
+            job_id=job_id,
+            provider=provider,
+            ticket_id=ticket_id,
+            session_id=session_id,
+            user_id=user_id,
+            requested_at=now,
+            enqueued_at=now,
+            attempts=1,
+            **written,
+        )
         async with self.engine.begin() as conn:
             await conn.execute(
-                self._insert(attachments)
-                .values(
-                    job_id=job_id,
-                    provider=provider,
-                    ticket_id=ticket_id,
-                    session_id=session_id,
-                    user_id=user_id,
-                    state="written",
-                    requested_at=now,
-                    updated_at=now,
-                    enqueued_at=now,
-                    attempts=1,
-                    remote=remote,
-                    written_at=now,
+                insert.on_conflict_do_update(
+                    index_elements=["job_id"],
+                    set_=written,
+                    where=attachments.c.state != "written",
                 )
-                .on_conflict_do_nothing(index_elements=["job_id"])
             )
 
     async def written_for_session(self, provider: str, session_id: str) -> list[AttachmentRecord]:

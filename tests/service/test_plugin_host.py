@@ -101,3 +101,18 @@ def test_two_plugins_claiming_one_provider_keep_the_first(
         )
         assert host.providers()["shared"][0] == "a"
     assert "both declare provider 'shared'" in caplog.text
+
+
+def test_number_and_switch_settings_name_the_variable_when_malformed() -> None:
+    specs = (SettingSpec(name="NOTE", description="a switch", default="off"),)
+    settings = PluginSettings(
+        plugin="desk", values={"WAIT": "2.5", "ON": " Yes ", "BAD": "maybe"}, specs=specs
+    )
+    assert settings.get_float("WAIT", 1.0) == 2.5 and settings.get_float("UNSET", 1.0) == 1.0
+    assert settings.get_bool("ON", False) is True
+    assert settings.get_bool("NOTE", True) is False  # the declared default
+    assert settings.get_bool("UNSET", True) is True
+    with pytest.raises(ValueError, match="REPLAYDESK_DESK_BAD must be true or false$"):
+        settings.get_bool("BAD", False)
+    with pytest.raises(ValueError, match="REPLAYDESK_DESK_ON must be a number"):
+        settings.get_float("ON", 1.0)

@@ -153,4 +153,4 @@ async def test_a_plugin_that_fails_to_load_is_named_and_the_service_still_starts
     assert listing.returncode == 1
     assert "broken 0.1 (replaydesk-broken-examples)  failed" in listing.stdout
     assert "error: ModuleNotFoundError" in listing.stdout
-    assert "zendesk 0.1.0 (replaydesk)  active" in listing.stdout
+    assert "zendesk 0.1.0 (replaydesk)  idle" in listing.stdout  # loaded, waiting for settings

@@ -59,3 +59,24 @@ async def test_a_failed_report_asked_for_again_is_pending_again(database_url: st
         assert reopened is not None and reopened.state == "pending"
     finally:
         await engine.dispose()
+
+
+async def test_an_issue_opened_with_its_report_is_written_even_if_its_webhook_came_first(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        store = TicketStore(engine)
+        # The new issue's "created" webhook asked for the report before the job recorded it.
+        await store.request("attach-c", "jira", "BUG-1", "s1", None, NOW, "u42")
+        issue = {"remote_id": "BUG-1", "kind": "issue", "url": "https://x.test/BUG-1"}
+        await store.record_written("attach-c", "jira", "BUG-1", "s1", "u42", issue, NOW + 1)
+        assert await store.claim("attach-c", NOW + 2, LEASE) is None  # its job writes nothing
+        [record] = await store.written_for_session("jira", "s1")
+        assert record.remote == issue and record.user_id == "u42"
+        # A report written before is never overwritten.
+        await store.record_written("attach-c", "jira", "BUG-1", "s1", "u42", {"x": 1}, NOW + 3)
+        again = await store.get("attach-c")
+        assert again is not None and again.remote == issue
+    finally:
+        await engine.dispose()

@@ -1,0 +1,131 @@
+"""The internal notes written into Zendesk tickets, as HTML (pure functions)."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from service import MissingRecording, ReplayReport, format_offset, headline
+
+__all__ = ["no_recording_note", "report_note"]
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def _text(value: object) -> str:
+    # Everything that came from a recording is text, never markup, in the note.
+    return html.escape(str(value), quote=True)
+
+
+def _link(label: str, url: str) -> str:
+    """An anchor for http(s) URLs; any other URL (`javascript:`, `data:`) stays inert text."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return f"{_text(label)}: {_text(url)}"
+    return f'<a href="{_text(url)}">{_text(label)}</a>'
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _repeat(count: int) -> str:
+    return f" {TIMES}{count}" if count > 1 else ""
+
+
+def _heading(text: str) -> str:
+    return f"<p><strong>{_text(text)}</strong></p>"
+
+
+def _footer(marker: str) -> str:
+    # Visible on purpose: Zendesk may strip HTML comments, and a retry searches for the marker.
+    return f"<p><small>ReplayDesk {_text(marker)}</small></p>"
+
+
+def _links(report: ReplayReport) -> str:
+    if report.first_error_url:
+        links = [
+            _link("Watch the replay from the first error", report.first_error_url),
+            _link("the whole session", report.replay_url),
+        ]
+    else:
+        links = [_link("Watch the replay", report.replay_url)]
+    valid = f"(links valid until {_when(report.replay_url_expires_at)})"
+    return f"<p><strong>Session replay</strong>: {' · '.join(links)} {valid}</p>"
+
+
+def _steps(report: ReplayReport) -> list[str]:
+    if not report.steps:
+        return []
+    items = "".join(
+        f"<li>{_text(step.text)} ({format_offset(step.offset_ms)})</li>" for step in report.steps
+    )
+    parts = [_heading("Steps to reproduce"), f"<ol>{items}</ol>"]
+    if report.omitted_steps:
+        parts.append(f"<p>({report.omitted_steps} more steps are in the replay)</p>")
+    return parts
+
+
+def _errors(report: ReplayReport) -> list[str]:
+    if not report.console_errors:
+        return []
+    items = []
+    for error in report.console_errors:
+        first_line = error.message.strip().split("\n", 1)[0]
+        at = format_offset(error.first_offset_ms)
+        trace = "\n".join([error.message.strip(), *error.stack])
+        items.append(
+            f"<li><code>{_text(first_line)}</code>{_repeat(error.count)} at {at}"
+            f"<pre>{_text(trace)}</pre></li>"
+        )
+    return [_heading("Console errors"), f"<ul>{''.join(items)}</ul>"]
+
+
+def _requests(report: ReplayReport) -> list[str]:
+    if not report.failed_requests:
+        return []
+    items = []
+    for failed in report.failed_requests:
+        status = str(failed.status) if failed.status else f"no response ({failed.error})"
+        took = f", {failed.duration_ms:.0f} ms" if failed.duration_ms is not None else ""
+        at = format_offset(failed.first_offset_ms)
+        items.append(
+            f"<li><code>{_text(failed.method)} {_text(failed.url)}</code> → {_text(status)}"
+            f"{took}{_repeat(failed.count)} at {at}</li>"
+        )
+    return [_heading("Failed requests"), f"<ul>{''.join(items)}</ul>"]
+
+
+def _struggles(report: ReplayReport) -> list[str]:
+    if not report.struggles:
+        return []
+    items = []
+    for struggle in report.struggles:
+        what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
+        at = format_offset(struggle.offset_ms)
+        items.append(f"<li>{what} on {_text(struggle.target)} ({struggle.count}) at {at}</li>")
+    return [_heading("Struggles"), f"<ul>{''.join(items)}</ul>"]
+
+
+def report_note(report: ReplayReport) -> str:
+    """The replay report as a note: links, headline, steps, errors, requests, struggles."""
+    parts = [_links(report), f"<p>{_text(headline(report))}</p>"]
+    parts += _steps(report) + _errors(report) + _requests(report) + _struggles(report)
+    if report.log_file is not None:
+        name = _text(report.log_file.filename)
+        parts.append(f"<p>The session's console and network log is attached: {name}</p>")
+    parts.append(_footer(report.marker))
+    return "\n".join(parts)
+
+
+def no_recording_note(notice: MissingRecording) -> str:
+    """A short note saying that ReplayDesk has no recording of this ticket's customer."""
+    who = f" (user <code>{_text(notice.user_id)}</code>)" if notice.user_id else ""
+    return "\n".join(
+        [
+            f"<p><strong>No ReplayDesk recording found for this customer</strong>{who}.</p>",
+            f"<p>{_text(notice.reason)}</p>",
+            _footer(notice.marker),
+        ]
+    )

@@ -1,0 +1,80 @@
+"""A bug opened from a session, by the API and by `replaydesk issue`: once, with its evidence."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from service import IssueRequest, hmac_sha256
+from service.issue_command import issue_command
+from service.settings import Settings
+from tests.conftest import AUTH
+from tests.plugins.jira.conftest import SITE, WEBHOOK_SECRET
+from tests.plugins.jira.contract import example
+from tests.plugins.jira.fake_jira import FakeJira
+from tests.plugins.jira.test_webhook_delivery import SESSION, deliver, record_session, settle
+
+
+def created_webhook(key: str, labels: list[str]) -> tuple[bytes, dict[str, str]]:
+    """Jira's `issue_created` delivery for an issue with these labels, signed."""
+    payload = example("webhook-jira-issue_created.composed.body.json")
+    payload["timestamp"] = int(time.time() * 1000)
+    payload["issue"].update(key=key)
+    payload["issue"]["fields"].update(labels=labels)
+    body = json.dumps(payload).encode()
+    return body, {
+        "Content-Type": "application/json",
+        "X-Hub-Signature": f"sha256={hmac_sha256(WEBHOOK_SECRET, body)}",
+        "X-Atlassian-Webhook-Identifier": f"created-{key}",
+    }
+
+
+async def test_the_api_opens_one_bug_and_its_own_webhook_adds_no_comment(
+    jira_client: Any, jira: FakeJira, jira_settings: Settings
+) -> None:
+    await record_session(jira_client)
+    url = f"/api/v1/sessions/{SESSION}/issues"
+    asked = await jira_client.post(url, json={"project": "SHOP"}, headers=AUTH)
+    assert asked.status_code == 202, asked.text
+    await settle(jira_settings)
+    [created] = jira.created
+    fields = created["fields"]
+    assert fields["project"] == {"key": "SHOP"} and fields["issuetype"] == {"name": "Bug"}
+    assert "payment failed" in fields["summary"]
+    assert fields["description"]["content"][0]["type"] in {"heading", "paragraph"}
+    job = (await jira_client.get(f"/api/v1/jobs/{asked.json()['job_id']}", headers=AUTH)).json()
+    assert job["state"] == "finished", job
+    key = job["result"]["ticket_id"]
+    assert job["result"]["url"] == f"{SITE}/browse/{key}"
+    assert [link["globalId"] for link in jira.link_posts] == [f"replaydesk:{SESSION}"]
+    assert len(jira.attachments[key]) == 1
+
+    # Jira tells the service about the new issue: it carries the report already.
+    answer = await deliver(jira_client, created_webhook(key, fields["labels"]))
+    assert answer.status_code == 202 and answer.json()["job_id"] is None
+    again = await jira_client.post(url, json={}, headers=AUTH)
+    assert again.status_code == 200 and again.json()["ticket_id"] == key
+    await settle(jira_settings)
+    assert len(jira.created) == 1 and jira.comments_on(key) == []
+
+
+async def test_the_command_line_opens_the_bug_and_prints_where(
+    jira_client: Any, jira: FakeJira, jira_settings: Settings
+) -> None:
+    await record_session(jira_client)
+    printed: list[str] = []
+    request = IssueRequest(summary="Checkout fails at payment", project="SHOP")
+
+    def run() -> int:
+        return issue_command(jira_settings, "jira", SESSION, request, printed.append)
+
+    assert await asyncio.to_thread(run) == 0
+    [created] = jira.created
+    assert created["fields"]["summary"] == "Checkout fails at payment"
+    key = printed[0].split()[0]
+    assert printed == [f"{key}  {SITE}/browse/{key}"]
+    assert await asyncio.to_thread(run) == 0  # asked again: the same bug, nothing new
+    assert printed[1] == f"{key}  {SITE}/browse/{key}  (opened before; nothing new)"
+    assert len(jira.created) == 1

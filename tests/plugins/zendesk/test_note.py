@@ -1,0 +1,127 @@
+"""The notes' HTML: what an agent sees, and that nothing from a recording becomes live markup."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import msgspec
+
+from plugins.zendesk.note import no_recording_note, report_note
+from service import MissingRecording, ReplayReport, ReportFile
+from service.plugin_testing import sample_report
+
+HOSTILE = "<img src=x onerror=alert(1)>"
+SAFE_TAGS = {"p", "strong", "a", "ol", "ul", "li", "code", "pre", "small"}
+
+
+class Markup(HTMLParser):
+    """The tags, links and visible text of a note, as a browser would read them."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[str] = []
+        self.hrefs: list[str] = []
+        self.attributes: list[str] = []
+        self.text = ""
+        self.feed(source)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        for name, value in attrs:
+            self.attributes.append(name)
+            if name == "href" and value is not None:
+                self.hrefs.append(value)
+
+    def handle_data(self, data: str) -> None:
+        self.text += data
+
+
+def hostile_report() -> ReplayReport:
+    report = sample_report(user_id="<u>jane</u>")
+    error = msgspec.structs.replace(
+        report.console_errors[0], message=f"{HOSTILE}\nsecond line", stack=["at <evil> (x.js:1)"]
+    )
+    failed = msgspec.structs.replace(report.failed_requests[0], url="javascript:alert(1)")
+    struggle = msgspec.structs.replace(report.struggles[0], target='"><script>alert(1)</script>')
+    step = msgspec.structs.replace(report.steps[0], text="Typed <b>bold</b> & more")
+    return msgspec.structs.replace(
+        report,
+        first_error_url="javascript:alert(2)",
+        console_errors=[error],
+        failed_requests=[failed],
+        struggles=[struggle],
+        steps=[step, *report.steps[1:]],
+    )
+
+
+def test_nothing_from_the_recording_becomes_markup() -> None:
+    note = report_note(hostile_report())
+    markup = Markup(note)
+    assert set(markup.tags) <= SAFE_TAGS
+    assert set(markup.attributes) <= {"href"}
+    assert all(href.startswith("https://") for href in markup.hrefs)
+    assert "<img" not in note and "<script" not in note and "<b>" not in note
+    # ... yet every piece of it is there, as text.
+    for text in (HOSTILE, "at <evil> (x.js:1)", '"><script>alert(1)</script>', "<u>jane</u>"):
+        assert text in markup.text
+    assert "Typed <b>bold</b> & more" in markup.text
+    assert "javascript:alert(1)" in markup.text and "javascript:alert(2)" in markup.text
+
+
+def test_the_first_link_opens_the_replay_at_the_first_error() -> None:
+    report = sample_report()
+    assert report.first_error_url
+    markup = Markup(report_note(report))
+    assert markup.hrefs == [report.first_error_url, report.replay_url]
+    assert "links valid until 2026-10-21 09:30 UTC" in markup.text
+
+    nothing_failed = msgspec.structs.replace(report, first_error_url=None)
+    assert Markup(report_note(nothing_failed)).hrefs == [report.replay_url]
+
+
+def test_the_steps_are_an_ordered_list_in_order() -> None:
+    report = sample_report()
+    note = report_note(report)
+    ordered = note[note.index("<ol>") : note.index("</ol>")]
+    positions = [ordered.index(html.escape(step.text)) for step in report.steps]
+    assert len(report.steps) > 3 and positions == sorted(positions)
+    assert "<li>Clicked 'Place order' ×3 (0:04)</li>".replace("'", "&#x27;") in ordered
+
+
+def test_the_note_has_the_headline_errors_with_stacks_requests_and_struggles() -> None:
+    report = sample_report(marker="replaydesk-report-abc")
+    note = report_note(report)
+    text = Markup(note).text
+    assert "user u42, started 2026-09-21 09:30 UTC, 0:06 long" in text
+    assert "<pre>TypeError: payment failed\nat pay (https://shop.example/app.js:10:5)</pre>" in note
+    assert "POST https://shop.example/api/pay → 500, 88 ms at 0:04" in text
+    assert "Rage clicks on 'Place order' (3) at 0:04" in text
+    # The marker is visible text: Zendesk may drop HTML comments, and a retry searches for it.
+    assert "replaydesk-report-abc" in text
+
+
+def test_an_attached_log_is_named() -> None:
+    log = ReportFile(filename="session.log", content_type="text/plain", content=b"...")
+    note = report_note(msgspec.structs.replace(sample_report(), log_file=log))
+    assert "log is attached: session.log" in Markup(note).text
+    unlogged = msgspec.structs.replace(sample_report(), log_file=None)
+    assert "attached" not in report_note(unlogged)
+
+
+def test_the_no_recording_note_says_whose_recording_is_missing_and_why() -> None:
+    notice = MissingRecording(
+        user_id="<u42>",
+        reason="no session of user '<u42>' before the ticket",
+        ticket_created_at=datetime(2026, 9, 21, 14, 14, tzinfo=UTC),
+        marker="replaydesk-none-abc",
+    )
+    note = no_recording_note(notice)
+    markup = Markup(note)
+    assert set(markup.tags) <= SAFE_TAGS and "<u42>" not in note
+    assert "No ReplayDesk recording found for this customer (user <u42>)." in markup.text
+    assert notice.reason in markup.text and notice.marker in markup.text
+    anonymous = Markup(no_recording_note(msgspec.structs.replace(notice, user_id=None))).text
+    assert "for this customer." in anonymous
