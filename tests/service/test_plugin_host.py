@@ -112,7 +112,7 @@ def test_number_and_switch_settings_name_the_variable_when_malformed() -> None:
     assert settings.get_bool("ON", False) is True
     assert settings.get_bool("NOTE", True) is False  # the declared default
     assert settings.get_bool("UNSET", True) is True
-    with pytest.raises(ValueError, match="REPLAYDESK_DESK_BAD must be true or false$"):
+    with pytest.raises(ValueError, match=r"REPLAYDESK_DESK_BAD must be true or false$"):
         settings.get_bool("BAD", False)
     with pytest.raises(ValueError, match="REPLAYDESK_DESK_ON must be a number"):
         settings.get_float("ON", 1.0)
