@@ -21,6 +21,11 @@ SETTINGS = (
         required=True,
     ),
     SettingSpec(
+        name="SITE_URL",
+        description="where people open issues, when URL is the OAuth API address "
+        "(https://api.atlassian.com/ex/jira/{cloudId}); default: URL",
+    ),
+    SettingSpec(
         name="WEBHOOK_SECRET",
         description="the secret of the Jira admin webhook (System > WebHooks)",
         required=True,
@@ -63,7 +68,9 @@ class JiraConfig:
     """The plugin's settings, checked and ready to use."""
 
     url: str
-    """`https://{site}.atlassian.net`, without a trailing slash."""
+    """`https://{site}.atlassian.net` (or the OAuth API address), without a trailing slash."""
+    site_url: str
+    """Where people open issues: `https://{site}.atlassian.net`."""
     webhook_secret: str = field(repr=False)
     authorization: str = field(repr=False)
     """The `Authorization` header: API-token basic auth, or a bearer token."""
@@ -75,16 +82,16 @@ class JiraConfig:
 
     def browse_url(self, key: str, comment_id: str | None = None) -> str:
         """Where a person opens the issue, scrolled to the comment when one is named."""
-        url = f"{self.url}/browse/{quote(key, safe='')}"
+        url = f"{self.site_url}/browse/{quote(key, safe='')}"
         return url if comment_id is None else f"{url}?focusedCommentId={quote(comment_id)}"
 
 
-def _url(settings: PluginSettings) -> str:
-    url = (settings.get("URL") or "").strip().rstrip("/")
+def _url(settings: PluginSettings, name: str = "URL") -> str:
+    url = (settings.get(name) or "").strip().rstrip("/")
     parts = urlsplit(url)
     # The credentials travel with every request: never over plain HTTP.
     if parts.scheme != "https" or not parts.netloc:
-        raise ConfigError(f"{settings.env_name('URL')} must be an https:// URL of your Jira site")
+        raise ConfigError(f"{settings.env_name(name)} must be an https:// URL of your Jira site")
     return url
 
 
@@ -124,8 +131,10 @@ def load_config(settings: PluginSettings) -> JiraConfig:
     secret = settings.get("WEBHOOK_SECRET")
     if not secret:
         raise ConfigError(f"{settings.env_name('WEBHOOK_SECRET')} is not set")
+    url = _url(settings)
     return JiraConfig(
-        url=_url(settings),
+        url=url,
+        site_url=_url(settings, "SITE_URL") if settings.get("SITE_URL") else url,
         webhook_secret=secret,
         authorization=_authorization(settings),
         user_field=(settings.get("USER_FIELD") or "").strip() or None,

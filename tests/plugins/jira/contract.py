@@ -6,13 +6,14 @@ import json
 import re
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
+
+from tests.plugins.vendor_contracts import CONTRACTS
 
 __all__ = [
     "CONTRACTS",
@@ -24,9 +25,6 @@ __all__ = [
     "operation",
 ]
 
-ROOT = Path(__file__).resolve().parents[3]
-# The vendor contracts live next to the repository (see DESIGN.md, "Vendor contracts").
-CONTRACTS = ROOT.parent / "shared" / "contracts"
 SPEC_URI = "urn:replaydesk:jira-cloud-v3-subset"
 
 

@@ -61,3 +61,16 @@ def test_incomplete_settings_declare_no_provider_and_say_which_variable(
     assert variable in caplog.text
     for secret in (API_TOKEN, WEBHOOK_SECRET):
         assert secret not in caplog.text
+
+
+def test_with_the_oauth_api_address_links_still_open_on_the_site() -> None:
+    from plugins.jira.settings import ConfigError, load_config
+
+    api = "https://api.atlassian.com/ex/jira/11223344-a1b2-3b33-c444-def123456789"
+    oauth = {"URL": api, "OAUTH_TOKEN": "t", "SITE_URL": SITE}
+    config = load_config(plugin_settings(**oauth))
+    assert config.url == api and config.authorization == "Bearer t"
+    assert config.browse_url("SHOP-12", "10001") == f"{SITE}/browse/SHOP-12?focusedCommentId=10001"
+    assert load_config(plugin_settings()).browse_url("SHOP-12") == f"{SITE}/browse/SHOP-12"
+    with pytest.raises(ConfigError, match="REPLAYDESK_JIRA_SITE_URL must be an https"):
+        load_config(plugin_settings(SITE_URL="http://acme.atlassian.net"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,11 +12,10 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
+from tests.plugins.vendor_contracts import CONTRACTS
+
 __all__ = ["CONTRACTS", "example", "request_violations", "schema_violations", "spec"]
 
-ROOT = Path(__file__).resolve().parents[3]
-# The vendor contracts live next to the repository (see DESIGN.md, "Vendor contracts").
-CONTRACTS = ROOT.parent / "shared" / "contracts"
 SPEC_URI = "urn:replaydesk:zendesk-support-subset"
 
 
