@@ -42,6 +42,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.webhooks = Counter(
+            "replaydesk_webhooks",
+            "Provider webhooks by outcome (enqueued, ignored, duplicate, rejected, invalid, "
+            "unavailable, unknown_provider).",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "replaydesk_queue_depth",
             "Jobs waiting in the queue.",

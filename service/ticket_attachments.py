@@ -20,6 +20,7 @@ from service.storage.session_store import SessionStore
 from service.storage.ticket_store import AttachmentRecord, TicketStore
 
 __all__ = [
+    "DUPLICATE_DELIVERY",
     "NO_SESSION",
     "AttachAccepted",
     "TicketAttachments",
@@ -31,6 +32,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The detail of the answer to a webhook delivery seen before.
+DUPLICATE_DELIVERY = "this delivery was handled before"
 # The session id of a "no recording found" note: the ticket's customer had no session.
 NO_SESSION = ""
 
@@ -223,7 +226,7 @@ class TicketAttachments:
         if answer is None:
             return None
         earlier = msgspec.json.decode(answer, type=WebhookAccepted)
-        return msgspec.structs.replace(earlier, detail="this delivery was handled before")
+        return msgspec.structs.replace(earlier, detail=DUPLICATE_DELIVERY)
 
     async def _remember(self, provider: str, delivery_id: str, answer: WebhookAccepted) -> None:
         try:

@@ -10,7 +10,8 @@ from litestar.params import FromPath
 
 from service.api.auth import services_of
 from service.plugin_types import WebhookRequest
-from service.ticket_attachments import WebhookAccepted
+from service.errors import ReplayDeskError
+from service.ticket_attachments import DUPLICATE_DELIVERY, WebhookAccepted
 
 __all__ = ["webhook_route_handlers"]
 
@@ -22,15 +23,35 @@ async def provider_webhook(
     """The raw body goes to the provider's plugin first, which verifies its signature (401
     when it does not verify). 404 for a provider nobody configured; 202 once the attach job
     it asks for is enqueued (or recorded, when the queue is away)."""
-    tickets = services_of(request).tickets
-    tickets.plugins.owner(provider)
-    webhook = WebhookRequest(
-        provider=provider,
-        headers={name.lower(): value for name, value in request.headers.items()},
-        body=await request.body(),
-        received_at=datetime.now(tz=UTC),
-    )
-    return await tickets.webhook(webhook)
+    services = services_of(request)
+    tickets = services.tickets
+    known = provider in tickets.plugins.providers()
+    count = services.metrics.webhooks.labels
+    try:
+        tickets.plugins.owner(provider)
+        webhook = WebhookRequest(
+            provider=provider,
+            headers={name.lower(): value for name, value in request.headers.items()},
+            body=await request.body(),
+            received_at=datetime.now(tz=UTC),
+        )
+        accepted = await tickets.webhook(webhook)
+    except ReplayDeskError as exc:
+        # Unknown provider names are counted under one label: a path is not a metric label.
+        outcome = _REFUSALS.get(exc.status_code, "refused")
+        count(provider=provider if known else "unknown", outcome=outcome).inc()
+        raise
+    count(provider=provider, outcome=_outcome(accepted)).inc()
+    return accepted
+
+
+_REFUSALS = {400: "invalid", 401: "rejected", 404: "unknown_provider", 503: "unavailable"}
+
+
+def _outcome(accepted: WebhookAccepted) -> str:
+    if accepted.detail == DUPLICATE_DELIVERY:
+        return "duplicate"
+    return "enqueued" if accepted.job_id else "ignored"
 
 
 webhook_route_handlers = [provider_webhook]

@@ -9,6 +9,7 @@ from service.retention import purge_expired
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine
 from service.storage.session_store import SessionStore
+from service.storage.ticket_store import TicketStore
 
 __all__ = ["purge_expired_sessions"]
 
@@ -21,7 +22,9 @@ def purge_expired_sessions() -> int:
         engine = create_engine(settings.database_url)
         try:
             blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
-            return await purge_expired(SessionStore(engine), blobs, settings.retention_days)
+            return await purge_expired(
+                SessionStore(engine), blobs, settings.retention_days, tickets=TicketStore(engine)
+            )
         finally:
             await engine.dispose()
 

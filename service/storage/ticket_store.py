@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast
 
 import msgspec
-from sqlalchemy import Table, and_, or_, select, update
+from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -153,6 +153,18 @@ class TicketStore:
         )
         async with self.engine.connect() as conn:
             return [_record(row) for row in await conn.execute(query)]
+
+    async def purge_settled(self, before: int) -> int:
+        """Forget written and failed reports last touched before `before` (ms); pending ones
+        stay (the outbox still owes them). Returns how many went."""
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                delete(attachments).where(
+                    attachments.c.state.in_(("written", "failed")),
+                    attachments.c.updated_at < before,
+                )
+            )
+        return int(result.rowcount or 0)
 
     async def mark_enqueued(self, job_id: str, now: int) -> None:
         """The job is in the queue (the outbox relay no longer needs to enqueue it)."""

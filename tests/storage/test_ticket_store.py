@@ -80,3 +80,20 @@ async def test_an_issue_opened_with_its_report_is_written_even_if_its_webhook_ca
         assert again is not None and again.remote == issue
     finally:
         await engine.dispose()
+
+
+async def test_settled_reports_are_forgotten_after_the_retention_period(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        store = TicketStore(engine)
+        for job_id in ("attach-w", "attach-f", "attach-p"):
+            await store.request(job_id, "jira", job_id, "s1", None, NOW)
+        await store.mark_written("attach-w", {"remote_id": "c1"}, NOW)
+        await store.record_error("attach-f", "404", failed=True, now=NOW)
+        assert await store.purge_settled(NOW) == 0  # not older than the cutoff yet
+        assert await store.purge_settled(NOW + 1) == 2
+        assert await store.get("attach-w") is None and await store.get("attach-f") is None
+        pending = await store.get("attach-p")  # the outbox still owes this one
+        assert pending is not None and pending.state == "pending"
+    finally:
+        await engine.dispose()

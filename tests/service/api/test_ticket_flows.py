@@ -178,6 +178,17 @@ async def test_a_requester_is_resolved_in_a_job_and_gets_one_report(
     await settle(settings)
     assert len(desk.reports) == 1
 
+    await desk_client.post("/webhooks/desk", content=b"{not json")
+    await desk_client.post("/webhooks/no-such-tracker", json=hook)
+    metrics = (await desk_client.get("/metrics")).text
+    for labels, count in [
+        ('outcome="enqueued",provider="desk"', 2),
+        ('outcome="duplicate",provider="desk"', 1),
+        ('outcome="invalid",provider="desk"', 1),
+        ('outcome="unknown_provider",provider="unknown"', 1),
+    ]:
+        assert f"replaydesk_webhooks_total{{{labels}}} {count}.0" in metrics, metrics
+
 
 async def test_without_the_note_setting_a_ticket_without_a_recording_is_left_alone(
     desk_client: Any, desk: Desk, settings: Settings
