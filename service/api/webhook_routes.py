@@ -9,8 +9,8 @@ from litestar import Request, post
 from litestar.params import FromPath
 
 from service.api.auth import services_of
-from service.plugin_types import WebhookRequest
 from service.errors import ReplayDeskError
+from service.plugin_types import WebhookRequest
 from service.ticket_attachments import DUPLICATE_DELIVERY, WebhookAccepted
 
 __all__ = ["webhook_route_handlers"]
