@@ -9,6 +9,7 @@ import { stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
 import { navigationPlugin } from './plugins/navigation';
+import { startedEarly } from './plugins/early';
 import { networkPlugin } from './plugins/network';
 import { MASK_ALL_INPUTS, maskInput, privacySelectors, type Selectors } from './privacy';
 import { scrubText, scrubUrl } from './scrub';
@@ -61,6 +62,7 @@ let ticker = 0;
 let stopRrweb: (() => void) | undefined;
 let pending: [string, unknown][] = [];
 let listeners: [EventTarget, string, (event: never) => void][] = [];
+let earlyStops: (() => void)[] = [];
 
 function stringify(): void {
   clearTimeout(stringifyTimer);
@@ -228,16 +230,16 @@ export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused
 
   const plugins = [navigationPlugin()] as RecordPlugin[];
   if (cfg.console) {
-    plugins.push(
-      getRecordConsolePlugin({
-        level: cfg.console.levels,
-        lengthThreshold: cfg.console.maxEntries,
-        stringifyOptions: { stringLengthLimit: cfg.console.maxArgLength, numOfKeysLimit: 50, depthOfLimit: 4 },
-      }),
-    );
+    const consolePlugin = getRecordConsolePlugin({
+      level: cfg.console.levels,
+      lengthThreshold: cfg.console.maxEntries,
+      stringifyOptions: { stringLengthLimit: cfg.console.maxArgLength, numOfKeysLimit: 50, depthOfLimit: 4 },
+    });
+    plugins.push(startedEarly(consolePlugin, earlyStops));
   }
   if (cfg.network) {
-    plugins.push(networkPlugin({ ...cfg.network, ignore: (url) => url.startsWith(cfg.ingestUrl) }) as RecordPlugin);
+    const network = networkPlugin({ ...cfg.network, ignore: (url) => url.startsWith(cfg.ingestUrl) });
+    plugins.push(startedEarly(network, earlyStops) as RecordPlugin);
   }
   stopRrweb = record<eventWithTime>({
     emit: onEvent,
@@ -277,6 +279,8 @@ export function stopRecording(final?: boolean): void {
   if (final && !sessionEnded()) seal(true);
   recording = false;
   stopRrweb?.();
+  // Plugins rrweb never started (it stopped before DOMContentLoaded) stop here.
+  for (const stop of earlyStops.splice(0)) stop();
   clearInterval(ticker);
   clearTimeout(sealTimer);
   clearTimeout(stringifyTimer);

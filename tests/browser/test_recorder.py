@@ -319,6 +319,42 @@ def test_a_long_offline_spell_keeps_only_the_newest_batches_within_the_bounds(
     assert any("dropped" in w and "limit" in w for w in warnings), warnings
 
 
+def test_what_the_page_does_before_dom_content_loaded_is_recorded(
+    page: Page, site: Site, service: Service
+) -> None:
+    site.configure(site.user_id, flushIntervalMs=300)
+    # Runs in the page's <head>, right after init: before DOMContentLoaded, like a page's
+    # module or deferred scripts starting up.
+    site.after_init = (
+        "console.error('boot failed: config missing');"
+        "fetch('/api/pay', {method: 'POST'});"
+        "document.readyState === 'loading' || console.error('the test ran too late');"
+        "throw new Error('early crash');"
+    )
+    page.goto(site.url("shop.html"))
+    session_id = str(session_id_of(page))
+
+    def recorded() -> list[dict[str, Any]] | None:
+        events = service.events(session_id) if service.sessions_of(site.user_id) else []
+        requests = plugin_payloads(events, "replaydesk/network@1")
+        return events if any(r["url"].endswith("/api/pay") for r in requests) else None
+
+    events = wait_for(recorded, timeout=10, what="the early request", page=page)
+    messages = console_messages(events)
+    assert "boot failed: config missing" in messages, messages
+    assert any("early crash" in m for m in messages), messages
+    assert "the test ran too late" not in messages
+    [pay] = [r for r in plugin_payloads(events, "replaydesk/network@1") if "/api/pay" in r["url"]]
+    assert pay["status"] == 500 and pay["method"] == "POST"
+    # Each once, after the page's first full snapshot.
+    assert messages.count("boot failed: config missing") == 1
+    first_snapshot = next(i for i, e in enumerate(events) if e["type"] == FULL_SNAPSHOT)
+    first_early = next(
+        i for i, e in enumerate(events) if e["type"] == PLUGIN and "boot failed" in json.dumps(e)
+    )
+    assert first_snapshot < first_early
+
+
 def test_a_reload_continues_the_session_and_idleness_starts_a_new_one(
     page: Page, site: Site, service: Service
 ) -> None:
