@@ -7,10 +7,15 @@ e.g. for a checkout made elsewhere; `/work/shared/contracts` is this machine's c
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
-__all__ = ["CONTRACTS"]
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+__all__ = ["CONTRACTS", "load", "openapi_registry"]
 
 _REPOSITORY = Path(__file__).resolve().parents[2]
 _CANDIDATES = [
@@ -35,3 +40,18 @@ def _find() -> Path:
 
 
 CONTRACTS = _find()
+
+
+def load(*parts: str) -> Any:
+    """A contract file parsed afresh (callers may change it): `load("examples", "jira", name)`."""
+    return json.loads(CONTRACTS.joinpath(*parts).read_text())
+
+
+def openapi_registry(spec: dict[str, Any], uri: str) -> Registry[Any]:
+    """The spec under `uri`, so `{uri}#/components/...` references resolve.
+
+    OpenAPI 3.0 schemas are close to JSON Schema draft 4.
+    """
+    resource = Resource.from_contents(spec, default_specification=DRAFT4)
+    registry: Registry[Any] = Registry().with_resource(uri, resource)
+    return registry

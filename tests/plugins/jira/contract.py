@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from functools import cache
@@ -10,10 +9,9 @@ from typing import Any
 from urllib.parse import quote
 
 from jsonschema import Draft4Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from referencing import Registry
 
-from tests.plugins.vendor_contracts import CONTRACTS
+from tests.plugins.vendor_contracts import CONTRACTS, load, openapi_registry
 
 __all__ = [
     "CONTRACTS",
@@ -31,28 +29,23 @@ SPEC_URI = "urn:replaydesk:jira-cloud-v3-subset"
 @cache
 def _spec() -> dict[str, Any]:
     """`jira-cloud/jira-cloud-v3.subset.json`: OpenAPI 3.0, Atlassian's schemas unmodified."""
-    loaded: dict[str, Any] = json.loads(
-        (CONTRACTS / "jira-cloud" / "jira-cloud-v3.subset.json").read_text()
-    )
+    loaded: dict[str, Any] = load("jira-cloud", "jira-cloud-v3.subset.json")
     return loaded
 
 
 @cache
 def _adf() -> Draft4Validator:
-    schema = json.loads((CONTRACTS / "jira-cloud" / "adf-schema-v1-full.json").read_text())
-    return Draft4Validator(schema)
+    return Draft4Validator(load("jira-cloud", "adf-schema-v1-full.json"))
 
 
 @cache
-def _registry() -> Registry:
-    # OpenAPI 3.0 schemas are close to draft 4; their `#/components/...` refs resolve in here.
-    resource = Resource.from_contents(_spec(), default_specification=DRAFT4)
-    return Registry().with_resource(SPEC_URI, resource)
+def _registry() -> Registry[Any]:
+    return openapi_registry(_spec(), SPEC_URI)
 
 
 def example(name: str) -> Any:
     """A saved example payload of `examples/jira/`, parsed afresh (callers may change it)."""
-    return json.loads((CONTRACTS / "examples" / "jira" / name).read_text())
+    return load("examples", "jira", name)
 
 
 def operation(method: str, path: str) -> tuple[str, str] | None:

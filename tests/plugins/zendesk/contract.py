@@ -9,10 +9,9 @@ from typing import Any
 
 import httpx
 from jsonschema import Draft4Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT4
+from referencing import Registry
 
-from tests.plugins.vendor_contracts import CONTRACTS
+from tests.plugins.vendor_contracts import CONTRACTS, load, openapi_registry
 
 __all__ = ["CONTRACTS", "example", "request_violations", "schema_violations", "spec"]
 
@@ -22,23 +21,18 @@ SPEC_URI = "urn:replaydesk:zendesk-support-subset"
 @cache
 def spec() -> dict[str, Any]:
     """`zendesk/zendesk-support.subset.json`: OpenAPI 3.0, Zendesk's schemas unmodified."""
-    loaded: dict[str, Any] = json.loads(
-        (CONTRACTS / "zendesk" / "zendesk-support.subset.json").read_text()
-    )
+    loaded: dict[str, Any] = load("zendesk", "zendesk-support.subset.json")
     return loaded
 
 
 def example(name: str) -> Any:
     """A saved example payload of `examples/zendesk/`, parsed afresh (callers may change it)."""
-    return json.loads((CONTRACTS / "examples" / "zendesk" / name).read_text())
+    return load("examples", "zendesk", name)
 
 
 @cache
 def _registry() -> Registry[Any]:
-    # OpenAPI 3.0 schemas are close to draft 4; their `#/components/...` refs resolve in here.
-    resource = Resource.from_contents(spec(), default_specification=DRAFT4)
-    registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
-    return registry
+    return openapi_registry(spec(), SPEC_URI)
 
 
 def _resolve(node: dict[str, Any]) -> dict[str, Any]:
