@@ -6,7 +6,7 @@ import logging
 
 from plugins.jira.adf import no_recording_comment, plain_text, report_comment
 from plugins.jira.client import JiraClient
-from plugins.jira.payloads import issue_fields
+from plugins.jira.payloads import issue_fields, request_label
 from plugins.jira.report_writes import add_link_and_log
 from plugins.jira.settings import SETTINGS, ConfigError, load_config
 from plugins.jira.webhook import PROVIDER, parse_delivery
@@ -108,7 +108,10 @@ def replaydesk_create_issue(
         )
     fields = issue_fields(request, report, project, request.issue_type or config.issue_type)
     with JiraClient(config) as jira:
-        key = jira.create_issue(fields)
+        # A retry after an answer that got lost finds the issue by its request label instead
+        # of opening a second one (Jira's search sees a new issue within seconds).
+        found = jira.issue_labelled(request_label(request)) if request.marker else None
+        key = found or jira.create_issue(fields)
         try:
             add_link_and_log(jira, key, report)
         except RemoteError as exc:

@@ -20,6 +20,7 @@ ISSUE = f"{API}/issue/{{key}}"
 COMMENTS = f"{ISSUE}/comment"
 REMOTE_LINKS = f"{ISSUE}/remotelink"
 ATTACHMENTS = f"{ISSUE}/attachments"
+SEARCH = f"{API}/search/jql"
 # Jira's own default page size for comments; a report is usually among the newest.
 COMMENTS_PAGE = 100
 
@@ -40,6 +41,10 @@ class _CommentPage(msgspec.Struct, frozen=True, rename="camel"):
 
 class _Created(msgspec.Struct, frozen=True):
     key: str
+
+
+class _Found(msgspec.Struct, frozen=True):
+    issues: list[_Created] = []
 
 
 class _Attachment(msgspec.Struct, frozen=True):
@@ -129,6 +134,15 @@ class JiraClient:
             # Jira refuses multipart posts without it (its XSRF check).
             headers={"X-Atlassian-Token": "no-check"},
         )
+
+    def issue_labelled(self, label: str) -> str | None:
+        """The key of an issue carrying `label`, if Jira has one."""
+        quoted = label.replace("\\", "\\\\").replace('"', '\\"')
+        response = self._call(
+            "GET", SEARCH, params={"jql": f'labels = "{quoted}"', "fields": "key", "maxResults": 1}
+        )
+        found = self._decode(response, _Found).issues
+        return found[0].key if found else None
 
     def create_issue(self, fields: dict[str, Any]) -> str:
         """Open an issue; its key."""

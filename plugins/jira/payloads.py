@@ -9,7 +9,7 @@ from plugins.jira.adf import issue_description
 from plugins.jira.webhook import USER_LABEL
 from service import IssueRequest, ReplayReport, headline
 
-__all__ = ["MAX_SUMMARY_CHARS", "issue_fields", "issue_summary", "remote_link"]
+__all__ = ["MAX_SUMMARY_CHARS", "issue_fields", "issue_summary", "remote_link", "request_label"]
 
 # Jira refuses longer summaries, and summaries with line breaks.
 MAX_SUMMARY_CHARS = 255
@@ -52,6 +52,11 @@ def issue_summary(report: ReplayReport) -> str:
 
 def _label(value: str) -> str:
     return _SPACES.sub("-", value.strip())[:MAX_LABEL_CHARS]
+
+
+def request_label(request: IssueRequest) -> str:
+    """The label that identifies the request an issue was opened for."""
+    return _label(request.marker)
 
 
 def issue_fields(

@@ -48,13 +48,22 @@ def example(name: str) -> Any:
     return load("examples", "jira", name)
 
 
+@cache
+def _full_spec() -> dict[str, Any]:
+    """`jira-cloud/swagger-v3.v3.json`, Atlassian's whole spec: for the search, which the
+    subset does not keep."""
+    loaded: dict[str, Any] = load("jira-cloud", "swagger-v3.v3.json")
+    return loaded
+
+
 def operation(method: str, path: str) -> tuple[str, str] | None:
     """The spec's (path template, operationId) of a request, or None when Jira has no such."""
-    for template, operations in _spec()["paths"].items():
-        pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
-        found = operations.get(method.lower())
-        if found is not None and re.match(pattern, path):
-            return template, found["operationId"]
+    for spec in (_spec(), _full_spec()):
+        for template, operations in spec["paths"].items():
+            pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template)) + "$"
+            found = operations.get(method.lower())
+            if found is not None and re.match(pattern, path):
+                return template, found["operationId"]
     return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -76,6 +77,8 @@ class FakeJira:
         self.attachments: dict[str, list[dict[str, Any]]] = {}
         self.uploads: list[list[Part]] = []
         self.created: list[dict[str, Any]] = []
+        self.labels: dict[str, list[str]] = {}
+        """Labels of the issues created, by key (for the search)."""
         self.missing: set[str] = set()
         self.page_size = 100
         """Jira may answer with fewer comments than asked for; a test can make pages short."""
@@ -207,4 +210,20 @@ class FakeJira:
         number = int(answer["key"].split("-")[1]) + len(self.created)
         answer.update(key=f"{body['fields']['project']['key']}-{number}", id=self._id())
         self.created.append(body)
+        self.labels[answer["key"]] = list(body["fields"].get("labels", []))
         return httpx.Response(201, json=answer)
+
+    def _searchAndReconsileIssuesUsingJql(
+        self, request: httpx.Request, key: str, body: Any
+    ) -> httpx.Response:
+        # Only the query the plugin makes: one label, quoted.
+        matched = re.fullmatch(r'labels = "((?:[^"\\]|\\.)*)"', request.url.params["jql"])
+        if matched is None:
+            self.problems.append(f"searchAndReconsileIssuesUsingJql: jql {request.url.params}")
+            return _error(400, "unexpected JQL")
+        label = re.sub(r"\\(.)", r"\1", matched.group(1))
+        keys = [k for k, labels in self.labels.items() if label in labels]
+        issues = [
+            {"id": self._id(), "key": k} for k in keys[: int(request.url.params["maxResults"])]
+        ]
+        return httpx.Response(200, json={"issues": issues, "isLast": True})

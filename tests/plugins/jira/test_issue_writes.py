@@ -198,11 +198,26 @@ def test_create_issue_files_a_bug_carrying_the_report(jira: FakeJira) -> None:
     assert fields["labels"] == ["replaydesk-user:u42", "replaydesk-issue-0f3a"]
     assert fields["description"]["content"][1]["type"] == "orderedList"
     assert jira.calls == [
+        "searchAndReconsileIssuesUsingJql",
         "createIssue",
         "createOrUpdateRemoteIssueLink",
         "getIssue",
         "addAttachment",
     ]
+    assert "SHOP-24" in jira.remote_links and len(jira.attachments["SHOP-24"]) == 1
+
+
+def test_a_retry_after_a_lost_answer_finds_the_bug_instead_of_opening_another(
+    jira: FakeJira,
+) -> None:
+    request = IssueRequest(marker='replaydesk-issue-0f3a "quoted"')
+    jira.fail_next("createIssue", Fault(504, lands=True))  # created, but the answer got lost
+    with pytest.raises(RetryableError):
+        create(request, plugin_settings(PROJECT="SHOP"))
+    again = create(request, plugin_settings(PROJECT="SHOP"))
+    assert again.ticket_id == "SHOP-24" and len(jira.created) == 1
+    assert jira.calls.count("createIssue") == 1
+    # The link and the log file, never added by the first attempt, are there now.
     assert "SHOP-24" in jira.remote_links and len(jira.attachments["SHOP-24"]) == 1
 
 
