@@ -86,9 +86,10 @@ class MissingRecording(msgspec.Struct, frozen=True, kw_only=True):
     """A ticket whose customer has no recorded session to report."""
 
     user_id: str | None
-    """The customer's user ID, when it is known."""
+    """The customer's user ID (None only when the user was erased since)."""
     reason: str
-    """Why there is no report, for people: `no session of user 'u42' before the ticket`."""
+    """Why there is no report, for people: `no session of user u42 was recorded before the
+    ticket was opened`."""
     ticket_created_at: datetime | None
     marker: str
     """Write it into the note, like `ReplayReport.marker`, to find it on a retry."""

@@ -17,7 +17,7 @@ from service.replay_report import ReplayReport, build_replay_report
 from service.session_log import log_file
 from service.session_views import SessionViews, to_datetime
 from service.storage.ticket_store import AttachmentRecord, TicketStore
-from service.ticket_attachments import NO_SESSION, attachment_marker
+from service.ticket_attachments import NO_SESSION, attachment_marker, no_session_reason
 from service.viewer_tokens import ViewerTokens
 
 __all__ = ["LEASE_MS", "Delivery", "ReportDelivery", "describe_error"]
@@ -49,13 +49,10 @@ def describe_error(error: BaseException) -> str:
 
 def _missing_recording(record: AttachmentRecord, marker: str) -> MissingRecording:
     created = record.ticket_created_at
-    if record.user_id is None:
-        reason = "ReplayDesk could not tell which user of the site opened the ticket"
-    else:
-        reason = f"no session of user {record.user_id} was recorded before the ticket was opened"
     return MissingRecording(
         user_id=record.user_id,
-        reason=reason,
+        # The user ID is gone when the user was erased since.
+        reason=no_session_reason(record.user_id or "(erased)"),
         ticket_created_at=None if created is None else to_datetime(created),
         marker=marker,
     )

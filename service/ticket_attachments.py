@@ -27,6 +27,7 @@ __all__ = [
     "WebhookAccepted",
     "attachment_job_id",
     "attachment_marker",
+    "no_session_reason",
     "resolve_job_id",
 ]
 
@@ -52,6 +53,11 @@ def resolve_job_id(provider: str, ticket_id: str) -> str:
     """The one job id that resolves a ticket's requester: `resolve-` and a hash."""
     digest = hashlib.sha256("\0".join((provider, ticket_id)).encode()).hexdigest()
     return f"resolve-{digest[:40]}"
+
+
+def no_session_reason(user_id: str) -> str:
+    """Why a ticket of this user gets no report."""
+    return f"no session of user {user_id} was recorded before the ticket was opened"
 
 
 def attachment_marker(job_id: str) -> str:
@@ -165,31 +171,23 @@ class TicketAttachments:
         no_user: str = "the ticket names no user or session",
     ) -> WebhookAccepted:
         """Ask for the report a new ticket needs, or for a "no recording" note, or say why not
-        (`no_user` says why when neither a user nor a session is known)."""
+        (`no_user` says why when neither a user nor a session is known: such a ticket is not
+        about a customer of the site, and gets no note either)."""
         if session_id is None and user_id is None:
-            return await self._no_recording(provider, ticket_id, None, ticket_created_at, no_user)
+            return WebhookAccepted(job_id=None, detail=no_user)
         chosen = await self._session(user_id, session_id, ticket_created_at)
         if chosen is None:
-            return await self._no_recording(
-                provider,
-                ticket_id,
-                user_id,
-                ticket_created_at,
-                f"no session of user {user_id!r} was recorded before the ticket was opened",
-            )
+            assert user_id is not None  # a session named by id exists, or NotFound was raised
+            return await self._no_recording(provider, ticket_id, user_id, ticket_created_at)
         record = await self._record_and_enqueue(
             provider, ticket_id, chosen, ticket_created_at, user_id
         )
         return WebhookAccepted(job_id=record.job_id, session_id=chosen)
 
     async def _no_recording(
-        self,
-        provider: str,
-        ticket_id: str,
-        user_id: str | None,
-        ticket_created_at: datetime | None,
-        reason: str,
+        self, provider: str, ticket_id: str, user_id: str, ticket_created_at: datetime | None
     ) -> WebhookAccepted:
+        reason = no_session_reason(user_id)
         if not self.plugins.provider(provider).no_recording_note:
             return WebhookAccepted(job_id=None, detail=reason)
         record = await self._record_and_enqueue(
