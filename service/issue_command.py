@@ -11,7 +11,7 @@ from service.issue_filing import FiledIssue, file_issue
 from service.plugin_host import PluginHost
 from service.plugin_manager import build_plugin_manager
 from service.plugin_types import IssueRequest
-from service.remote_errors import RemoteError
+from service.remote_errors import RemoteError, RetryableError
 from service.report_delivery import ReportDelivery
 from service.session_views import SessionViews
 from service.settings import Settings
@@ -57,8 +57,15 @@ def issue_command(
     except ReplayDeskError as exc:
         print(f"replaydesk: {exc.detail}", file=sys.stderr)
         return 1
+    except RetryableError as exc:
+        print(
+            f"replaydesk: {provider} did not answer; try again later: {exc.message}",
+            file=sys.stderr,
+        )
+        return 1
     except RemoteError as exc:
-        print(f"replaydesk: {provider} refused: {exc.message}", file=sys.stderr)
+        refused = f"{provider} refused: " if exc.status else ""
+        print(f"replaydesk: {refused}{exc.message}", file=sys.stderr)
         return 1
     note = "  (opened before; nothing new)" if filed.already_filed else ""
     out(f"{filed.ticket_id}  {filed.url or ''}{note}".rstrip())

@@ -78,3 +78,18 @@ async def test_the_command_line_opens_the_bug_and_prints_where(
     assert await asyncio.to_thread(run) == 0  # asked again: the same bug, nothing new
     assert printed[1] == f"{key}  {SITE}/browse/{key}  (opened before; nothing new)"
     assert len(jira.created) == 1
+
+
+async def test_the_command_line_says_what_to_fix(
+    jira_client: Any, jira: FakeJira, jira_settings: Settings, capsys: Any
+) -> None:
+    await record_session(jira_client)
+
+    def run(session_id: str) -> int:
+        return issue_command(jira_settings, "jira", session_id, IssueRequest())
+
+    assert await asyncio.to_thread(run, SESSION) == 1  # no project asked for, none configured
+    assert "set REPLAYDESK_JIRA_PROJECT" in capsys.readouterr().err
+    assert await asyncio.to_thread(run, "no-such-session") == 1
+    assert "no session 'no-such-session'" in capsys.readouterr().err
+    assert jira.created == []
