@@ -32,7 +32,9 @@ migrate: $(STAMP)
 run: setup
 	$(BIN)/replaydesk serve
 
+# Redis, PostgreSQL and Chromium for the suite: started or installed when missing.
 test: setup
+	tests/services.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: setup
