@@ -174,10 +174,17 @@ class TicketAttachments:
         (`no_user` says why when neither a user nor a session is known: such a ticket is not
         about a customer of the site, and gets no note either)."""
         if session_id is None and user_id is None:
+            log.info(
+                "%s ticket %s names no user of the site: nothing to attach", provider, ticket_id
+            )
             return WebhookAccepted(job_id=None, detail=no_user)
         chosen = await self._session(user_id, session_id, ticket_created_at)
         if chosen is None:
             assert user_id is not None  # a session named by id exists, or NotFound was raised
+            # The log says which ticket, never whose: user IDs stay out of logs.
+            log.info(
+                "%s ticket %s: its user has no session before it was opened", provider, ticket_id
+            )
             return await self._no_recording(provider, ticket_id, user_id, ticket_created_at)
         record = await self._record_and_enqueue(
             provider, ticket_id, chosen, ticket_created_at, user_id

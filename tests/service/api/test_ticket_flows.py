@@ -4,6 +4,7 @@ session: through the app, a real Redis queue and a worker, each written once."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -191,8 +192,9 @@ async def test_a_requester_is_resolved_in_a_job_and_gets_one_report(
 
 
 async def test_without_the_note_setting_a_ticket_without_a_recording_is_left_alone(
-    desk_client: Any, desk: Desk, settings: Settings
+    desk_client: Any, desk: Desk, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="service.ticket_attachments")
     unknown = await desk_client.post("/webhooks/desk", json={"ticket": 502, "requester": "req-8"})
     await settle(settings)
     resolved = await job(desk_client, unknown.json()["job_id"])
@@ -201,6 +203,9 @@ async def test_without_the_note_setting_a_ticket_without_a_recording_is_left_alo
     nothing = await desk_client.post("/webhooks/desk", json={"ticket": 503, "user_id": "u42"})
     assert nothing.json()["job_id"] is None
     assert "no session of user u42 was recorded" in nothing.json()["detail"]
+    # The service log says which ticket got nothing, and never whose it is.
+    assert "desk ticket 503: its user has no session" in caplog.text
+    assert "u42" not in caplog.text
     await settle(settings)
     assert desk.notes == [] and desk.reports == []
 
