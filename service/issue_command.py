@@ -7,19 +7,14 @@ import sys
 from collections.abc import Callable
 
 from service.errors import ReplayDeskError
-from service.issue_filing import FiledIssue, file_issue
+from service.issue_filing import FiledIssue
+from service.jobs.issues import open_issue
+from service.jobs.remote_job import JobContext, in_context
 from service.plugin_host import PluginHost
 from service.plugin_manager import build_plugin_manager
 from service.plugin_types import IssueRequest
 from service.remote_errors import RemoteError, RetryableError
-from service.report_delivery import ReportDelivery
-from service.session_views import SessionViews
 from service.settings import Settings
-from service.storage.blobs import open_blob_store
-from service.storage.database import create_engine
-from service.storage.session_store import SessionStore
-from service.storage.ticket_store import TicketStore
-from service.viewer_tokens import ViewerTokens
 
 __all__ = ["issue_command"]
 
@@ -28,20 +23,12 @@ async def _file(
     settings: Settings, provider: str, session_id: str, request: IssueRequest
 ) -> FiledIssue:
     plugins = PluginHost(build_plugin_manager(settings), settings.plugin_environment)
-    engine = create_engine(settings.database_url)
-    try:
-        store = SessionStore(engine)
-        blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
-        delivery = ReportDelivery(
-            TicketStore(engine),
-            SessionViews(store, blobs, settings.session_idle_timeout_seconds),
-            plugins,
-            ViewerTokens(settings.secret_key, settings.public_url, settings.previous_secret_keys),
-            settings.ticket_link_ttl_seconds,
-        )
-        return await file_issue(delivery, store, provider, session_id, request)
-    finally:
-        await engine.dispose()
+
+    async def work(context: JobContext) -> FiledIssue:
+        return await open_issue(context, provider, session_id, request)
+
+    # One attempt, in this process: the person at the terminal decides whether to try again.
+    return await in_context(settings, plugins, True, work)
 
 
 def issue_command(

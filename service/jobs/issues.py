@@ -7,12 +7,19 @@ from typing import Any
 import msgspec
 from rq.job import Retry
 
-from service.issue_filing import file_issue
+from service.issue_filing import FiledIssue, file_issue
 from service.jobs.attach import report_delivery
 from service.jobs.remote_job import JobContext, run_remote_job
 from service.plugin_types import IssueRequest
 
-__all__ = ["create_issue"]
+__all__ = ["create_issue", "open_issue"]
+
+
+async def open_issue(
+    context: JobContext, provider: str, session_id: str, request: IssueRequest
+) -> FiledIssue:
+    """Open the provider's issue for the session, or find the one opened before."""
+    return await file_issue(report_delivery(context), context.store, provider, session_id, request)
 
 
 def create_issue(provider: str, session_id: str, request: bytes) -> dict[str, Any] | Retry:
@@ -23,10 +30,9 @@ def create_issue(provider: str, session_id: str, request: bytes) -> dict[str, An
     asked = msgspec.json.decode(request, type=IssueRequest)
 
     async def work(context: JobContext) -> dict[str, Any]:
-        filed = await file_issue(
-            report_delivery(context), context.store, provider, session_id, asked
+        result: dict[str, Any] = msgspec.to_builtins(
+            await open_issue(context, provider, session_id, asked)
         )
-        result: dict[str, Any] = msgspec.to_builtins(filed)
         return result
 
     return run_remote_job(f"open a {provider} issue for session {session_id}", work)

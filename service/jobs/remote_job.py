@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from rq import get_current_job
 from rq.job import Retry
@@ -23,9 +23,11 @@ from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
 from service.viewer_tokens import ViewerTokens
 
-__all__ = ["JobContext", "run_remote_job"]
+__all__ = ["JobContext", "in_context", "run_remote_job"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 class JobContext:
@@ -49,6 +51,23 @@ class JobContext:
         self.tokens = ViewerTokens(settings.secret_key, settings.public_url)
 
 
+async def in_context(
+    settings: Settings,
+    plugins: PluginHost,
+    final_attempt: bool,
+    work: Callable[[JobContext], Awaitable[T]],
+) -> T:
+    """Run `work` with a context on an engine of its own (this event loop's), then close it."""
+    engine = create_engine(settings.database_url)
+    try:
+        context = JobContext(
+            settings, plugins, SessionStore(engine), TicketStore(engine), final_attempt
+        )
+        return await work(context)
+    finally:
+        await engine.dispose()
+
+
 def run_remote_job(
     what: str, work: Callable[[JobContext], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any] | Retry:
@@ -65,18 +84,8 @@ def run_remote_job(
     retries = (job.number_of_retries or 0) if job else 0
     final = retries >= policy.max_retries
 
-    async def run() -> dict[str, Any]:
-        engine = create_engine(settings.database_url)
-        try:
-            context = JobContext(
-                settings, plugins, SessionStore(engine), TicketStore(engine), final
-            )
-            return await work(context)
-        finally:
-            await engine.dispose()
-
     try:
-        return asyncio.run(run())
+        return asyncio.run(in_context(settings, plugins, final, work))
     except Exception as exc:
         if final or not is_retryable(exc):
             raise
