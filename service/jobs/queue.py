@@ -70,34 +70,28 @@ class JobQueue:
 
         A job of that id that finished or failed is replaced: the caller asked again.
         """
-        return self._enqueue_unique(
+        return self._enqueue_remote_call(
             "service.jobs.attach.attach_report",
             (provider, ticket_id, session_id),
             job_id,
-            job_timeout=ATTACH_TIMEOUT_SECONDS,
-            meta={RETRY_POLICY_META: REMOTE_WRITE.name},
         )
 
     def enqueue_resolve(
         self, job_id: str, provider: str, ticket_id: str, requester: str, created_at: int | None
     ) -> bool:
         """Enqueue the job that finds a ticket requester's user ID, then asks for the report."""
-        return self._enqueue_unique(
+        return self._enqueue_remote_call(
             "service.jobs.resolve.resolve_requester",
             (provider, ticket_id, requester, created_at),
             job_id,
-            job_timeout=ATTACH_TIMEOUT_SECONDS,
-            meta={RETRY_POLICY_META: REMOTE_WRITE.name},
         )
 
     def enqueue_issue(self, job_id: str, provider: str, session_id: str, request: bytes) -> bool:
         """Enqueue the job that opens an issue from a session (`request`: IssueRequest JSON)."""
-        return self._enqueue_unique(
+        return self._enqueue_remote_call(
             "service.jobs.issues.create_issue",
             (provider, session_id, request),
             job_id,
-            job_timeout=ATTACH_TIMEOUT_SECONDS,
-            meta={RETRY_POLICY_META: REMOTE_WRITE.name},
         )
 
     def delivery_answer(self, provider: str, delivery_id: str) -> bytes | None:
@@ -122,6 +116,18 @@ class JobQueue:
             replace_done=False,
         )
         return job_id
+
+    def _enqueue_remote_call(
+        self, func: str, args: tuple[str | bytes | int | None, ...], job_id: str
+    ) -> bool:
+        """A job that calls a tracker: its timeout, and the retry policy of remote writes."""
+        return self._enqueue_unique(
+            func,
+            args,
+            job_id,
+            job_timeout=ATTACH_TIMEOUT_SECONDS,
+            meta={RETRY_POLICY_META: REMOTE_WRITE.name},
+        )
 
     def _enqueue_unique(
         self,
