@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
+from typing import Any
 
 from redis import Redis
 from rq.job import Job
@@ -10,6 +12,7 @@ from rq.registry import ScheduledJobRegistry
 
 from service.jobs.embedded import InProcessScheduler, ThreadWorker
 from service.jobs.queue import QUEUE_NAME
+from tests.conftest import AUTH
 
 
 def run_queued_jobs(redis_url: str) -> None:
@@ -50,3 +53,17 @@ def run_until_settled(redis_url: str, rounds: int = 20) -> int:
         if not bring_retries_forward(redis_url):
             return done + 1
     raise AssertionError(f"jobs still retrying after {rounds} rounds")
+
+
+async def settle(redis_url: str | None) -> None:
+    """From an async test: `run_until_settled` in a thread."""
+    assert redis_url
+    await asyncio.to_thread(run_until_settled, redis_url)
+
+
+async def job_state(client: Any, job_id: str) -> dict[str, Any]:
+    """`GET /api/v1/jobs/{job_id}`, which must answer."""
+    answer = await client.get(f"/api/v1/jobs/{job_id}", headers=AUTH)
+    assert answer.status_code == 200, answer.text
+    state: dict[str, Any] = answer.json()
+    return state

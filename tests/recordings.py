@@ -127,3 +127,12 @@ def batch(
 
 def gzipped(payload: dict[str, Any]) -> bytes:
     return gzip.compress(msgspec.json.encode(payload))
+
+
+async def record_session(client: Any, session_id: str, user_id: str = "u42") -> None:
+    """Ingest the broken checkout as one batch of a session of `user_id`."""
+    from tests.conftest import INGEST
+
+    body = batch(session_id, 0, checkout_events(BASE_TS), user_id=user_id)
+    sent = await client.post("/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST)
+    assert sent.status_code == 202, sent.text

@@ -3,42 +3,27 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import time
 from typing import Any
 
-from service import IssueRequest, hmac_sha256
+from service import IssueRequest
 from service.issue_command import issue_command
 from service.settings import Settings
 from tests.conftest import AUTH
-from tests.plugins.jira.conftest import SITE, WEBHOOK_SECRET
-from tests.plugins.jira.contract import example
+from tests.job_runner import settle
+from tests.plugins.jira.conftest import SITE
 from tests.plugins.jira.fake_jira import FakeJira
-from tests.plugins.jira.test_webhook_delivery import SESSION, deliver, record_session, settle
-
-
-def created_webhook(key: str, labels: list[str]) -> tuple[bytes, dict[str, str]]:
-    """Jira's `issue_created` delivery for an issue with these labels, signed."""
-    payload = example("webhook-jira-issue_created.composed.body.json")
-    payload["timestamp"] = int(time.time() * 1000)
-    payload["issue"].update(key=key)
-    payload["issue"]["fields"].update(labels=labels)
-    body = json.dumps(payload).encode()
-    return body, {
-        "Content-Type": "application/json",
-        "X-Hub-Signature": f"sha256={hmac_sha256(WEBHOOK_SECRET, body)}",
-        "X-Atlassian-Webhook-Identifier": f"created-{key}",
-    }
+from tests.plugins.jira.test_webhook_delivery import SESSION, deliver, issue_created
+from tests.recordings import record_session
 
 
 async def test_the_api_opens_one_bug_and_its_own_webhook_adds_no_comment(
     jira_client: Any, jira: FakeJira, jira_settings: Settings
 ) -> None:
-    await record_session(jira_client)
+    await record_session(jira_client, SESSION)
     url = f"/api/v1/sessions/{SESSION}/issues"
     asked = await jira_client.post(url, json={"project": "SHOP"}, headers=AUTH)
     assert asked.status_code == 202, asked.text
-    await settle(jira_settings)
+    await settle(jira_settings.redis_url)
     [created] = jira.created
     fields = created["fields"]
     assert fields["project"] == {"key": "SHOP"} and fields["issuetype"] == {"name": "Bug"}
@@ -52,18 +37,20 @@ async def test_the_api_opens_one_bug_and_its_own_webhook_adds_no_comment(
     assert len(jira.attachments[key]) == 1
 
     # Jira tells the service about the new issue: it carries the report already.
-    answer = await deliver(jira_client, created_webhook(key, fields["labels"]))
+    answer = await deliver(
+        jira_client, issue_created(f"created-{key}", key=key, labels=tuple(fields["labels"]))
+    )
     assert answer.status_code == 202 and answer.json()["job_id"] is None
     again = await jira_client.post(url, json={}, headers=AUTH)
     assert again.status_code == 200 and again.json()["ticket_id"] == key
-    await settle(jira_settings)
+    await settle(jira_settings.redis_url)
     assert len(jira.created) == 1 and jira.comments_on(key) == []
 
 
 async def test_the_command_line_opens_the_bug_and_prints_where(
     jira_client: Any, jira: FakeJira, jira_settings: Settings
 ) -> None:
-    await record_session(jira_client)
+    await record_session(jira_client, SESSION)
     printed: list[str] = []
     request = IssueRequest(summary="Checkout fails at payment", project="SHOP")
 
@@ -83,7 +70,7 @@ async def test_the_command_line_opens_the_bug_and_prints_where(
 async def test_the_command_line_says_what_to_fix(
     jira_client: Any, jira: FakeJira, jira_settings: Settings, capsys: Any
 ) -> None:
-    await record_session(jira_client)
+    await record_session(jira_client, SESSION)
 
     def run(session_id: str) -> int:
         return issue_command(jira_settings, "jira", session_id, IssueRequest())

@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
 
-import msgspec
-
 from service import hmac_sha256
 from service.settings import Settings
-from tests.conftest import AUTH, INGEST
-from tests.job_runner import run_until_settled
+from tests.conftest import AUTH
+from tests.job_runner import settle
 from tests.plugins.jira.conftest import WEBHOOK_SECRET
 from tests.plugins.jira.contract import example, links
 from tests.plugins.jira.fake_jira import FakeJira, Fault
-from tests.recordings import BASE_TS, batch, checkout_events
+from tests.recordings import record_session
 
 SESSION = "sess-jira-0001"
 
 
-def issue_created(identifier: str = "b7e1c0de-0001", secret: str = WEBHOOK_SECRET) -> Any:
+def issue_created(
+    identifier: str = "b7e1c0de-0001",
+    secret: str = WEBHOOK_SECRET,
+    key: str = "SHOP-12",
+    labels: tuple[str, ...] = ("replaydesk-user:u42",),
+) -> Any:
     """The saved `jira:issue_created` delivery for SHOP-12, labelled with customer u42, signed.
 
     The issue was opened a minute into the recorded session (BASE_TS is 2026-09-21T14:13:20Z).
     """
     payload = example("webhook-jira-issue_created.composed.body.json")
     payload["timestamp"] = int(time.time() * 1000)
-    payload["issue"].update(key="SHOP-12")
-    payload["issue"]["fields"].update(
-        created="2026-09-21T14:14:20.000+0000", labels=["replaydesk-user:u42"]
-    )
+    payload["issue"].update(key=key)
+    payload["issue"]["fields"].update(created="2026-09-21T14:14:20.000+0000", labels=list(labels))
     body = json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
@@ -42,20 +42,9 @@ def issue_created(identifier: str = "b7e1c0de-0001", secret: str = WEBHOOK_SECRE
     return body, headers
 
 
-async def record_session(client: Any) -> None:
-    body = batch(SESSION, 0, checkout_events(BASE_TS), user_id="u42")
-    sent = await client.post("/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST)
-    assert sent.status_code == 202, sent.text
-
-
 async def deliver(client: Any, delivery: tuple[bytes, dict[str, str]]) -> Any:
     body, headers = delivery
     return await client.post("/webhooks/jira", content=body, headers=headers)
-
-
-async def settle(settings: Settings) -> None:
-    assert settings.redis_url
-    await asyncio.to_thread(run_until_settled, settings.redis_url)
 
 
 def assert_reported_once(jira: FakeJira) -> dict[str, Any]:
@@ -71,13 +60,13 @@ def assert_reported_once(jira: FakeJira) -> dict[str, Any]:
 async def test_an_issue_for_a_recorded_customer_gets_the_report(
     jira_client: Any, jira: FakeJira, jira_settings: Settings
 ) -> None:
-    await record_session(jira_client)
+    await record_session(jira_client, SESSION)
     accepted = await deliver(jira_client, issue_created())
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["session_id"] == SESSION
     job_id = accepted.json()["job_id"]
 
-    await settle(jira_settings)
+    await settle(jira_settings.redis_url)
 
     comment = assert_reported_once(jira)
     assert len(jira.link_posts) == 1
@@ -92,11 +81,11 @@ async def test_an_issue_for_a_recorded_customer_gets_the_report(
 async def test_a_rate_limited_comment_is_written_once_after_the_wait(
     jira_client: Any, jira: FakeJira, jira_settings: Settings
 ) -> None:
-    await record_session(jira_client)
+    await record_session(jira_client, SESSION)
     jira.fail_next("addComment", Fault(429, {"Retry-After": "1"}))
     assert (await deliver(jira_client, issue_created())).status_code == 202
 
-    await settle(jira_settings)
+    await settle(jira_settings.redis_url)
 
     assert_reported_once(jira)
     # One link upsert per attempt; the retry looked for an earlier comment first.
@@ -107,15 +96,15 @@ async def test_a_rate_limited_comment_is_written_once_after_the_wait(
 async def test_the_same_delivery_twice_writes_once(
     jira_client: Any, jira: FakeJira, jira_settings: Settings
 ) -> None:
-    await record_session(jira_client)
+    await record_session(jira_client, SESSION)
     delivery = issue_created()
     first = await deliver(jira_client, delivery)
     again = await deliver(jira_client, delivery)  # Jira retries with the same identifier
     assert (first.status_code, again.status_code) == (202, 202)
 
-    await settle(jira_settings)
+    await settle(jira_settings.redis_url)
     assert (await deliver(jira_client, delivery)).status_code == 202
-    await settle(jira_settings)
+    await settle(jira_settings.redis_url)
 
     assert_reported_once(jira)
     assert len(jira.link_posts) == 1
@@ -124,10 +113,10 @@ async def test_the_same_delivery_twice_writes_once(
 async def test_a_badly_signed_delivery_is_refused_and_jira_never_called(
     jira_client: Any, jira: FakeJira, jira_settings: Settings
 ) -> None:
-    await record_session(jira_client)
+    await record_session(jira_client, SESSION)
     forged = await deliver(jira_client, issue_created(secret="guessed"))
     assert forged.status_code == 401
     assert forged.headers["content-type"].startswith("application/problem+json")
 
-    await settle(jira_settings)
+    await settle(jira_settings.redis_url)
     assert jira.calls == []

@@ -3,19 +3,16 @@ Zendesk at the httpx edge."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
 import httpx
-import msgspec
 
 from service.settings import Settings
-from tests.conftest import AUTH, INGEST
-from tests.job_runner import run_until_settled
+from tests.job_runner import job_state, settle
 from tests.plugins.zendesk.contract import example
 from tests.plugins.zendesk.fake_zendesk import FakeZendesk, signed_headers
-from tests.recordings import BASE_TS, batch, checkout_events
+from tests.recordings import record_session
 
 TICKET_ID = "35436"
 # The README's trigger body as Zendesk renders it, one minute into the recorded session
@@ -29,28 +26,11 @@ TRIGGER = {
 }
 
 
-async def record_session(client: Any, session_id: str) -> None:
-    body = batch(session_id, 0, checkout_events(BASE_TS), user_id="u42")
-    sent = await client.post("/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST)
-    assert sent.status_code == 202, sent.text
-
-
 async def deliver(client: Any, payload: dict[str, Any], **signing: str) -> Any:
     body = json.dumps(payload).encode()
     return await client.post(
         "/webhooks/zendesk", content=body, headers=signed_headers(body, **signing)
     )
-
-
-async def settle(settings: Settings) -> None:
-    await asyncio.to_thread(run_until_settled, settings.redis_url or "")
-
-
-async def job_state(client: Any, job_id: str) -> dict[str, Any]:
-    answer = await client.get(f"/api/v1/jobs/{job_id}", headers=AUTH)
-    assert answer.status_code == 200, answer.text
-    state: dict[str, Any] = answer.json()
-    return state
 
 
 async def test_a_ticket_created_trigger_writes_one_private_note_with_the_log(
@@ -62,7 +42,7 @@ async def test_a_ticket_created_trigger_writes_one_private_note_with_the_log(
     assert accepted.json()["session_id"] == "sess-zd-0001"
     assert zendesk.requests == []  # nothing reaches Zendesk on the request path
 
-    await settle(zendesk_settings)
+    await settle(zendesk_settings.redis_url)
     (note,) = zendesk.notes[TICKET_ID]
     assert note["public"] is False
     assert "/replay/sess-zd-0001?at=first-error#t=" in note["html_body"]
@@ -89,7 +69,7 @@ async def test_a_rate_limited_note_waits_retry_after_and_is_written_once(
     accepted = await deliver(zendesk_client, TRIGGER)
     assert accepted.status_code == 202, accepted.text
 
-    await settle(zendesk_settings)
+    await settle(zendesk_settings.redis_url)
     assert len(zendesk.notes[TICKET_ID]) == 1
     assert len(zendesk.calls("PUT")) == 2
     # Before writing again, the retry looked for the first attempt's note.
@@ -106,11 +86,11 @@ async def test_a_webhook_delivered_twice_writes_one_note(
     again = await deliver(zendesk_client, TRIGGER)  # Zendesk retries the same invocation
     assert first.status_code == again.status_code == 202
     assert again.json()["job_id"] == first.json()["job_id"]
-    await settle(zendesk_settings)
+    await settle(zendesk_settings.redis_url)
     # The trigger fires once more (another invocation): the ticket has its report already.
     later = await deliver(zendesk_client, TRIGGER, invocation_id="8350205999")
     assert later.status_code == 202
-    await settle(zendesk_settings)
+    await settle(zendesk_settings.redis_url)
 
     assert len(zendesk.notes[TICKET_ID]) == 1 and len(zendesk.calls("PUT")) == 1
 
@@ -123,7 +103,7 @@ async def test_each_ticket_of_one_webhook_gets_its_own_note(
     first = await deliver(zendesk_client, TRIGGER, invocation_id="1001")
     second = await deliver(zendesk_client, {**TRIGGER, "ticket_id": "35437"}, invocation_id="1002")
     assert first.json()["job_id"] != second.json()["job_id"]
-    await settle(zendesk_settings)
+    await settle(zendesk_settings.redis_url)
     assert len(zendesk.notes[TICKET_ID]) == len(zendesk.notes["35437"]) == 1
 
 
@@ -141,7 +121,7 @@ async def test_a_badly_signed_webhook_is_refused_and_zendesk_is_never_called(
     garbage = await deliver(zendesk_client, {"ticket_id": "not-an-id"})
     assert garbage.status_code == 400
 
-    await settle(zendesk_settings)
+    await settle(zendesk_settings.redis_url)
     assert zendesk.requests == []
 
 
@@ -155,7 +135,7 @@ async def test_a_ticket_created_event_finds_the_customer_through_zendesk_users(
     accepted = await deliver(zendesk_client, envelope)
     assert accepted.status_code == 202, accepted.text
 
-    await settle(zendesk_settings)
+    await settle(zendesk_settings.redis_url)
     (lookup,) = zendesk.calls("GET", "/api/v2/users/")
     assert lookup.url.path == "/api/v2/users/20978392"
     (note,) = zendesk.notes[TICKET_ID]

@@ -3,7 +3,6 @@ session: through the app, a real Redis queue and a worker, each written once."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -34,9 +33,9 @@ from service.plugin_manager import build_plugin_manager
 from service.settings import Settings
 from service.storage.database import create_engine
 from service.storage.ticket_store import TicketStore
-from tests.conftest import AUTH, INGEST, make_settings
-from tests.job_runner import run_until_settled
-from tests.recordings import BASE_TS, batch, checkout_events
+from tests.conftest import AUTH, make_settings
+from tests.job_runner import job_state, settle
+from tests.recordings import record_session
 
 # One minute into the recorded session (BASE_TS is 2026-09-21T14:13:20Z).
 OPENED = "2026-09-21T14:14:20Z"
@@ -127,27 +126,13 @@ async def noting_client(settings: Settings, desk: Desk) -> AsyncIterator[AsyncTe
         yield client
 
 
-async def record_session(client: Any, session_id: str = "sess-desk-0001") -> None:
-    body = batch(session_id, 0, checkout_events(BASE_TS), user_id="u42")
-    answer = await client.post("/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST)
-    assert answer.status_code == 202, answer.text
-
-
-async def settle(settings: Settings) -> None:
-    await asyncio.to_thread(run_until_settled, settings.redis_url or "")
-
-
-async def job(client: Any, job_id: str) -> dict[str, Any]:
-    answer = await client.get(f"/api/v1/jobs/{job_id}", headers=AUTH)
-    assert answer.status_code == 200, answer.text
-    result: dict[str, Any] = answer.json()
-    return result
+SESSION = "sess-desk-0001"
 
 
 async def test_a_requester_is_resolved_in_a_job_and_gets_one_report(
     desk_client: Any, desk: Desk, settings: Settings
 ) -> None:
-    await record_session(desk_client)
+    await record_session(desk_client, SESSION)
     hook = {"ticket": 501, "requester": "req-7"}
     first = await desk_client.post("/webhooks/desk", json=hook, headers={"x-delivery": "d-1"})
     assert first.status_code == 202, first.text
@@ -157,7 +142,7 @@ async def test_a_requester_is_resolved_in_a_job_and_gets_one_report(
     assert again.json()["job_id"] == resolve_id
     assert again.json()["detail"] == "this delivery was handled before"
 
-    await settle(settings)
+    await settle(settings.redis_url)
     assert desk.lookups == ["req-7"]
     [(ticket_id, report)] = desk.reports
     assert ticket_id == "501" and report.user_id == "u42"
@@ -167,16 +152,16 @@ async def test_a_requester_is_resolved_in_a_job_and_gets_one_report(
     log = report.log_file.content.decode()
     assert "POST https://shop.test/api/pay" in log and "500" in log
     assert "TypeError: payment failed" in log and "jane@example.com" not in log
-    resolved = await job(desk_client, resolve_id)
+    resolved = await job_state(desk_client, resolve_id)
     assert resolved["state"] == "finished"
     assert resolved["result"]["user_id"] == "u42"
     assert resolved["result"]["session_id"] == "sess-desk-0001"
-    attached = await job(desk_client, resolved["result"]["job_id"])
+    attached = await job_state(desk_client, resolved["result"]["job_id"])
     assert attached["state"] == "finished" and attached["result"]["remote"]["remote_id"] == "note-1"
 
     # A new delivery of the same ticket (another id) finds the report written.
     await desk_client.post("/webhooks/desk", json=hook, headers={"x-delivery": "d-2"})
-    await settle(settings)
+    await settle(settings.redis_url)
     assert len(desk.reports) == 1
 
     await desk_client.post("/webhooks/desk", content=b"{not json")
@@ -196,8 +181,8 @@ async def test_without_the_note_setting_a_ticket_without_a_recording_is_left_alo
 ) -> None:
     caplog.set_level(logging.INFO, logger="service.ticket_attachments")
     unknown = await desk_client.post("/webhooks/desk", json={"ticket": 502, "requester": "req-8"})
-    await settle(settings)
-    resolved = await job(desk_client, unknown.json()["job_id"])
+    await settle(settings.redis_url)
+    resolved = await job_state(desk_client, unknown.json()["job_id"])
     assert resolved["result"]["user_id"] is None and resolved["result"]["job_id"] is None
     assert resolved["result"]["detail"] == "desk knows no user ID of the ticket's requester req-8"
     nothing = await desk_client.post("/webhooks/desk", json={"ticket": 503, "user_id": "u42"})
@@ -206,7 +191,7 @@ async def test_without_the_note_setting_a_ticket_without_a_recording_is_left_alo
     # The service log says which ticket got nothing, and never whose it is.
     assert "desk ticket 503: its user has no session" in caplog.text
     assert "u42" not in caplog.text
-    await settle(settings)
+    await settle(settings.redis_url)
     assert desk.notes == [] and desk.reports == []
 
 
@@ -218,7 +203,7 @@ async def test_the_no_recording_note_is_written_once_when_the_admin_turned_it_on
     assert first.status_code == 202 and first.json()["job_id"].startswith("attach-")
     assert first.json()["detail"].endswith("a note says so")
     await noting_client.post("/webhooks/desk", json=hook)
-    await settle(settings)
+    await settle(settings.redis_url)
     [(ticket_id, notice)] = desk.notes
     assert ticket_id == "504" and notice.user_id == "u77"
     assert "no session of user u77" in notice.reason
@@ -236,27 +221,27 @@ async def test_the_no_recording_note_is_written_once_when_the_admin_turned_it_on
 
     # A ticket that names no user of the site is not about a customer: no note.
     nobody = await noting_client.post("/webhooks/desk", json={"ticket": 505, "requester": "req-8"})
-    await settle(settings)
-    resolved = await job(noting_client, nobody.json()["job_id"])
+    await settle(settings.redis_url)
+    resolved = await job_state(noting_client, nobody.json()["job_id"])
     assert resolved["result"]["job_id"] is None and [t for t, _ in desk.notes] == ["504"]
 
 
 async def test_an_issue_is_opened_from_a_session_once(
     desk_client: Any, desk: Desk, settings: Settings
 ) -> None:
-    await record_session(desk_client)
+    await record_session(desk_client, SESSION)
     url = "/api/v1/sessions/sess-desk-0001/issues"
     asked = await desk_client.post(
         url, json={"provider": "desk", "summary": "Checkout fails"}, headers=AUTH
     )
     assert asked.status_code == 202, asked.text
     assert asked.json()["state"] == "queued"
-    await settle(settings)
+    await settle(settings.redis_url)
     [(request, report)] = desk.issues
     assert request.summary == "Checkout fails" and request.project is None
     assert request.marker.startswith("replaydesk-issue-")
     assert report.session_id == "sess-desk-0001" and report.steps
-    done = await job(desk_client, asked.json()["job_id"])
+    done = await job_state(desk_client, asked.json()["job_id"])
     assert done["result"]["ticket_id"] == "BUG-1"
     assert done["result"]["url"] == "https://desk.test/BUG-1"
 
@@ -270,13 +255,13 @@ async def test_an_issue_is_opened_from_a_session_once(
     }
     # The new issue's own "created" webhook finds the report already there.
     created = await desk_client.post("/webhooks/desk", json={"ticket": "BUG-1", "user_id": "u42"})
-    await settle(settings)
-    assert (await job(desk_client, created.json()["job_id"]))["state"] == "finished"
+    await settle(settings.redis_url)
+    assert (await job_state(desk_client, created.json()["job_id"]))["state"] == "finished"
     assert desk.reports == [] and len(desk.issues) == 1
 
 
 async def test_issue_requests_that_cannot_be_met_say_why(desk_client: Any) -> None:
-    await record_session(desk_client)
+    await record_session(desk_client, SESSION)
     no_session = await desk_client.post(
         "/api/v1/sessions/nope/issues", json={"provider": "desk"}, headers=AUTH
     )
@@ -308,7 +293,7 @@ async def test_with_redis_down_a_requester_webhook_is_refused_so_the_vendor_send
         plugin_environment={"DESK_NOTE": "off"},
     )
     async for client in desk_app(down, desk):
-        await record_session(client)
+        await record_session(client, SESSION)
         hook = {"ticket": 506, "requester": "req-7"}
         refused = await client.post("/webhooks/desk", json=hook, headers={"x-delivery": "d-9"})
         assert refused.status_code == 503, refused.text
