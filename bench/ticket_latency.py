@@ -33,13 +33,10 @@ async def _measure(events: int) -> str:
                 sent[ticket] = time.time()
                 await rig.ticket_event(client, ticket, n)
             complete = await rig.wait_for(events, max_seconds=120)
-        latencies = [
-            rig.vendor.arrivals[ticket] - at
-            for ticket, at in sent.items()
-            if ticket in rig.vendor.arrivals
-        ]
+        arrivals = rig.arrivals()
+        latencies = [arrivals[ticket] - at for ticket, at in sent.items() if ticket in arrivals]
         database = rig.database
-        writes = rig.vendor.writes
+        writes = rig.vendor.posts
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
     rows = [
         ["events", str(events), f"{EVENTS_PER_SECOND:g}/s, one per ticket, signed webhooks"],

@@ -1,4 +1,4 @@
-"""The set-up both ticket benchmarks share: database, Redis, stub vendor, service and workers."""
+"""The set-up both ticket benchmarks share: database, Redis, a stand-in tracker, the service."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -19,11 +20,19 @@ from redis import Redis
 
 from bench.server_process import ROOT, free_port
 from bench.temp_postgres import postgres_available, temporary_database
-from bench.ticket_plugin import PROVIDER, SIGNATURE_HEADER
-from bench.ticket_server import BENCH_API_KEY, BENCH_INGEST_KEY, BENCH_SECRET
-from bench.ticket_vendor import StubVendor
+from bench.ticket_server import (
+    BENCH_API_KEY,
+    BENCH_INGEST_KEY,
+    BENCH_SECRET,
+    BENCH_VENDOR_TOKEN,
+    TASKBOARD,
+    taskboard_module,
+)
 from service.storage.database import upgrade_database
-from service.webhook_signatures import hmac_sha256
+
+# The example plugin's stand-in Taskboard: comments in memory, each with its arrival time.
+_fake = taskboard_module("replaydesk_taskboard.fake_server")
+FakeTaskboard, signed_webhook = _fake.FakeTaskboard, _fake.signed_webhook
 
 __all__ = ["BENCH_REDIS_URL", "TicketRig", "ticket_rig"]
 
@@ -34,9 +43,9 @@ SESSION_START_MS = 1_790_000_000_000
 
 
 class TicketRig:
-    """A running service with the benchmark plugin, and the means to drive it."""
+    """A running service with the example Taskboard plugin, and the means to drive it."""
 
-    def __init__(self, workdir: Path, database_url: str, database: str, vendor: StubVendor) -> None:
+    def __init__(self, workdir: Path, database_url: str, database: str, vendor: Any) -> None:
         self.workdir = workdir
         self.database_url = database_url
         self.database = database
@@ -145,13 +154,10 @@ class TicketRig:
     async def ticket_event(self, client: httpx.AsyncClient, ticket_id: str, user: int) -> None:
         """What the vendor sends when a ticket is opened: a signed webhook."""
         created = datetime.fromtimestamp((SESSION_START_MS + user * 1000 + 700) / 1000, tz=UTC)
-        body = msgspec.json.encode(
-            {"ticket_id": ticket_id, "user_id": f"u{user}", "created_at": created}
-        )
+        ticket = {"id": ticket_id, "created_at": created.isoformat(), "reporter_id": f"u{user}"}
+        body, headers = signed_webhook(BENCH_SECRET, {"event": "ticket.created", "ticket": ticket})
         response = await client.post(
-            f"{self.base_url}/webhooks/{PROVIDER}",
-            content=body,
-            headers={SIGNATURE_HEADER: hmac_sha256(BENCH_SECRET, body)},
+            f"{self.base_url}/webhooks/{TASKBOARD}", content=body, headers=headers
         )
         response.raise_for_status()
         assert response.json()["job_id"], response.text
@@ -160,16 +166,23 @@ class TicketRig:
         """An attach request through the API."""
         response = await client.post(
             f"{self.base_url}/api/v1/tickets/attach",
-            json={"provider": PROVIDER, "ticket_id": ticket_id, "user_id": f"u{user}"},
+            json={"provider": TASKBOARD, "ticket_id": ticket_id, "user_id": f"u{user}"},
             headers={"Authorization": f"Bearer {BENCH_API_KEY}"},
         )
         response.raise_for_status()
+
+    def arrivals(self) -> dict[str, float]:
+        """When each ticket's first comment arrived at the vendor (Unix seconds), by ticket."""
+        firsts = {ticket: self.vendor.comments_on(ticket) for ticket in list(self.vendor.comments)}
+        return {
+            ticket: comments[0]["created_at"] for ticket, comments in firsts.items() if comments
+        }
 
     async def wait_for(self, count: int, max_seconds: float) -> bool:
         """Until the vendor has `count` tickets' comments; False when time ran out."""
         deadline = time.monotonic() + max_seconds
         while time.monotonic() < deadline:
-            if self.vendor.received() >= count:
+            if len(self.arrivals()) >= count:
                 return True
             await asyncio.sleep(0.02)
         return False
@@ -177,7 +190,8 @@ class TicketRig:
 
 @contextlib.asynccontextmanager
 async def ticket_rig(purpose: str) -> AsyncIterator[TicketRig]:
-    """A fresh database (PostgreSQL when it answers, else SQLite), Redis db 13, stub, service."""
+    """A fresh database (PostgreSQL when it answers, else SQLite), Redis db 13, a stand-in
+    Taskboard, the service."""
     with tempfile.TemporaryDirectory(prefix=f"replaydesk-{purpose}-") as tmp:
         workdir = Path(tmp)
         with Redis.from_url(BENCH_REDIS_URL) as redis:
@@ -190,7 +204,7 @@ async def ticket_rig(purpose: str) -> AsyncIterator[TicketRig]:
                 url = f"sqlite+aiosqlite:///{workdir / 'replaydesk.db'}"
                 database = "SQLite"
             await asyncio.to_thread(upgrade_database, url)
-            vendor = stack.enter_context(StubVendor())
+            vendor = stack.enter_context(FakeTaskboard(token=BENCH_VENDOR_TOKEN))
             rig = TicketRig(workdir, url, database, vendor)
             stack.callback(rig.stop)
             await rig.start_service()

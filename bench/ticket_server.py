@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
+import sys
+from importlib.metadata import entry_points
 from pathlib import Path
+from types import ModuleType
 
-from bench import ticket_plugin
+from bench.server_process import ROOT
 from service.settings import Settings
 
-__all__ = ["BENCH_API_KEY", "BENCH_INGEST_KEY", "BENCH_SECRET", "main"]
+__all__ = [
+    "BENCH_API_KEY",
+    "BENCH_INGEST_KEY",
+    "BENCH_SECRET",
+    "BENCH_VENDOR_TOKEN",
+    "TASKBOARD",
+    "main",
+    "taskboard_module",
+]
 
 BENCH_API_KEY = "bench-api-key-0123456789"
 BENCH_INGEST_KEY = "bench-ingest-key"
 BENCH_SECRET = "bench-webhook-secret"
+BENCH_VENDOR_TOKEN = "bench-vendor-token"
+TASKBOARD = "taskboard"
+
+
+def taskboard_module(name: str) -> ModuleType:
+    """A module of the example plugin (`replaydesk_taskboard...`): installed, or from its folder."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        sys.path.insert(0, str(ROOT / "examples" / "replaydesk-taskboard"))
+        return importlib.import_module(name)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -24,8 +47,12 @@ def _settings(args: argparse.Namespace) -> Settings:
         secret_key="bench-secret-key",
         api_keys=(BENCH_API_KEY,),
         ingest_keys=(BENCH_INGEST_KEY,),
-        plugins=(ticket_plugin.PROVIDER,),
-        plugin_environment={"BENCHVENDOR_URL": args.vendor_url, "BENCHVENDOR_SECRET": BENCH_SECRET},
+        plugins=(TASKBOARD,),
+        plugin_environment={
+            "TASKBOARD_URL": args.vendor_url,
+            "TASKBOARD_TOKEN": BENCH_VENDOR_TOKEN,
+            "TASKBOARD_WEBHOOK_SECRET": BENCH_SECRET,
+        },
     )
 
 
@@ -33,9 +60,11 @@ def _plugins(settings: Settings) -> object:
     from service.plugin_host import PluginHost
     from service.plugin_manager import build_plugin_manager
 
-    manager = build_plugin_manager(
-        settings, extra_plugins=[(ticket_plugin.PROVIDER, ticket_plugin)]
-    )
+    # The example plugin of docs/plugins.md: loaded from its entry point where it is installed
+    # (the test suite installs it), else from its folder.
+    installed = any(e.name == TASKBOARD for e in entry_points(group="replaydesk"))
+    extra = [] if installed else [(TASKBOARD, taskboard_module("replaydesk_taskboard"))]
+    manager = build_plugin_manager(settings, extra_plugins=extra)
     return PluginHost(manager, settings.plugin_environment)
 
 

@@ -22,7 +22,7 @@ async def _measure(jobs: int) -> str:
         worker = rig.start_worker(burst=True)
         complete = await rig.wait_for(jobs, max_seconds=600)
         await asyncio.to_thread(worker.wait, 60)
-        arrivals = sorted(rig.vendor.arrivals.values())
+        arrivals = sorted(rig.arrivals().values())
         database = rig.database
     # From the first write to the last: the worker's start-up (imports) is not a job's cost.
     span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else float("nan")

@@ -102,7 +102,9 @@ class FakeTaskboard:
             comments = self.comments.setdefault(ticket_id, [])
             comment_id = f"c{sum(len(c) for c in self.comments.values()) + 1}"
             url = f"{self.url}/tickets/{ticket_id}#{comment_id}"
-            comments.append({"id": comment_id, "body": body["body"], "url": url})
+            comments.append(
+                {"id": comment_id, "body": body["body"], "url": url, "created_at": time.time()}
+            )
             if fault is not None:
                 return fault.status, {"error": "scripted fault after the write"}, {}
             return 201, {"id": comment_id, "url": url}, {}
