@@ -35,8 +35,14 @@ if TYPE_CHECKING:
         RequestFailure,
         Struggle,
     )
-    from service.report_text import format_offset, headline, render_markdown, render_text
-    from service.repro_steps import ReproStep
+    from service.report_text import (
+        format_offset,
+        headline,
+        render_markdown,
+        render_text,
+        struggle_text,
+    )
+    from service.repro_steps import ReproStep, request_status
     from service.session_views import SessionCounts, SessionSummary
     from service.webhook_signatures import hmac_sha256, timestamp_is_fresh, verify_hmac_sha256
 
@@ -75,6 +81,8 @@ __all__ = [
     "remote_request",
     "render_markdown",
     "render_text",
+    "request_status",
+    "struggle_text",
     "timestamp_is_fresh",
     "verify_hmac_sha256",
 ]
@@ -113,7 +121,9 @@ _EXPORTS = {
     "headline": "service.report_text",
     "render_markdown": "service.report_text",
     "render_text": "service.report_text",
+    "struggle_text": "service.report_text",
     "ReproStep": "service.repro_steps",
+    "request_status": "service.repro_steps",
     "SessionCounts": "service.session_views",
     "SessionSummary": "service.session_views",
     "hmac_sha256": "service.webhook_signatures",

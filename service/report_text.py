@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.replay_report import ReplayReport
+from service.replay_report import ReplayReport, Struggle
+from service.repro_steps import request_status
 
-__all__ = ["format_offset", "headline", "render_markdown", "render_text"]
+__all__ = ["format_offset", "headline", "render_markdown", "render_text", "struggle_text"]
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -17,6 +18,13 @@ def format_offset(offset_ms: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def struggle_text(struggle: Struggle) -> str:
+    """One struggle signal in words: `Rage clicks on 'Place order' (3) at 0:04`."""
+    what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
+    target = struggle.target or "an element"
+    return f"{what} on {target} ({struggle.count}) at {format_offset(struggle.offset_ms)}"
 
 
 def _when(moment: datetime) -> str:
@@ -83,17 +91,14 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
     if report.failed_requests:
         lines.append(bold("Failed requests"))
         for failed in report.failed_requests:
-            status = str(failed.status) if failed.status else f"no response ({failed.error})"
+            status = request_status(failed.status, failed.error)
             took = f", {failed.duration_ms:.0f} ms" if failed.duration_ms is not None else ""
             repeat = f" {TIMES}{failed.count}" if failed.count > 1 else ""
             lines.append(f"- {code(f'{failed.method} {failed.url}')} {status}{took}{repeat}")
         lines.append("")
     if report.struggles:
         lines.append(bold("Struggles"))
-        for struggle in report.struggles:
-            what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
-            at = format_offset(struggle.offset_ms)
-            lines.append(f"- {what} on {struggle.target} ({struggle.count}) at {at}")
+        lines += [f"- {struggle_text(struggle)}" for struggle in report.struggles]
         lines.append("")
     return lines
 

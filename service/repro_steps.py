@@ -11,7 +11,14 @@ import msgspec
 
 from service.storage.records import SignalRecord
 
-__all__ = ["MAX_TEXT_CHARS", "ReproStep", "StepKind", "build_repro_steps", "trim_steps"]
+__all__ = [
+    "MAX_TEXT_CHARS",
+    "ReproStep",
+    "StepKind",
+    "build_repro_steps",
+    "request_status",
+    "trim_steps",
+]
 
 StepKind = Literal["page", "click", "input", "request", "error", "ticket"]
 
@@ -33,6 +40,13 @@ class ReproStep(msgspec.Struct, frozen=True, kw_only=True):
     """`Opened /cart`, `Clicked 'Place order'` (with the repeat count), `POST /api/pay → 500`."""
     count: int = 1
     """How many identical steps in a row this line stands for."""
+
+
+def request_status(status: int, error: str | None) -> str:
+    """How a request ended, as every rendering says it: `500`, or `no response (offline)`."""
+    if status:
+        return str(status)
+    return f"no response ({error})" if error else "no response"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -145,7 +159,7 @@ def build_repro_steps(signals: Sequence[SignalRecord], started_at: int) -> list[
         elif signal.kind == "failed_request":
             method = str(data.get("method") or "GET").upper()
             status = int(data.get("status") or 0)
-            outcome = str(status) if status else f"no response ({data.get('error') or 'failed'})"
+            outcome = request_status(status, str(data.get("error") or "failed"))
             text = _cut(f"{method} {_path(str(data.get('url') or ''))} → {outcome}", MAX_TEXT_CHARS)
             out.add(signal.ts, "request", text, data.get("url"))
         elif signal.kind == "console_error":

@@ -13,7 +13,14 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from service import MissingRecording, ReplayReport, format_offset, headline
+from service import (
+    MissingRecording,
+    ReplayReport,
+    format_offset,
+    headline,
+    request_status,
+    struggle_text,
+)
 
 __all__ = [
     "Node",
@@ -194,9 +201,7 @@ def _requests(report: ReplayReport) -> list[Node]:
         return []
     rows = []
     for failed in report.failed_requests:
-        status = str(failed.status) if failed.status else "no response"
-        if not failed.status and failed.error:
-            status += f" ({failed.error})"
+        status = request_status(failed.status, failed.error)
         took = f"{failed.duration_ms:.0f} ms" if failed.duration_ms is not None else NONE
         rows.append(
             [
@@ -214,12 +219,7 @@ def _requests(report: ReplayReport) -> list[Node]:
 def _struggles(report: ReplayReport) -> list[Node]:
     if not report.struggles:
         return []
-    items = []
-    for struggle in report.struggles:
-        what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
-        at = format_offset(struggle.offset_ms)
-        target = struggle.target or "an element"
-        items.append(paragraph(text(f"{what} on {target} ({struggle.count}) at {at}")))
+    items = [paragraph(text(struggle_text(struggle))) for struggle in report.struggles]
     return [heading("Struggles"), bullet_list(items)]
 
 

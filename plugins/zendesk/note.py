@@ -6,7 +6,14 @@ import html
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from service import MissingRecording, ReplayReport, format_offset, headline
+from service import (
+    MissingRecording,
+    ReplayReport,
+    format_offset,
+    headline,
+    request_status,
+    struggle_text,
+)
 
 __all__ = ["no_recording_note", "report_note"]
 
@@ -87,7 +94,7 @@ def _requests(report: ReplayReport) -> list[str]:
         return []
     items = []
     for failed in report.failed_requests:
-        status = str(failed.status) if failed.status else f"no response ({failed.error})"
+        status = request_status(failed.status, failed.error)
         took = f", {failed.duration_ms:.0f} ms" if failed.duration_ms is not None else ""
         at = format_offset(failed.first_offset_ms)
         items.append(
@@ -100,11 +107,7 @@ def _requests(report: ReplayReport) -> list[str]:
 def _struggles(report: ReplayReport) -> list[str]:
     if not report.struggles:
         return []
-    items = []
-    for struggle in report.struggles:
-        what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
-        at = format_offset(struggle.offset_ms)
-        items.append(f"<li>{what} on {_text(struggle.target)} ({struggle.count}) at {at}</li>")
+    items = [f"<li>{_text(struggle_text(struggle))}</li>" for struggle in report.struggles]
     return [_heading("Struggles"), f"<ul>{''.join(items)}</ul>"]
 
 
