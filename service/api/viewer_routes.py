@@ -52,15 +52,6 @@ class LinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     open_at: Literal["first-error"] | None = None
 
 
-class LinkResponse(msgspec.Struct, frozen=True, kw_only=True):
-    """A viewer link; `token` is also inside `url`, after `#t=`."""
-
-    url: str
-    token: str
-    expires_at: datetime
-    jti: str
-
-
 class RevokeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Revoke one link by its jti, or every link of a ticket (`provider:ticket_id`)."""
 
@@ -139,18 +130,18 @@ async def mint_link(
     request: Request[Any, Any, Any],
     session_id: FromPath[str],
     data: JSONBody[LinkRequest | None] = None,
-) -> LinkResponse:
-    """A short-lived link that opens this one session (default TTL: minutes)."""
+) -> ViewerLink:
+    """A short-lived link that opens this one session (default TTL: minutes): `url`, `token`
+    (also inside `url`, after `#t=`), `expires_at`, `jti`."""
     services = services_of(request)
     if await services.store.get(session_id) is None:
         raise NotFound(f"no session {session_id!r}")
     options = data or LinkRequest()
-    link: ViewerLink = services.viewer_tokens.mint(
+    return services.viewer_tokens.mint(
         session_id,
         options.ttl_seconds or services.settings.default_link_ttl_seconds,
         open_at=options.open_at,
     )
-    return LinkResponse(url=link.url, token=link.token, expires_at=link.expires_at, jti=link.jti)
 
 
 @post("/api/v1/links/revoke", status_code=200, guards=[require_api_key], summary="Revoke links")
