@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 from service.errors import ReplayDeskError
 from service.issue_filing import FiledIssue
+from service.jobs.context import JobContext, in_context
 from service.jobs.issues import open_issue
-from service.jobs.remote_job import JobContext, in_context
 from service.plugin_host import PluginHost
 from service.plugin_manager import build_plugin_manager
 from service.plugin_types import IssueRequest

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 from rq.job import Retry
 
-from service.jobs.remote_job import JobContext, run_remote_job
+from service.jobs.context import JobContext
+from service.jobs.remote_job import run_remote_job
 from service.report_delivery import ReportDelivery
 from service.ticket_attachments import attachment_job_id
 

@@ -9,7 +9,8 @@ from rq.job import Retry
 
 from service.issue_filing import FiledIssue, file_issue
 from service.jobs.attach import report_delivery
-from service.jobs.remote_job import JobContext, run_remote_job
+from service.jobs.context import JobContext
+from service.jobs.remote_job import run_remote_job
 from service.plugin_types import IssueRequest
 
 __all__ = ["create_issue", "open_issue"]

@@ -9,8 +9,9 @@ import msgspec
 from rq import get_current_job
 from rq.job import Retry
 
+from service.jobs.context import JobContext
 from service.jobs.queue import JobQueue
-from service.jobs.remote_job import JobContext, run_remote_job
+from service.jobs.remote_job import run_remote_job
 from service.plugin_types import TicketRef
 from service.session_views import to_datetime
 from service.ticket_attachments import TicketAttachments
