@@ -14,7 +14,8 @@ __all__ = ["TARGET_GZIP_BYTES", "run"]
 
 TARGET_GZIP_BYTES = 30 * 1024
 # Bundles the same way build.mjs does, in memory: the whole recorder, and rrweb's packages
-# alone, so the difference is ReplayDesk's own code.
+# alone (built the same way, so without canvas recording), so the difference is ReplayDesk's
+# own code.
 _PARTS_SCRIPT = """
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';

@@ -250,11 +250,12 @@ export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused
     maskInputFn: maskInput,
     slimDOMOptions: 'all',
     recordAfter: 'DOMContentLoaded',
-    // Payload per minute: mouse positions every 100 ms are enough to follow the pointer, and
-    // presses and releases add nothing to the clicks for a replay or for click signals.
+    // Payload per minute: mouse positions every 100 ms are enough to follow the pointer;
+    // presses and releases add nothing to the clicks for a replay or for click signals, and
+    // focus and blur change nothing in the viewer, which replays without moving focus.
     sampling: {
       mousemove: 100,
-      mouseInteraction: { MouseDown: false, MouseUp: false },
+      mouseInteraction: { MouseDown: false, MouseUp: false, Focus: false, Blur: false },
       scroll: 150,
       media: 800,
       input: 'last',

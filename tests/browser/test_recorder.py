@@ -355,6 +355,45 @@ def test_what_the_page_does_before_dom_content_loaded_is_recorded(
     assert first_snapshot < first_early
 
 
+def test_a_page_that_draws_on_canvases_records_the_elements_but_not_their_pixels(
+    page: Page, site: Site, service: Service
+) -> None:
+    # Canvas recording is left out of the bundle: drawing must neither break the recording
+    # nor send the drawing.
+    site.configure(site.user_id, flushIntervalMs=300)
+    site.after_init = """
+      addEventListener('DOMContentLoaded', function () {
+        var flat = document.createElement('canvas'), gl = document.createElement('canvas');
+        flat.id = 'chart'; gl.id = 'globe';
+        document.body.append(flat, gl);
+        setTimeout(function () {
+          var c = flat.getContext('2d');
+          c.fillStyle = '#c00'; c.fillRect(0, 0, 40, 40); c.fillText('secret chart', 5, 20);
+          var g = gl.getContext('webgl');
+          if (g) { g.clearColor(0, 0, 1, 1); g.clear(g.COLOR_BUFFER_BIT); }
+          console.error('drawn');
+        }, 200);
+      });
+    """
+    page.goto(site.url("shop.html"))
+    session_id = str(session_id_of(page))
+
+    def recorded() -> list[dict[str, Any]] | None:
+        events = service.events(session_id) if service.sessions_of(site.user_id) else []
+        return events if "drawn" in console_messages(events) else None
+
+    events = wait_for(recorded, timeout=10, what="the console error after drawing", page=page)
+    stored = json.dumps(events, separators=(",", ":"))
+    assert '"tagName":"canvas"' in stored
+    assert '"id":"chart"' in stored or '"id":"globe"' in stored
+    canvas_mutation = 9
+    assert not [
+        e for e in events if e["type"] == INCREMENTAL and e["data"]["source"] == canvas_mutation
+    ]
+    assert "fillRect" not in stored and "secret chart" not in stored
+    assert "data:image" not in stored
+
+
 def test_a_reload_continues_the_session_and_idleness_starts_a_new_one(
     page: Page, site: Site, service: Service
 ) -> None:
