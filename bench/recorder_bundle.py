@@ -3,64 +3,31 @@
 from __future__ import annotations
 
 import gzip
-import json
-import shutil
-import subprocess
 
 from bench.figures import format_table, verdict
-from bench.recorder_harness import RECORDER_DIR, RECORDER_JS
+from bench.recorder_harness import RECORDER_JS, bundle_like_the_recorder
 
 __all__ = ["TARGET_GZIP_BYTES", "run"]
 
 TARGET_GZIP_BYTES = 30 * 1024
-# Bundles the same way build.mjs does, in memory: the whole recorder, and rrweb's packages
-# alone (built the same way, so without canvas recording), so the difference is ReplayDesk's
-# own code.
-_PARTS_SCRIPT = """
-import { build } from 'esbuild';
-import { gzipSync } from 'node:zlib';
-import { options } from './build.mjs';
-const alone = (code) => ({ ...options, entryPoints: undefined, outfile: undefined,
-  stdin: { contents: code, resolveDir: process.cwd(), loader: 'ts' } });
-const variants = {
-  'rrweb record': alone("import {record} from '@rrweb/record'; window.r = record;"),
-  'rrweb record + console plugin': alone(
-    "import {record} from '@rrweb/record';" +
-    "import {getRecordConsolePlugin} from '@rrweb/rrweb-plugin-console-record';" +
-    "window.r = [record, getRecordConsolePlugin];"),
-};
-const sizes = {};
-for (const [name, variant] of Object.entries(variants)) {
-  const out = await build({ ...variant, write: false, sourcemap: false, logLevel: 'silent' });
-  const code = out.outputFiles[0].contents;
-  sizes[name] = [code.length, gzipSync(code, { level: 9 }).length];
+# rrweb's packages alone, bundled the same way as the recorder (so without canvas recording):
+# the difference is ReplayDesk's own code.
+_RRWEB_PARTS = {
+    "rrweb record": "import {record} from '@rrweb/record'; window.r = record;",
+    "rrweb record + console plugin": (
+        "import {record} from '@rrweb/record';"
+        "import {getRecordConsolePlugin} from '@rrweb/rrweb-plugin-console-record';"
+        "window.r = [record, getRecordConsolePlugin];"
+    ),
 }
-console.log(JSON.stringify(sizes));
-"""
-
-
-def _part_sizes() -> dict[str, list[int]] | None:
-    """Raw and gzip sizes of rrweb's parts, or None without node and the recorder's packages."""
-    node = shutil.which("node")
-    if node is None or not (RECORDER_DIR / "node_modules").is_dir():
-        return None
-    result = subprocess.run(
-        [node, "--input-type=module", "-e", _PARTS_SCRIPT],
-        cwd=RECORDER_DIR,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    if result.returncode != 0:
-        print(f"(could not size rrweb's parts: {result.stderr.strip()[:300]})")
-        return None
-    sizes: dict[str, list[int]] = json.loads(result.stdout)
-    return sizes
 
 
 def _kib(size: int) -> str:
     return f"{size / 1024:.1f} KiB"
+
+
+def _gzip_size(code: bytes) -> int:
+    return len(gzip.compress(code, compresslevel=9))
 
 
 def run(quick: bool) -> None:
@@ -69,18 +36,18 @@ def run(quick: bool) -> None:
         print(f"{RECORDER_JS} is missing: run `make setup` first")
         return
     bundle = RECORDER_JS.read_bytes()
-    gzipped = len(gzip.compress(bundle, compresslevel=9))
+    gzipped = _gzip_size(bundle)
     rows = [["recorder.js (as served)", _kib(len(bundle)), _kib(gzipped)]]
-    parts = _part_sizes()
+    parts = bundle_like_the_recorder(_RRWEB_PARTS)
     if parts:
-        for name, (raw, packed) in parts.items():
-            rows.append([name, _kib(raw), _kib(packed)])
-        rrweb_raw, rrweb_packed = parts["rrweb record + console plugin"]
+        for name, code in parts.items():
+            rows.append([name, _kib(len(code)), _kib(_gzip_size(code))])
+        rrweb = parts["rrweb record + console plugin"]
         rows.append(
             [
                 "ReplayDesk's own code (difference)",
-                _kib(len(bundle) - rrweb_raw),
-                _kib(gzipped - rrweb_packed),
+                _kib(len(bundle) - len(rrweb)),
+                _kib(gzipped - _gzip_size(rrweb)),
             ]
         )
     print("Recorder bundle size")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ __all__ = [
     "RECORDER_DIR",
     "RECORDER_JS",
     "Served",
+    "bundle_like_the_recorder",
     "chromium",
     "replaydesk_serve",
     "static_site",
@@ -37,6 +40,21 @@ RECORDER_JS = ROOT / "service" / "static" / "recorder.js"
 API_KEY = "bench-api-key-0123456789"
 INGEST_KEY = "bench-ingest-key"
 READY_TIMEOUT_SECONDS = 60.0
+# Bundles each given module source the way recorder/build.mjs bundles the recorder, in memory;
+# prints {name: code}.
+_BUNDLE_SCRIPT = """
+import { build } from 'esbuild';
+import { options } from './build.mjs';
+const sources = JSON.parse(process.argv[1]);
+const bundles = {};
+for (const [name, contents] of Object.entries(sources)) {
+  const out = await build({ ...options, entryPoints: undefined, outfile: undefined,
+    stdin: { contents, resolveDir: process.cwd(), loader: 'ts' },
+    write: false, sourcemap: false, logLevel: 'silent' });
+  bundles[name] = out.outputFiles[0].text;
+}
+console.log(JSON.stringify(bundles));
+"""
 
 
 class Served(NamedTuple):
@@ -80,6 +98,28 @@ def replaydesk_serve() -> Iterator[Served]:
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+def bundle_like_the_recorder(sources: dict[str, str]) -> dict[str, bytes] | None:
+    """Each module source bundled with the recorder's build options (rrweb as the recorder
+    has it); None, with the reason printed, without node or the recorder's packages."""
+    node = shutil.which("node")
+    if node is None or not (RECORDER_DIR / "node_modules").is_dir():
+        print("(node or recorder/node_modules is missing: run `make setup`)")
+        return None
+    result = subprocess.run(
+        [node, "--input-type=module", "-e", _BUNDLE_SCRIPT, json.dumps(sources)],
+        cwd=RECORDER_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        print(f"(could not bundle: {result.stderr.strip()[:300]})")
+        return None
+    bundles: dict[str, str] = json.loads(result.stdout)
+    return {name: code.encode() for name, code in bundles.items()}
 
 
 def _healthy(base: str) -> bool:

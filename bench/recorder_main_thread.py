@@ -1,5 +1,5 @@
-"""Main-thread cost of the recorder: total blocking time of scripted scenarios with the recorder
-and with a no-op stand-in for it, in alternating runs of the same browser."""
+"""Main-thread cost of the recorder: total blocking time of scripted scenarios with the recorder,
+with rrweb's record alone, and with a no-op stand-in, in alternating runs of the same browser."""
 
 from __future__ import annotations
 
@@ -9,14 +9,20 @@ from collections.abc import Callable
 from playwright.sync_api import Browser, Page, Route
 
 from bench.figures import format_table, verdict
-from bench.recorder_harness import INGEST_KEY, chromium, replaydesk_serve, static_site
+from bench.recorder_harness import (
+    INGEST_KEY,
+    bundle_like_the_recorder,
+    chromium,
+    replaydesk_serve,
+    static_site,
+)
 from bench.recorder_payload import shop_visit
 
 __all__ = ["TARGET_EXTRA", "run"]
 
 TARGET_EXTRA = 0.05
-QUICK_PAIRS = 2
-FULL_PAIRS = 6
+QUICK_ROUNDS = 2
+FULL_ROUNDS = 6
 # Installed in every page before its own scripts: each long task's blocking part goes to Python.
 _LONG_TASKS = """
 new PerformanceObserver((list) => {
@@ -25,6 +31,16 @@ new PerformanceObserver((list) => {
 """
 # Where the recorder would be, this defines the same API and does nothing.
 _STAND_IN = b"window.ReplayDesk = {init() {}, identify() {}, getSessionId() { return null; }};"
+# The same API on rrweb's record with its defaults (bundled like the recorder), keeping events
+# in memory and sending nothing: what rrweb itself costs, without ReplayDesk's code.
+_RRWEB_ALONE = """
+import { record } from '@rrweb/record';
+const events: unknown[] = [];
+(window as any).ReplayDesk = {
+  init() { record({ emit: (event) => { events.push(event); } }); },
+  identify() {}, getSessionId() { return null; },
+};
+"""
 # A list-heavy page of the kind support teams see tickets about: hundreds of rows built, filtered
 # and sorted on the main thread, so every interaction is a large DOM mutation to record.
 _ORDERS_PAGE = """<!doctype html>
@@ -114,16 +130,17 @@ def _orders(page: Page, url: str) -> None:
     page.wait_for_timeout(1000)
 
 
-def _blocking_ms(browser: Browser, scenario: Callable[[Page], None], stand_in: bool) -> float:
-    """Total blocking time of one run: the part of every long task beyond 50 ms, all pages."""
+def _blocking_ms(browser: Browser, scenario: Callable[[Page], None], script: bytes | None) -> float:
+    """Total blocking time of one run: the part of every long task beyond 50 ms, all pages.
+    `script` replaces recorder.js; None keeps the recorder."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     blocking: list[float] = []
     context.expose_function("reportLongTask", lambda ms: blocking.append(max(0.0, ms - 50)))
     context.add_init_script(_LONG_TASKS)
-    if stand_in:
+    if script is not None:
 
         def fulfil(route: Route) -> None:
-            route.fulfill(body=_STAND_IN, content_type="text/javascript")
+            route.fulfill(body=script, content_type="text/javascript")
 
         context.route("**/recorder.js", fulfil)
     page = context.new_page()
@@ -133,23 +150,27 @@ def _blocking_ms(browser: Browser, scenario: Callable[[Page], None], stand_in: b
     return sum(blocking)
 
 
-def _compare(browser: Browser, scenario: Callable[[Page], None], pairs: int) -> tuple[float, float]:
-    """Median total blocking time without and with the recorder."""
-    _blocking_ms(browser, scenario, stand_in=True)  # warm-up: caches, first-run costs
-    _blocking_ms(browser, scenario, stand_in=False)
-    runs: dict[bool, list[float]] = {True: [], False: []}
-    for pair in range(pairs):
-        # Alternate which goes first, so drift in the machine's load hits both alike.
-        for stand_in in (True, False) if pair % 2 == 0 else (False, True):
-            runs[stand_in].append(_blocking_ms(browser, scenario, stand_in))
-    return statistics.median(runs[True]), statistics.median(runs[False])
+def _compare(
+    browser: Browser, scenario: Callable[[Page], None], scripts: list[bytes | None], rounds: int
+) -> list[float]:
+    """Median total blocking time with each script in place of recorder.js."""
+    for script in scripts:  # warm-up: caches, first-run costs
+        _blocking_ms(browser, scenario, script)
+    runs: list[list[float]] = [[] for _ in scripts]
+    for round_number in range(rounds):
+        # Rotate which goes first, so drift in the machine's load hits all alike.
+        for index in range(len(scripts)):
+            turn = (index + round_number) % len(scripts)
+            runs[turn].append(_blocking_ms(browser, scenario, scripts[turn]))
+    return [statistics.median(times) for times in runs]
 
 
-def _row(name: str, without: float, with_recorder: float) -> list[str]:
+def _row(name: str, without: float, rrweb_alone: float, with_recorder: float) -> list[str]:
     change = (with_recorder - without) / without if without else None
     return [
         name,
         f"{without:.0f} ms",
+        f"{rrweb_alone:.0f} ms",
         f"{with_recorder:.0f} ms",
         f"{with_recorder - without:+.0f} ms",
         "n/a" if change is None else f"{change:+.0%}",
@@ -157,8 +178,12 @@ def _row(name: str, without: float, with_recorder: float) -> list[str]:
 
 
 def run(quick: bool) -> None:
-    """Alternate runs with a stand-in and with the recorder; compare medians per scenario."""
-    pairs = QUICK_PAIRS if quick else FULL_PAIRS
+    """Rotate runs with a stand-in, rrweb alone and the recorder; compare medians per scenario."""
+    rounds = QUICK_ROUNDS if quick else FULL_ROUNDS
+    bundles = bundle_like_the_recorder({"rrweb alone": _RRWEB_ALONE})
+    if bundles is None:
+        return
+    scripts = [_STAND_IN, bundles["rrweb alone"], None]
     with replaydesk_serve() as served:
         snippet = (
             f'<script src="{served.base}/recorder.js"></script>\n'
@@ -167,19 +192,21 @@ def run(quick: bool) -> None:
         )
         pages = {"/orders": _ORDERS_PAGE.replace("__RECORDER__", snippet).encode()}
         with static_site(pages.get) as site, chromium() as browser:
-            shop = _compare(browser, lambda page: shop_visit(page, served.base, 0), pairs)
-            orders = _compare(browser, lambda page: _orders(page, site + "/orders"), pairs)
+            shop = _compare(browser, lambda page: shop_visit(page, served.base, 0), scripts, rounds)
+            orders = _compare(
+                browser, lambda page: _orders(page, site + "/orders"), scripts, rounds
+            )
 
-    print(f"Recorder main-thread cost: total blocking time, median of {pairs} alternating pairs")
+    print(f"Recorder main-thread cost: total blocking time, median of {rounds} rotating rounds")
     print(
         format_table(
-            ["scenario", "without", "with recorder", "added", "change"],
+            ["scenario", "without", "rrweb alone", "with recorder", "added", "change"],
             [
                 _row("demo shop: browse, check out (2 pages)", *shop),
                 _row("order list: 450 rows built, sorted, filtered", *orders),
             ],
         )
     )
-    for name, (without, with_recorder) in (("demo shop", shop), ("order list", orders)):
+    for name, (without, _, with_recorder) in (("demo shop", shop), ("order list", orders)):
         met = with_recorder <= without * (1 + TARGET_EXTRA) + 1  # 1 ms: the timer's grain
         print(f"target ({name}): <= +{TARGET_EXTRA:.0%} -> {verdict(met)}")
