@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,7 +44,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Port `replaydesk serve` binds."""
 
     public_url: str = "http://127.0.0.1:8000"
-    """The base URL people open; viewer links are built on it."""
+    """The base URL people open; viewer links are built on it. Unset: where `replaydesk serve`
+    answers, `http://{host}:{port}` (127.0.0.1 for a wildcard host)."""
 
     secret_key: str
     """Signs viewer tokens and hashes erased user IDs. Generated once into `data_dir` if unset."""
@@ -148,10 +150,23 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raw["plugins"] = split_list(allowed)
     raw["disabled_plugins"] = split_list(get("DISABLED_PLUGINS") or "")
     raw["plugin_environment"] = _plugin_environment(env)
+    if "public_url" not in raw:
+        raw["public_url"] = _served_url(str(raw.get("host", "127.0.0.1")), raw.get("port", 8000))
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SystemExit(f"replaydesk: invalid setting: {exc}") from None
+
+
+def _served_url(host: str, port: object) -> str:
+    """The URL `replaydesk serve` answers on, as a browser on this machine opens it."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host or '127.0.0.1'}:{port}"  # a host name
+    if address.is_unspecified:  # bound to every interface: this machine's is one of them
+        return f"http://127.0.0.1:{port}"
+    return f"http://{host}:{port}" if address.version == 4 else f"http://[{host}]:{port}"
 
 
 def _plugin_environment(env: Mapping[str, str]) -> dict[str, str]:

@@ -16,6 +16,7 @@ def test_defaults_are_embedded_and_secrets_are_generated_once(tmp_path: Path) ->
     assert first.database_url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'replaydesk.db'}"
     assert first.redis_url is None and first.blob_url is None
     assert (first.host, first.port) == ("127.0.0.1", 8000)
+    assert first.public_url == "http://127.0.0.1:8000"
     secrets_file = tmp_path / "data" / "secrets.json"
     assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "data").stat().st_mode) == 0o700
@@ -51,6 +52,27 @@ def test_environment_overrides(tmp_path: Path) -> None:
     assert settings.port == 9000 and settings.retention_days == 7
     assert settings.blob_options == {"region": "eu-west-1"}
     assert settings.secret_key == "s3cret"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "public_url"),
+    [
+        ({"REPLAYDESK_PORT": "8177"}, "http://127.0.0.1:8177"),
+        ({"REPLAYDESK_HOST": "0.0.0.0", "REPLAYDESK_PORT": "9000"}, "http://127.0.0.1:9000"),  # noqa: S104
+        ({"REPLAYDESK_HOST": "::"}, "http://127.0.0.1:8000"),
+        ({"REPLAYDESK_HOST": "::1"}, "http://[::1]:8000"),
+        ({"REPLAYDESK_HOST": "replay.internal"}, "http://replay.internal:8000"),
+        (
+            {"REPLAYDESK_PORT": "8177", "REPLAYDESK_PUBLIC_URL": "https://replay.example"},
+            "https://replay.example",
+        ),
+    ],
+)
+def test_links_point_where_the_service_answers_unless_a_public_url_is_set(
+    tmp_path: Path, overrides: dict[str, str], public_url: str
+) -> None:
+    settings = load_settings({"REPLAYDESK_DATA_DIR": str(tmp_path), **overrides})
+    assert settings.public_url == public_url
 
 
 @pytest.mark.parametrize(
