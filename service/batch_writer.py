@@ -1,10 +1,13 @@
-"""Group commit: batches that arrive together are written in one database transaction."""
+"""Group commit: batches that arrive together are checked in one query and written in one
+database transaction."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from service.errors import StorageUnavailable
 from service.storage.records import BatchRecord
@@ -17,63 +20,123 @@ log = logging.getLogger(__name__)
 # Enough to amortise a commit across a busy moment; small enough to keep one statement modest.
 MAX_GROUP = 64
 
-_Pending = tuple[BatchRecord, "asyncio.Future[bool]"]
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+# (session_id, seq, erasure subject hashes) -> (erased, stored)
+StatusQuery = tuple[str, int, Sequence[str]]
 
 
-class BatchWriter:
-    """Writes batch records through one task, folding whatever is waiting into one commit.
+class _Grouped(Generic[_In, _Out]):
+    """Runs calls through one task that hands whatever queued up meanwhile to `run` at once.
 
-    No batch waits for others to arrive: a group is whatever queued up while the previous
-    commit ran, so under light load every batch is its own transaction, and under heavy load
-    many share one (one commit, one fsync, one lock hand-off on SQLite).
+    No call waits for others to arrive: a group is whatever queued up while the previous
+    group ran, so under light load every call runs alone, and under heavy load many share
+    one statement and one round trip.
     """
 
-    def __init__(self, store: SessionStore) -> None:
-        self.store = store
-        self._queue: asyncio.Queue[_Pending] | None = None
+    def __init__(
+        self,
+        run: Callable[[list[_In]], Awaitable[list[_Out]]],
+        settle: Callable[[list[tuple[_In, asyncio.Future[_Out]]], BaseException], Awaitable[None]],
+        name: str,
+    ) -> None:
+        self._run_group = run
+        self._settle_failure = settle
+        self._name = name
+        self._queue: asyncio.Queue[tuple[_In, asyncio.Future[_Out]]] | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def write(self, record: BatchRecord) -> bool:
-        """Write one batch; True when stored now, False when its seq was stored before."""
+    async def __call__(self, item: _In) -> _Out:
         if self._task is None or self._task.done():
             self._queue = asyncio.Queue()
-            self._task = asyncio.create_task(self._run(self._queue), name="replaydesk-writer")
+            self._task = asyncio.create_task(self._loop(self._queue), name=self._name)
         assert self._queue is not None
-        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        await self._queue.put((record, done))
+        done: asyncio.Future[_Out] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((item, done))
         return await done
 
     async def close(self) -> None:
-        """Stop the writer task (pending writes fail and their clients retry)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
 
-    async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
+    async def _loop(self, queue: asyncio.Queue[tuple[_In, asyncio.Future[_Out]]]) -> None:
         while True:
             group = [await queue.get()]
             while len(group) < MAX_GROUP and not queue.empty():
                 group.append(queue.get_nowait())
-            await self._commit(group)
+            await self.run(group)
 
-    async def _commit(self, group: list[_Pending]) -> None:
+    async def run(self, group: list[tuple[_In, asyncio.Future[_Out]]]) -> None:
         try:
-            results = await self.store.record_batches([record for record, _ in group])
-        except Exception:
-            if len(group) == 1:
-                record, done = group[0]
-                log.exception("could not write batch %d", record.seq)
-                _settle_error(done)
-                return
-            # One bad batch must not fail its neighbours: write them one by one.
-            for pending in group:
-                await self._commit([pending])
+            results = await self._run_group([item for item, _ in group])
+        except Exception as exc:
+            await self._settle_failure(group, exc)
             return
-        for (_, done), written in zip(group, results, strict=True):
+        for (_, done), result in zip(group, results, strict=True):
             if not done.done():
-                done.set_result(written)
+                done.set_result(result)
+
+
+class BatchWriter:
+    """Checks and writes batch records through one task each, many batches per statement.
+
+    The status check (erased? stored before?) of the batches waiting together is one query,
+    and their write is one transaction (one commit, one fsync, one lock hand-off on SQLite).
+    """
+
+    def __init__(self, store: SessionStore) -> None:
+        self.store = store
+        self._statuses: _Grouped[StatusQuery, tuple[bool, bool]] = _Grouped(
+            self._check, _fail_all, "replaydesk-status"
+        )
+        self._writes: _Grouped[BatchRecord, bool] = _Grouped(
+            self._write, self._write_one_by_one, "replaydesk-writer"
+        )
+
+    async def status(
+        self, session_id: str, seq: int, subject_hashes: Sequence[str]
+    ) -> tuple[bool, bool]:
+        """(erased, stored): whether a subject is erased and whether this seq is stored."""
+        return await self._statuses((session_id, seq, subject_hashes))
+
+    async def write(self, record: BatchRecord) -> bool:
+        """Write one batch; True when stored now, False when its seq was stored before."""
+        return await self._writes(record)
+
+    async def close(self) -> None:
+        """Stop the tasks (pending calls are dropped and their clients retry)."""
+        await self._statuses.close()
+        await self._writes.close()
+
+    async def _check(self, queries: list[StatusQuery]) -> list[tuple[bool, bool]]:
+        return await self.store.batch_statuses(queries)
+
+    async def _write(self, records: list[BatchRecord]) -> list[bool]:
+        return await self.store.record_batches(records)
+
+    async def _write_one_by_one(
+        self, group: list[tuple[BatchRecord, asyncio.Future[bool]]], exc: BaseException
+    ) -> None:
+        if len(group) == 1:
+            record, done = group[0]
+            log.error("could not write batch %d", record.seq, exc_info=exc)
+            _settle_error(done)
+            return
+        # One bad batch must not fail its neighbours: write them one by one.
+        for pending in group:
+            await self._writes.run([pending])
+
+
+async def _fail_all(
+    group: list[tuple[StatusQuery, asyncio.Future[tuple[bool, bool]]]], exc: BaseException
+) -> None:
+    # Every waiter sees the error its own query would have raised.
+    for _, done in group:
+        if not done.done():
+            done.set_exception(exc)
 
 
 def _settle_error(done: asyncio.Future[bool]) -> None:

@@ -123,12 +123,13 @@ class Ingestor:
             body_bytes=len(body),
         )
         # Scrubbing and indexing touch no storage, so they come first: the one status query
-        # then covers the user an identify event names as well as the batch's own.
+        # then covers the user an identify event names as well as the batch's own (and is
+        # shared with the batches checked at the same moment).
         processed = process_events(batch.events)
         user_id = processed.identified_user_id or batch.user_id
         subjects = [self.erasure_keys.session(batch.session_id)]
         subjects += [self.erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
-        erased, stored = await self.store.batch_status(batch.session_id, batch.seq, subjects)
+        erased, stored = await self.writer.status(batch.session_id, batch.seq, subjects)
         if erased:
             raise UserErased("recording for this user or session was erased and is refused")
         if stored:

@@ -5,7 +5,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    null,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -55,6 +71,19 @@ class SessionStore:
         )
         self._upsert_with_span = self._upsert(update_span=True)
         self._upsert_without_span = self._upsert(update_span=False)
+        self._insert_signals = insert(signals)
+        # Built once with bound parameters (a fresh statement per batch costs more to build and
+        # to derive a cache key for than running it does). One row per erased subject and per
+        # stored (session_id, seq), for any number of batches at once.
+        erased = select(
+            literal("erased").label("what"),
+            erasures.c.subject_hash.label("session_or_subject"),
+            null().label("seq"),
+        ).where(erasures.c.subject_hash.in_(bindparam("subjects", expanding=True)))
+        stored = select(literal("stored"), chunks.c.session_id, chunks.c.seq).where(
+            tuple_(chunks.c.session_id, chunks.c.seq).in_(bindparam("keys", expanding=True))
+        )
+        self._batch_status = erased.union_all(stored)
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -62,13 +91,28 @@ class SessionStore:
         self, session_id: str, seq: int, subject_hashes: Sequence[str]
     ) -> tuple[bool, bool]:
         """(erased, stored): whether a subject is erased and whether this seq is stored."""
-        query = select(
-            exists().where(erasures.c.subject_hash.in_(subject_hashes)),
-            exists().where(chunks.c.session_id == session_id, chunks.c.seq == seq),
-        )
+        return (await self.batch_statuses([(session_id, seq, subject_hashes)]))[0]
+
+    async def batch_statuses(
+        self, batches: Sequence[tuple[str, int, Sequence[str]]]
+    ) -> list[tuple[bool, bool]]:
+        """`batch_status` of many (session_id, seq, subject_hashes) at once, in one query."""
+        parameters = {
+            "subjects": sorted({h for _, _, hashes in batches for h in hashes}),
+            "keys": sorted({(session_id, seq) for session_id, seq, _ in batches}),
+        }
+        erased: set[str] = set()
+        stored: set[tuple[str, int]] = set()
         async with self.engine.connect() as conn:
-            erased, stored = (await conn.execute(query)).one()
-        return bool(erased), bool(stored)
+            for what, session_or_subject, seq in await conn.execute(self._batch_status, parameters):
+                if what == "erased":
+                    erased.add(session_or_subject)
+                else:
+                    stored.add((session_or_subject, seq))
+        return [
+            (not erased.isdisjoint(hashes), (session_id, seq) in stored)
+            for session_id, seq, hashes in batches
+        ]
 
     async def record_batch(self, batch: BatchRecord) -> bool:
         """Write one batch; False, writing nothing, when (session_id, seq) is already there."""
@@ -96,7 +140,7 @@ class SessionStore:
                     await conn.execute(statement, rows)
                 signal_rows = [_signal_row(b, sig) for b in written for sig in b.signals]
                 if signal_rows:
-                    await conn.execute(insert(signals), signal_rows)
+                    await conn.execute(self._insert_signals, signal_rows)
         return [
             firsts[(b.session_id, b.seq)] == i and (b.session_id, b.seq) in inserted_keys
             for i, b in enumerate(batches)

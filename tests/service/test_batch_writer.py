@@ -1,4 +1,5 @@
-"""Group commit: concurrent batches share transactions, and one bad batch fails alone."""
+"""Group commit: concurrent batches share status queries and transactions; one bad batch fails
+alone."""
 
 from __future__ import annotations
 
@@ -72,3 +73,52 @@ async def test_a_batch_that_cannot_be_written_fails_alone(store: SessionStore) -
     assert outcomes[0] is True and outcomes[2] is True
     assert isinstance(outcomes[1], StorageUnavailable)
     assert await store.get("sess-writer-0099") is None
+
+
+async def test_status_checks_waiting_together_share_a_query_and_each_get_their_own_answer(
+    store: SessionStore,
+) -> None:
+    await store.record_batches([record(1, 0), record(2, 0)])
+    await store.delete_sessions([], ["erased-subject"], at=1)
+    writer = BatchWriter(store)
+    queries: list[int] = []
+    original = store.batch_statuses
+
+    async def counting(batches: Any) -> list[tuple[bool, bool]]:
+        queries.append(len(batches))
+        return await original(batches)
+
+    store.batch_statuses = counting  # type: ignore[method-assign]
+    asked = [
+        ("sess-writer-0001", 0, ["someone"]),  # stored
+        ("sess-writer-0001", 1, ["someone"]),  # new
+        ("sess-writer-0002", 0, ["erased-subject"]),  # stored, and its user erased
+        ("sess-writer-0003", 0, ["someone", "erased-subject"]),  # new, user erased
+        ("sess-writer-0004", 7, []),  # new
+    ] * 4
+    answers = await asyncio.gather(*(writer.status(*query) for query in asked))
+    await writer.close()
+    assert (
+        answers == [(False, True), (False, False), (True, True), (True, False), (False, False)] * 4
+    )
+    assert sum(queries) == 20 and len(queries) < 20
+
+
+async def test_a_status_query_that_fails_fails_every_check_waiting_on_it(
+    store: SessionStore,
+) -> None:
+    writer = BatchWriter(store)
+
+    async def broken(batches: Any) -> list[tuple[bool, bool]]:
+        raise ConnectionError("database went away")
+
+    store.batch_statuses = broken  # type: ignore[method-assign]
+    outcomes = await asyncio.gather(
+        *(writer.status(f"sess-writer-{n:04d}", 0, []) for n in range(3)),
+        return_exceptions=True,
+    )
+    store.batch_statuses = SessionStore.batch_statuses.__get__(store)  # type: ignore[method-assign]
+    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
+    # The checking task goes on: the next check after the failure is answered.
+    assert await writer.status("sess-writer-0001", 0, []) == (False, False)
+    await writer.close()
