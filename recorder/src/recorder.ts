@@ -40,6 +40,8 @@ const META = 4;
 const PLUGIN = 6;
 /** The first batch of a page view, with its full snapshot, goes out this soon. */
 const SNAPSHOT_SEAL_MS = 1000;
+/** The longest wait for the first frame before rrweb starts anyway (hidden pages get none). */
+const FIRST_FRAME_WAIT_MS = 200;
 /** User interactions: they keep a session alive, and open a new one after an idle timeout. */
 const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll'];
 const LISTENING = { capture: true, passive: true };
@@ -60,6 +62,8 @@ let stringifyTimer = 0;
 let sealTimer = 0;
 let ticker = 0;
 let stopRrweb: (() => void) | undefined;
+/** Counts recordings started and stopped: a start of rrweb meant for an earlier one is dropped. */
+let runs = 0;
 let pending: [string, unknown][] = [];
 let listeners: [EventTarget, string, (event: never) => void][] = [];
 let earlyStops: (() => void)[] = [];
@@ -241,6 +245,31 @@ export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused
     const network = networkPlugin({ ...cfg.network, ignore: (url) => url.startsWith(cfg.ingestUrl) });
     plugins.push(startedEarly(network, earlyStops) as RecordPlugin);
   }
+  const run = ++runs;
+  afterFirstFrame(() => run === runs && startRrweb(plugins));
+  void adoptOrphans(now);
+  return true;
+}
+
+/** Runs `start` once the page has shown its first frame after DOMContentLoaded, in a task of its
+ * own: the page's layout is done by then, so the full snapshot does not force one, and it does
+ * not lengthen the page's own DOMContentLoaded work. Hidden pages get no frames: a timer starts
+ * it there. */
+function afterFirstFrame(start: () => void): void {
+  let pending = true;
+  const once = (): void => {
+    if (pending) setTimeout(start);
+    pending = false;
+  };
+  const wait = (): void => {
+    requestAnimationFrame(once);
+    setTimeout(once, FIRST_FRAME_WAIT_MS);
+  };
+  if (document.readyState === 'loading') listen(document, 'DOMContentLoaded', wait);
+  else wait();
+}
+
+function startRrweb(plugins: RecordPlugin[]): void {
   stopRrweb = record<eventWithTime>({
     emit: onEvent,
     plugins,
@@ -249,7 +278,6 @@ export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused
     maskInputOptions: MASK_ALL_INPUTS,
     maskInputFn: maskInput,
     slimDOMOptions: 'all',
-    recordAfter: 'DOMContentLoaded',
     // Payload per minute: mouse positions every 100 ms are enough to follow the pointer;
     // presses and releases add nothing to the clicks for a replay or for click signals, and
     // focus and blur change nothing in the viewer, which replays without moving focus.
@@ -263,8 +291,6 @@ export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused
     // A recorder failure must never become the page's failure.
     errorHandler: () => true,
   });
-  void adoptOrphans(now);
-  return true;
 }
 
 export const recordingSessionId = (): string | null => (recording ? sessionId() : null);
@@ -279,7 +305,9 @@ export function stopRecording(final?: boolean): void {
   if (!recording) return;
   if (final && !sessionEnded()) seal(true);
   recording = false;
+  runs++; // rrweb not started yet never starts
   stopRrweb?.();
+  stopRrweb = undefined;
   // Plugins rrweb never started (it stopped before DOMContentLoaded) stop here.
   for (const stop of earlyStops.splice(0)) stop();
   clearInterval(ticker);
