@@ -17,11 +17,11 @@ const IDLE_CANVAS_MANAGER = `class CanvasManager { ${CANVAS_MANAGER_METHODS.map(
 
 function withoutCanvasRecording(source) {
   const start = source.indexOf('\nclass CanvasManager {\n');
-  const end = source.indexOf('\n}\n', start) + 3;
+  const end = start < 0 ? -1 : source.indexOf('\n}\n', start);
   const called = new Set([...source.matchAll(/canvasManager\.(\w+)/g)].map((m) => m[1]));
   const sameMethods = [...called].every((m) => CANVAS_MANAGER_METHODS.includes(m));
-  if (start < 0 || !sameMethods) return null;
-  const contents = source.slice(0, start + 1) + IDLE_CANVAS_MANAGER + source.slice(end);
+  if (end < 0 || !sameMethods) return null;
+  const contents = source.slice(0, start + 1) + IDLE_CANVAS_MANAGER + source.slice(end + 3);
   return contents.replace(/^const jsContent = '.*';$/m, "const jsContent = '';");
 }
 

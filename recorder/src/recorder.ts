@@ -256,10 +256,10 @@ export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused
  * not lengthen the page's own DOMContentLoaded work. Hidden pages get no frames: a timer starts
  * it there. */
 function afterFirstFrame(start: () => void): void {
-  let pending = true;
+  let waiting = true;
   const once = (): void => {
-    if (pending) setTimeout(start);
-    pending = false;
+    if (waiting) setTimeout(start);
+    waiting = false;
   };
   const wait = (): void => {
     requestAnimationFrame(once);
@@ -308,7 +308,7 @@ export function stopRecording(final?: boolean): void {
   runs++; // rrweb not started yet never starts
   stopRrweb?.();
   stopRrweb = undefined;
-  // Plugins rrweb never started (it stopped before DOMContentLoaded) stop here.
+  // Plugins that rrweb never started (it was stopped before its start) stop here.
   for (const stop of earlyStops.splice(0)) stop();
   clearInterval(ticker);
   clearTimeout(sealTimer);

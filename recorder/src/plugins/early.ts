@@ -1,4 +1,5 @@
-/** Plugins that start with the recorder, not when rrweb starts its plugins at DOMContentLoaded.
+/** Plugins that start with the recorder, not when rrweb starts its plugins after the page's
+ * first frame.
  *
  * A page's scripts (module and deferred ones too) run, log and make requests before
  * DOMContentLoaded: a failing start-up is exactly what a ticket is about. The plugin observes
