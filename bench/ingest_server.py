@@ -6,20 +6,40 @@ import argparse
 import contextlib
 import cProfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from litestar import Litestar
 
-__all__ = ["BENCH_API_KEY", "BENCH_INGEST_KEY", "SERVER_KINDS", "main"]
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+__all__ = ["BENCH_API_KEY", "BENCH_INGEST_KEY", "SERVER_KINDS", "bench_settings", "main"]
 
 SERVER_KINDS = ("baseline", "replaydesk", "stdlib-json")
 BENCH_INGEST_KEY = "bench-ingest-key"
 BENCH_API_KEY = "bench-api-key-0123456789"
 
 
+def bench_settings(
+    data_dir: Path, database_url: str, redis_url: str | None, **more: Any
+) -> Settings:
+    """Settings of a benchmarked ReplayDesk: the bench's keys, and `more` fields."""
+    from service.settings import Settings
+
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="bench-secret-key",
+        api_keys=(BENCH_API_KEY,),
+        ingest_keys=(BENCH_INGEST_KEY,),
+        **more,
+    )
+
+
 def _replaydesk_app(args: argparse.Namespace) -> Litestar:
     from service.app import create_app
-    from service.settings import Settings
 
     if args.kind == "stdlib-json":
         import service.ingest
@@ -27,15 +47,7 @@ def _replaydesk_app(args: argparse.Namespace) -> Litestar:
 
         # Ingestor.ingest looks decode_batch up in its module on every call.
         service.ingest.decode_batch = decode_batch_with_stdlib_json
-    settings = Settings(
-        data_dir=args.data_dir,
-        database_url=args.database_url,
-        redis_url=args.redis_url,
-        secret_key="bench-secret-key",
-        api_keys=(BENCH_API_KEY,),
-        ingest_keys=(BENCH_INGEST_KEY,),
-    )
-    return create_app(settings)
+    return create_app(bench_settings(args.data_dir, args.database_url, args.redis_url))
 
 
 def _app(args: argparse.Namespace) -> Litestar:

@@ -19,12 +19,11 @@ from typing import Any, NamedTuple
 import httpx
 from playwright.sync_api import Browser, sync_playwright
 
+from bench.ingest_server import BENCH_API_KEY, BENCH_INGEST_KEY
 from bench.server_process import free_port
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 
 __all__ = [
-    "API_KEY",
-    "INGEST_KEY",
     "RECORDER_DIR",
     "RECORDER_JS",
     "Served",
@@ -37,8 +36,6 @@ __all__ = [
 ROOT = Path(__file__).resolve().parent.parent
 RECORDER_DIR = ROOT / "recorder"
 RECORDER_JS = ROOT / "service" / "static" / "recorder.js"
-API_KEY = "bench-api-key-0123456789"
-INGEST_KEY = "bench-ingest-key"
 READY_TIMEOUT_SECONDS = 60.0
 # Bundles each given module source the way recorder/build.mjs bundles the recorder, in memory;
 # prints {name: code}.
@@ -75,8 +72,8 @@ def replaydesk_serve() -> Iterator[Served]:
         env.update(
             REPLAYDESK_DATA_DIR=str(Path(root) / "data"),
             REPLAYDESK_PORT=str(port),
-            REPLAYDESK_API_KEYS=API_KEY,
-            REPLAYDESK_INGEST_KEYS=INGEST_KEY,
+            REPLAYDESK_API_KEYS=BENCH_API_KEY,
+            REPLAYDESK_INGEST_KEYS=BENCH_INGEST_KEY,
         )
         log = Path(root) / "serve.log"
         with log.open("wb") as out:

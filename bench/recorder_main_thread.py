@@ -9,8 +9,8 @@ from collections.abc import Callable
 from playwright.sync_api import Browser, Page, Route
 
 from bench.figures import format_table, verdict
+from bench.ingest_server import BENCH_INGEST_KEY
 from bench.recorder_harness import (
-    INGEST_KEY,
     bundle_like_the_recorder,
     chromium,
     replaydesk_serve,
@@ -187,7 +187,7 @@ def run(quick: bool) -> None:
     with replaydesk_serve() as served:
         snippet = (
             f'<script src="{served.base}/recorder.js"></script>\n'
-            f'<script>ReplayDesk.init({{ key: "{INGEST_KEY}", endpoint: "{served.base}", '
+            f'<script>ReplayDesk.init({{ key: "{BENCH_INGEST_KEY}", endpoint: "{served.base}", '
             f'userId: "bench" }});</script>'
         )
         pages = {"/orders": _ORDERS_PAGE.replace("__RECORDER__", snippet).encode()}

@@ -18,11 +18,10 @@ import httpx
 import msgspec
 from redis import Redis
 
+from bench.ingest_server import BENCH_API_KEY, BENCH_INGEST_KEY
 from bench.server_process import ROOT, free_port
 from bench.temp_postgres import postgres_available, temporary_database
 from bench.ticket_server import (
-    BENCH_API_KEY,
-    BENCH_INGEST_KEY,
     BENCH_SECRET,
     BENCH_VENDOR_TOKEN,
     TASKBOARD,

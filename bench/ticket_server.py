@@ -10,12 +10,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 
+from bench.ingest_server import bench_settings
 from bench.server_process import ROOT
 from service.settings import Settings
 
 __all__ = [
-    "BENCH_API_KEY",
-    "BENCH_INGEST_KEY",
     "BENCH_SECRET",
     "BENCH_VENDOR_TOKEN",
     "TASKBOARD",
@@ -23,8 +22,6 @@ __all__ = [
     "taskboard_module",
 ]
 
-BENCH_API_KEY = "bench-api-key-0123456789"
-BENCH_INGEST_KEY = "bench-ingest-key"
 BENCH_SECRET = "bench-webhook-secret"
 BENCH_VENDOR_TOKEN = "bench-vendor-token"
 TASKBOARD = "taskboard"
@@ -40,13 +37,10 @@ def taskboard_module(name: str) -> ModuleType:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings(
-        data_dir=args.data_dir,
-        database_url=args.database_url,
-        redis_url=args.redis_url,
-        secret_key="bench-secret-key",
-        api_keys=(BENCH_API_KEY,),
-        ingest_keys=(BENCH_INGEST_KEY,),
+    return bench_settings(
+        args.data_dir,
+        args.database_url,
+        args.redis_url,
         plugins=(TASKBOARD,),
         plugin_environment={
             "TASKBOARD_URL": args.vendor_url,
