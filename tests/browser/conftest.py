@@ -6,9 +6,7 @@ import gzip
 import json
 import os
 import re
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from service.api.recorder_routes import RECORDER_BUNDLE
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.processes import REPLAYDESK, free_port
 
 SITE_DIR = Path(__file__).parent / "site"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -30,12 +29,6 @@ INGEST_KEY = "browser-test-ingest-key"
 INGEST_PATH = "/api/v1/ingest"
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for(
@@ -131,7 +124,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     log = root / "serve.log"
     with log.open("w") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "service.cli", "serve"],
+            [*REPLAYDESK, "serve"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from service.settings import Settings
 from service.viewer_tokens import ViewerTokens
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import API_KEY, INGEST, make_settings
+from tests.processes import free_port
 from tests.recordings import BASE_TS, batch, click, console_error, meta, mutation, network
 
 pytestmark = pytest.mark.browser
@@ -94,12 +94,6 @@ def hostile_recording() -> list[dict[str, Any]]:
         network(BASE_TS + 1500, "https://evil.test/<script>window.__pwned='url'</script>", 500),
         mutation(BASE_TS + 3000),
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

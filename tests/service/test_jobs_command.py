@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 from typing import Any
 
 import msgspec
@@ -13,6 +12,7 @@ import msgspec
 from service.settings import Settings
 from tests.conftest import AUTH, INGEST
 from tests.job_runner import run_queued_jobs
+from tests.processes import run_cli
 from tests.recordings import BASE_TS, batch, checkout_events
 
 
@@ -27,14 +27,7 @@ def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
         }
     )
     env.update({f"REPLAYDESK_{k}": v for k, v in settings.plugin_environment.items()})
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_cli(env, *args)
 
 
 async def test_failed_jobs_are_listed_with_their_error_and_can_be_requeued(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -29,14 +28,9 @@ from service.storage.ticket_store import TicketStore
 from service.ticket_attachments import TicketAttachments
 from tests.conftest import AUTH, INGEST, make_settings
 from tests.job_runner import run_queued_jobs
+from tests.processes import free_port
 from tests.recordings import BASE_TS, batch, checkout_events
 from tests.service.conftest import taskboard_environment
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PrivateRedis:
@@ -46,7 +40,7 @@ class PrivateRedis:
     """
 
     def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
         self._process: subprocess.Popen[bytes] | None = None

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,23 +17,13 @@ from service.plugin_host import PluginHost
 from service.plugin_manager import build_plugin_manager
 from service.settings import Settings
 from tests.conftest import make_settings
+from tests.processes import run_cli
 from tests.service.conftest import taskboard_environment
 
 BROKEN_PLUGINS = {
     "broken": "no_such_module_for_replaydesk",
     "misspelt": "misspelt_replaydesk_plugin",
 }
-
-
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "service.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 def clean_env(tmp_path: Path) -> dict[str, str]:
@@ -74,7 +62,7 @@ def test_the_example_plugin_installs_and_loads_through_its_entry_point(
 
     env = clean_env(tmp_path)
     env.update({f"REPLAYDESK_{k}": v for k, v in taskboard_environment(taskboard).items()})
-    listing = cli(env, "plugins")
+    listing = run_cli(env, "plugins")
     assert listing.returncode == 0, listing.stderr
     out = listing.stdout
     assert "taskboard 1.0.0 (replaydesk-taskboard)  active" in out
@@ -91,7 +79,7 @@ def test_the_example_plugin_installs_and_loads_through_its_entry_point(
     assert taskboard.token not in out  # secrets are never printed
     assert "zendesk 0.1.0 (replaydesk)" in out and "jira 0.1.0 (replaydesk)" in out
 
-    idle = cli(clean_env(tmp_path), "plugins")
+    idle = run_cli(clean_env(tmp_path), "plugins")
     assert "taskboard 1.0.0 (replaydesk-taskboard)  idle" in idle.stdout
     assert "REPLAYDESK_TASKBOARD_URL" in idle.stdout
 
@@ -149,7 +137,7 @@ async def test_a_plugin_that_fails_to_load_is_named_and_the_service_still_starts
 
     env = clean_env(tmp_path)
     env["PYTHONPATH"] = str(broken_plugins)
-    listing = cli(env, "plugins")
+    listing = run_cli(env, "plugins")
     assert listing.returncode == 1
     assert "broken 0.1 (replaydesk-broken-examples)  failed" in listing.stdout
     assert "error: ModuleNotFoundError" in listing.stdout
