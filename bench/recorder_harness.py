@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,6 +21,7 @@ from playwright.sync_api import Browser, sync_playwright
 from bench.ingest_server import BENCH_API_KEY, BENCH_INGEST_KEY
 from bench.server_process import free_port
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.processes import REPLAYDESK
 
 __all__ = [
     "RECORDER_DIR",
@@ -78,7 +78,7 @@ def replaydesk_serve() -> Iterator[Served]:
         log = Path(root) / "serve.log"
         with log.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "service.cli", "serve"],
+                [*REPLAYDESK, "serve"],
                 cwd=ROOT,
                 env=env,
                 stdout=out,
