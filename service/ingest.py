@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import time
-import zlib
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import msgspec
+from isal import igzip, isal_zlib
 
 from service.batch_writer import BatchWriter
 from service.chunk_layout import chunk_blob_key
@@ -18,15 +17,25 @@ from service.storage.blobs import BlobStore
 from service.storage.records import BatchRecord, SignalRecord
 from service.storage.session_store import SessionStore
 
-__all__ = ["IngestBatch", "IngestLimits", "IngestOutcome", "Ingestor", "read_body"]
+__all__ = [
+    "IngestBatch",
+    "IngestLimits",
+    "IngestOutcome",
+    "Ingestor",
+    "compress_chunk",
+    "decode_batch",
+    "read_body",
+]
 
 SessionId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,128}$")]
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
-# zlib's default (level 6) costs three times level 1 for ~15% smaller chunks; ingest latency
-# matters more than that saving.
+# ISA-L's level 1 (of 0-3) compresses a 48 KB batch in about a third of the time zlib's level
+# 1 takes, and a little smaller; ingest latency matters more than the last percent of size.
 CHUNK_GZIP_LEVEL = 1
 _READ_STEP = 256 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+# isal's stubs declare its error class as an instance; at runtime it is an Exception subclass.
+_GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
 
 
 class IngestBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -73,7 +82,7 @@ def read_body(body: bytes, content_encoding: str | None, limits: IngestLimits) -
 
 def _gunzip_bounded(body: bytes, limit: int) -> bytes:
     # max_length caps every step, so a gzip bomb costs at most `limit` bytes of memory.
-    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    decompressor = isal_zlib.decompressobj(wbits=16 + isal_zlib.MAX_WBITS)
     out = bytearray()
     pending = body
     try:
@@ -86,9 +95,14 @@ def _gunzip_bounded(body: bytes, limit: int) -> bytes:
                 break
         if not decompressor.eof:
             raise BatchInvalid("gzip body is truncated")
-    except zlib.error as exc:
+    except _GZIP_ERROR as exc:
         raise BatchInvalid(f"body is not valid gzip ({exc})") from None
     return bytes(out)
+
+
+def compress_chunk(events_json: bytes) -> bytes:
+    """The stored form of a chunk: gzip, with no timestamp so equal chunks are equal bytes."""
+    return igzip.compress(events_json, compresslevel=CHUNK_GZIP_LEVEL, mtime=0)
 
 
 def decode_batch(data: bytes) -> IngestBatch:
@@ -134,7 +148,7 @@ class Ingestor:
             raise UserErased("recording for this user or session was erased and is refused")
         if stored:
             return outcome
-        content = gzip.compress(processed.events_json, compresslevel=CHUNK_GZIP_LEVEL, mtime=0)
+        content = compress_chunk(processed.events_json)
         key = chunk_blob_key(batch.session_id, batch.seq, content)
         await self.blobs.put(key, content)
         record = BatchRecord(

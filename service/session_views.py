@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import time
-import zlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from isal import isal_zlib
 
 from service.errors import NotFound
 from service.repro_steps import ReproStep, build_repro_steps
@@ -191,7 +191,7 @@ class SessionViews:
     async def event_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         """The session's stored chunks in order, each one JSON array of rrweb events."""
         for key in await self.store.chunk_keys(session_id):
-            yield zlib.decompress(await self.blobs.get(key), wbits=16 + zlib.MAX_WBITS)
+            yield isal_zlib.decompress(await self.blobs.get(key), wbits=16 + isal_zlib.MAX_WBITS)
 
     async def _stream_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         yield b"["
