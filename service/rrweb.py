@@ -6,6 +6,7 @@ from enum import IntEnum
 from typing import Annotated
 
 import msgspec
+from msgspec import UNSET, UnsetType
 
 __all__ = [
     "CLICK_TAG",
@@ -14,9 +15,11 @@ __all__ = [
     "MAX_USER_ID_CHARS",
     "NAVIGATION_PLUGIN",
     "NETWORK_PLUGIN",
+    "BatchEvent",
     "ClickLabelPayload",
     "CustomData",
     "EventHead",
+    "EventSignalFields",
     "EventType",
     "IdentifyPayload",
     "IncrementalHead",
@@ -138,6 +141,41 @@ class CustomData(msgspec.Struct):
 
     tag: str
     payload: msgspec.Raw = msgspec.Raw()
+
+
+# The two structs below hold only numbers, strings and Raw, so they can never be part of a
+# reference cycle and need no tracking by the garbage collector (gc=False).
+
+
+class EventSignalFields(msgspec.Struct, gc=False):
+    """Every `data` field any signal is read from, whatever the event's type.
+
+    Each field has the type that the decoder reading it (named beside it) gives it, so a decode
+    succeeds only with values that decoder would accept too. A field it requires may be absent
+    here (UNSET), but not null: it refuses null, even where a repeated key later brings a value.
+    """
+
+    source: int | UnsetType = UNSET  # IncrementalSnapshot: IncrementalHead
+    type: int | UnsetType = UNSET  # MouseInteraction: MouseInteractionData
+    id: int | UnsetType = UNSET  # MouseInteraction and Input: MouseInteractionData, InputData
+    x: int | float | None = None  # MouseInteraction: MouseInteractionData
+    y: int | float | None = None
+    href: str | UnsetType = UNSET  # Meta: MetaData
+    plugin: str | UnsetType = UNSET  # Plugin: PluginData
+    tag: str | UnsetType = UNSET  # Custom: CustomData
+    payload: msgspec.Raw = msgspec.Raw()  # Plugin and Custom: PluginData, CustomData
+
+
+class BatchEvent(msgspec.Struct, gc=False):
+    """An event with its signal fields, for decoding a whole batch in one call.
+
+    Refuses every event that `EventHead` and the checks after it refuse (a negative timestamp,
+    an unknown type), and any `data` that is not an object or null.
+    """
+
+    type: Annotated[int, msgspec.Meta(ge=0, le=int(max(EventType)))]
+    timestamp: Annotated[int, msgspec.Meta(ge=0)]
+    data: EventSignalFields | None = None
 
 
 class NetworkPayload(msgspec.Struct, kw_only=True):

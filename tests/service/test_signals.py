@@ -177,6 +177,19 @@ def test_events_needing_no_scrubbing_are_stored_byte_for_byte() -> None:
     assert batch.events_json == b"[" + b",".join(pieces) + b"]"
 
 
+def test_a_scrubbed_event_keeps_its_other_numbers_as_sent() -> None:
+    # Rewriting the href must not choke on (or round) numbers elsewhere in the event.
+    raw = (
+        b'{"type":4,"timestamp":1700000000000,"data":{"href":"https://x.example/?token=abc",'
+        b'"width":1e999,"height":720.50,"dpr":0.1}}'
+    )
+    batch = process_events(as_raw(b"[" + raw + b"]"))
+    assert batch.events_json == (
+        b'[{"type":4,"timestamp":1700000000000,"data":{"href":"https://x.example/?token=[secret]",'
+        b'"width":1e999,"height":720.50,"dpr":0.1}}]'
+    )
+
+
 def test_events_are_stably_sorted_by_timestamp() -> None:
     batch = run(
         mouse_move(T0 + 30),
