@@ -77,6 +77,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             redis = _open_redis(settings, stack, plugins)
             queue = JobQueue(redis)
             store = SessionStore(engine)
+            stack.callback(store.dispose)
             ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
             stack.push_async_callback(ingestor.writer.close)
             tickets = TicketAttachments(store, TicketStore(engine), queue, plugins)

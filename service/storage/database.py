@@ -9,12 +9,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 __all__ = [
+    "SQLITE_TIMEOUT_SECONDS",
     "alembic_config",
+    "apply_sqlite_pragmas",
     "create_engine",
     "current_revision",
     "head_revision",
@@ -23,6 +25,8 @@ __all__ = [
 ]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# How long the driver waits for SQLite's lock before the busy handler takes over.
+SQLITE_TIMEOUT_SECONDS = 30
 
 
 def is_embedded(database_url: str) -> bool:
@@ -34,13 +38,22 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine with the connection settings each backend needs to be safe under load."""
     if is_embedded(database_url):
         engine = create_async_engine(
-            database_url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8, **kwargs
+            database_url,
+            connect_args={"timeout": SQLITE_TIMEOUT_SECONDS},
+            pool_size=8,
+            max_overflow=8,
+            **kwargs,
         )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        apply_sqlite_pragmas(engine.sync_engine)
         return engine
     return create_async_engine(
         database_url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs
     )
+
+
+def apply_sqlite_pragmas(engine: Engine) -> None:
+    """Set ReplayDesk's SQLite pragmas on every connection `engine` opens."""
+    event.listen(engine, "connect", _sqlite_pragmas)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -23,10 +23,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.storage.models import ChunkRow, ErasureRow, SessionRow, SignalRow, TicketAttachmentRow
 from service.storage.records import BatchRecord, SessionFilters, SessionRecord, SignalRecord
+from service.storage.transactions import TransactionRunner
 
 __all__ = ["SessionStore"]
 
@@ -61,6 +63,8 @@ class SessionStore:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        # Ingest's grouped check and write, each one transaction in one call.
+        self._transactions = TransactionRunner(engine)
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # Built once and run with many parameter sets, so SQLAlchemy compiles each once.
@@ -85,6 +89,10 @@ class SessionStore:
         )
         self._batch_status = erased.union_all(stored)
 
+    def dispose(self) -> None:
+        """Close the connections the store opened beside its engine (not the engine itself)."""
+        self._transactions.dispose()
+
     # -- ingest ---------------------------------------------------------------------------
 
     async def batch_status(
@@ -97,18 +105,22 @@ class SessionStore:
         self, batches: Sequence[tuple[str, int, Sequence[str]]]
     ) -> list[tuple[bool, bool]]:
         """`batch_status` of many (session_id, seq, subject_hashes) at once, in one query."""
+        return await self._transactions.run(self._batch_statuses, batches)
+
+    def _batch_statuses(
+        self, conn: Connection, batches: Sequence[tuple[str, int, Sequence[str]]]
+    ) -> list[tuple[bool, bool]]:
         parameters = {
             "subjects": sorted({h for _, _, hashes in batches for h in hashes}),
             "keys": sorted({(session_id, seq) for session_id, seq, _ in batches}),
         }
         erased: set[str] = set()
         stored: set[tuple[str, int]] = set()
-        async with self.engine.connect() as conn:
-            for what, session_or_subject, seq in await conn.execute(self._batch_status, parameters):
-                if what == "erased":
-                    erased.add(session_or_subject)
-                else:
-                    stored.add((session_or_subject, seq))
+        for what, session_or_subject, seq in conn.execute(self._batch_status, parameters):
+            if what == "erased":
+                erased.add(session_or_subject)
+            else:
+                stored.add((session_or_subject, seq))
         return [
             (not erased.isdisjoint(hashes), (session_id, seq) in stored)
             for session_id, seq, hashes in batches
@@ -125,22 +137,24 @@ class SessionStore:
         one fsync). Returns, per batch, whether it was written (False: its (session_id, seq)
         was stored already, or came earlier in this same call).
         """
+        return await self._transactions.run(self._record_batches, batches)
+
+    def _record_batches(self, conn: Connection, batches: Sequence[BatchRecord]) -> list[bool]:
         firsts: dict[tuple[str, int], int] = {}
         for index, batch in enumerate(batches):
             firsts.setdefault((batch.session_id, batch.seq), index)
         unique = [batches[i] for i in sorted(firsts.values())]
-        async with self.engine.begin() as conn:
-            inserted_keys = {
-                (row.session_id, row.seq)
-                for row in await conn.execute(self._insert_chunks, [_chunk_row(b) for b in unique])
-            }
-            written = [b for b in unique if (b.session_id, b.seq) in inserted_keys]
-            if written:
-                for statement, rows in self._upsert_sessions(written):
-                    await conn.execute(statement, rows)
-                signal_rows = [_signal_row(b, sig) for b in written for sig in b.signals]
-                if signal_rows:
-                    await conn.execute(self._insert_signals, signal_rows)
+        inserted_keys = {
+            (row.session_id, row.seq)
+            for row in conn.execute(self._insert_chunks, [_chunk_row(b) for b in unique])
+        }
+        written = [b for b in unique if (b.session_id, b.seq) in inserted_keys]
+        if written:
+            for statement, rows in self._upsert_sessions(written):
+                conn.execute(statement, rows)
+            signal_rows = [_signal_row(b, sig) for b in written for sig in b.signals]
+            if signal_rows:
+                conn.execute(self._insert_signals, signal_rows)
         return [
             firsts[(b.session_id, b.seq)] == i and (b.session_id, b.seq) in inserted_keys
             for i, b in enumerate(batches)

@@ -14,7 +14,9 @@ from service.storage.session_store import SessionStore
 @pytest.fixture
 async def store(database_url: str) -> AsyncIterator[SessionStore]:
     engine = create_engine(database_url)
-    yield SessionStore(engine)
+    store = SessionStore(engine)
+    yield store
+    store.dispose()
     await engine.dispose()
 
 
