@@ -126,15 +126,19 @@ class BlobStore:
         try:
             # Event chunks are small and already in memory; a single PUT also avoids leaving
             # abandoned multipart uploads behind in the bucket when a request fails.
-            await obstore.put_async(self._store, key, data, use_multipart=False)
-            if self._local_root is not None:
+            if self._local_root is None:
+                await obstore.put_async(self._store, key, data, use_multipart=False)
+            else:
                 if len(self._durable_dirs) > _MAX_DURABLE_DIRS:
                     self._durable_dirs.clear()
-                await asyncio.to_thread(
-                    _persist_local_file, self._local_root, key, self._durable_dirs
-                )
+                # Written and fsynced in one worker-thread call: one hand-off instead of two.
+                await asyncio.to_thread(self._put_local_file, self._local_root, key, data)
         except (ObstoreError, OSError) as exc:
             raise self._unavailable("put", exc) from None
+
+    def _put_local_file(self, root: Path, key: str, data: bytes) -> None:
+        obstore.put(self._store, key, data, use_multipart=False)
+        _persist_local_file(root, key, self._durable_dirs)
 
     async def get(self, key: str) -> bytes:
         """The blob stored under `key`; raises `BlobNotFound` if there is none."""
