@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from service.errors import Forbidden, Unauthorized
 from service.storage.key_store import ApiKeyRecord, IngestKeyRecord, KeyStore
@@ -14,6 +14,12 @@ from service.storage.key_store import ApiKeyRecord, IngestKeyRecord, KeyStore
 __all__ = ["AccessKeys", "CreatedApiKey", "hash_api_key"]
 
 ANY_ORIGIN = "*"
+# Ingest keys created with `replaydesk keys` are looked up once per this many seconds, not on
+# every batch (the lookup cost more than a third of a batch's server time). A key revoked by
+# another process is refused within this time; one revoked through this process at once.
+INGEST_KEY_CACHE_SECONDS = 10.0
+# Distinct keys remembered, valid or not; a flood of made-up keys cannot grow it past this.
+INGEST_KEY_CACHE_SIZE = 1024
 
 
 def hash_api_key(key: str) -> str:
@@ -38,11 +44,15 @@ class AccessKeys:
         api_keys: Sequence[str],
         ingest_keys: Sequence[str],
         ingest_origins: Sequence[str],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self._api_key_hashes = [hash_api_key(k).encode() for k in api_keys]
         self._ingest_keys = [k.encode() for k in ingest_keys]
         self._ingest_origins = list(ingest_origins)
+        self._clock = clock
+        # key -> (the live record or None, when to look it up again)
+        self._created_ingest_keys: dict[str, tuple[IngestKeyRecord | None, float]] = {}
 
     async def check_api_key(self, presented: str | None) -> None:
         """Raise Unauthorized unless `presented` is a live API key."""
@@ -67,12 +77,25 @@ class AccessKeys:
         if configured:
             origins = self._ingest_origins
         else:
-            record = await self.store.live_ingest_key(presented)
+            record = await self._created_ingest_key(presented)
             if record is None:
                 raise Unauthorized("the ingest key is not valid")
             origins = record.allowed_origins
         if origin is not None and not _origin_allowed(origin, origins):
             raise Forbidden(f"origin {origin!r} may not send batches with this ingest key")
+
+    async def _created_ingest_key(self, key: str) -> IngestKeyRecord | None:
+        cached = self._created_ingest_keys.get(key)
+        now = self._clock()
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        record = await self.store.live_ingest_key(key)
+        if len(self._created_ingest_keys) >= INGEST_KEY_CACHE_SIZE:
+            # The oldest entry goes first (dicts keep insertion order).
+            del self._created_ingest_keys[next(iter(self._created_ingest_keys))]
+        self._created_ingest_keys.pop(key, None)
+        self._created_ingest_keys[key] = (record, now + INGEST_KEY_CACHE_SECONDS)
+        return record
 
     async def create_api_key(self, name: str) -> CreatedApiKey:
         """Create and store (hashed) a new API key; its value is returned once."""
@@ -89,7 +112,9 @@ class AccessKeys:
 
     async def revoke(self, key_id_or_key: str) -> bool:
         """Revoke an API key by id or an ingest key by value."""
-        return await self.store.revoke(key_id_or_key, _now_ms())
+        revoked = await self.store.revoke(key_id_or_key, _now_ms())
+        self._created_ingest_keys.pop(key_id_or_key, None)
+        return revoked
 
     async def list_keys(self) -> tuple[list[ApiKeyRecord], list[IngestKeyRecord]]:
         """Keys created in the database (configured ones live in the environment)."""
