@@ -99,23 +99,41 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from service.data_dir_lock import DataDirBusy, acquire_data_dir_lock
 
-    from service.app import create_app
-    from service.storage.database import upgrade_database
+    lock = None
+    # Embedded mode: this process starts (or joins) the data dir's private Redis and stops it
+    # on the way out, so a second serve there would lose its queue when the first one stops.
+    # With REPLAYDESK_REDIS_URL nothing in the data dir is private to one process, and several
+    # serves on one machine are a legitimate way to scale: no lock then.
+    if not settings.redis_url:
+        try:
+            lock = acquire_data_dir_lock(settings.data_dir)
+        except DataDirBusy as exc:
+            print(f"replaydesk: {exc}", file=sys.stderr)
+            return 1
+    try:
+        import uvicorn
 
-    if not _schema_ready(settings, upgrade_database):
-        return 1
-    _announce(settings)
-    uvicorn.run(
-        create_app(settings),
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        log_level="info",
-        # Our own access log names routes, not paths (paths hold user IDs).
-        access_log=False,
-        proxy_headers=True,
-    )
+        from service.app import create_app
+        from service.storage.database import upgrade_database
+
+        if not _schema_ready(settings, upgrade_database):
+            return 1
+        _announce(settings)
+        uvicorn.run(
+            create_app(settings),
+            host=args.host or settings.host,
+            port=args.port or settings.port,
+            log_level="info",
+            # Our own access log names routes, not paths (paths hold user IDs).
+            access_log=False,
+            proxy_headers=True,
+        )
+    finally:
+        # Held until the service (and the private Redis it started) has stopped.
+        if lock is not None:
+            lock.release()
     return 0
 
 

@@ -1,0 +1,109 @@
+"""One `replaydesk serve` per embedded data dir: an exclusive lock on a file inside it.
+
+The lock is an `flock` on `<data_dir>/serve.lock`, held by an open file descriptor for the
+life of the process. The OS drops it when the process ends, however it ends, so a crash never
+leaves a stale lock behind. The file holds the holder's pid, for the message a second `serve`
+prints; the pid is only informative, the lock is what counts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+
+__all__ = ["LOCK_FILE", "DataDirBusy", "DataDirLock", "acquire_data_dir_lock"]
+
+log = logging.getLogger(__name__)
+
+LOCK_FILE = "serve.lock"
+# The holder writes its pid right after taking the lock; a second process that reads the file
+# in between waits this long for it before reporting an unknown pid.
+_PID_WAIT_SECONDS = 0.5
+
+
+class DataDirBusy(Exception):
+    """Another process holds the data dir's lock."""
+
+    def __init__(self, data_dir: Path, pid: int | None) -> None:
+        self.data_dir = data_dir
+        self.pid = pid
+        holder = f"another replaydesk serve (pid {pid})" if pid else "another replaydesk serve"
+        super().__init__(
+            f"{holder} is using {data_dir}; stop it or set REPLAYDESK_DATA_DIR to another folder"
+        )
+
+
+class DataDirLock:
+    """A held lock on a data dir; `release()` (or the end of the process) lets it go."""
+
+    def __init__(self, path: Path, fd: int) -> None:
+        self.path = path
+        self._fd: int | None = fd
+
+    @property
+    def held(self) -> bool:
+        """True until `release()`."""
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Drop the lock (idempotent). The file stays: removing it would race a new holder."""
+        if self._fd is None:
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+        os.close(fd)
+
+
+def acquire_data_dir_lock(data_dir: Path) -> DataDirLock | None:
+    """Lock `data_dir` for this process, or raise `DataDirBusy` naming the holder's pid.
+
+    Returns None, after a warning, where the platform or the filesystem has no file locks:
+    the service then runs unguarded rather than not at all.
+    """
+    path = data_dir / LOCK_FILE
+    try:
+        import fcntl
+    except ImportError:  # not a POSIX system
+        log.warning("file locks are not available here; %s is not guarded", data_dir)
+        return None
+    try:
+        # Not truncated on open: the file may hold the current holder's pid.
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        log.warning("could not open %s (%s); the data dir is not guarded", path, exc)
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pid = _holder_pid(fd)
+        os.close(fd)
+        raise DataDirBusy(data_dir, pid) from None
+    except OSError as exc:  # e.g. ENOLCK, EOPNOTSUPP on some network filesystems
+        os.close(fd)
+        log.warning("could not lock %s (%s); the data dir is not guarded", path, exc)
+        return None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError as exc:
+        # The lock holds all the same; only the pid in a second serve's message is missing.
+        log.warning("could not write the pid into %s (%s)", path, exc)
+    return DataDirLock(path, fd)
+
+
+def _holder_pid(fd: int) -> int | None:
+    deadline = time.monotonic() + _PID_WAIT_SECONDS
+    while True:
+        try:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+        except OSError:
+            return None
+        if text.isdigit():
+            return int(text)
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)

@@ -1,0 +1,208 @@
+"""One `replaydesk serve` per embedded data dir: the lock itself, and serve processes on it."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.data_dir_lock import LOCK_FILE, DataDirBusy, acquire_data_dir_lock
+from tests.processes import REPLAYDESK, free_port, run_cli
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_second_lock_names_the_holder_until_the_first_is_released(tmp_path: Path) -> None:
+    first = acquire_data_dir_lock(tmp_path)
+    assert first is not None and first.held
+    path = tmp_path / LOCK_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().strip() == str(os.getpid())
+
+    # flock locks belong to open file descriptions: a second open conflicts, same process or not.
+    with pytest.raises(DataDirBusy) as busy:
+        acquire_data_dir_lock(tmp_path)
+    assert busy.value.pid == os.getpid()
+    assert str(busy.value) == (
+        f"another replaydesk serve (pid {os.getpid()}) is using {tmp_path}; "
+        "stop it or set REPLAYDESK_DATA_DIR to another folder"
+    )
+    assert first.held  # the failed attempt left the holder's lock alone
+
+    first.release()
+    first.release()  # idempotent
+    assert not first.held
+    again = acquire_data_dir_lock(tmp_path)
+    assert again is not None
+    again.release()
+
+
+def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path;"
+            "from service.data_dir_lock import acquire_data_dir_lock;"
+            "lock = acquire_data_dir_lock(Path(sys.argv[1])); time.sleep(60)",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while _written_pid(tmp_path) != holder.pid:
+            assert holder.poll() is None, "the holder exited early"
+            assert time.monotonic() < deadline, "the holder never took the lock"
+            time.sleep(0.05)
+        with pytest.raises(DataDirBusy) as busy:
+            acquire_data_dir_lock(tmp_path)
+        assert busy.value.pid == holder.pid
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    lock = acquire_data_dir_lock(tmp_path)
+    assert lock is not None
+    lock.release()
+
+
+def _written_pid(data_dir: Path) -> int | None:
+    try:
+        text = (data_dir / LOCK_FILE).read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.isdigit() else None
+
+
+def test_a_filesystem_without_locks_is_a_warning_not_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import fcntl
+
+    def no_locks(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(fcntl, "flock", no_locks)
+    with caplog.at_level(logging.WARNING, logger="service.data_dir_lock"):
+        assert acquire_data_dir_lock(tmp_path) is None
+    assert "not guarded" in caplog.text
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLAYDESK_")}
+    env["REPLAYDESK_DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+@pytest.fixture
+def servers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """`replaydesk serve` processes started by a test; stopped at its end whatever happened."""
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.terminate()
+    for process in started:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _serve(
+    env: dict[str, str], log: Path, started: list[subprocess.Popen[bytes]]
+) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `replaydesk serve` on a free port and wait until /health answers."""
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*REPLAYDESK, "serve"],
+            env={**env, "REPLAYDESK_PORT": str(port)},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    started.append(process)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                return process, base
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, log.read_text()
+        time.sleep(0.2)
+    pytest.fail("serve did not become healthy:\n" + log.read_text())
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    # uvicorn shuts down, then dies of the signal it caught (-SIGTERM).
+    process.wait(timeout=30)
+
+
+HEALTHY = {"status": "ok", "checks": {"database": "ok", "blob_store": "ok", "queue": "ok"}}
+
+
+def test_a_second_serve_on_the_data_dir_is_refused_and_the_first_keeps_its_queue(
+    embedded_env: dict[str, str], tmp_path: Path, servers: list[subprocess.Popen[bytes]]
+) -> None:
+    data_dir = embedded_env["REPLAYDESK_DATA_DIR"]
+    first, base = _serve(embedded_env, tmp_path / "first.log", servers)
+
+    began = time.monotonic()
+    second = subprocess.run(
+        [*REPLAYDESK, "serve"],
+        env={**embedded_env, "REPLAYDESK_PORT": str(free_port())},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert time.monotonic() - began < 15
+    assert second.returncode == 1
+    assert (
+        f"replaydesk: another replaydesk serve (pid {first.pid}) is using {data_dir}; "
+        "stop it or set REPLAYDESK_DATA_DIR to another folder"
+    ) in second.stderr.splitlines()
+
+    # The refused one started nothing, so the first one's private Redis is untouched.
+    assert first.poll() is None
+    assert httpx.get(f"{base}/health", timeout=5).json() == HEALTHY
+    # The other commands share the data dir with a running serve.
+    keys = run_cli(embedded_env, "keys", "list")
+    assert keys.returncode == 0, keys.stderr
+    jobs = run_cli(embedded_env, "jobs")
+    assert jobs.returncode == 0, jobs.stderr
+    assert httpx.get(f"{base}/health", timeout=5).json() == HEALTHY
+
+    _stop(first)
+    # Stopped (or crashed: the OS drops the lock either way), the data dir is free again.
+    _, next_base = _serve(embedded_env, tmp_path / "next.log", servers)
+    assert httpx.get(f"{next_base}/health", timeout=5).json() == HEALTHY
+
+
+def test_with_a_redis_url_several_serves_share_a_data_dir(
+    embedded_env: dict[str, str],
+    redis_url: str,
+    tmp_path: Path,
+    servers: list[subprocess.Popen[bytes]],
+) -> None:
+    env = {**embedded_env, "REPLAYDESK_REDIS_URL": redis_url}
+    assert run_cli(env, "db", "upgrade").returncode == 0
+    _, first = _serve(env, tmp_path / "first.log", servers)
+    _, second = _serve(env, tmp_path / "second.log", servers)
+    assert httpx.get(f"{first}/health", timeout=5).json() == HEALTHY
+    assert httpx.get(f"{second}/health", timeout=5).json() == HEALTHY
+    assert not (Path(embedded_env["REPLAYDESK_DATA_DIR"]) / LOCK_FILE).exists()
