@@ -8,13 +8,23 @@ import time
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.ingest_routes import INGEST_PATH
+
 __all__ = ["AccessLogMiddleware"]
 
 log = logging.getLogger("service.access")
+# Accepted recorder batches arrive by the hundred every second: a line each would drown every
+# other line (and cost ingest a tenth of its event-loop time). /metrics counts them with their
+# latency; a refused batch is still logged.
+_ROUTES_LOGGED_ONLY_ON_FAILURE = frozenset({INGEST_PATH})
+FIRST_FAILURE_STATUS = 400
 
 
 class AccessLogMiddleware:
-    """One line per HTTP request: method, route template, status, milliseconds."""
+    """One line per HTTP request: method, route template, status, milliseconds.
+
+    Successful ingest requests are the exception: only their refusals get a line.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,5 +47,6 @@ class AccessLogMiddleware:
         finally:
             # Routing fills path_template; unmatched paths are logged as such, never verbatim.
             route = scope.get("path_template") or "(no route)"
-            elapsed = (time.perf_counter() - started) * 1000
-            log.info("%s %s %d %.1fms", scope.get("method", "-"), route, status, elapsed)
+            if status >= FIRST_FAILURE_STATUS or route not in _ROUTES_LOGGED_ONLY_ON_FAILURE:
+                elapsed = (time.perf_counter() - started) * 1000
+                log.info("%s %s %d %.1fms", scope.get("method", "-"), route, status, elapsed)

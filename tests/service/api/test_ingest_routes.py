@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import zlib
 from typing import Any
 
@@ -41,6 +42,22 @@ async def test_gzip_batch_round_trips_to_the_users_latest_session(client: Any) -
     assert latest["counts"]["events"] == 6
     assert latest["counts"]["errors"] == 1
     assert latest["counts"]["failed_requests"] == 1
+
+
+async def test_only_refused_batches_get_an_access_log_line(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="service.access")
+    events = [meta(BASE_TS, "https://shop.example.com/")]
+    assert (await post(client, batch(SID, 0, events))).status_code == 202
+    refused = await post(client, batch(SID, 1, events), **{"X-ReplayDesk-Key": "nope"})
+    assert refused.status_code == 401
+    assert (await client.get(f"/api/v1/sessions/{SID}", headers=AUTH)).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.name == "service.access"]
+    assert [line.rsplit(" ", 1)[0] for line in lines] == [
+        "POST /api/v1/ingest 401",
+        "GET /api/v1/sessions/{session_id} 200",
+    ]
 
 
 async def test_the_same_seq_twice_is_stored_once(client: Any) -> None:
