@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from service.errors import StorageUnavailable
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
 
-__all__ = ["BatchWriter"]
+__all__ = ["BatchWriter", "WriteOutcome"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,11 @@ _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 # (session_id, seq, erasure subject hashes) -> (erased, stored)
 StatusQuery = tuple[str, int, Sequence[str]]
+# A batch record and the erasure subject hashes that refuse it.
+Write = tuple[BatchRecord, Sequence[str]]
+# written: stored now; duplicate: its seq was stored before, nothing written; erased: written,
+# but a subject was erased meanwhile (the caller removes what it stored).
+WriteOutcome = Literal["written", "duplicate", "erased"]
 
 
 class _Grouped(Generic[_In, _Out]):
@@ -85,6 +90,9 @@ class BatchWriter:
 
     The status check (erased? stored before?) of the batches waiting together is one query,
     and their write is one transaction (one commit, one fsync, one lock hand-off on SQLite).
+    After the commit, one more query asks whether any written batch's subject was erased in
+    the meantime: an erasure records its tombstone before it lists what to delete, so a batch
+    either is in that list or finds the tombstone here.
     """
 
     def __init__(self, store: SessionStore) -> None:
@@ -92,7 +100,7 @@ class BatchWriter:
         self._statuses: _Grouped[StatusQuery, tuple[bool, bool]] = _Grouped(
             self._check, _fail_all, "replaydesk-status"
         )
-        self._writes: _Grouped[BatchRecord, bool] = _Grouped(
+        self._writes: _Grouped[Write, WriteOutcome] = _Grouped(
             self._write, self._write_one_by_one, "replaydesk-writer"
         )
 
@@ -102,9 +110,9 @@ class BatchWriter:
         """(erased, stored): whether a subject is erased and whether this seq is stored."""
         return await self._statuses((session_id, seq, subject_hashes))
 
-    async def write(self, record: BatchRecord) -> bool:
-        """Write one batch; True when stored now, False when its seq was stored before."""
-        return await self._writes(record)
+    async def write(self, record: BatchRecord, subject_hashes: Sequence[str]) -> WriteOutcome:
+        """Write one batch whose erasure subjects are `subject_hashes` (see `WriteOutcome`)."""
+        return await self._writes((record, subject_hashes))
 
     async def close(self) -> None:
         """Stop the tasks (pending calls are dropped and their clients retry)."""
@@ -114,14 +122,26 @@ class BatchWriter:
     async def _check(self, queries: list[StatusQuery]) -> list[tuple[bool, bool]]:
         return await self.store.batch_statuses(queries)
 
-    async def _write(self, records: list[BatchRecord]) -> list[bool]:
-        return await self.store.record_batches(records)
+    async def _write(self, writes: list[Write]) -> list[WriteOutcome]:
+        stored = await self.store.record_batches([record for record, _ in writes])
+        written_subjects = {
+            h for (_, hashes), new in zip(writes, stored, strict=True) if new for h in hashes
+        }
+        erased = (
+            await self.store.erased_subjects(sorted(written_subjects))
+            if written_subjects
+            else set()
+        )
+        return [
+            ("erased" if not erased.isdisjoint(hashes) else "written") if new else "duplicate"
+            for (_, hashes), new in zip(writes, stored, strict=True)
+        ]
 
     async def _write_one_by_one(
-        self, group: list[tuple[BatchRecord, asyncio.Future[bool]]], exc: BaseException
+        self, group: list[tuple[Write, asyncio.Future[WriteOutcome]]], exc: BaseException
     ) -> None:
         if len(group) == 1:
-            record, done = group[0]
+            (record, _), done = group[0]
             log.error("could not write batch %d", record.seq, exc_info=exc)
             _settle_error(done)
             return
@@ -139,7 +159,7 @@ async def _fail_all(
             done.set_exception(exc)
 
 
-def _settle_error(done: asyncio.Future[bool]) -> None:
+def _settle_error(done: asyncio.Future[WriteOutcome]) -> None:
     if not done.done():
         done.set_exception(
             StorageUnavailable("the batch could not be stored right now; send it again")

@@ -54,7 +54,12 @@ async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, u
 
     Returns how many sessions were erased (0 is fine: the tombstone is still recorded).
     """
+    user_tombstone = keys.user(user_id)
+    # The tombstone comes first: from then on the user's batches are refused, and a batch that
+    # was already past that check finds the tombstone after its own write and removes its
+    # session itself (`Ingestor`). So no session can appear after the list below is read.
+    await store.add_tombstones([user_tombstone], at=int(time.time() * 1000))
     session_ids = await store.session_ids_of_user(user_id)
-    tombstones = [keys.user(user_id), *(keys.session(sid) for sid in session_ids)]
+    tombstones = [user_tombstone, *(keys.session(sid) for sid in session_ids)]
     await purge_sessions(store, blobs, session_ids, tombstones, user_id)
     return len(session_ids)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Literal, cast
 
@@ -10,7 +11,7 @@ from isal import igzip, isal_zlib
 
 from service.batch_writer import BatchWriter
 from service.chunk_layout import chunk_blob_key
-from service.erasure import ErasureKeys
+from service.erasure import ErasureKeys, purge_sessions
 from service.errors import BatchInvalid, BatchTooLarge, UserErased
 from service.signals import process_events
 from service.storage.blobs import BlobStore
@@ -27,6 +28,8 @@ __all__ = [
     "read_body",
 ]
 
+log = logging.getLogger(__name__)
+
 SessionId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,128}$")]
 UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 # ISA-L's level 1 (of 0-3) compresses a 48 KB batch in about a third of the time zlib's level
@@ -34,6 +37,7 @@ UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 CHUNK_GZIP_LEVEL = 1
 _READ_STEP = 256 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+_ERASED = "recording for this user or session was erased and is refused"
 # isal's stubs declare its error class as an instance; at runtime it is an Exception subclass.
 _GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
 
@@ -145,7 +149,7 @@ class Ingestor:
         subjects += [self.erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
         erased, stored = await self.writer.status(batch.session_id, batch.seq, subjects)
         if erased:
-            raise UserErased("recording for this user or session was erased and is refused")
+            raise UserErased(_ERASED)
         if stored:
             return outcome
         content = compress_chunk(processed.events_json)
@@ -167,7 +171,21 @@ class Ingestor:
                 for s in processed.signals
             ],
         )
-        if not await self.writer.write(record):
+        written = await self.writer.write(record, subjects)
+        if written == "duplicate":
             # A concurrent copy of this batch won the race; its rows point at its own blob.
             return outcome
+        if written == "erased":
+            await self._remove_erased_session(batch.session_id)
+            raise UserErased(_ERASED)
         return msgspec.structs.replace(outcome, status="accepted")
+
+    async def _remove_erased_session(self, session_id: str) -> None:
+        """Erased while this batch was being stored: remove its session as erasure would."""
+        try:
+            await purge_sessions(
+                self.store, self.blobs, [session_id], [self.erasure_keys.session(session_id)]
+            )
+        except Exception:
+            # The batch is refused all the same; retention removes the session at the latest.
+            log.exception("could not remove the session of an erased subject just written")

@@ -79,6 +79,9 @@ class SessionStore:
         # Built once with bound parameters (a fresh statement per batch costs more to build and
         # to derive a cache key for than running it does). One row per erased subject and per
         # stored (session_id, seq), for any number of batches at once.
+        self._erased = select(erasures.c.subject_hash).where(
+            erasures.c.subject_hash.in_(bindparam("subjects", expanding=True))
+        )
         erased = select(
             literal("erased").label("what"),
             erasures.c.subject_hash.label("session_or_subject"),
@@ -125,6 +128,14 @@ class SessionStore:
             (not erased.isdisjoint(hashes), (session_id, seq) in stored)
             for session_id, seq, hashes in batches
         ]
+
+    async def erased_subjects(self, subject_hashes: Sequence[str]) -> set[str]:
+        """Those of `subject_hashes` that have a tombstone."""
+        return await self._transactions.run(self._erased_subjects, subject_hashes)
+
+    def _erased_subjects(self, conn: Connection, subject_hashes: Sequence[str]) -> set[str]:
+        found = conn.execute(self._erased, {"subjects": sorted(set(subject_hashes))})
+        return set(found.scalars())
 
     async def record_batch(self, batch: BatchRecord) -> bool:
         """Write one batch; False, writing nothing, when (session_id, seq) is already there."""
@@ -335,12 +346,22 @@ class SessionStore:
                     .where(ticket_attachments.c.user_id == user_id)
                     .values(user_id=None)
                 )
-            if tombstones:
-                await conn.execute(
-                    self._insert(erasures)
-                    .values([{"subject_hash": h, "erased_at": at} for h in tombstones])
-                    .on_conflict_do_nothing(index_elements=["subject_hash"])
-                )
+            await self._insert_tombstones(conn, tombstones, at)
+
+    async def add_tombstones(self, tombstones: Sequence[str], at: int) -> None:
+        """Record erased subjects (keyed hashes): their batches are refused from now on."""
+        async with self.engine.begin() as conn:
+            await self._insert_tombstones(conn, tombstones, at)
+
+    async def _insert_tombstones(
+        self, conn: AsyncConnection, tombstones: Sequence[str], at: int
+    ) -> None:
+        if tombstones:
+            await conn.execute(
+                self._insert(erasures)
+                .values([{"subject_hash": h, "erased_at": at} for h in tombstones])
+                .on_conflict_do_nothing(index_elements=["subject_hash"])
+            )
 
     @staticmethod
     async def _delete_sessions(conn: AsyncConnection, session_ids: Sequence[str]) -> None:

@@ -53,9 +53,9 @@ async def test_concurrent_writes_are_all_stored_once(store: SessionStore) -> Non
 
     store.record_batches = counting  # type: ignore[method-assign]
     records = [record(s, q) for s in range(8) for q in range(5)]
-    results = await asyncio.gather(*(writer.write(r) for r in records + records[:5]))
+    results = await asyncio.gather(*(writer.write(r, ["someone"]) for r in records + records[:5]))
     await writer.close()
-    assert results == [True] * 40 + [False] * 5
+    assert results == ["written"] * 40 + ["duplicate"] * 5
     assert sum(calls) == 45 and len(calls) < 45  # some commits carried several batches
     for session in range(8):
         stored = await store.get(f"sess-writer-{session:04d}")
@@ -66,15 +66,30 @@ async def test_a_batch_that_cannot_be_written_fails_alone(store: SessionStore) -
     writer = BatchWriter(store)
     poison = record(99, 0, data={"unserialisable": object()})
     outcomes = await asyncio.gather(
-        writer.write(record(1, 0)),
-        writer.write(poison),
-        writer.write(record(2, 0)),
+        writer.write(record(1, 0), []),
+        writer.write(poison, []),
+        writer.write(record(2, 0), []),
         return_exceptions=True,
     )
     await writer.close()
-    assert outcomes[0] is True and outcomes[2] is True
+    assert outcomes[0] == "written" and outcomes[2] == "written"
     assert isinstance(outcomes[1], StorageUnavailable)
     assert await store.get("sess-writer-0099") is None
+
+
+async def test_a_batch_whose_subject_was_erased_meanwhile_is_reported_after_its_write(
+    store: SessionStore,
+) -> None:
+    writer = BatchWriter(store)
+    # Erased after the batch's status check, before its write: as a concurrent erasure does.
+    await store.add_tombstones(["erased-meanwhile"], at=1)
+    outcomes = await asyncio.gather(
+        writer.write(record(1, 0), ["someone", "erased-meanwhile"]),
+        writer.write(record(2, 0), ["someone"]),
+        writer.write(record(2, 0), ["erased-meanwhile"]),  # a duplicate: nothing was written
+    )
+    await writer.close()
+    assert outcomes == ["erased", "written", "duplicate"]
 
 
 async def test_status_checks_waiting_together_share_a_query_and_each_get_their_own_answer(

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from service.erasure import erase_user
 from tests.conftest import AUTH, INGEST
 from tests.recordings import BASE_TS, batch, checkout_events, click, meta
 
@@ -161,6 +162,43 @@ async def test_unknown_session_is_404_everywhere(client: Any, suffix: str) -> No
     response = await client.get(f"/api/v1/sessions/sess-missing-1{suffix}", headers=AUTH)
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+@pytest.mark.parametrize("seq", [0, 1], ids=["new session", "stored session"])
+async def test_a_user_erased_while_a_batch_is_being_stored_keeps_nothing(
+    client: Any, settings: Any, seq: int
+) -> None:
+    sid = "sess-race-0001"
+    if seq:
+        await record(client, sid, "u1", BASE_TS)
+    services = client.app.state.services
+    store_chunk = services.blobs.put
+
+    async def store_chunk_then_erase(key: str, data: bytes) -> None:
+        await store_chunk(key, data)
+        # The erasure runs after the batch passed its status check, before its rows are written.
+        await erase_user(services.store, services.blobs, services.ingestor.erasure_keys, "u1")
+
+    services.blobs.put = store_chunk_then_erase
+    events = [meta(BASE_TS + seq * MINUTE, "https://shop.test/home")]
+    response = await client.post(
+        "/api/v1/ingest",
+        content=msgspec.json.encode(batch(sid, seq, events, user_id="u1")),
+        headers=INGEST,
+    )
+    services.blobs.put = store_chunk
+    assert response.status_code == 410
+    assert not (settings.data_dir / "blobs" / "sessions" / sid).exists()
+    assert (await client.get(f"/api/v1/sessions/{sid}", headers=AUTH)).status_code == 404
+    listed = (await client.get("/api/v1/users/u1/sessions", headers=AUTH)).json()
+    assert listed["sessions"] == []
+    # And the session stays refused.
+    again = await client.post(
+        "/api/v1/ingest",
+        content=msgspec.json.encode(batch(sid, seq + 1, events, user_id=None)),
+        headers=INGEST,
+    )
+    assert again.status_code == 410
 
 
 async def test_erasing_a_user_removes_sessions_and_blobs(client: Any, settings: Any) -> None:
