@@ -77,16 +77,15 @@ class SessionStore:
         self._upsert_without_span = self._upsert(update_span=False)
         self._insert_signals = insert(signals)
         # Built once with bound parameters (a fresh statement per batch costs more to build and
-        # to derive a cache key for than running it does). One row per erased subject and per
-        # stored (session_id, seq), for any number of batches at once.
-        self._erased = select(erasures.c.subject_hash).where(
-            erasures.c.subject_hash.in_(bindparam("subjects", expanding=True))
-        )
+        # to derive a cache key for than running it does).
+        is_erased = erasures.c.subject_hash.in_(bindparam("subjects", expanding=True))
+        self._erased = select(erasures.c.subject_hash).where(is_erased)
+        # One row per erased subject and per stored (session_id, seq), for many batches at once.
         erased = select(
             literal("erased").label("what"),
             erasures.c.subject_hash.label("session_or_subject"),
             null().label("seq"),
-        ).where(erasures.c.subject_hash.in_(bindparam("subjects", expanding=True)))
+        ).where(is_erased)
         stored = select(literal("stored"), chunks.c.session_id, chunks.c.seq).where(
             tuple_(chunks.c.session_id, chunks.c.seq).in_(bindparam("keys", expanding=True))
         )
