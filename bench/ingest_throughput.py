@@ -64,6 +64,7 @@ class ServerFigures(msgspec.Struct, kw_only=True):
     result: LoadResult
     stored: int | None
     server_cpu_seconds: float | None
+    server_loop_cpu_seconds: float | None  # the event-loop (main) thread alone
     client_cpu_seconds: float
 
 
@@ -95,23 +96,29 @@ async def _measure(
             config.warmup_max_seconds,
         )
         cpu_before, client_before = server.cpu_seconds(), time.process_time()
+        loop_before = server.main_thread_cpu_seconds()
         result = await send_batches(
             server.base_url, bodies, INGEST_HEADERS, config.concurrency, config.max_seconds
         )
         cpu_after, client_after = server.cpu_seconds(), time.process_time()
+        loop_after = server.main_thread_cpu_seconds()
     stored = None
     if database_url is not None:
         # Chunk rows written by the measured batches: proof that each one was a real write.
         stored = await _stored_chunks(database_url) - warm.accepted
     print(f"  {name}: {result.accepted} batches in {result.elapsed_seconds:.1f}s", flush=True)
-    cpu = None if cpu_before is None or cpu_after is None else cpu_after - cpu_before
     return ServerFigures(
         name=name,
         result=result,
         stored=stored,
-        server_cpu_seconds=cpu,
+        server_cpu_seconds=_difference(cpu_before, cpu_after),
+        server_loop_cpu_seconds=_difference(loop_before, loop_after),
         client_cpu_seconds=client_after - client_before,
     )
+
+
+def _difference(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
 
 
 @contextlib.asynccontextmanager
@@ -177,6 +184,7 @@ def _row(figures: ServerFigures) -> list[str]:
         f"{percentile(result.latencies_ms, 0.99):.1f}",
         f"{max(result.latencies_ms, default=math.nan):.1f}",
         _per_batch_ms(figures.server_cpu_seconds, result.accepted),
+        _per_batch_ms(figures.server_loop_cpu_seconds, result.accepted),
         _per_batch_ms(figures.client_cpu_seconds, result.accepted),
         str(refused),
         "time" if result.stopped_by_time else "count",
@@ -207,7 +215,8 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
         "    stdlib-json = the same, decode_batch done with the stdlib json module;",
         "    replaydesk-postgresql = create_app on PostgreSQL + local blob folder",
         "  stored = chunk rows written by the measured batches; CPU ms/b = CPU time per acked",
-        "    batch of the server process (all threads) and of this load generator",
+        "    batch of the server process (all threads; loop: its event-loop thread alone)",
+        "    and of this load generator",
         "",
         format_table(
             [
@@ -221,6 +230,7 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
                 "p99 ms",
                 "max ms",
                 "server CPU ms/b",
+                "loop CPU ms/b",
                 "client CPU ms/b",
                 "not 202",
                 "ended by",

@@ -64,13 +64,14 @@ class ServerProcess:
         """User + system CPU time the child has used so far, all threads (Linux /proc only)."""
         if self._process is None:
             return None
-        try:
-            stat = Path(f"/proc/{self._process.pid}/stat").read_text()
-        except OSError:
+        return _stat_cpu_seconds(Path(f"/proc/{self._process.pid}/stat"))
+
+    def main_thread_cpu_seconds(self) -> float | None:
+        """The same for the child's main thread alone: the thread running the event loop."""
+        if self._process is None:
             return None
-        # utime and stime are fields 14 and 15 of proc(5); [0] after the ")" is field 3.
-        fields = stat.rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        pid = self._process.pid
+        return _stat_cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
 
     async def stop(self) -> None:
         """SIGINT (a graceful uvicorn shutdown), then SIGKILL if it does not exit in time."""
@@ -98,3 +99,13 @@ class ServerProcess:
 
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
+
+
+def _stat_cpu_seconds(stat_path: Path) -> float | None:
+    try:
+        stat = stat_path.read_text()
+    except OSError:
+        return None
+    # utime and stime are fields 14 and 15 of proc(5); [0] after the ")" is field 3.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
