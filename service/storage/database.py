@@ -9,9 +9,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, make_url
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 __all__ = [
     "SQLITE_TIMEOUT_SECONDS",
@@ -58,9 +60,8 @@ def apply_sqlite_pragmas(engine: Engine) -> None:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    # WAL lets readers run beside the single writer; synchronous=FULL makes a commit durable
-    # before ingest acknowledges it; busy_timeout queues writers instead of failing them.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # synchronous=FULL makes a commit durable before ingest acknowledges it; busy_timeout queues
+    # writers instead of failing them. (WAL is the file's own setting: see `upgrade_database`.)
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -78,6 +79,7 @@ def upgrade_database(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`. Call from synchronous code (CLI, test setup)."""
     if is_embedded(database_url):
         _ensure_sqlite_parent(database_url)
+        _use_write_ahead_log(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -94,6 +96,24 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
     async with engine.connect() as connection:
         return await connection.run_sync(read)
+
+
+def _use_write_ahead_log(database_url: str) -> None:
+    """Put a SQLite file in WAL mode, which lets readers run beside the single writer.
+
+    The mode is kept in the file, so this is done once, here, before the service runs: set
+    per connection, the switch needs the whole file to itself, and a connection opened while
+    others are busy would fail with "database is locked" instead of waiting.
+    """
+    url = make_url(database_url)
+    if url.database in (None, "", ":memory:"):
+        return
+    engine = create_sync_engine(url.set(drivername="sqlite"), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    finally:
+        engine.dispose()
 
 
 def _ensure_sqlite_parent(database_url: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -11,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from service.storage.database import create_engine
+from service.storage.database import create_engine, upgrade_database
 from service.storage.transactions import TransactionRunner
 
 
@@ -64,7 +65,9 @@ async def test_a_failing_function_rolls_its_transaction_back(engine: AsyncEngine
 async def test_on_a_sqlite_file_the_work_runs_in_a_worker_thread_with_the_pragmas(
     tmp_path: Path,
 ) -> None:
-    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'runner.db'}")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'runner.db'}"
+    await asyncio.to_thread(upgrade_database, url)  # as serve does: sets the file's WAL mode
+    engine = create_engine(url)
     runner = TransactionRunner(engine)
 
     def pragmas(conn: Connection) -> tuple[str, dict[str, object]]:
