@@ -9,7 +9,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, event, make_url
+from sqlalchemy import URL, Engine, event, make_url
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -23,6 +23,7 @@ __all__ = [
     "current_revision",
     "head_revision",
     "is_embedded",
+    "sqlite_file_url",
     "upgrade_database",
 ]
 
@@ -105,10 +106,10 @@ def _use_write_ahead_log(database_url: str) -> None:
     per connection, the switch needs the whole file to itself, and a connection opened while
     others are busy would fail with "database is locked" instead of waiting.
     """
-    url = make_url(database_url)
-    if url.database in (None, "", ":memory:"):
+    url = sqlite_file_url(database_url)
+    if url is None:
         return
-    engine = create_sync_engine(url.set(drivername="sqlite"), poolclass=NullPool)
+    engine = create_sync_engine(url, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -116,7 +117,15 @@ def _use_write_ahead_log(database_url: str) -> None:
         engine.dispose()
 
 
+def sqlite_file_url(database_url: str | URL) -> URL | None:
+    """The synchronous-driver URL of a SQLite file; None for in-memory SQLite and other backends."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.set(drivername="sqlite")
+
+
 def _ensure_sqlite_parent(database_url: str) -> None:
-    path = database_url.split(":///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    url = sqlite_file_url(database_url)
+    if url is not None and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,11 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.storage.database import SQLITE_TIMEOUT_SECONDS, apply_sqlite_pragmas
+from service.storage.database import (
+    SQLITE_TIMEOUT_SECONDS,
+    apply_sqlite_pragmas,
+    sqlite_file_url,
+)
 
 __all__ = ["TransactionRunner"]
 
@@ -58,11 +62,11 @@ class TransactionRunner:
 
 def _thread_engine(engine: AsyncEngine) -> Engine | None:
     """A synchronous engine on the same SQLite file, or None where one must not be used."""
-    url = engine.url
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+    url = sqlite_file_url(engine.url)
+    if url is None:
         return None
     threaded = create_sync_engine(
-        url.set(drivername="sqlite"),
+        url,
         # Worker threads take turns on pooled connections, one thread at a time.
         connect_args={"timeout": SQLITE_TIMEOUT_SECONDS, "check_same_thread": False},
         pool_size=_THREAD_POOL_SIZE,
