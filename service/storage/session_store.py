@@ -97,16 +97,11 @@ class SessionStore:
 
     # -- ingest ---------------------------------------------------------------------------
 
-    async def batch_status(
-        self, session_id: str, seq: int, subject_hashes: Sequence[str]
-    ) -> tuple[bool, bool]:
-        """(erased, stored): whether a subject is erased and whether this seq is stored."""
-        return (await self.batch_statuses([(session_id, seq, subject_hashes)]))[0]
-
     async def batch_statuses(
         self, batches: Sequence[tuple[str, int, Sequence[str]]]
     ) -> list[tuple[bool, bool]]:
-        """`batch_status` of many (session_id, seq, subject_hashes) at once, in one query."""
+        """Per (session_id, seq, subject_hashes): (erased, stored), whether one of the subjects
+        is erased and whether that seq is stored. All of them in one query."""
         return await self._transactions.run(self._batch_statuses, batches)
 
     def _batch_statuses(

@@ -71,8 +71,8 @@ async def test_a_repeated_seq_writes_nothing(store: SessionStore) -> None:
     session = await store.get("sess-store-01")
     assert session is not None and session.error_count == 1 and session.chunk_count == 1
     assert len(await store.signals("sess-store-01")) == 1
-    assert await store.batch_status("sess-store-01", 0, []) == (False, True)
-    assert await store.batch_status("sess-store-01", 1, []) == (False, False)
+    assert await store.batch_statuses([("sess-store-01", 0, [])]) == [(False, True)]
+    assert await store.batch_statuses([("sess-store-01", 1, [])]) == [(False, False)]
 
 
 async def test_user_id_is_kept_when_a_batch_has_none_and_rekeyed_when_it_changes(
@@ -105,8 +105,10 @@ async def test_delete_sessions_records_tombstones(store: SessionStore) -> None:
     assert await store.get("sess-store-01") is None
     assert await store.signals("sess-store-01") == []
     assert await store.chunk_keys("sess-store-01") == []
-    assert await store.batch_status("sess-other-01", 0, ["hash-b", "hash-a"]) == (True, False)
-    assert await store.batch_status("sess-other-01", 0, ["hash-b"]) == (False, False)
+    assert await store.batch_statuses([("sess-other-01", 0, ["hash-b", "hash-a"])]) == [
+        (True, False)
+    ]
+    assert await store.batch_statuses([("sess-other-01", 0, ["hash-b"])]) == [(False, False)]
     await store.delete_sessions([], ["hash-a"], at=6)  # a second erasure is harmless
 
 
@@ -146,9 +148,9 @@ async def test_one_call_writes_many_batches_folding_each_session(store: SessionS
     assert a is not None and (a.chunk_count, a.ended_at) == (4, 9500)
 
 
-async def test_batch_status_reports_erasure_and_storage_in_one_query(store: SessionStore) -> None:
-    assert await store.batch_status("sess-store-01", 0, ["h1"]) == (False, False)
+async def test_batch_statuses_report_erasure_and_storage_in_one_query(store: SessionStore) -> None:
+    assert await store.batch_statuses([("sess-store-01", 0, ["h1"])]) == [(False, False)]
     await store.record_batch(record(0, 1000, 2000))
-    assert await store.batch_status("sess-store-01", 0, ["h1"]) == (False, True)
+    assert await store.batch_statuses([("sess-store-01", 0, ["h1"])]) == [(False, True)]
     await store.delete_sessions([], ["h1"], at=1)
-    assert await store.batch_status("sess-store-01", 1, ["h0", "h1"]) == (True, False)
+    assert await store.batch_statuses([("sess-store-01", 1, ["h0", "h1"])]) == [(True, False)]
