@@ -1,5 +1,5 @@
-"""Group commit: batches that arrive together are checked in one query and written in one
-database transaction."""
+"""Group commit: batches that arrive together are checked in one query, their chunks put in
+one call, and their rows written in one database transaction."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Literal, TypeVar
 
+import msgspec
+
 from service.errors import StorageUnavailable
+from service.storage.blobs import BlobStore
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
 
-__all__ = ["BatchWriter", "WriteOutcome"]
+__all__ = ["BatchWriter", "PendingBatch", "StoreOutcome"]
 
 log = logging.getLogger(__name__)
 
@@ -22,13 +25,19 @@ MAX_GROUP = 64
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
-# (session_id, seq, erasure subject hashes) -> (erased, stored)
-StatusQuery = tuple[str, int, Sequence[str]]
-# A batch record and the erasure subject hashes that refuse it.
-Write = tuple[BatchRecord, Sequence[str]]
-# written: stored now; duplicate: its seq was stored before, nothing written; erased: written,
-# but a subject was erased meanwhile (the caller removes what it stored).
-WriteOutcome = Literal["written", "duplicate", "erased"]
+# written: stored now. duplicate: its seq was stored before; nothing written. refused: a
+# subject is erased; nothing written. erased: written, but a subject was erased meanwhile (the
+# caller removes what it stored).
+StoreOutcome = Literal["written", "duplicate", "refused", "erased"]
+
+
+class PendingBatch(msgspec.Struct, frozen=True, kw_only=True):
+    """A batch ready to store: its rows, its gzipped chunk, and the erasure subjects (hashes
+    of its session and users) whose tombstone refuses it."""
+
+    record: BatchRecord
+    chunk: bytes
+    subject_hashes: Sequence[str]
 
 
 class _Grouped(Generic[_In, _Out]):
@@ -36,17 +45,18 @@ class _Grouped(Generic[_In, _Out]):
 
     No call waits for others to arrive: a group is whatever queued up while the previous
     group ran, so under light load every call runs alone, and under heavy load many share
-    one statement and one round trip.
+    one statement and one round trip. When a group fails, its calls run again one by one, so
+    one bad call fails alone; a call that fails alone gets `failure(exception)`.
     """
 
     def __init__(
         self,
         run: Callable[[list[_In]], Awaitable[list[_Out]]],
-        settle: Callable[[list[tuple[_In, asyncio.Future[_Out]]], BaseException], Awaitable[None]],
+        failure: Callable[[_In, Exception], BaseException],
         name: str,
     ) -> None:
         self._run_group = run
-        self._settle_failure = settle
+        self._failure = failure
         self._name = name
         self._queue: asyncio.Queue[tuple[_In, asyncio.Future[_Out]]] | None = None
         self._task: asyncio.Task[None] | None = None
@@ -72,13 +82,19 @@ class _Grouped(Generic[_In, _Out]):
             group = [await queue.get()]
             while len(group) < MAX_GROUP and not queue.empty():
                 group.append(queue.get_nowait())
-            await self.run(group)
+            await self._run(group)
 
-    async def run(self, group: list[tuple[_In, asyncio.Future[_Out]]]) -> None:
+    async def _run(self, group: list[tuple[_In, asyncio.Future[_Out]]]) -> None:
         try:
             results = await self._run_group([item for item, _ in group])
         except Exception as exc:
-            await self._settle_failure(group, exc)
+            if len(group) > 1:
+                for pending in group:
+                    await self._run([pending])
+                return
+            item, done = group[0]
+            if not done.done():
+                done.set_exception(self._failure(item, exc))
             return
         for (_, done), result in zip(group, results, strict=True):
             if not done.done():
@@ -86,81 +102,70 @@ class _Grouped(Generic[_In, _Out]):
 
 
 class BatchWriter:
-    """Checks and writes batch records through one task each, many batches per statement.
+    """Stores batches through one task that takes as many at a time as are waiting.
 
-    The status check (erased? stored before?) of the batches waiting together is one query,
-    and their write is one transaction (one commit, one fsync, one lock hand-off on SQLite).
-    After the commit, one more query asks whether any written batch's subject was erased in
-    the meantime: an erasure records its tombstone before it lists what to delete, so a batch
-    either is in that list or finds the tombstone here.
+    For each group: one query for the status of all (erased? stored before?); one call that
+    puts the new batches' chunks, durably; one transaction for their rows (one commit, one
+    fsync, one lock hand-off on SQLite) and, after that commit, one query for whether a
+    written batch's subject was erased meanwhile. An erasure records its tombstone before it
+    lists what to delete, so a batch either is in that list or finds the tombstone then.
+
+    Three hand-offs to worker threads per group, not several per batch: under load these
+    cost more CPU than the work they carry.
     """
 
-    def __init__(self, store: SessionStore) -> None:
-        self.store = store
-        self._statuses: _Grouped[StatusQuery, tuple[bool, bool]] = _Grouped(
-            self._check, _fail_all, "replaydesk-status"
-        )
-        self._writes: _Grouped[Write, WriteOutcome] = _Grouped(
-            self._write, self._write_one_by_one, "replaydesk-writer"
+    def __init__(self, store: SessionStore, blobs: BlobStore) -> None:
+        self._sessions = store
+        self._blobs = blobs
+        self._groups: _Grouped[PendingBatch, StoreOutcome] = _Grouped(
+            self._store_group, _storage_unavailable, "replaydesk-writer"
         )
 
-    async def status(
-        self, session_id: str, seq: int, subject_hashes: Sequence[str]
-    ) -> tuple[bool, bool]:
-        """(erased, stored): whether a subject is erased and whether this seq is stored."""
-        return await self._statuses((session_id, seq, subject_hashes))
-
-    async def write(self, record: BatchRecord, subject_hashes: Sequence[str]) -> WriteOutcome:
-        """Write one batch whose erasure subjects are `subject_hashes` (see `WriteOutcome`)."""
-        return await self._writes((record, subject_hashes))
+    async def store(self, batch: PendingBatch) -> StoreOutcome:
+        """Store one batch, durably unless the outcome says otherwise (see `StoreOutcome`)."""
+        return await self._groups(batch)
 
     async def close(self) -> None:
-        """Stop the tasks (pending calls are dropped and their clients retry)."""
-        await self._statuses.close()
-        await self._writes.close()
+        """Stop the task (pending calls are dropped and their clients retry)."""
+        await self._groups.close()
 
-    async def _check(self, queries: list[StatusQuery]) -> list[tuple[bool, bool]]:
-        return await self.store.batch_statuses(queries)
+    async def _store_group(self, batches: list[PendingBatch]) -> list[StoreOutcome]:
+        outcomes = await self._check_and_put(batches)
+        new = [b for b, outcome in zip(batches, outcomes, strict=True) if outcome is None]
+        if not new:
+            return [outcome for outcome in outcomes if outcome is not None]
+        written = iter(await self._write_rows(new))
+        return [next(written) if outcome is None else outcome for outcome in outcomes]
 
-    async def _write(self, writes: list[Write]) -> list[WriteOutcome]:
-        stored = await self.store.record_batches([record for record, _ in writes])
-        written_subjects = {
-            h for (_, hashes), new in zip(writes, stored, strict=True) if new for h in hashes
+    async def _check_and_put(self, batches: list[PendingBatch]) -> list[StoreOutcome | None]:
+        """None for each batch to write, with its chunk now durable; else why not."""
+        statuses = await self._sessions.batch_statuses(
+            [(b.record.session_id, b.record.seq, b.subject_hashes) for b in batches]
+        )
+        outcomes: list[StoreOutcome | None] = [
+            "refused" if erased else "duplicate" if stored else None for erased, stored in statuses
+        ]
+        # Two copies of one batch in a group share a key when their chunks are equal.
+        chunks = {
+            b.record.blob_key: b.chunk
+            for b, outcome in zip(batches, outcomes, strict=True)
+            if outcome is None
         }
-        erased = (
-            await self.store.erased_subjects(sorted(written_subjects))
-            if written_subjects
-            else set()
+        await self._blobs.put_many(list(chunks.items()))
+        return outcomes
+
+    async def _write_rows(self, batches: list[PendingBatch]) -> list[StoreOutcome]:
+        written, erased = await self._sessions.record_batches_then_find_erased(
+            [b.record for b in batches], [b.subject_hashes for b in batches]
         )
         return [
-            ("erased" if not erased.isdisjoint(hashes) else "written") if new else "duplicate"
-            for (_, hashes), new in zip(writes, stored, strict=True)
+            ("erased" if not erased.isdisjoint(b.subject_hashes) else "written")
+            if stored
+            else "duplicate"
+            for b, stored in zip(batches, written, strict=True)
         ]
 
-    async def _write_one_by_one(
-        self, group: list[tuple[Write, asyncio.Future[WriteOutcome]]], exc: BaseException
-    ) -> None:
-        if len(group) == 1:
-            (record, _), done = group[0]
-            log.error("could not write batch %d", record.seq, exc_info=exc)
-            _settle_error(done)
-            return
-        # One bad batch must not fail its neighbours: write them one by one.
-        for pending in group:
-            await self._writes.run([pending])
 
-
-async def _fail_all(
-    group: list[tuple[StatusQuery, asyncio.Future[tuple[bool, bool]]]], exc: BaseException
-) -> None:
-    # Every waiter sees the error its own query would have raised.
-    for _, done in group:
-        if not done.done():
-            done.set_exception(exc)
-
-
-def _settle_error(done: asyncio.Future[WriteOutcome]) -> None:
-    if not done.done():
-        done.set_exception(
-            StorageUnavailable("the batch could not be stored right now; send it again")
-        )
+def _storage_unavailable(batch: PendingBatch, exc: Exception) -> StorageUnavailable:
+    log.error("could not store batch %d", batch.record.seq, exc_info=exc)
+    return StorageUnavailable("the batch could not be stored right now; send it again")

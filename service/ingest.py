@@ -9,7 +9,7 @@ from typing import Annotated, Literal, cast
 import msgspec
 from isal import igzip, isal_zlib
 
-from service.batch_writer import BatchWriter
+from service.batch_writer import BatchWriter, PendingBatch
 from service.chunk_layout import chunk_blob_key
 from service.erasure import ErasureKeys, purge_sessions
 from service.errors import BatchInvalid, BatchTooLarge, UserErased
@@ -126,7 +126,7 @@ class Ingestor:
         self.store = store
         self.blobs = blobs
         self.erasure_keys = erasure_keys
-        self.writer = BatchWriter(store)
+        self.writer = BatchWriter(store, blobs)
 
     async def ingest(
         self, body: bytes, content_encoding: str | None, limits: IngestLimits
@@ -140,30 +140,23 @@ class Ingestor:
             events=len(batch.events),
             body_bytes=len(body),
         )
-        # Scrubbing and indexing touch no storage, so they come first: the one status query
-        # then covers the user an identify event names as well as the batch's own (and is
-        # shared with the batches checked at the same moment).
+        # Scrubbing, indexing and compressing touch no storage, so they come first: the
+        # writer's one status query then covers the user an identify event names as well as
+        # the batch's own (and is shared with the batches stored at the same moment).
         processed = process_events(batch.events)
         user_id = processed.identified_user_id or batch.user_id
         subjects = [self.erasure_keys.session(batch.session_id)]
         subjects += [self.erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
-        erased, stored = await self.writer.status(batch.session_id, batch.seq, subjects)
-        if erased:
-            raise UserErased(_ERASED)
-        if stored:
-            return outcome
-        content = compress_chunk(processed.events_json)
-        key = chunk_blob_key(batch.session_id, batch.seq, content)
-        await self.blobs.put(key, content)
+        chunk = compress_chunk(processed.events_json)
         record = BatchRecord(
             session_id=batch.session_id,
             seq=batch.seq,
             user_id=user_id,
-            blob_key=key,
+            blob_key=chunk_blob_key(batch.session_id, batch.seq, chunk),
             first_ts=processed.first_ts,
             last_ts=processed.last_ts,
             event_count=processed.event_count,
-            byte_count=len(content),
+            byte_count=len(chunk),
             received_at=int(time.time() * 1000),
             final=batch.final,
             signals=[
@@ -171,13 +164,17 @@ class Ingestor:
                 for s in processed.signals
             ],
         )
-        written = await self.writer.write(record, subjects)
-        if written == "duplicate":
-            # A concurrent copy of this batch won the race; its rows point at its own blob.
-            return outcome
-        if written == "erased":
+        stored = await self.writer.store(
+            PendingBatch(record=record, chunk=chunk, subject_hashes=subjects)
+        )
+        if stored == "refused":
+            raise UserErased(_ERASED)
+        if stored == "erased":
             await self._remove_erased_session(batch.session_id)
             raise UserErased(_ERASED)
+        if stored == "duplicate":
+            # Stored before, or a concurrent copy won the race (its rows point at its blob).
+            return outcome
         return msgspec.structs.replace(outcome, status="accepted")
 
     async def _remove_erased_session(self, session_id: str) -> None:

@@ -15,7 +15,7 @@ from obstore.exceptions import BaseError as ObstoreError
 from obstore.store import AzureStore, GCSStore, LocalStore, MemoryStore, S3Store
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Mapping
+    from collections.abc import AsyncIterator, Mapping, Sequence
 
     from obstore.store import (
         AzureConfig,
@@ -122,23 +122,33 @@ class BlobStore:
 
     async def put(self, key: str, data: bytes) -> None:
         """Store `data` under `key`, replacing any previous blob; durable once this returns."""
-        _validate_key(key)
+        await self.put_many([(key, data)])
+
+    async def put_many(self, blobs: Sequence[tuple[str, bytes]]) -> None:
+        """Store each `(key, data)` as `put` does; all durable once this returns.
+
+        Raises `BlobStoreUnavailable` when any of them fails; the others may be stored.
+        """
+        for key, _ in blobs:
+            _validate_key(key)
         try:
             # Event chunks are small and already in memory; a single PUT also avoids leaving
             # abandoned multipart uploads behind in the bucket when a request fails.
             if self._local_root is None:
-                await obstore.put_async(self._store, key, data, use_multipart=False)
-            else:
+                puts = (obstore.put_async(self._store, k, d, use_multipart=False) for k, d in blobs)
+                await asyncio.gather(*puts)
+            elif blobs:
                 if len(self._durable_dirs) > _MAX_DURABLE_DIRS:
                     self._durable_dirs.clear()
-                # Written and fsynced in one worker-thread call: one hand-off instead of two.
-                await asyncio.to_thread(self._put_local_file, self._local_root, key, data)
+                # Written and fsynced in one worker-thread call: one hand-off for all of them.
+                await asyncio.to_thread(self._put_local_files, self._local_root, blobs)
         except (ObstoreError, OSError) as exc:
             raise self._unavailable("put", exc) from None
 
-    def _put_local_file(self, root: Path, key: str, data: bytes) -> None:
-        obstore.put(self._store, key, data, use_multipart=False)
-        _persist_local_file(root, key, self._durable_dirs)
+    def _put_local_files(self, root: Path, blobs: Sequence[tuple[str, bytes]]) -> None:
+        for key, data in blobs:
+            obstore.put(self._store, key, data, use_multipart=False)
+        _persist_local_files(root, [key for key, _ in blobs], self._durable_dirs)
 
     async def get(self, key: str) -> bytes:
         """The blob stored under `key`; raises `BlobNotFound` if there is none."""
@@ -405,29 +415,32 @@ def _validate_prefix(prefix: str) -> str:
     return _validate_key(prefix.removesuffix("/"))
 
 
-def _persist_local_file(root: Path, key: str, durable_dirs: set[Path]) -> None:
+def _persist_local_files(root: Path, keys: Sequence[str], durable_dirs: set[Path]) -> None:
     # obstore writes a temporary file and renames it over the key, but never fsyncs: without
     # this a crash soon after put could leave the blob empty or missing.
-    path = root.joinpath(*key.split("/"))
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except FileNotFoundError:
-        return  # deleted concurrently; nothing left to make durable
-    try:
-        os.fchmod(fd, 0o600)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    # The rename lives in the parent folder; folders obstore just created live in theirs.
-    directory = path.parent
-    _fsync_directory(directory)
-    if directory in durable_dirs:
-        return
-    made_durable = directory
-    while directory != root and directory != directory.parent:
-        directory = directory.parent
+    directories: dict[Path, None] = {}  # in order, each once
+    for key in keys:
+        path = root.joinpath(*key.split("/"))
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # deleted concurrently; nothing left to make durable
+        try:
+            os.fchmod(fd, 0o600)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        directories[path.parent] = None
+    # The renames live in their folders, once each; folders obstore just created in theirs.
+    for directory in directories:
         _fsync_directory(directory)
-    durable_dirs.add(made_durable)
+        if directory in durable_dirs:
+            continue
+        ancestor = directory
+        while ancestor != root and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+            _fsync_directory(ancestor)
+        durable_dirs.add(directory)
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -123,11 +123,9 @@ class SessionStore:
             for session_id, seq, hashes in batches
         ]
 
-    async def erased_subjects(self, subject_hashes: Sequence[str]) -> set[str]:
-        """Those of `subject_hashes` that have a tombstone."""
-        return await self._transactions.run(self._erased_subjects, subject_hashes)
-
     def _erased_subjects(self, conn: Connection, subject_hashes: Sequence[str]) -> set[str]:
+        if not subject_hashes:
+            return set()
         found = conn.execute(self._erased, {"subjects": sorted(set(subject_hashes))})
         return set(found.scalars())
 
@@ -143,6 +141,29 @@ class SessionStore:
         was stored already, or came earlier in this same call).
         """
         return await self._transactions.run(self._record_batches, batches)
+
+    async def record_batches_then_find_erased(
+        self, batches: Sequence[BatchRecord], subject_hashes: Sequence[Sequence[str]]
+    ) -> tuple[list[bool], set[str]]:
+        """`record_batches`, then, once that is committed, which of the written batches'
+        erasure subjects (`subject_hashes[i]` for `batches[i]`) have a tombstone.
+
+        An erasure records its tombstone before it lists what to delete, so a batch written
+        while its subject was being erased either is in that list or is found here.
+        """
+
+        def find_erased(conn: Connection, written: list[bool]) -> set[str]:
+            subjects = {
+                h
+                for hashes, new in zip(subject_hashes, written, strict=True)
+                if new
+                for h in hashes
+            }
+            return self._erased_subjects(conn, sorted(subjects))
+
+        return await self._transactions.run_in_turn(
+            lambda conn: self._record_batches(conn, batches), find_erased
+        )
 
     def _record_batches(self, conn: Connection, batches: Sequence[BatchRecord]) -> list[bool]:
         firsts: dict[tuple[str, int], int] = {}

@@ -29,6 +29,7 @@ __all__ = ["TransactionRunner"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
+_U = TypeVar("_U")
 # Ingest holds at most a status check and a write at once; the rest is headroom.
 _THREAD_POOL_SIZE = 4
 
@@ -51,6 +52,28 @@ class TransactionRunner:
         def in_thread() -> _T:
             with threaded.begin() as conn:
                 return work(conn, *args, **kwargs)
+
+        return await asyncio.to_thread(in_thread)
+
+    async def run_in_turn(
+        self,
+        first: Callable[[Connection], _T],
+        then: Callable[[Connection, _T], _U],
+    ) -> tuple[_T, _U]:
+        """`first(connection)` in one transaction, committed; then `then(connection, result)`
+        in another. On a SQLite file both run in one worker-thread call."""
+        threaded = self._threaded
+        if threaded is None:
+            async with self._engine.begin() as conn:
+                result = await conn.run_sync(first)
+            async with self._engine.begin() as conn:
+                return result, await conn.run_sync(then, result)
+
+        def in_thread() -> tuple[_T, _U]:
+            with threaded.begin() as conn:
+                result = first(conn)
+            with threaded.begin() as conn:
+                return result, then(conn, result)
 
         return await asyncio.to_thread(in_thread)
 

@@ -1,16 +1,18 @@
-"""Group commit: concurrent batches share status queries and transactions; one bad batch fails
-alone."""
+"""Group commit: concurrent batches share status queries, chunk puts and transactions; one bad
+batch fails alone."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from service.batch_writer import BatchWriter
+from service.batch_writer import BatchWriter, PendingBatch
 from service.errors import StorageUnavailable
+from service.storage.blobs import BlobNotFound, BlobStore, open_blob_store
 from service.storage.database import create_engine
 from service.storage.records import BatchRecord, SignalRecord
 from service.storage.session_store import SessionStore
@@ -25,9 +27,23 @@ async def store(database_url: str) -> AsyncIterator[SessionStore]:
     await engine.dispose()
 
 
-def record(session: int, seq: int, data: dict[str, Any] | None = None) -> BatchRecord:
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    return open_blob_store(None, tmp_path)
+
+
+@pytest.fixture
+async def writer(store: SessionStore, blobs: BlobStore) -> AsyncIterator[BatchWriter]:
+    writer = BatchWriter(store, blobs)
+    yield writer
+    await writer.close()
+
+
+def pending(
+    session: int, seq: int, subjects: Sequence[str] = (), data: dict[str, Any] | None = None
+) -> PendingBatch:
     sid = f"sess-writer-{session:04d}"
-    return BatchRecord(
+    record = BatchRecord(
         session_id=sid,
         seq=seq,
         user_id="u1",
@@ -40,102 +56,113 @@ def record(session: int, seq: int, data: dict[str, Any] | None = None) -> BatchR
         final=False,
         signals=[SignalRecord(kind="click", ts=1500, seq=seq, data=data or {"node_id": 1})],
     )
+    return PendingBatch(record=record, chunk=f"chunk {sid} {seq}".encode(), subject_hashes=subjects)
 
 
-async def test_concurrent_writes_are_all_stored_once(store: SessionStore) -> None:
-    writer = BatchWriter(store)
-    calls: list[int] = []
-    original = store.record_batches
+def count_calls(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> list[int]:
+    """Replace `target.name` with a wrapper noting the length of each call's first argument."""
+    sizes: list[int] = []
+    original = getattr(target, name)
 
-    async def counting(batches: Any) -> list[bool]:
-        calls.append(len(batches))
-        return await original(batches)
+    async def counting(items: Sequence[Any], *more: Any) -> Any:
+        sizes.append(len(items))
+        return await original(items, *more)
 
-    store.record_batches = counting  # type: ignore[method-assign]
-    records = [record(s, q) for s in range(8) for q in range(5)]
-    results = await asyncio.gather(*(writer.write(r, ["someone"]) for r in records + records[:5]))
-    await writer.close()
-    assert results == ["written"] * 40 + ["duplicate"] * 5
-    assert sum(calls) == 45 and len(calls) < 45  # some commits carried several batches
+    monkeypatch.setattr(target, name, counting)
+    return sizes
+
+
+async def test_concurrent_batches_are_all_stored_once_in_shared_steps(
+    writer: BatchWriter, store: SessionStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = count_calls(monkeypatch, store, "batch_statuses")
+    puts = count_calls(monkeypatch, blobs, "put_many")
+    writes = count_calls(monkeypatch, store, "record_batches_then_find_erased")
+    batches = [pending(s, q, ["someone"]) for s in range(8) for q in range(5)]
+    # The repeats come while their originals are being stored, or after.
+    results = await asyncio.gather(*(writer.store(b) for b in batches + batches[:5]))
+    assert results[:40] == ["written"] * 40
+    assert results[40:] == ["duplicate"] * 5
+    assert sum(checks) == 45 and len(checks) < 45  # some queries carried several batches
+    assert len(puts) < 45 and len(writes) < 45
     for session in range(8):
         stored = await store.get(f"sess-writer-{session:04d}")
         assert stored is not None and stored.chunk_count == 5 and stored.click_count == 5
+    for batch in batches:
+        assert await blobs.get(batch.record.blob_key) == batch.chunk
 
 
-async def test_a_batch_that_cannot_be_written_fails_alone(store: SessionStore) -> None:
-    writer = BatchWriter(store)
-    poison = record(99, 0, data={"unserialisable": object()})
+async def test_a_batch_that_cannot_be_written_fails_alone(
+    writer: BatchWriter, store: SessionStore
+) -> None:
+    poison = pending(99, 0, data={"unserialisable": object()})
     outcomes = await asyncio.gather(
-        writer.write(record(1, 0), []),
-        writer.write(poison, []),
-        writer.write(record(2, 0), []),
+        writer.store(pending(1, 0)),
+        writer.store(poison),
+        writer.store(pending(2, 0)),
         return_exceptions=True,
     )
-    await writer.close()
     assert outcomes[0] == "written" and outcomes[2] == "written"
     assert isinstance(outcomes[1], StorageUnavailable)
     assert await store.get("sess-writer-0099") is None
 
 
-async def test_a_batch_whose_subject_was_erased_meanwhile_is_reported_after_its_write(
-    store: SessionStore,
+async def test_a_chunk_that_cannot_be_put_fails_its_batch_and_writes_no_rows(
+    writer: BatchWriter, store: SessionStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = BatchWriter(store)
-    # Erased after the batch's status check, before its write: as a concurrent erasure does.
-    await store.add_tombstones(["erased-meanwhile"], at=1)
+    real_put_many = blobs.put_many
+
+    async def refusing(items: Sequence[tuple[str, bytes]]) -> None:
+        if any("sess-writer-0066" in key for key, _ in items):
+            raise OSError("disk full")
+        await real_put_many(items)
+
+    monkeypatch.setattr(blobs, "put_many", refusing)
     outcomes = await asyncio.gather(
-        writer.write(record(1, 0), ["someone", "erased-meanwhile"]),
-        writer.write(record(2, 0), ["someone"]),
-        writer.write(record(2, 0), ["erased-meanwhile"]),  # a duplicate: nothing was written
+        writer.store(pending(1, 0)), writer.store(pending(66, 0)), return_exceptions=True
     )
-    await writer.close()
-    assert outcomes == ["erased", "written", "duplicate"]
+    assert outcomes[0] == "written"
+    assert isinstance(outcomes[1], StorageUnavailable)
+    assert "send it again" in str(outcomes[1])
+    assert await store.get("sess-writer-0066") is None
 
 
-async def test_status_checks_waiting_together_share_a_query_and_each_get_their_own_answer(
-    store: SessionStore,
+async def test_erased_subjects_refuse_before_and_are_reported_after_a_write(
+    writer: BatchWriter, store: SessionStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await store.record_batches([record(1, 0), record(2, 0)])
-    await store.delete_sessions([], ["erased-subject"], at=1)
-    writer = BatchWriter(store)
-    queries: list[int] = []
-    original = store.batch_statuses
+    await store.add_tombstones(["erased-before"], at=1)
+    real_put_many = blobs.put_many
 
-    async def counting(batches: Any) -> list[tuple[bool, bool]]:
-        queries.append(len(batches))
-        return await original(batches)
+    async def put_then_erase(items: Sequence[tuple[str, bytes]]) -> None:
+        await real_put_many(items)
+        # As a concurrent erasure does: after the status check, before the rows are written.
+        await store.add_tombstones(["erased-meanwhile"], at=2)
 
-    store.batch_statuses = counting  # type: ignore[method-assign]
-    asked = [
-        ("sess-writer-0001", 0, ["someone"]),  # stored
-        ("sess-writer-0001", 1, ["someone"]),  # new
-        ("sess-writer-0002", 0, ["erased-subject"]),  # stored, and its user erased
-        ("sess-writer-0003", 0, ["someone", "erased-subject"]),  # new, user erased
-        ("sess-writer-0004", 7, []),  # new
-    ] * 4
-    answers = await asyncio.gather(*(writer.status(*query) for query in asked))
-    await writer.close()
-    assert (
-        answers == [(False, True), (False, False), (True, True), (True, False), (False, False)] * 4
+    monkeypatch.setattr(blobs, "put_many", put_then_erase)
+    refused = pending(3, 0, ["someone", "erased-before"])
+    outcomes = await asyncio.gather(
+        writer.store(pending(1, 0, ["someone", "erased-meanwhile"])),
+        writer.store(pending(2, 0, ["someone"])),
+        writer.store(refused),
     )
-    assert sum(queries) == 20 and len(queries) < 20
+    assert outcomes == ["erased", "written", "refused"]
+    # A refused batch stores nothing at all, its chunk included.
+    assert await store.get("sess-writer-0003") is None
+    with pytest.raises(BlobNotFound):
+        await blobs.get(refused.record.blob_key)
 
 
-async def test_a_status_query_that_fails_fails_every_check_waiting_on_it(
-    store: SessionStore,
+async def test_a_status_query_that_fails_fails_every_batch_waiting_on_it(
+    writer: BatchWriter, store: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    writer = BatchWriter(store)
-
     async def broken(batches: Any) -> list[tuple[bool, bool]]:
         raise ConnectionError("database went away")
 
-    store.batch_statuses = broken  # type: ignore[method-assign]
+    monkeypatch.setattr(store, "batch_statuses", broken)
     outcomes = await asyncio.gather(
-        *(writer.status(f"sess-writer-{n:04d}", 0, []) for n in range(3)),
-        return_exceptions=True,
+        *(writer.store(pending(n, 0)) for n in range(3)), return_exceptions=True
     )
-    del store.batch_statuses  # the store's own method again
-    assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
-    # The checking task goes on: the next check after the failure is answered.
-    assert await writer.status("sess-writer-0001", 0, []) == (False, False)
-    await writer.close()
+    assert all(isinstance(outcome, StorageUnavailable) for outcome in outcomes)
+    monkeypatch.undo()  # the store's own method again
+    # The writing task goes on: the next batch after the failure is stored.
+    assert await writer.store(pending(1, 0)) == "written"

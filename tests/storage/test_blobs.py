@@ -134,6 +134,21 @@ async def test_put_overwrites(store: BlobStore) -> None:
     assert await _keys(store, "sessions/s1/") == {CHUNK_KEY}
 
 
+async def test_put_many_stores_each_blob(store: BlobStore) -> None:
+    blobs = [(f"sessions/s{n % 2}/{n:012d}.json.gz", bytes([n]) * n) for n in range(5)]
+    await store.put_many(blobs)
+    for key, data in blobs:
+        assert await store.get(key) == data
+    await store.put_many([])  # nothing to do is fine
+
+
+async def test_put_many_checks_every_key_before_storing_any(store: BlobStore) -> None:
+    with pytest.raises(ValueError, match="segment"):
+        await store.put_many([(CHUNK_KEY, b"x"), ("sessions//bad", b"y")])
+    with pytest.raises(BlobNotFound):
+        await store.get(CHUNK_KEY)
+
+
 async def test_get_missing_raises_blob_not_found(store: BlobStore) -> None:
     with pytest.raises(BlobNotFound) as caught:
         await store.get("sessions/nobody/000000000001-x.json.gz")
@@ -398,6 +413,29 @@ async def test_local_put_fsyncs_the_file_and_its_folders(
     blob = root.joinpath(*CHUNK_KEY.split("/"))
     expected = {blob, blob.parent, blob.parent.parent, root}
     assert {path.stat().st_ino for path in expected} <= synced
+
+
+async def test_local_put_many_fsyncs_each_file_and_each_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_blob_store(None, tmp_path / "data")
+    await store.put("sessions/a/0", b"x")  # folders made durable before
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    keys = ["sessions/a/1", "sessions/a/2", "sessions/b/1"]
+    await store.put_many([(key, b"x") for key in keys])
+    root = tmp_path / "data" / "blobs"
+    inode = {name: root.joinpath(*name.split("/")).stat().st_ino for name in keys}
+    folders = {name: (root / name).stat().st_ino for name in ("sessions/a", "sessions/b")}
+    assert sorted(synced) == sorted(
+        [*inode.values(), *folders.values(), (root / "sessions").stat().st_ino, root.stat().st_ino]
+    ), "each file, each of the two folders once, and the ancestors of the new folder"
 
 
 async def test_local_delete_prefix_removes_emptied_folders(tmp_path: Path) -> None:

@@ -172,21 +172,21 @@ async def test_a_user_erased_while_a_batch_is_being_stored_keeps_nothing(
     if seq:
         await record(client, sid, "u1", BASE_TS)
     services = client.app.state.services
-    store_chunk = services.blobs.put
+    store_chunks = services.blobs.put_many
 
-    async def store_chunk_then_erase(key: str, data: bytes) -> None:
-        await store_chunk(key, data)
+    async def store_chunks_then_erase(blobs: list[tuple[str, bytes]]) -> None:
+        await store_chunks(blobs)
         # The erasure runs after the batch passed its status check, before its rows are written.
         await erase_user(services.store, services.blobs, services.ingestor.erasure_keys, "u1")
 
-    services.blobs.put = store_chunk_then_erase
+    services.blobs.put_many = store_chunks_then_erase
     events = [meta(BASE_TS + seq * MINUTE, "https://shop.test/home")]
     response = await client.post(
         "/api/v1/ingest",
         content=msgspec.json.encode(batch(sid, seq, events, user_id="u1")),
         headers=INGEST,
     )
-    services.blobs.put = store_chunk
+    services.blobs.put_many = store_chunks
     assert response.status_code == 410
     assert not (settings.data_dir / "blobs" / "sessions" / sid).exists()
     assert (await client.get(f"/api/v1/sessions/{sid}", headers=AUTH)).status_code == 404
