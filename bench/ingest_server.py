@@ -70,8 +70,14 @@ def main() -> None:
     args = parser.parse_args()
     app = _app(args)
     # Access logs off in every server alike: the figures are about the apps, not log output.
+    # The HTTP parser `replaydesk serve` uses, for every server alike.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False
+        app,
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        http="httptools",
     )
     server = uvicorn.Server(config)
     profiler = cProfile.Profile() if args.profile is not None else None

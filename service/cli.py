@@ -126,6 +126,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             host=args.host or settings.host,
             port=args.port or settings.port,
             log_level="info",
+            http="httptools",
             # Our own access log names routes, not paths (paths hold user IDs).
             access_log=False,
             proxy_headers=True,
