@@ -7,6 +7,7 @@ import contextlib
 import math
 import tempfile
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -47,13 +48,27 @@ class IngestConfig(msgspec.Struct, frozen=True, kw_only=True):
     concurrency: int
     max_seconds: float
     warmup_max_seconds: float
+    # The load is sent in this many rounds; each round gives every server its next slice.
+    rounds: int
 
 
 FULL = IngestConfig(
-    sessions=64, seqs=80, warmup_seqs=2, concurrency=16, max_seconds=60, warmup_max_seconds=20
+    sessions=64,
+    seqs=80,
+    warmup_seqs=2,
+    concurrency=16,
+    max_seconds=60,
+    warmup_max_seconds=20,
+    rounds=8,
 )
 QUICK = IngestConfig(
-    sessions=64, seqs=3, warmup_seqs=1, concurrency=16, max_seconds=8, warmup_max_seconds=5
+    sessions=64,
+    seqs=3,
+    warmup_seqs=1,
+    concurrency=16,
+    max_seconds=8,
+    warmup_max_seconds=5,
+    rounds=1,
 )
 
 
@@ -77,48 +92,92 @@ async def _stored_chunks(database_url: str) -> int:
         await engine.dispose()
 
 
-async def _measure(
+class _Server(msgspec.Struct, kw_only=True):
+    """A running server and what its slices of the load measured so far."""
+
+    name: str
+    process: ServerProcess
+    database_url: str | None
+    warmed: int = 0
+    slices: list[LoadResult] = msgspec.field(default_factory=list)
+    cpu_seconds: float | None = 0.0
+    loop_cpu_seconds: float | None = 0.0
+    client_cpu_seconds: float = 0.0
+
+
+async def _start(
+    stack: contextlib.AsyncExitStack,
     name: str,
     arguments: list[str],
     workdir: Path,
     warmup: Sequence[BatchBody],
-    bodies: Sequence[BatchBody],
     config: IngestConfig,
     database_url: str | None,
-) -> ServerFigures:
+) -> _Server:
     print(f"  {name}: starting", flush=True)
-    async with ServerProcess(arguments, workdir / f"{name}.log") as server:
-        warm = await send_batches(
-            server.base_url,
-            warmup,
-            INGEST_HEADERS,
-            config.concurrency,
-            config.warmup_max_seconds,
-        )
-        cpu_before, client_before = server.cpu_seconds(), time.process_time()
-        loop_before = server.main_thread_cpu_seconds()
-        result = await send_batches(
-            server.base_url, bodies, INGEST_HEADERS, config.concurrency, config.max_seconds
-        )
-        cpu_after, client_after = server.cpu_seconds(), time.process_time()
-        loop_after = server.main_thread_cpu_seconds()
-    stored = None
-    if database_url is not None:
-        # Chunk rows written by the measured batches: proof that each one was a real write.
-        stored = await _stored_chunks(database_url) - warm.accepted
-    print(f"  {name}: {result.accepted} batches in {result.elapsed_seconds:.1f}s", flush=True)
-    return ServerFigures(
-        name=name,
-        result=result,
-        stored=stored,
-        server_cpu_seconds=_difference(cpu_before, cpu_after),
-        server_loop_cpu_seconds=_difference(loop_before, loop_after),
-        client_cpu_seconds=client_after - client_before,
+    process = await stack.enter_async_context(ServerProcess(arguments, workdir / f"{name}.log"))
+    warm = await send_batches(
+        process.base_url, warmup, INGEST_HEADERS, config.concurrency, config.warmup_max_seconds
+    )
+    return _Server(name=name, process=process, database_url=database_url, warmed=warm.accepted)
+
+
+async def _send_slice(server: _Server, bodies: Sequence[BatchBody], config: IngestConfig) -> None:
+    """Send one slice of the load to one server and add up what it measured."""
+    process = server.process
+    cpu_before, client_before = process.cpu_seconds(), time.process_time()
+    loop_before = process.main_thread_cpu_seconds()
+    result = await send_batches(
+        process.base_url,
+        bodies,
+        INGEST_HEADERS,
+        config.concurrency,
+        config.max_seconds / config.rounds,
+    )
+    server.cpu_seconds = _sum(server.cpu_seconds, cpu_before, process.cpu_seconds())
+    server.loop_cpu_seconds = _sum(
+        server.loop_cpu_seconds, loop_before, process.main_thread_cpu_seconds()
+    )
+    server.client_cpu_seconds += time.process_time() - client_before
+    server.slices.append(result)
+
+
+def _sum(total: float | None, before: float | None, after: float | None) -> float | None:
+    if total is None or before is None or after is None:
+        return None
+    return total + after - before
+
+
+def _merged(slices: Sequence[LoadResult]) -> LoadResult:
+    statuses: Counter[str] = Counter()
+    for result in slices:
+        statuses.update(result.statuses)
+    return LoadResult(
+        sent=sum(result.sent for result in slices),
+        accepted=sum(result.accepted for result in slices),
+        elapsed_seconds=sum(result.elapsed_seconds for result in slices),
+        latencies_ms=[ms for result in slices for ms in result.latencies_ms],
+        json_bytes=sum(result.json_bytes for result in slices),
+        wire_bytes=sum(result.wire_bytes for result in slices),
+        statuses=dict(statuses),
+        stopped_by_time=any(result.stopped_by_time for result in slices),
     )
 
 
-def _difference(before: float | None, after: float | None) -> float | None:
-    return None if before is None or after is None else after - before
+async def _figures(server: _Server) -> ServerFigures:
+    result = _merged(server.slices)
+    stored = None
+    if server.database_url is not None:
+        # Chunk rows written by the measured batches: proof that each one was a real write.
+        stored = await _stored_chunks(server.database_url) - server.warmed
+    return ServerFigures(
+        name=server.name,
+        result=result,
+        stored=stored,
+        server_cpu_seconds=server.cpu_seconds,
+        server_loop_cpu_seconds=server.loop_cpu_seconds,
+        client_cpu_seconds=server.client_cpu_seconds,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -140,24 +199,6 @@ def replaydesk_arguments(kind: str, data_dir: Path, database_url: str) -> list[s
         "--redis-url",
         BENCH_REDIS_URL,
     ]
-
-
-async def _replaydesk_run(
-    name: str,
-    kind: str,
-    workdir: Path,
-    database: contextlib.AbstractAsyncContextManager[str],
-    warmup: Sequence[BatchBody],
-    bodies: Sequence[BatchBody],
-    config: IngestConfig,
-) -> ServerFigures:
-    data_dir = workdir / name
-    data_dir.mkdir()
-    async with database as database_url:
-        if not database_url.startswith("sqlite"):
-            await asyncio.to_thread(upgrade_database, database_url)
-        arguments = replaydesk_arguments(kind, data_dir, database_url)
-        return await _measure(name, arguments, workdir, warmup, bodies, config, database_url)
 
 
 def _flush_bench_redis() -> None:
@@ -210,6 +251,8 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
         f"{json_kb:.1f} KB JSON / {wire_kb:.1f} KB gzip each, {config.concurrency} in flight, "
         f"capped at {config.max_seconds:g}s per server, after "
         f"{config.sessions * config.warmup_seqs} warm-up batches",
+        f"  sent in {config.rounds} round(s): all servers run at once, and each round gives every"
+        " server its next slice, in alternating order",
         "  servers: baseline = bare Litestar app appending each body to a file;",
         "    replaydesk = create_app on SQLite + local blob folder (embedded defaults);",
         "    stdlib-json = the same, decode_batch done with the stdlib json module;",
@@ -258,43 +301,58 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
     return "\n".join(lines)
 
 
+async def _start_servers(
+    stack: contextlib.AsyncExitStack,
+    workdir: Path,
+    warmup: Sequence[BatchBody],
+    config: IngestConfig,
+) -> list[_Server]:
+    baseline_dir = workdir / "baseline"
+    baseline_dir.mkdir()
+    baseline_arguments = ["baseline", "--data-dir", str(baseline_dir)]
+    servers = [await _start(stack, "baseline", baseline_arguments, workdir, warmup, config, None)]
+    databases: list[tuple[str, str, contextlib.AbstractAsyncContextManager[str]]] = [
+        (name, name, sqlite_database(workdir / f"{name}-db"))
+        for name in ("replaydesk", "stdlib-json")
+    ]
+    if await postgres_available():
+        databases.append(("replaydesk-postgresql", "replaydesk", temporary_database("ingest")))
+    else:
+        print("  PostgreSQL on 127.0.0.1:5432 does not answer: skipped", flush=True)
+    for name, kind, database in databases:
+        database_url = await stack.enter_async_context(database)
+        if not database_url.startswith("sqlite"):
+            await asyncio.to_thread(upgrade_database, database_url)
+        data_dir = workdir / name
+        data_dir.mkdir()
+        arguments = replaydesk_arguments(kind, data_dir, database_url)
+        servers.append(await _start(stack, name, arguments, workdir, warmup, config, database_url))
+    return servers
+
+
 async def run_ingest_benchmark(config: IngestConfig) -> str:
-    """Run the same load against every server, one after the other; return the printed report."""
+    """Run the same load against every server and return the printed report.
+
+    All servers run at once, idle but for their turn: the load goes out in rounds, and each
+    round sends every server its next slice, in alternating order. A machine whose speed drifts
+    during the run (a shared host's does) then slows every server alike, which running them
+    one after the other did not.
+    """
     print(f"ingest: building {config.sessions * config.seqs} batches", flush=True)
     bodies = batch_bodies("bench", config.sessions, config.seqs, BATCH_JSON_BYTES)
     warmup = batch_bodies("warmup", config.sessions, config.warmup_seqs, BATCH_JSON_BYTES)
-    runs: list[ServerFigures] = []
+    per_round = math.ceil(len(bodies) / config.rounds)
     with tempfile.TemporaryDirectory(prefix="replaydesk-bench-ingest-") as tmp:
-        workdir = Path(tmp)
         try:
-            baseline_dir = workdir / "baseline"
-            baseline_dir.mkdir()
-            baseline_arguments = ["baseline", "--data-dir", str(baseline_dir)]
-            runs.append(
-                await _measure(
-                    "baseline", baseline_arguments, workdir, warmup, bodies, config, None
-                )
-            )
-            for name, kind in (("replaydesk", "replaydesk"), ("stdlib-json", "stdlib-json")):
-                database = sqlite_database(workdir / f"{name}-db")
-                runs.append(
-                    await _replaydesk_run(name, kind, workdir, database, warmup, bodies, config)
-                )
-            if await postgres_available():
-                database = temporary_database("ingest")
-                runs.append(
-                    await _replaydesk_run(
-                        "replaydesk-postgresql",
-                        "replaydesk",
-                        workdir,
-                        database,
-                        warmup,
-                        bodies,
-                        config,
-                    )
-                )
-            else:
-                print("  PostgreSQL on 127.0.0.1:5432 does not answer: skipped", flush=True)
+            async with contextlib.AsyncExitStack() as stack:
+                servers = await _start_servers(stack, Path(tmp), warmup, config)
+                for index in range(config.rounds):
+                    load = bodies[index * per_round : (index + 1) * per_round]
+                    for server in servers if index % 2 == 0 else servers[::-1]:
+                        await _send_slice(server, load, config)
+                    print(f"  round {index + 1} of {config.rounds} done", flush=True)
+                # Counted while the databases still exist (the stack drops them).
+                runs = [await _figures(server) for server in servers]
         finally:
             await asyncio.to_thread(_flush_bench_redis)
     return _report(config, bodies, runs)
