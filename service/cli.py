@@ -360,18 +360,26 @@ def _plugins(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _jobs(settings: Settings, _: argparse.Namespace) -> int:
-    from service.jobs_command import jobs_command
+    from service.jobs_command import QueueUnavailable, jobs_command
 
-    return jobs_command(settings)
+    try:
+        return jobs_command(settings)
+    except QueueUnavailable as exc:
+        print(f"replaydesk: {exc}", file=sys.stderr)
+        return 1
 
 
 def _jobs_requeue(settings: Settings, args: argparse.Namespace) -> int:
-    from service.jobs_command import requeue_command
+    from service.jobs_command import QueueUnavailable, requeue_command
 
     if not args.job_ids and not args.all:
         print("replaydesk: name the jobs to requeue, or --all", file=sys.stderr)
         return 2
-    return requeue_command(settings, args.job_ids, args.all, print)
+    try:
+        return requeue_command(settings, args.job_ids, args.all, print)
+    except QueueUnavailable as exc:
+        print(f"replaydesk: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

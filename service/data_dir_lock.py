@@ -1,9 +1,11 @@
-"""One `replaydesk serve` per embedded data dir: an exclusive lock on a file inside it.
+"""One owner per embedded data dir: an exclusive lock on a file inside it.
 
-The lock is an `flock` on `<data_dir>/serve.lock`, held by an open file descriptor for the
-life of the process. The OS drops it when the process ends, however it ends, so a crash never
-leaves a stale lock behind. The file holds the holder's pid, for the message a second `serve`
-prints; the pid is only informative, the lock is what counts.
+The owner is `replaydesk serve`, or `replaydesk jobs` while no serve runs (it then starts the
+data dir's private Redis for the length of the command). The lock is an `flock` on
+`<data_dir>/serve.lock`, held by an open file descriptor for the life of the process. The OS
+drops it when the process ends, however it ends, so a crash never leaves a stale lock behind.
+The file holds the holder's pid and command, for the message another process prints; they
+are only informative, the lock is what counts.
 """
 
 from __future__ import annotations
@@ -27,13 +29,19 @@ _PID_WAIT_SECONDS = 0.5
 class DataDirBusy(Exception):
     """Another process holds the data dir's lock."""
 
-    def __init__(self, data_dir: Path, pid: int | None) -> None:
+    def __init__(self, data_dir: Path, pid: int | None, command: str = "serve") -> None:
         self.data_dir = data_dir
         self.pid = pid
-        holder = f"another replaydesk serve (pid {pid})" if pid else "another replaydesk serve"
-        super().__init__(
-            f"{holder} is using {data_dir}; stop it or set REPLAYDESK_DATA_DIR to another folder"
+        self.command = command
+        holder = f"another replaydesk {command}"
+        if pid:
+            holder += f" (pid {pid})"
+        advice = (
+            "stop it or set REPLAYDESK_DATA_DIR to another folder"
+            if command == "serve"
+            else "try again once it has finished"
         )
+        super().__init__(f"{holder} is using {data_dir}; {advice}")
 
 
 class DataDirLock:
@@ -58,8 +66,9 @@ class DataDirLock:
         os.close(fd)
 
 
-def acquire_data_dir_lock(data_dir: Path) -> DataDirLock | None:
-    """Lock `data_dir` for this process, or raise `DataDirBusy` naming the holder's pid.
+def acquire_data_dir_lock(data_dir: Path, command: str = "serve") -> DataDirLock | None:
+    """Lock `data_dir` for this process, running `command`, or raise `DataDirBusy` naming the
+    holder's pid and command.
 
     Returns None, after a warning, where the platform or the filesystem has no file locks:
     the service then runs unguarded rather than not at all.
@@ -79,31 +88,33 @@ def acquire_data_dir_lock(data_dir: Path) -> DataDirLock | None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        pid = _holder_pid(fd)
+        pid, holder_command = _holder(fd)
         os.close(fd)
-        raise DataDirBusy(data_dir, pid) from None
+        raise DataDirBusy(data_dir, pid, holder_command) from None
     except OSError as exc:  # e.g. ENOLCK, EOPNOTSUPP on some network filesystems
         os.close(fd)
         log.warning("could not lock %s (%s); the data dir is not guarded", path, exc)
         return None
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
     except OSError as exc:
         # The lock holds all the same; only the pid in a second serve's message is missing.
         log.warning("could not write the pid into %s (%s)", path, exc)
     return DataDirLock(path, fd)
 
 
-def _holder_pid(fd: int) -> int | None:
+def _holder(fd: int) -> tuple[int | None, str]:
+    """The holder's pid (None if unknown) and command, from the lock file."""
     deadline = time.monotonic() + _PID_WAIT_SECONDS
     while True:
         try:
-            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            text = os.pread(fd, 64, 0).decode("ascii", "replace")
         except OSError:
-            return None
-        if text.isdigit():
-            return int(text)
+            return None, "serve"
+        pid, _, command = text.strip().partition(" ")
+        if pid.isdigit():
+            return int(pid), command or "serve"
         if time.monotonic() >= deadline:
-            return None
+            return None, "serve"
         time.sleep(0.02)

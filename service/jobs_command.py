@@ -15,12 +15,25 @@ from service.settings import Settings
 from service.storage.database import create_engine
 from service.storage.ticket_store import TicketStore
 
-__all__ = ["jobs_command", "requeue_command"]
+__all__ = ["QueueUnavailable", "jobs_command", "requeue_command"]
+
+# How long a command waits for the Redis of a serve that holds the data dir.
+_JOIN_TIMEOUT_SECONDS = 10.0
+
+
+class QueueUnavailable(Exception):
+    """The data dir's queue cannot be reached right now."""
 
 
 @contextlib.contextmanager
 def _redis(settings: Settings) -> Iterator[Redis[bytes]]:
-    """The configured Redis, or the data dir's embedded one (started for the command if idle)."""
+    """The configured Redis, or the data dir's embedded one.
+
+    The embedded Redis belongs to the process holding the data dir's lock. With a serve
+    running, that is the serve: the command joins its Redis and leaves it alone. Otherwise the
+    command takes the lock and starts the Redis for its own length, so that a serve starting
+    meanwhile is refused rather than joining a Redis about to stop.
+    """
     if settings.redis_url:
         redis: Redis[bytes] = Redis.from_url(settings.redis_url)
         try:
@@ -28,13 +41,29 @@ def _redis(settings: Settings) -> Iterator[Redis[bytes]]:
         finally:
             redis.close()
         return
+    from service.data_dir_lock import DataDirBusy, acquire_data_dir_lock
     from service.jobs.embedded import EmbeddedRedis
 
     embedded = EmbeddedRedis(settings.data_dir)
     try:
+        lock = acquire_data_dir_lock(settings.data_dir, command="jobs")
+    except DataDirBusy as busy:
+        try:
+            # A serve that has just started may still be starting its Redis.
+            joined = embedded.join(timeout=_JOIN_TIMEOUT_SECONDS)
+        except RuntimeError:
+            raise QueueUnavailable(f"{busy}; its job queue does not answer") from None
+        try:
+            yield joined
+        finally:
+            joined.close()
+        return
+    try:
         yield embedded.start()
     finally:
         embedded.stop()
+        if lock is not None:
+            lock.release()
 
 
 def jobs_command(settings: Settings, echo: Callable[[str], object] = print) -> int:

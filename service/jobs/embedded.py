@@ -118,6 +118,18 @@ class EmbeddedRedis:
         self.stop()
         raise RuntimeError(f"embedded redis-server did not start; see {redis_dir / 'redis.log'}")
 
+    def join(self, timeout: float) -> Redis[bytes]:
+        """Connect to the Redis another process started, waiting up to `timeout` seconds for
+        it to answer; never start one. Raises `RuntimeError` when none answers."""
+        deadline = time.monotonic() + timeout
+        while True:
+            connection = self._connect()
+            if connection is not None:
+                return connection
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"no embedded Redis answers on {self.socket}")
+            time.sleep(0.05)
+
     def _connect(self) -> Redis[bytes] | None:
         if not self.socket.exists():
             return None

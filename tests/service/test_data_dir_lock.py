@@ -15,7 +15,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service import jobs_command as jobs_command_module
 from service.data_dir_lock import LOCK_FILE, DataDirBusy, acquire_data_dir_lock
+from service.jobs.embedded import EmbeddedRedis
+from service.jobs_command import QueueUnavailable
+from service.jobs_command import _redis as jobs_queue
+from service.settings import load_settings
 from tests.processes import REPLAYDESK, free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,7 +31,7 @@ def test_a_second_lock_names_the_holder_until_the_first_is_released(tmp_path: Pa
     assert first is not None and first.held
     path = tmp_path / LOCK_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert path.read_text().strip() == str(os.getpid())
+    assert path.read_text().strip() == f"{os.getpid()} serve"
 
     # flock locks belong to open file descriptions: a second open conflicts, same process or not.
     with pytest.raises(DataDirBusy) as busy:
@@ -77,10 +82,10 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 def _written_pid(data_dir: Path) -> int | None:
     try:
-        text = (data_dir / LOCK_FILE).read_text().strip()
+        pid = (data_dir / LOCK_FILE).read_text().split(" ")[0]
     except FileNotFoundError:
         return None
-    return int(text) if text.isdigit() else None
+    return int(pid) if pid.isdigit() else None
 
 
 def test_a_filesystem_without_locks_is_a_warning_not_an_error(
@@ -206,3 +211,45 @@ def test_with_a_redis_url_several_serves_share_a_data_dir(
     assert httpx.get(f"{first}/health", timeout=5).json() == HEALTHY
     assert httpx.get(f"{second}/health", timeout=5).json() == HEALTHY
     assert not (Path(embedded_env["REPLAYDESK_DATA_DIR"]) / LOCK_FILE).exists()
+
+
+def test_jobs_without_a_serve_owns_the_data_dir_while_it_runs(
+    embedded_env: dict[str, str], tmp_path: Path, servers: list[subprocess.Popen[bytes]]
+) -> None:
+    settings = load_settings(embedded_env)
+    with jobs_queue(settings) as redis:
+        # The command started the private Redis; a serve starting now is refused instead of
+        # joining a Redis that stops when the command ends.
+        assert redis.ping()
+        refused = run_cli({**embedded_env, "REPLAYDESK_PORT": str(free_port())}, "serve")
+        assert refused.returncode == 1
+        assert (
+            f"replaydesk: another replaydesk jobs (pid {os.getpid()}) is using "
+            f"{settings.data_dir}; try again once it has finished"
+        ) in refused.stderr.splitlines()
+    # Done, the command stopped its Redis and let the data dir go.
+    assert not EmbeddedRedis(settings.data_dir).socket.exists() or _no_answer(settings.data_dir)
+    _, base = _serve(embedded_env, tmp_path / "after.log", servers)
+    assert httpx.get(f"{base}/health", timeout=5).json() == HEALTHY
+
+
+def test_jobs_beside_a_serve_whose_queue_does_not_answer_says_so(
+    embedded_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(embedded_env)
+    monkeypatch.setattr(jobs_command_module, "_JOIN_TIMEOUT_SECONDS", 0.3)
+    lock = acquire_data_dir_lock(settings.data_dir)  # as a serve still starting its Redis
+    assert lock is not None
+    try:
+        with pytest.raises(QueueUnavailable, match="its job queue does not answer"):
+            jobs_command_module.jobs_command(settings)
+    finally:
+        lock.release()
+
+
+def _no_answer(data_dir: Path) -> bool:
+    try:
+        EmbeddedRedis(data_dir).join(timeout=0)
+    except RuntimeError:
+        return True
+    return False
