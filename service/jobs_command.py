@@ -6,9 +6,11 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from redis import Redis
 
+from service.data_dir_lock import DataDirBusy, DataDirLock, acquire_data_dir_lock
 from service.jobs.failed_jobs import list_failed_jobs, requeue_failed_jobs
 from service.jobs.queue import JobQueue
 from service.settings import Settings
@@ -17,8 +19,9 @@ from service.storage.ticket_store import TicketStore
 
 __all__ = ["QueueUnavailable", "jobs_command", "requeue_command"]
 
-# How long a command waits for the Redis of a serve that holds the data dir.
-_JOIN_TIMEOUT_SECONDS = 10.0
+# How long a command waits for another command to let the data dir go, or for the Redis of a
+# serve that holds it (one just started may still be starting its Redis).
+_WAIT_SECONDS = 10.0
 
 
 class QueueUnavailable(Exception):
@@ -41,16 +44,16 @@ def _redis(settings: Settings) -> Iterator[Redis[bytes]]:
         finally:
             redis.close()
         return
-    from service.data_dir_lock import DataDirBusy, acquire_data_dir_lock
     from service.jobs.embedded import EmbeddedRedis
 
     embedded = EmbeddedRedis(settings.data_dir)
     try:
-        lock = acquire_data_dir_lock(settings.data_dir, command="jobs")
+        lock = _lock_unless_served(settings.data_dir)
     except DataDirBusy as busy:
+        if busy.command != "serve":
+            raise QueueUnavailable(str(busy)) from None
         try:
-            # A serve that has just started may still be starting its Redis.
-            joined = embedded.join(timeout=_JOIN_TIMEOUT_SECONDS)
+            joined = embedded.join(timeout=_WAIT_SECONDS)
         except RuntimeError:
             raise QueueUnavailable(f"{busy}; its job queue does not answer") from None
         try:
@@ -64,6 +67,22 @@ def _redis(settings: Settings) -> Iterator[Redis[bytes]]:
         embedded.stop()
         if lock is not None:
             lock.release()
+
+
+def _lock_unless_served(data_dir: Path) -> DataDirLock | None:
+    """The data dir's lock for this command; raises `DataDirBusy` while a serve holds it.
+
+    Another command's hold is waited out (it lasts seconds), so that two commands never share
+    a Redis that one of them is about to stop.
+    """
+    deadline = time.monotonic() + _WAIT_SECONDS
+    while True:
+        try:
+            return acquire_data_dir_lock(data_dir, command="jobs")
+        except DataDirBusy as busy:
+            if busy.command == "serve" or time.monotonic() >= deadline:
+                raise
+        time.sleep(0.1)
 
 
 def jobs_command(settings: Settings, echo: Callable[[str], object] = print) -> int:

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -237,7 +238,7 @@ def test_jobs_beside_a_serve_whose_queue_does_not_answer_says_so(
     embedded_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = load_settings(embedded_env)
-    monkeypatch.setattr(jobs_command_module, "_JOIN_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(jobs_command_module, "_WAIT_SECONDS", 0.3)
     lock = acquire_data_dir_lock(settings.data_dir)  # as a serve still starting its Redis
     assert lock is not None
     try:
@@ -245,6 +246,29 @@ def test_jobs_beside_a_serve_whose_queue_does_not_answer_says_so(
             jobs_command_module.jobs_command(settings)
     finally:
         lock.release()
+
+
+def test_a_second_jobs_command_waits_for_the_first_to_finish(
+    embedded_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings(embedded_env)
+    said: list[str] = []
+    second = threading.Thread(target=jobs_command_module.jobs_command, args=(settings, said.append))
+    with jobs_queue(settings):
+        second.start()
+        time.sleep(0.5)
+        said.append("first done")
+    second.join(timeout=30)
+    # It neither shared the first one's Redis, which stopped, nor failed: it waited its turn.
+    assert said == ["first done", "0 job(s) queued, 0 failed"]
+
+    monkeypatch.setattr(jobs_command_module, "_WAIT_SECONDS", 0.3)
+    with jobs_queue(settings), pytest.raises(QueueUnavailable) as refused:
+        jobs_command_module.jobs_command(settings)
+    assert str(refused.value) == (
+        f"another replaydesk jobs (pid {os.getpid()}) is using {settings.data_dir}; "
+        "try again once it has finished"
+    )
 
 
 def _no_answer(data_dir: Path) -> bool:
