@@ -153,13 +153,13 @@ class SessionStore:
         """
 
         def find_erased(conn: Connection, written: list[bool]) -> set[str]:
-            subjects = {
+            subjects = [
                 h
                 for hashes, new in zip(subject_hashes, written, strict=True)
                 if new
                 for h in hashes
-            }
-            return self._erased_subjects(conn, sorted(subjects))
+            ]
+            return self._erased_subjects(conn, subjects)
 
         return await self._transactions.run_in_turn(
             lambda conn: self._record_batches(conn, batches), find_erased

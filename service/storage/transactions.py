@@ -30,7 +30,7 @@ __all__ = ["TransactionRunner"]
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _U = TypeVar("_U")
-# Ingest holds at most a status check and a write at once; the rest is headroom.
+# Ingest runs one grouped call at a time; the rest is headroom.
 _THREAD_POOL_SIZE = 4
 
 
