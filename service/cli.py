@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -360,23 +360,26 @@ def _plugins(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _jobs(settings: Settings, _: argparse.Namespace) -> int:
-    from service.jobs_command import QueueUnavailable, jobs_command
+    from service.jobs_command import jobs_command
 
-    try:
-        return jobs_command(settings)
-    except QueueUnavailable as exc:
-        print(f"replaydesk: {exc}", file=sys.stderr)
-        return 1
+    return _on_the_queue(lambda: jobs_command(settings))
 
 
 def _jobs_requeue(settings: Settings, args: argparse.Namespace) -> int:
-    from service.jobs_command import QueueUnavailable, requeue_command
+    from service.jobs_command import requeue_command
 
     if not args.job_ids and not args.all:
         print("replaydesk: name the jobs to requeue, or --all", file=sys.stderr)
         return 2
+    return _on_the_queue(lambda: requeue_command(settings, args.job_ids, args.all, print))
+
+
+def _on_the_queue(command: Callable[[], int]) -> int:
+    """Run a `replaydesk jobs` command; a queue it cannot reach is an error message, exit 1."""
+    from service.jobs_command import QueueUnavailable
+
     try:
-        return requeue_command(settings, args.job_ids, args.all, print)
+        return command()
     except QueueUnavailable as exc:
         print(f"replaydesk: {exc}", file=sys.stderr)
         return 1
