@@ -14,6 +14,8 @@ import obstore
 from obstore.exceptions import BaseError as ObstoreError
 from obstore.store import AzureStore, GCSStore, LocalStore, MemoryStore, S3Store
 
+from service.storage.filesystem_sync import FilesystemSync, open_filesystem_sync
+
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
 
@@ -98,11 +100,14 @@ class BlobStore:
         description: str,
         *,
         local_root: Path | None = None,
+        filesystem_sync: FilesystemSync | None = None,
         check_timeout: float = _CHECK_TIMEOUT_SECONDS,
     ) -> None:
         self._store = store
         self._description = description
         self._local_root = local_root
+        # Makes a local put's files durable in one call; None: fsync each file and folder.
+        self._filesystem_sync = filesystem_sync
         # Folders whose own entry is already durable: later puts into them fsync only the new
         # file and its folder, not every ancestor again. Bounded; cleared when it fills up.
         self._durable_dirs: set[Path] = set()
@@ -140,7 +145,7 @@ class BlobStore:
             elif blobs:
                 if len(self._durable_dirs) > _MAX_DURABLE_DIRS:
                     self._durable_dirs.clear()
-                # Written and fsynced in one worker-thread call: one hand-off for all of them.
+                # Written and made durable in one worker-thread call: one hand-off for all.
                 await asyncio.to_thread(self._put_local_files, self._local_root, blobs)
         except (ObstoreError, OSError) as exc:
             raise self._unavailable("put", exc) from None
@@ -148,7 +153,15 @@ class BlobStore:
     def _put_local_files(self, root: Path, blobs: Sequence[tuple[str, bytes]]) -> None:
         for key, data in blobs:
             obstore.put(self._store, key, data, use_multipart=False)
-        _persist_local_files(root, [key for key, _ in blobs], self._durable_dirs)
+        # obstore writes a temporary file and renames it over the key, but never syncs: without
+        # this a crash soon after put could leave the blob empty or missing.
+        paths = [_local_path(root, key) for key, _ in blobs]
+        written = [path for path in paths if _make_owner_only(path)]
+        if self._filesystem_sync is not None:
+            # Every file, rename and new folder of the group at once.
+            self._filesystem_sync.sync()
+        else:
+            _fsync_files_and_folders(root, written, self._durable_dirs)
 
     async def get(self, key: str) -> bytes:
         """The blob stored under `key`; raises `BlobNotFound` if there is none."""
@@ -244,8 +257,9 @@ def open_blob_store(
 
     - `None`: the folder `data_dir / "blobs"`, created owner-only (0o700).
     - An absolute path or `file:///abs/path`: that folder, created owner-only if missing.
-      Files are written to a temporary name, renamed, then fsynced with their directories
-      and made owner-only (0o600).
+      Files are written to a temporary name, renamed, made owner-only (0o600) and made
+      durable: on Linux 5.8 and later with one syncfs(2) per put, elsewhere by fsyncing
+      each file and its folders.
     - `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` (or
       `abfs[s]://container@account.dfs.core.windows.net/prefix`): every key is stored under
       the URL's prefix. `options` holds obstore's store config for that cloud (S3:
@@ -304,7 +318,9 @@ def _open_local(root: Path, options: Mapping[str, str], *, enforce_mode: bool) -
     root = root.resolve()
     # automatic_cleanup removes a session's folder with its last chunk.
     store = LocalStore(root, automatic_cleanup=True)
-    return BlobStore(store, root.as_uri(), local_root=root)
+    return BlobStore(
+        store, root.as_uri(), local_root=root, filesystem_sync=open_filesystem_sync(root)
+    )
 
 
 def _open_cloud(url: str, kind: str, options: Mapping[str, str]) -> BlobStore:
@@ -415,18 +431,27 @@ def _validate_prefix(prefix: str) -> str:
     return _validate_key(prefix.removesuffix("/"))
 
 
-def _persist_local_files(root: Path, keys: Sequence[str], durable_dirs: set[Path]) -> None:
-    # obstore writes a temporary file and renames it over the key, but never fsyncs: without
-    # this a crash soon after put could leave the blob empty or missing.
+def _local_path(root: Path, key: str) -> Path:
+    return root.joinpath(*key.split("/"))
+
+
+def _make_owner_only(path: Path) -> bool:
+    """False when the file is gone already (deleted concurrently: nothing to make durable)."""
+    try:
+        path.chmod(0o600)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _fsync_files_and_folders(root: Path, paths: Sequence[Path], durable_dirs: set[Path]) -> None:
     directories: dict[Path, None] = {}  # in order, each once
-    for key in keys:
-        path = root.joinpath(*key.split("/"))
+    for path in paths:
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
             continue  # deleted concurrently; nothing left to make durable
         try:
-            os.fchmod(fd, 0o600)
             os.fsync(fd)
         finally:
             os.close(fd)

@@ -16,6 +16,7 @@ from moto.server import ThreadedMotoServer
 from obstore.store import S3Store
 
 from service.storage import blobs as blobs_module
+from service.storage import filesystem_sync
 from service.storage.blobs import (
     BlobNotFound,
     BlobStore,
@@ -396,30 +397,20 @@ async def test_local_blobs_are_owner_only(tmp_path: Path) -> None:
     assert _mode(blob) == 0o600
 
 
-async def test_local_put_fsyncs_the_file_and_its_folders(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = open_blob_store(None, tmp_path / "data")
-    synced: set[int] = set()
-    real_fsync = os.fsync
-
-    def recording_fsync(fd: int) -> None:
-        synced.add(os.fstat(fd).st_ino)
-        real_fsync(fd)
-
-    monkeypatch.setattr(os, "fsync", recording_fsync)
-    await store.put(CHUNK_KEY, BINARY)
-    root = tmp_path / "data" / "blobs"
-    blob = root.joinpath(*CHUNK_KEY.split("/"))
-    expected = {blob, blob.parent, blob.parent.parent, root}
-    assert {path.stat().st_ino for path in expected} <= synced
+needs_syncfs = pytest.mark.skipif(
+    filesystem_sync.open_filesystem_sync(Path.cwd()) is None,
+    reason="syncfs that reports writeback errors needs Linux 5.8 or later",
+)
 
 
-async def test_local_put_many_fsyncs_each_file_and_each_folder_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    store = open_blob_store(None, tmp_path / "data")
-    await store.put("sessions/a/0", b"x")  # folders made durable before
+@pytest.fixture
+def without_syncfs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Local stores opened from now on fsync each file and folder, as where syncfs is missing."""
+    monkeypatch.setattr(blobs_module, "open_filesystem_sync", lambda folder: None)
+
+
+def _recorded_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The inode of every file or folder fsynced from now on, in order."""
     synced: list[int] = []
     real_fsync = os.fsync
 
@@ -428,6 +419,66 @@ async def test_local_put_many_fsyncs_each_file_and_each_folder_once(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", recording_fsync)
+    return synced
+
+
+@needs_syncfs
+async def test_local_put_many_syncs_the_filesystem_once_and_fsyncs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_blob_store(None, tmp_path / "data")
+    syncs: list[None] = []
+    real_sync = filesystem_sync.FilesystemSync.sync
+
+    def counting_sync(self: filesystem_sync.FilesystemSync) -> None:
+        syncs.append(None)
+        real_sync(self)
+
+    monkeypatch.setattr(filesystem_sync.FilesystemSync, "sync", counting_sync)
+    fsynced = _recorded_fsyncs(monkeypatch)
+    keys = ["sessions/a/1", "sessions/a/2", "sessions/b/1"]
+    await store.put_many([(key, b"x") for key in keys])
+    assert len(syncs) == 1
+    assert fsynced == []
+    for key in keys:
+        assert await store.get(key) == b"x"
+        assert _mode(tmp_path.joinpath("data", "blobs", *key.split("/"))) == 0o600
+
+
+@needs_syncfs
+async def test_a_failed_filesystem_sync_fails_the_put(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_blob_store(None, tmp_path / "data")
+
+    def failing_sync(self: filesystem_sync.FilesystemSync) -> None:
+        raise OSError(5, "syncfs failed: Input/output error")
+
+    monkeypatch.setattr(filesystem_sync.FilesystemSync, "sync", failing_sync)
+    with pytest.raises(BlobStoreUnavailable, match=r"failed to put: .*Input/output error"):
+        await store.put_many([(CHUNK_KEY, BINARY)])
+
+
+@pytest.mark.usefixtures("without_syncfs")
+async def test_without_syncfs_a_put_fsyncs_the_file_and_its_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_blob_store(None, tmp_path / "data")
+    synced = _recorded_fsyncs(monkeypatch)
+    await store.put(CHUNK_KEY, BINARY)
+    root = tmp_path / "data" / "blobs"
+    blob = root.joinpath(*CHUNK_KEY.split("/"))
+    expected = {blob, blob.parent, blob.parent.parent, root}
+    assert {path.stat().st_ino for path in expected} <= set(synced)
+
+
+@pytest.mark.usefixtures("without_syncfs")
+async def test_without_syncfs_put_many_fsyncs_each_file_and_each_folder_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = open_blob_store(None, tmp_path / "data")
+    await store.put("sessions/a/0", b"x")  # folders made durable before
+    synced = _recorded_fsyncs(monkeypatch)
     keys = ["sessions/a/1", "sessions/a/2", "sessions/b/1"]
     await store.put_many([(key, b"x") for key in keys])
     root = tmp_path / "data" / "blobs"
