@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from service.batch_writer import BatchWriter, PendingBatch
+from service.batch_writer import BatchWriter, PendingBatch, _Grouped
 from service.errors import StorageUnavailable
 from service.storage.blobs import BlobNotFound, BlobStore, open_blob_store
 from service.storage.database import create_engine
@@ -166,3 +166,52 @@ async def test_a_status_query_that_fails_fails_every_batch_waiting_on_it(
     monkeypatch.undo()  # the store's own method again
     # The writing task goes on: the next batch after the failure is stored.
     assert await writer.store(pending(1, 0)) == "written"
+
+
+class _Recorder:
+    """A group runner that notes each group and can hold the first one until released."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[str]] = []
+        self.release = asyncio.Event()
+
+    async def run(self, items: list[str]) -> list[str]:
+        self.groups.append(items)
+        if len(self.groups) == 1:
+            await self.release.wait()
+        return items
+
+
+def _failure(item: str, exc: Exception) -> BaseException:
+    return RuntimeError(item)
+
+
+async def test_a_batch_alone_does_not_wait_for_company() -> None:
+    recorder = _Recorder()
+    recorder.release.set()
+    grouped: _Grouped[str, str] = _Grouped(recorder.run, _failure, "test", gather_seconds=60)
+    try:
+        for item in ("a", "b", "c"):
+            # Nothing is queued behind any of them: each starts at once, not a minute later.
+            assert await asyncio.wait_for(grouped(item), timeout=10) == item
+    finally:
+        await grouped.close()
+    assert recorder.groups == [["a"], ["b"], ["c"]]
+
+
+async def test_under_load_a_group_waits_for_the_batches_on_their_way() -> None:
+    recorder = _Recorder()
+    grouped: _Grouped[str, str] = _Grouped(recorder.run, _failure, "test", gather_seconds=0.5)
+    try:
+        first = asyncio.create_task(grouped("a"))
+        await asyncio.sleep(0)
+        queued = asyncio.create_task(grouped("b"))  # arrives while "a" is being written
+        await asyncio.sleep(0)
+        recorder.release.set()
+        await first
+        # "b" queued behind a running group, so its group waits; "c" comes during the wait.
+        await asyncio.sleep(0.05)
+        assert await asyncio.gather(queued, grouped("c")) == ["b", "c"]
+    finally:
+        await grouped.close()
+    assert recorder.groups == [["a"], ["b", "c"]]
