@@ -32,6 +32,7 @@ _PAGE = b"""<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Replay</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/viewer.css">
 <script src="/viewer.js" defer></script>
 </head>

@@ -133,6 +133,8 @@ async def test_the_replay_page_is_locked_down_and_says_nothing_about_the_session
     assert page.headers["referrer-policy"] == "no-referrer"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert '<script src="/viewer.js" defer></script>' in page.text
+    # Its icon is inline, so browsers do not ask for a /favicon.ico that is not there.
+    assert '<link rel="icon" href="data:,">' in page.text
     assert "sess-link-0001" not in page.text
 
 
