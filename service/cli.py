@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 
-from service.settings import Settings, load_settings
+from service.settings import PREFIX, Settings, load_settings
 
 __all__ = ["main"]
 
@@ -108,7 +109,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # serves on one machine are a legitimate way to scale: no lock then.
     if not settings.redis_url:
         try:
-            lock = acquire_data_dir_lock(settings.data_dir)
+            lock = acquire_data_dir_lock(settings.data_dir, url=settings.public_url)
         except DataDirBusy as exc:
             print(f"replaydesk: {exc}", file=sys.stderr)
             return 1
@@ -280,7 +281,17 @@ def _last(settings: Settings, args: argparse.Namespace) -> int:
 def _viewer_tokens(settings: Settings) -> Any:
     from service.viewer_tokens import ViewerTokens
 
-    return ViewerTokens(settings.secret_key, settings.public_url, settings.previous_secret_keys)
+    return ViewerTokens(settings.secret_key, _link_base(settings), settings.previous_secret_keys)
+
+
+def _link_base(settings: Settings) -> str:
+    """Where printed links point: the public URL this environment sets, or else the one of
+    the serve running on the data dir (started, say, with another port in another shell)."""
+    from service.data_dir_lock import serving_url
+
+    if any(os.environ.get(f"{PREFIX}{name}") for name in ("PUBLIC_URL", "HOST", "PORT")):
+        return settings.public_url
+    return serving_url(settings.data_dir) or settings.public_url
 
 
 def _link(settings: Settings, args: argparse.Namespace) -> int:

@@ -4,8 +4,9 @@ The owner is `replaydesk serve`, or `replaydesk jobs` while no serve runs (it th
 data dir's private Redis for the length of the command). The lock is an `flock` on
 `<data_dir>/serve.lock`, held by an open file descriptor for the life of the process. The OS
 drops it when the process ends, however it ends, so a crash never leaves a stale lock behind.
-The file holds the holder's pid and command, for the message another process prints; they
-are only informative, the lock is what counts.
+The file holds the holder's pid and command, for the message another process prints, and a
+serve's URL, for the links other commands print; they are only informative, the lock is what
+counts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import time
 from pathlib import Path
 
-__all__ = ["LOCK_FILE", "DataDirBusy", "DataDirLock", "acquire_data_dir_lock"]
+__all__ = ["LOCK_FILE", "DataDirBusy", "DataDirLock", "acquire_data_dir_lock", "serving_url"]
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,8 @@ LOCK_FILE = "serve.lock"
 # The holder writes its pid right after taking the lock; a second process that reads the file
 # in between waits this long for it before reporting an unknown pid.
 _PID_WAIT_SECONDS = 0.5
+# "<pid> <command> [<url>]\n"; a URL longer than this is cut off, and then not used.
+_MAX_LINE = 2048
 
 
 class DataDirBusy(Exception):
@@ -66,9 +69,11 @@ class DataDirLock:
         os.close(fd)
 
 
-def acquire_data_dir_lock(data_dir: Path, command: str = "serve") -> DataDirLock | None:
-    """Lock `data_dir` for this process, running `command`, or raise `DataDirBusy` naming the
-    holder's pid and command.
+def acquire_data_dir_lock(
+    data_dir: Path, command: str = "serve", url: str | None = None
+) -> DataDirLock | None:
+    """Lock `data_dir` for this process, running `command` (a serve answering on `url`), or
+    raise `DataDirBusy` naming the holder's pid and command.
 
     Returns None, after a warning, where the platform or the filesystem has no file locks:
     the service then runs unguarded rather than not at all.
@@ -88,7 +93,7 @@ def acquire_data_dir_lock(data_dir: Path, command: str = "serve") -> DataDirLock
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        pid, holder_command = _holder(fd)
+        pid, holder_command, _ = _holder(fd)
         os.close(fd)
         raise DataDirBusy(data_dir, pid, holder_command) from None
     except OSError as exc:  # e.g. ENOLCK, EOPNOTSUPP on some network filesystems
@@ -97,24 +102,61 @@ def acquire_data_dir_lock(data_dir: Path, command: str = "serve") -> DataDirLock
         return None
     try:
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()} {command}\n".encode(), 0)
+        line = " ".join(part for part in (str(os.getpid()), command, url) if part)
+        os.pwrite(fd, f"{line}\n".encode(), 0)
     except OSError as exc:
         # The lock holds all the same; only the pid in a second serve's message is missing.
         log.warning("could not write the pid into %s (%s)", path, exc)
     return DataDirLock(path, fd)
 
 
-def _holder(fd: int) -> tuple[int | None, str]:
-    """The holder's pid (None if unknown) and command, from the lock file."""
+def serving_url(data_dir: Path) -> str | None:
+    """The URL of the `replaydesk serve` running on `data_dir`, as it said when it started;
+    None when no serve runs there (or it did not say).
+
+    Read without locking, so that it never makes a starting serve fail: a holder that is gone
+    is recognised by its pid no longer running.
+    """
+    try:
+        text = (data_dir / LOCK_FILE).read_bytes()[:_MAX_LINE].decode("utf-8", "replace")
+    except OSError:
+        return None
+    pid, command, url = _parse(text)
+    if pid is None or command != "serve" or not url or not _running(pid):
+        return None
+    return url
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def _holder(fd: int) -> tuple[int | None, str, str | None]:
+    """The holder's pid (None if unknown), command and URL, from the lock file."""
     deadline = time.monotonic() + _PID_WAIT_SECONDS
     while True:
         try:
-            text = os.pread(fd, 64, 0).decode("ascii", "replace")
+            text = os.pread(fd, _MAX_LINE, 0).decode("utf-8", "replace")
         except OSError:
-            return None, "serve"
-        pid, _, command = text.strip().partition(" ")
-        if pid.isdigit():
-            return int(pid), command or "serve"
-        if time.monotonic() >= deadline:
-            return None, "serve"
+            return None, "serve", None
+        pid, command, url = _parse(text)
+        if pid is not None or time.monotonic() >= deadline:
+            return pid, command, url
         time.sleep(0.02)
+
+
+def _parse(text: str) -> tuple[int | None, str, str | None]:
+    line, newline, _ = text.partition("\n")
+    if not newline:
+        return None, "serve", None  # empty, being written, or cut off
+    pid, _, rest = line.strip().partition(" ")
+    command, _, url = rest.partition(" ")
+    if not pid.isdigit():
+        return None, "serve", None
+    return int(pid), command or "serve", url or None

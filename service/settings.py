@@ -12,7 +12,7 @@ import msgspec
 
 from service.generated_secrets import load_or_create_generated_secrets
 
-__all__ = ["Settings", "load_settings", "split_list"]
+__all__ = ["PREFIX", "Settings", "load_settings", "split_list"]
 
 PREFIX = "REPLAYDESK_"
 

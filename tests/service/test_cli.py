@@ -96,6 +96,15 @@ def test_first_start_prints_keys_and_a_session_round_trips(
     assert link.stdout.strip().startswith(f"{base}/replay/sess-cli-0001#t=")
     assert "works until" in link.stderr
     assert run_cli(embedded_env, "link", "sess-nope-0001").returncode == 1
+    # From another shell, without the port the serve was started with: links still point at
+    # the running serve, not at the default port.
+    other_shell = {
+        k: v
+        for k, v in embedded_env.items()
+        if k not in ("REPLAYDESK_PORT", "REPLAYDESK_PUBLIC_URL")
+    }
+    elsewhere = run_cli(other_shell, "link", "sess-cli-0001")
+    assert elsewhere.stdout.strip().startswith(f"{base}/replay/sess-cli-0001#t="), elsewhere
 
     missing = run_cli(embedded_env, "last", "nobody")
     assert missing.returncode == 1 and "nobody" in missing.stderr

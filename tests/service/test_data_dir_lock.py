@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from service import jobs_command as jobs_command_module
-from service.data_dir_lock import LOCK_FILE, DataDirBusy, acquire_data_dir_lock
+from service.data_dir_lock import LOCK_FILE, DataDirBusy, acquire_data_dir_lock, serving_url
 from service.jobs.embedded import EmbeddedRedis
 from service.jobs_command import QueueUnavailable
 from service.jobs_command import _redis as jobs_queue
@@ -50,6 +50,35 @@ def test_a_second_lock_names_the_holder_until_the_first_is_released(tmp_path: Pa
     again = acquire_data_dir_lock(tmp_path)
     assert again is not None
     again.release()
+
+
+def test_a_serve_tells_other_commands_its_url_while_it_runs(tmp_path: Path) -> None:
+    assert serving_url(tmp_path) is None  # no lock file yet
+    lock = acquire_data_dir_lock(tmp_path, url="http://127.0.0.1:8184")
+    assert lock is not None
+    assert serving_url(tmp_path) == "http://127.0.0.1:8184"
+    with pytest.raises(DataDirBusy, match=r"^another replaydesk serve \(pid \d+\) is using"):
+        acquire_data_dir_lock(tmp_path)
+    lock.release()
+    assert serving_url(tmp_path) is None
+
+
+def test_only_a_running_serve_has_a_url(tmp_path: Path) -> None:
+    jobs = acquire_data_dir_lock(tmp_path, command="jobs")
+    assert jobs is not None
+    assert serving_url(tmp_path) is None
+    jobs.release()
+    # What a serve killed with SIGKILL leaves: its line, and a pid that no longer runs.
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    (tmp_path / LOCK_FILE).write_text(f"{finished.stdout.strip()} serve http://127.0.0.1:9\n")
+    assert serving_url(tmp_path) is None
+    (tmp_path / LOCK_FILE).write_text(f"{os.getpid()} serve http://127.0.0.1:9")  # no newline
+    assert serving_url(tmp_path) is None
 
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
