@@ -157,13 +157,13 @@ class BatchWriter:
         outcomes: list[StoreOutcome | None] = [
             "refused" if erased else "duplicate" if stored else None for erased, stored in statuses
         ]
-        # Two copies of one batch in a group share a key when their chunks are equal.
-        chunks = {
-            b.record.blob_key: b.chunk
-            for b, outcome in zip(batches, outcomes, strict=True)
-            if outcome is None
-        }
-        await self._blobs.put_many(list(chunks.items()))
+        # Of several copies of one (session, seq) in a group only the first gets rows (see
+        # `SessionStore.record_batches`): the others' chunks would have nothing pointing at them.
+        chunks: dict[tuple[str, int], tuple[str, bytes]] = {}
+        for b, outcome in zip(batches, outcomes, strict=True):
+            if outcome is None:
+                chunks.setdefault((b.record.session_id, b.record.seq), (b.record.blob_key, b.chunk))
+        await self._blobs.put_many(list(chunks.values()))
         return outcomes
 
     async def _write_rows(self, batches: list[PendingBatch]) -> list[StoreOutcome]:

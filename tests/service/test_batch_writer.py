@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from service.batch_writer import BatchWriter, PendingBatch, _Grouped
@@ -105,6 +106,21 @@ async def test_a_batch_that_cannot_be_written_fails_alone(
     assert outcomes[0] == "written" and outcomes[2] == "written"
     assert isinstance(outcomes[1], StorageUnavailable)
     assert await store.get("sess-writer-0099") is None
+
+
+async def test_of_two_different_copies_in_a_group_only_the_stored_one_leaves_a_chunk(
+    writer: BatchWriter, blobs: BlobStore
+) -> None:
+    first = pending(5, 0)
+    record = msgspec.structs.replace(
+        first.record, blob_key=first.record.blob_key.replace("-x.", "-y.")
+    )
+    second = PendingBatch(record=record, chunk=b"another chunk", subject_hashes=())
+    outcomes = await asyncio.gather(writer.store(first), writer.store(second))
+    assert outcomes == ["written", "duplicate"]
+    assert await blobs.get(first.record.blob_key) == first.chunk
+    with pytest.raises(BlobNotFound):
+        await blobs.get(second.record.blob_key)  # nothing points at it: it was never put
 
 
 async def test_a_chunk_that_cannot_be_put_fails_its_batch_and_writes_no_rows(
