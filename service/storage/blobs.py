@@ -258,8 +258,8 @@ def open_blob_store(
     - `None`: the folder `data_dir / "blobs"`, created owner-only (0o700).
     - An absolute path or `file:///abs/path`: that folder, created owner-only if missing.
       Files are written to a temporary name, renamed, made owner-only (0o600) and made
-      durable: on Linux 5.8 and later with one syncfs(2) per put, elsewhere by fsyncing
-      each file and its folders.
+      durable: with one syncfs(2) per put on a local disk filesystem of Linux 5.8 and later
+      (see `filesystem_sync`), elsewhere by fsyncing each file and its folders.
     - `s3://bucket/prefix`, `gs://bucket/prefix`, `az://container/prefix` (or
       `abfs[s]://container@account.dfs.core.windows.net/prefix`): every key is stored under
       the URL's prefix. `options` holds obstore's store config for that cloud (S3:

@@ -1,4 +1,5 @@
-"""syncfs(2) through ctypes: a real call, a failing one, and where it is not used."""
+"""syncfs(2) through ctypes: a real call, a failing one, and where it is not used (old kernels,
+other systems, filesystems whose syncfs may not reach the disk)."""
 
 from __future__ import annotations
 
@@ -60,3 +61,40 @@ def test_linux_5_8_and_later_has_syncfs(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setattr(filesystem_sync.platform, "system", lambda: "Linux")
     monkeypatch.setattr(filesystem_sync.platform, "release", lambda: "5.8.0")
     assert filesystem_sync._libc_syncfs() is not None
+
+
+MOUNTINFO = "\n".join(
+    [
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+        "30 22 0:40 / /srv/nas rw,relatime - nfs4 server:/export rw,vers=4.2",
+        "31 22 0:41 / /mnt/my\\040disk rw - xfs /dev/sdb1 rw",
+        "32 22 0:42 / /mnt/fuse rw,nosuid shared:5 master:2 - fuse.sshfs host: rw",
+        "33 22 0:43 / /srv/nasty rw - btrfs /dev/sdc1 rw",
+        "34 30 0:44 / /srv/nas rw - ext4 /dev/sdd1 rw",  # mounted over the NFS mount
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("folder", "kind"),
+    [
+        ("/var/lib/replaydesk", "ext4"),
+        ("/srv/nas/replaydesk", "ext4"),  # the later mount on the same point is the one seen
+        ("/srv/nasty/blobs", "btrfs"),  # a longer name that shares a prefix is another mount
+        ("/mnt/my disk/blobs", "xfs"),
+        ("/mnt/fuse", "fuse.sshfs"),
+    ],
+)
+def test_the_filesystem_of_a_folder_is_its_longest_mount_point(folder: str, kind: str) -> None:
+    assert filesystem_sync.filesystem_type(Path(folder), MOUNTINFO) == kind
+
+
+@pytest.mark.parametrize("kind", ["nfs4", "cifs", "fuse.sshfs", "tmpfs", None])
+def test_no_syncfs_where_it_may_not_reach_the_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str | None
+) -> None:
+    monkeypatch.setattr(filesystem_sync, "_SYNCFS", lambda fd: 0)
+    monkeypatch.setattr(filesystem_sync, "filesystem_type", lambda folder: kind)
+    assert open_filesystem_sync(tmp_path) is None
+    monkeypatch.setattr(filesystem_sync, "filesystem_type", lambda folder: "ext4")
+    assert open_filesystem_sync(tmp_path) is not None
