@@ -102,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from service.data_dir_lock import DataDirBusy, acquire_data_dir_lock
 
+    settings = _with_serve_flags(settings, args)
     lock = None
     # Embedded mode: this process starts (or joins) the data dir's private Redis and stops it
     # on the way out, so a second serve there would lose its queue when the first one stops.
@@ -124,8 +125,8 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         _announce(settings)
         uvicorn.run(
             create_app(settings),
-            host=args.host or settings.host,
-            port=args.port or settings.port,
+            host=settings.host,
+            port=settings.port,
             log_level="info",
             http="httptools",
             # Our own access log names routes, not paths (paths hold user IDs).
@@ -137,6 +138,19 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         if lock is not None:
             lock.release()
     return 0
+
+
+def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with `serve --host/--port` applied; the public URL, unless the environment
+    sets it, follows them, so that the links the service writes reach it."""
+    from service.settings import served_url
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    public_url = settings.public_url
+    if not os.environ.get(f"{PREFIX}PUBLIC_URL"):
+        public_url = served_url(host, port)
+    return msgspec.structs.replace(settings, host=host, port=port, public_url=public_url)
 
 
 def _schema_ready(settings: Settings, upgrade: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -26,15 +27,13 @@ def embedded_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def served(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """`replaydesk serve` on embedded defaults; yields (base URL, its first output)."""
-    log = tmp_path / "serve.log"
+@contextlib.contextmanager
+def serving(env: dict[str, str], log: Path, base: str, *args: str) -> Iterator[str]:
+    """`replaydesk serve ARGS` with `env`, until it answers at `base`; yields its first output."""
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*REPLAYDESK, "serve"], env=embedded_env, stdout=out, stderr=subprocess.STDOUT
+            [*REPLAYDESK, "serve", *args], env=env, stdout=out, stderr=subprocess.STDOUT
         )
-    base = f"http://127.0.0.1:{embedded_env['REPLAYDESK_PORT']}"
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -47,11 +46,19 @@ def served(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, 
             time.sleep(0.2)
         else:
             pytest.fail("service did not become healthy:\n" + log.read_text())
-        yield base, log.read_text()
+        yield log.read_text()
     finally:
         process.terminate()
         process.wait(timeout=30)
-    assert not (tmp_path / "data" / "redis.sock").exists() or process.returncode is not None
+
+
+@pytest.fixture
+def served(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`replaydesk serve` on embedded defaults; yields (base URL, its first output)."""
+    base = f"http://127.0.0.1:{embedded_env['REPLAYDESK_PORT']}"
+    with serving(embedded_env, tmp_path / "serve.log", base) as output:
+        yield base, output
+    assert not (tmp_path / "data" / "redis.sock").exists()
 
 
 def test_first_start_prints_keys_and_a_session_round_trips(
@@ -111,6 +118,36 @@ def test_first_start_prints_keys_and_a_session_round_trips(
 
     schema = httpx.get(f"{base}/schema/openapi.json").json()
     assert "/api/v1/users/{user_id}/sessions/latest" in schema["paths"]
+
+
+def test_serve_port_flag_takes_the_links_along(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {
+        k: v
+        for k, v in embedded_env.items()
+        if k not in ("REPLAYDESK_PORT", "REPLAYDESK_PUBLIC_URL")
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serving(env, tmp_path / "serve.log", base, "--port", str(port)) as output:
+        api_key = re.search(r"API key .*:\s+(rdk_api_\S+)", output)
+        ingest_key = re.search(r"ingest key .*:\s+(rdk_ing_\S+)", output)
+        assert api_key and ingest_key, output
+        sent = httpx.post(
+            f"{base}/api/v1/ingest",
+            content=msgspec.json.encode(batch("sess-cli-0002", 0, checkout_events())),
+            headers={"X-ReplayDesk-Key": ingest_key.group(1)},
+        )
+        assert sent.status_code == 202, sent.text
+        minted = httpx.post(
+            f"{base}/api/v1/sessions/sess-cli-0002/links",
+            json={},
+            headers={"Authorization": f"Bearer {api_key.group(1)}"},
+        )
+        assert minted.json()["url"].startswith(f"{base}/replay/sess-cli-0002#t=")
+        printed = run_cli(env, "link", "sess-cli-0002")
+        assert printed.stdout.startswith(f"{base}/replay/sess-cli-0002#t="), printed
 
 
 @pytest.fixture
