@@ -15,7 +15,7 @@ from redis import Redis
 
 from service import __version__
 from service.access_keys import AccessKeys
-from service.api.access_log import AccessLogMiddleware
+from service.api.access_log import AccessLogMiddleware, log_unrouted
 from service.api.auth import require_api_key, require_api_key_or_viewer_token
 from service.api.ingest_routes import IngestCorsMiddleware, ingest
 from service.api.job_routes import job_route_handlers
@@ -148,6 +148,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
         ],
         lifespan=[lifespan],
         middleware=[AccessLogMiddleware, IngestCorsMiddleware],
+        after_exception=[log_unrouted],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(

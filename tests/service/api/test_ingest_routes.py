@@ -60,6 +60,21 @@ async def test_only_refused_batches_get_an_access_log_line(
     ]
 
 
+async def test_requests_no_route_matched_get_a_line_without_their_path(
+    client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="service.access")
+    # A recorder pointed at a wrong path, and a GET where only POST is served.
+    wrong = await client.post("/api/v1/ingest/u42", content=b"{}", headers=INGEST)
+    assert wrong.status_code == 404
+    assert (await client.get("/api/v1/ingest")).status_code == 405
+    assert (await client.get(f"/api/v1/sessions/{SID}", headers=AUTH)).status_code == 404
+    lines = [r.getMessage() for r in caplog.records if r.name == "service.access"]
+    assert lines[:2] == ["POST (no route) 404", "GET (no route) 405"]
+    assert lines[2].startswith("GET /api/v1/sessions/{session_id} 404 ")  # a route's own 404
+    assert len(lines) == 3 and not any("u42" in line for line in lines)
+
+
 async def test_the_same_seq_twice_is_stored_once(client: Any) -> None:
     body = batch(SID, 0, checkout_events())
     first, second = await post(client, body), await post(client, body)
