@@ -20,7 +20,7 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["FilesystemSync", "open_filesystem_sync"]
+__all__ = ["FilesystemSync", "filesystem_type", "open_filesystem_sync"]
 
 # Before Linux 5.8, syncfs returned 0 even when writing a page back had failed; only from 5.8
 # on does it report such errors, which per-file fsync always did.
