@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -77,6 +78,7 @@ class ServerFigures(msgspec.Struct, kw_only=True):
 
     name: str
     result: LoadResult
+    round_rates: list[float]  # batches/s in each round, in order
     stored: int | None
     server_cpu_seconds: float | None
     server_loop_cpu_seconds: float | None  # the event-loop (main) thread alone
@@ -173,6 +175,7 @@ async def _figures(server: _Server) -> ServerFigures:
     return ServerFigures(
         name=server.name,
         result=result,
+        round_rates=[s.accepted / s.elapsed_seconds for s in server.slices if s.elapsed_seconds],
         stored=stored,
         server_cpu_seconds=server.cpu_seconds,
         server_loop_cpu_seconds=server.loop_cpu_seconds,
@@ -283,6 +286,7 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
         "",
     ]
     by_name = {figures.name: _throughput(figures) for figures in runs}
+    rounds = {figures.name: figures.round_rates for figures in runs}
     baseline = by_name.get("baseline", 0.0)
     ratios: list[list[str]] = []
     for name, value in by_name.items():
@@ -293,12 +297,23 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
         if name == "replaydesk":
             met = share >= TARGET_RATIO_TO_BASELINE
             target = f">= {TARGET_RATIO_TO_BASELINE:.2f}  {verdict(met)}"
-        ratios.append([f"{name} / baseline", f"{share:.2f}", target])
+        spread = _round_spread(rounds[name], rounds.get("baseline", []))
+        ratios.append([f"{name} / baseline", f"{share:.2f}", spread, target])
     if "replaydesk" in by_name and "stdlib-json" in by_name:
         speedup = ratio(by_name["replaydesk"], by_name["stdlib-json"])
-        ratios.append(["replaydesk / stdlib-json", f"{speedup:.2f}", ""])
-    lines.append(format_table(["ratio of batches/s", "value", "target"], ratios))
+        spread = _round_spread(rounds["replaydesk"], rounds["stdlib-json"])
+        ratios.append(["replaydesk / stdlib-json", f"{speedup:.2f}", spread, ""])
+    header = ["ratio of batches/s", "value", "per round: median (min-max)", "target"]
+    lines.append(format_table(header, ratios))
     return "\n".join(lines)
+
+
+def _round_spread(rates: Sequence[float], baseline_rates: Sequence[float]) -> str:
+    """The ratio round by round: how far one run's figure can be from the next run's."""
+    shares = [ratio(value, base) for value, base in zip(rates, baseline_rates, strict=False)]
+    if len(shares) < 2:
+        return "-"
+    return f"{statistics.median(shares):.2f} ({min(shares):.2f}-{max(shares):.2f})"
 
 
 async def _start_servers(
