@@ -141,16 +141,11 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
-    """The settings with `serve --host/--port` applied; the public URL, unless the environment
-    sets it, follows them, so that the links the service writes reach it."""
-    from service.settings import served_url
-
-    host = args.host or settings.host
-    port = args.port or settings.port
-    public_url = settings.public_url
-    if not os.environ.get(f"{PREFIX}PUBLIC_URL"):
-        public_url = served_url(host, port)
-    return msgspec.structs.replace(settings, host=host, port=port, public_url=public_url)
+    """The settings with `serve --host/--port` read as REPLAYDESK_HOST/_PORT would be, so the
+    public URL derived from them (unless the environment sets it) follows them too."""
+    flags = {f"{PREFIX}HOST": args.host, f"{PREFIX}PORT": args.port and str(args.port)}
+    overrides = {name: value for name, value in flags.items() if value}
+    return load_settings({**os.environ, **overrides}) if overrides else settings
 
 
 def _schema_ready(settings: Settings, upgrade: Any) -> bool:

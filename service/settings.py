@@ -12,7 +12,7 @@ import msgspec
 
 from service.generated_secrets import load_or_create_generated_secrets
 
-__all__ = ["PREFIX", "Settings", "load_settings", "served_url", "split_list"]
+__all__ = ["PREFIX", "Settings", "load_settings", "split_list"]
 
 PREFIX = "REPLAYDESK_"
 
@@ -151,14 +151,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     raw["disabled_plugins"] = split_list(get("DISABLED_PLUGINS") or "")
     raw["plugin_environment"] = _plugin_environment(env)
     if "public_url" not in raw:
-        raw["public_url"] = served_url(str(raw.get("host", "127.0.0.1")), raw.get("port", 8000))
+        raw["public_url"] = _served_url(str(raw.get("host", "127.0.0.1")), raw.get("port", 8000))
     try:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SystemExit(f"replaydesk: invalid setting: {exc}") from None
 
 
-def served_url(host: str, port: object) -> str:
+def _served_url(host: str, port: object) -> str:
     """The URL `replaydesk serve` answers on, as a browser on this machine opens it."""
     try:
         address = ipaddress.ip_address(host)
