@@ -108,8 +108,9 @@ class BlobStore:
         self._local_root = local_root
         # Makes a local put's files durable in one call; None: fsync each file and folder.
         self._filesystem_sync = filesystem_sync
-        # Folders whose own entry is already durable: later puts into them fsync only the new
-        # file and its folder, not every ancestor again. Bounded; cleared when it fills up.
+        # Without a filesystem sync: folders whose own entry is already durable, so later puts
+        # into them fsync only the new file and its folder, not every ancestor again. Bounded;
+        # cleared when it fills up.
         self._durable_dirs: set[Path] = set()
         self._check_timeout = check_timeout
 
@@ -143,8 +144,6 @@ class BlobStore:
                 puts = (obstore.put_async(self._store, k, d, use_multipart=False) for k, d in blobs)
                 await asyncio.gather(*puts)
             elif blobs:
-                if len(self._durable_dirs) > _MAX_DURABLE_DIRS:
-                    self._durable_dirs.clear()
                 # Written and made durable in one worker-thread call: one hand-off for all.
                 await asyncio.to_thread(self._put_local_files, self._local_root, blobs)
         except (ObstoreError, OSError) as exc:
@@ -161,6 +160,8 @@ class BlobStore:
             # Every file, rename and new folder of the group at once.
             self._filesystem_sync.sync()
         else:
+            if len(self._durable_dirs) > _MAX_DURABLE_DIRS:
+                self._durable_dirs.clear()
             _fsync_files_and_folders(root, written, self._durable_dirs)
 
     async def get(self, key: str) -> bytes:
