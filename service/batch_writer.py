@@ -122,8 +122,9 @@ class BatchWriter:
     written batch's subject was erased meanwhile. An erasure records its tombstone before it
     lists what to delete, so a batch either is in that list or finds the tombstone then.
 
-    Three hand-offs to worker threads per group, not several per batch: under load these
-    cost more CPU than the work they carry.
+    Under load, hand-offs to worker threads cost more CPU than the work they carry, so a group
+    makes few of them, not several per batch. On a SQLite file it makes two: the chunk put and
+    the commit (see `TransactionRunner`).
     """
 
     def __init__(self, store: SessionStore, blobs: BlobStore) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -62,13 +63,34 @@ async def test_a_failing_function_rolls_its_transaction_back(engine: AsyncEngine
     assert await probe_values(engine) == []
 
 
-async def test_on_a_sqlite_file_the_work_runs_in_a_worker_thread_with_the_pragmas(
-    tmp_path: Path,
-) -> None:
+@pytest.fixture
+async def sqlite_file(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'runner.db'}"
     await asyncio.to_thread(upgrade_database, url)  # as serve does: sets the file's WAL mode
     engine = create_engine(url)
-    runner = TransactionRunner(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE runner_probe (n INTEGER)"))
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def commit_threads() -> Iterator[list[str]]:
+    """Names of the threads that commit, on any engine, while the test runs."""
+    names: list[str] = []
+
+    def record(_conn: Connection) -> None:
+        names.append(threading.current_thread().name)
+
+    event.listen(Engine, "commit", record)
+    yield names
+    event.remove(Engine, "commit", record)
+
+
+async def test_on_a_sqlite_file_statements_run_here_and_a_commit_in_a_worker_thread(
+    sqlite_file: AsyncEngine, commit_threads: list[str]
+) -> None:
+    runner = TransactionRunner(sqlite_file)
 
     def pragmas(conn: Connection) -> tuple[str, dict[str, object]]:
         names = ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
@@ -77,17 +99,63 @@ async def test_on_a_sqlite_file_the_work_runs_in_a_worker_thread_with_the_pragma
 
     try:
         thread, values = await runner.run(pragmas)
+        reads_committed_in = list(commit_threads)
+        assert await runner.run(insert, 4) == threading.main_thread().name
     finally:
         runner.dispose()
-        await engine.dispose()
+    assert thread == threading.main_thread().name
+    # The async engine's durability (FULL = 2), but no waiting for the lock on the event loop.
+    assert values == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 0, "foreign_keys": 1}
+    main = threading.main_thread().name
+    # A transaction that only read has nothing to write out: it ends where it ran.
+    assert set(reads_committed_in) == {main}
+    # One that wrote is written out and fsynced in a worker thread.
+    written_in = commit_threads[len(reads_committed_in) :]
+    assert len([name for name in written_in if name != main]) == 1
+    assert await probe_values(sqlite_file) == [4]
+
+
+async def test_while_another_writer_holds_the_lock_the_work_waits_in_a_worker_thread(
+    sqlite_file: AsyncEngine,
+) -> None:
+    database = sqlite_file.url.database
+    assert database is not None
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # SQLite's write lock, until the commit below
+    runner = TransactionRunner(sqlite_file)
+    try:
+        work = asyncio.create_task(runner.run(insert, 5))
+        ticks = 0
+        for _ in range(20):  # the event loop stays free meanwhile
+            await asyncio.sleep(0.01)
+            ticks += 1
+        assert ticks == 20
+        assert not work.done()
+        holder.execute("COMMIT")
+        thread = await asyncio.wait_for(work, timeout=10)
+    finally:
+        holder.close()
+        runner.dispose()
     assert thread != threading.main_thread().name
-    # The same durability and locking as the async engine's connections (FULL = 2).
-    assert values == {
-        "journal_mode": "wal",
-        "synchronous": 2,
-        "busy_timeout": 30000,
-        "foreign_keys": 1,
-    }
+    assert await probe_values(sqlite_file) == [5]
+
+
+async def test_a_commit_under_way_ends_before_a_cancelled_call_returns(
+    sqlite_file: AsyncEngine,
+) -> None:
+    runner = TransactionRunner(sqlite_file)
+    try:
+        work = asyncio.create_task(runner.run(insert, 8))
+        await asyncio.sleep(0)  # the statements ran; the commit is on its way in a thread
+        work.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await work
+        # Committed before the connection went back to the pool, which still works.
+        assert await probe_values(sqlite_file) == [8]
+        await runner.run(insert, 9)
+    finally:
+        runner.dispose()
+    assert await probe_values(sqlite_file) == [8, 9]
 
 
 async def test_in_memory_sqlite_runs_on_the_engine_itself() -> None:
