@@ -1,18 +1,25 @@
-"""Retention: which sessions are past their keep-by date, and removing them."""
+"""Retention: which sessions are past their keep-by date, or outlived an erasure, and removing
+them."""
 
 from __future__ import annotations
 
 import time
 
-from service.erasure import purge_sessions
+from service.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
 
-__all__ = ["purge_expired"]
+__all__ = ["purge_erased_leftovers", "purge_expired"]
 
 # Deleted in slices so one purge never holds a long write lock on SQLite.
 PURGE_SLICE = 200
+# How far back `purge_erased_leftovers` looks for erasures: a day, so a purge that missed a few
+# hourly runs still sees them.
+ERASURE_RECHECK_MS = 24 * 3600 * 1000
+# A batch is stamped when it arrives and committed a little later; one stamped shortly before
+# an erasure can still be committed after it.
+_ARRIVAL_MARGIN_MS = 10 * 60 * 1000
 
 
 async def purge_expired(
@@ -36,3 +43,34 @@ async def purge_expired(
     if tickets is not None:
         await tickets.purge_settled(cutoff)
     return removed
+
+
+async def purge_erased_leftovers(
+    store: SessionStore, blobs: BlobStore, keys: ErasureKeys, now_ms: int | None = None
+) -> int:
+    """Remove sessions whose ID or user was erased in the last day but that are still stored.
+
+    Ingest checks for a tombstone again after each commit, so that a batch written while its
+    user was being erased removes its session itself. A crash between that commit and that
+    check leaves the session behind; this finds it. Only sessions that received a batch since
+    shortly before the oldest recent erasure are looked at. Returns how many sessions went.
+    """
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    tombstones = await store.tombstones_since(now - ERASURE_RECHECK_MS)
+    if not tombstones:
+        return 0
+    since = min(tombstones.values()) - _ARRIVAL_MARGIN_MS
+    leftovers: list[str] = []
+    after: tuple[int, str] | None = None
+    while page := await store.sessions_received_since(since, after, PURGE_SLICE):
+        for _, session_id, user_id in page:
+            erased = keys.session(session_id) in tombstones or (
+                user_id is not None and keys.user(user_id) in tombstones
+            )
+            if erased:
+                leftovers.append(session_id)
+        after = page[-1][:2]
+    for start in range(0, len(leftovers), PURGE_SLICE):
+        part = leftovers[start : start + PURGE_SLICE]
+        await purge_sessions(store, blobs, part, [keys.session(sid) for sid in part])
+    return len(leftovers)

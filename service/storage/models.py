@@ -122,6 +122,8 @@ class ErasureRow(Base):
     """A keyed hash of an erased user or session ID, so their batches are refused, not stored."""
 
     __tablename__ = "erasures"
+    # The hourly purge looks at the last day's erasures.
+    __table_args__ = (Index("ix_erasures_erased_at", "erased_at"),)
 
     subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[int] = mapped_column(BigInteger)

@@ -342,6 +342,30 @@ class SessionStore:
         async with self.engine.connect() as conn:
             return list((await conn.execute(query)).scalars())
 
+    async def tombstones_since(self, since: int) -> dict[str, int]:
+        """Erased subjects (keyed hashes) recorded at or after `since`, with when."""
+        query = select(erasures.c.subject_hash, erasures.c.erased_at).where(
+            erasures.c.erased_at >= since
+        )
+        async with self.engine.connect() as conn:
+            return {subject: at for subject, at in await conn.execute(query)}
+
+    async def sessions_received_since(
+        self, since: int, after: tuple[int, str] | None, limit: int
+    ) -> list[tuple[int, str, str | None]]:
+        """(received_last_at, id, user_id) of sessions with a batch received at or after
+        `since`, in that order: the first `limit` after `after` (a previous page's last row)."""
+        query = select(sessions.c.received_last_at, sessions.c.id, sessions.c.user_id).where(
+            sessions.c.received_last_at >= since
+        )
+        if after is not None:
+            query = query.where(tuple_(sessions.c.received_last_at, sessions.c.id) > tuple_(*after))
+        query = query.order_by(sessions.c.received_last_at, sessions.c.id).limit(limit)
+        async with self.engine.connect() as conn:
+            return [
+                (at, session_id, user_id) for at, session_id, user_id in await conn.execute(query)
+            ]
+
     async def delete_sessions(
         self,
         session_ids: Sequence[str],

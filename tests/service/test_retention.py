@@ -1,4 +1,5 @@
-"""Retention: sessions past the period go, rows and blobs; recent ones stay."""
+"""Retention: sessions past the period go, rows and blobs; recent ones stay. Sessions an erasure
+left behind go too."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import time
 from typing import Any
 
 import msgspec
+import pytest
 
-from service.retention import purge_expired
+import service.retention
+from service.erasure import ErasureKeys
+from service.retention import ERASURE_RECHECK_MS, purge_erased_leftovers, purge_expired
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine
 from service.storage.session_store import SessionStore
@@ -42,3 +46,58 @@ async def test_purge_removes_only_expired_sessions_and_their_blobs(
     assert not blobs.exists() or list(blobs.iterdir()) == []
     response = await client.get("/api/v1/sessions", headers=AUTH)
     assert response.json()["sessions"] == []
+
+
+async def test_a_session_left_over_from_an_erasure_goes_with_the_next_purge(
+    client: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service.retention, "PURGE_SLICE", 1)  # one session per page
+    # Two users' sessions; then user A is erased, but A's session is still there, as when a
+    # batch committed after the erasure listed A's sessions and the server crashed before the
+    # check that follows each commit.
+    for sid, user in (("sess-left-0001", "u-left-a"), ("sess-left-0002", "u-left-b")):
+        body = msgspec.json.encode(batch(sid, 0, checkout_events(), user_id=user))
+        assert (
+            await client.post("/api/v1/ingest", content=body, headers=INGEST)
+        ).status_code == 202
+    engine = create_engine(settings.database_url)
+    store = SessionStore(engine)
+    blob_store = open_blob_store(None, settings.data_dir)
+    keys = ErasureKeys(settings.secret_key)
+    blobs = settings.data_dir / "blobs" / "sessions"
+    now = int(time.time() * 1000)
+    try:
+        await store.add_tombstones([keys.user("u-left-a")], at=now)
+        assert await purge_erased_leftovers(store, blob_store, keys, now_ms=now) == 1
+        # Nothing is left for a second run.
+        assert await purge_erased_leftovers(store, blob_store, keys, now_ms=now) == 0
+    finally:
+        await engine.dispose()
+    assert sorted(p.name for p in blobs.iterdir()) == ["sess-left-0002"]
+    gone = await client.get("/api/v1/users/u-left-a/sessions/latest", headers=AUTH)
+    assert gone.status_code == 404
+    kept = await client.get("/api/v1/users/u-left-b/sessions/latest", headers=AUTH)
+    assert kept.json()["session_id"] == "sess-left-0002"
+    # The session's own tombstone is recorded too, as an erasure records it.
+    body = msgspec.json.encode(batch("sess-left-0001", 1, checkout_events()))
+    assert (await client.post("/api/v1/ingest", content=body, headers=INGEST)).status_code == 410
+
+
+async def test_erasures_older_than_a_day_are_not_looked_at_again(
+    client: Any, settings: Any
+) -> None:
+    body = msgspec.json.encode(batch("sess-left-0003", 0, checkout_events(), user_id="u-left-c"))
+    assert (await client.post("/api/v1/ingest", content=body, headers=INGEST)).status_code == 202
+    engine = create_engine(settings.database_url)
+    store = SessionStore(engine)
+    keys = ErasureKeys(settings.secret_key)
+    now = int(time.time() * 1000)
+    try:
+        await store.add_tombstones([keys.user("u-left-c")], at=now)
+        blob_store = open_blob_store(None, settings.data_dir)
+        later = now + ERASURE_RECHECK_MS + 1
+        assert await purge_erased_leftovers(store, blob_store, keys, now_ms=later) == 0
+    finally:
+        await engine.dispose()
+    kept = await client.get("/api/v1/users/u-left-c/sessions/latest", headers=AUTH)
+    assert kept.status_code == 200

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,9 +11,15 @@ from redis import Redis
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
+from service.chunk_layout import session_prefix
+from service.erasure import ErasureKeys
 from service.jobs.queue import QUEUE_NAME, JobQueue
 from service.jobs.runtime import configure_job_runtime
 from service.settings import Settings
+from service.storage.blobs import open_blob_store
+from service.storage.database import create_engine
+from service.storage.records import BatchRecord
+from service.storage.session_store import SessionStore
 
 
 def test_hourly_purge_is_enqueued_once_and_runs(settings: Settings, tmp_path: Path) -> None:
@@ -28,3 +36,48 @@ def test_hourly_purge_is_enqueued_once_and_runs(settings: Settings, tmp_path: Pa
     assert job.get_status() == JobStatus.FINISHED
     assert job.return_value() == 0
     assert queue.depth() == 0
+
+
+def test_the_hourly_purge_also_removes_what_an_erasure_left_behind(settings: Settings) -> None:
+    keys = ErasureKeys(settings.secret_key)
+    now = int(time.time() * 1000)
+    record = BatchRecord(
+        session_id="sess-left-job1",
+        seq=0,
+        user_id="u-left-job",
+        blob_key=f"{session_prefix('sess-left-job1')}000000000000-0.json.gz",
+        first_ts=now,
+        last_ts=now,
+        event_count=1,
+        byte_count=2,
+        received_at=now,
+        final=False,
+        signals=[],
+    )
+
+    async def leave_a_session_behind_an_erasure() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            store = SessionStore(engine)
+            await open_blob_store(None, settings.data_dir).put(record.blob_key, b"[]")
+            assert await store.record_batch(record)
+            await store.add_tombstones([keys.user("u-left-job")], at=now)
+            store.dispose()
+        finally:
+            await engine.dispose()
+
+    async def stored_sessions() -> list[str]:
+        engine = create_engine(settings.database_url)
+        try:
+            return await SessionStore(engine).session_ids_of_user("u-left-job")
+        finally:
+            await engine.dispose()
+
+    asyncio.run(leave_a_session_behind_an_erasure())
+    redis = Redis.from_url(settings.redis_url or "")
+    job_id = JobQueue(redis).enqueue_retention_purge()
+    configure_job_runtime(settings)
+    SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
+    assert Job.fetch(job_id, connection=redis).return_value() == 1
+    assert asyncio.run(stored_sessions()) == []
+    assert not (settings.data_dir / "blobs" / "sessions" / "sess-left-job1").exists()
