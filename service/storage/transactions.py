@@ -61,10 +61,15 @@ class TransactionRunner:
         def run_work(conn: Connection) -> _T:
             return work(conn, *args, **kwargs)
 
-        if self._on_loop is None:
+        on_loop, in_thread = self._on_loop, self._in_thread
+        if on_loop is None or in_thread is None:
             async with self._engine.begin() as conn:
                 return await conn.run_sync(run_work)
-        return (await self.run_in_turn(run_work, _read_nothing))[0]
+        try:
+            with on_loop.connect() as connection:
+                return await _commit_in_thread(connection, run_work)
+        except _LockBusy:
+            return await asyncio.to_thread(_in_transaction, in_thread, run_work)
 
     async def run_in_turn(
         self,
@@ -73,19 +78,8 @@ class TransactionRunner:
     ) -> tuple[_T, _U]:
         """`first(connection)` in one transaction, committed; then `then(connection, result)`
         in another."""
-        on_loop, in_thread = self._on_loop, self._in_thread
-        if on_loop is None or in_thread is None:
-            async with self._engine.begin() as conn:
-                result = await conn.run_sync(first)
-            async with self._engine.begin() as conn:
-                return result, await conn.run_sync(then, result)
-        try:
-            with on_loop.connect() as connection:
-                result = await _commit_in_thread(connection, first)
-                with connection.begin():
-                    return result, then(connection, result)
-        except _LockBusy:
-            return await asyncio.to_thread(_in_turn, in_thread, first, then)
+        result = await self.run(first)
+        return result, await self.run(then, result)
 
     def dispose(self) -> None:
         """Close the connections this runner opened (the async engine is its owner's)."""
@@ -129,18 +123,10 @@ def _is_busy(exc: OperationalError) -> bool:
     return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
-def _read_nothing(_conn: Connection, _result: object) -> None:
-    return None
-
-
-def _in_turn(
-    engine: Engine, first: Callable[[Connection], _T], then: Callable[[Connection, _T], _U]
-) -> tuple[_T, _U]:
-    """`run_in_turn` in a worker thread, on a connection that may wait for the lock."""
+def _in_transaction(engine: Engine, work: Callable[[Connection], _T]) -> _T:
+    """`work` in a transaction in a worker thread, on a connection that may wait for the lock."""
     with engine.begin() as conn:
-        result = first(conn)
-    with engine.begin() as conn:
-        return result, then(conn, result)
+        return work(conn)
 
 
 def _sqlite_engine(url: Any, wait_for_lock: bool) -> Engine:
