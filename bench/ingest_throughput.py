@@ -285,6 +285,7 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
         ),
         "",
     ]
+    lines += [_load_generator_line(runs), ""]
     by_name = {figures.name: _throughput(figures) for figures in runs}
     rounds = {figures.name: figures.round_rates for figures in runs}
     baseline = by_name.get("baseline", 0.0)
@@ -306,6 +307,20 @@ def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[Server
     header = ["ratio of batches/s", "value", "per round: median (min-max)", "target"]
     lines.append(format_table(header, ratios))
     return "\n".join(lines)
+
+
+def _load_generator_line(runs: Sequence[ServerFigures]) -> str:
+    """How busy the load generator's one thread was while it sent to each server: near 100%,
+    it, not the server, set that server's rate."""
+    busy = ", ".join(
+        f"{figures.name} {figures.client_cpu_seconds / figures.result.elapsed_seconds:.0%}"
+        for figures in runs
+        if figures.result.elapsed_seconds
+    )
+    return (
+        f"load generator busy (CPU time / wall time of its one thread, per server): {busy}; "
+        "near 100%, the generator sets the rate"
+    )
 
 
 def _round_spread(rates: Sequence[float], baseline_rates: Sequence[float]) -> str:
