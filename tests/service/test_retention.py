@@ -4,6 +4,7 @@ left behind go too."""
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -12,7 +13,7 @@ import pytest
 import service.retention
 from service.erasure import ErasureKeys
 from service.retention import ERASURE_RECHECK_MS, purge_erased_leftovers, purge_expired
-from service.storage.blobs import open_blob_store
+from service.storage.blobs import BlobStore, open_blob_store
 from service.storage.database import create_engine
 from service.storage.session_store import SessionStore
 from tests.conftest import AUTH, INGEST
@@ -21,27 +22,35 @@ from tests.recordings import batch, checkout_events
 DAY_MS = 24 * 3600 * 1000
 
 
+@pytest.fixture
+async def store(settings: Any) -> AsyncIterator[SessionStore]:
+    # The app runs on its own event loop; the purges get connections of this test's loop.
+    engine = create_engine(settings.database_url)
+    yield SessionStore(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+def blob_store(settings: Any) -> BlobStore:
+    return open_blob_store(None, settings.data_dir)
+
+
+async def record(client: Any, session_id: str, user_id: str = "u42") -> None:
+    body = msgspec.json.encode(batch(session_id, 0, checkout_events(), user_id=user_id))
+    assert (await client.post("/api/v1/ingest", content=body, headers=INGEST)).status_code == 202
+
+
 async def test_purge_removes_only_expired_sessions_and_their_blobs(
-    client: Any, settings: Any
+    client: Any, settings: Any, store: SessionStore, blob_store: BlobStore
 ) -> None:
     for sid in ("sess-ret-0001", "sess-ret-0002"):
-        body = msgspec.json.encode(batch(sid, 0, checkout_events()))
-        assert (
-            await client.post("/api/v1/ingest", content=body, headers=INGEST)
-        ).status_code == 202
-    # The app runs on its own event loop; the purge gets connections of this test's loop.
-    engine = create_engine(settings.database_url)
-    store = SessionStore(engine)
-    blob_store = open_blob_store(None, settings.data_dir)
+        await record(client, sid)
     blobs = settings.data_dir / "blobs" / "sessions"
 
     now = int(time.time() * 1000)
-    try:
-        assert await purge_expired(store, blob_store, 30, now_ms=now) == 0
-        assert len(list(blobs.iterdir())) == 2
-        removed = await purge_expired(store, blob_store, 30, now_ms=now + 31 * DAY_MS)
-    finally:
-        await engine.dispose()
+    assert await purge_expired(store, blob_store, 30, now_ms=now) == 0
+    assert len(list(blobs.iterdir())) == 2
+    removed = await purge_expired(store, blob_store, 30, now_ms=now + 31 * DAY_MS)
     assert removed == 2
     assert not blobs.exists() or list(blobs.iterdir()) == []
     response = await client.get("/api/v1/sessions", headers=AUTH)
@@ -49,30 +58,25 @@ async def test_purge_removes_only_expired_sessions_and_their_blobs(
 
 
 async def test_a_session_left_over_from_an_erasure_goes_with_the_next_purge(
-    client: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+    client: Any,
+    settings: Any,
+    store: SessionStore,
+    blob_store: BlobStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(service.retention, "PURGE_SLICE", 1)  # one session per page
     # Two users' sessions; then user A is erased, but A's session is still there, as when a
     # batch committed after the erasure listed A's sessions and the server crashed before the
     # check that follows each commit.
-    for sid, user in (("sess-left-0001", "u-left-a"), ("sess-left-0002", "u-left-b")):
-        body = msgspec.json.encode(batch(sid, 0, checkout_events(), user_id=user))
-        assert (
-            await client.post("/api/v1/ingest", content=body, headers=INGEST)
-        ).status_code == 202
-    engine = create_engine(settings.database_url)
-    store = SessionStore(engine)
-    blob_store = open_blob_store(None, settings.data_dir)
+    await record(client, "sess-left-0001", "u-left-a")
+    await record(client, "sess-left-0002", "u-left-b")
     keys = ErasureKeys(settings.secret_key)
     blobs = settings.data_dir / "blobs" / "sessions"
     now = int(time.time() * 1000)
-    try:
-        await store.add_tombstones([keys.user("u-left-a")], at=now)
-        assert await purge_erased_leftovers(store, blob_store, keys, now_ms=now) == 1
-        # Nothing is left for a second run.
-        assert await purge_erased_leftovers(store, blob_store, keys, now_ms=now) == 0
-    finally:
-        await engine.dispose()
+    await store.add_tombstones([keys.user("u-left-a")], at=now)
+    assert await purge_erased_leftovers(store, blob_store, keys, now_ms=now) == 1
+    # Nothing is left for a second run.
+    assert await purge_erased_leftovers(store, blob_store, keys, now_ms=now) == 0
     assert sorted(p.name for p in blobs.iterdir()) == ["sess-left-0002"]
     gone = await client.get("/api/v1/users/u-left-a/sessions/latest", headers=AUTH)
     assert gone.status_code == 404
@@ -84,20 +88,13 @@ async def test_a_session_left_over_from_an_erasure_goes_with_the_next_purge(
 
 
 async def test_erasures_older_than_a_day_are_not_looked_at_again(
-    client: Any, settings: Any
+    client: Any, settings: Any, store: SessionStore, blob_store: BlobStore
 ) -> None:
-    body = msgspec.json.encode(batch("sess-left-0003", 0, checkout_events(), user_id="u-left-c"))
-    assert (await client.post("/api/v1/ingest", content=body, headers=INGEST)).status_code == 202
-    engine = create_engine(settings.database_url)
-    store = SessionStore(engine)
+    await record(client, "sess-left-0003", "u-left-c")
     keys = ErasureKeys(settings.secret_key)
     now = int(time.time() * 1000)
-    try:
-        await store.add_tombstones([keys.user("u-left-c")], at=now)
-        blob_store = open_blob_store(None, settings.data_dir)
-        later = now + ERASURE_RECHECK_MS + 1
-        assert await purge_erased_leftovers(store, blob_store, keys, now_ms=later) == 0
-    finally:
-        await engine.dispose()
+    await store.add_tombstones([keys.user("u-left-c")], at=now)
+    later = now + ERASURE_RECHECK_MS + 1
+    assert await purge_erased_leftovers(store, blob_store, keys, now_ms=later) == 0
     kept = await client.get("/api/v1/users/u-left-c/sessions/latest", headers=AUTH)
     assert kept.status_code == 200
