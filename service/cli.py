@@ -28,7 +28,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Alembic announces every internal plugin it loads; only its migration steps matter here.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = load_settings()
-    result: int = args.run(settings, args)
+    try:
+        result: int = args.run(settings, args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader has gone (`replaydesk last u42 | head -3`): stop quietly, as other tools do.
+        # What is still buffered goes nowhere, so the exit does not fail on it again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return result
 
 

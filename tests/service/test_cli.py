@@ -224,3 +224,23 @@ def test_the_log_names_routes_not_user_ids_or_keys(
     assert "POST /api/v1/ingest 40" in log
     assert "jane.doe" not in log and "rdk_ing_secretish" not in log
     assert api_key.group(1) not in log.split("first start", 1)[1].split("\n", 3)[-1]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(embedded_env: dict[str, str]) -> None:
+    """`replaydesk plugins | head -1`: the reader leaves early; no traceback follows."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # gone before the command writes a line
+    try:
+        listed = subprocess.run(
+            [*REPLAYDESK, "plugins"],
+            env=embedded_env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert listed.returncode == 1
+    assert "Traceback" not in listed.stderr and "BrokenPipeError" not in listed.stderr
