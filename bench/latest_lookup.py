@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.figures import format_table, percentile, ratio, verdict
@@ -71,18 +71,19 @@ async def _select_one(engine: AsyncEngine) -> None:
 
 
 @contextlib.contextmanager
-def _captured_statements(engine: AsyncEngine) -> Iterator[list[tuple[str, Any]]]:
-    """The SQL (and parameters) the engine sends while the block runs."""
+def _captured_statements() -> Iterator[list[tuple[str, Any]]]:
+    """The SQL (and parameters) sent while the block runs, by any engine: on a SQLite file the
+    lookup reads through an engine of its store's own (see `TransactionRunner`)."""
     captured: list[tuple[str, Any]] = []
 
     def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
         captured.append((statement, parameters))
 
-    event.listen(engine.sync_engine, "before_cursor_execute", capture)
+    event.listen(Engine, "before_cursor_execute", capture)
     try:
         yield captured
     finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", capture)
+        event.remove(Engine, "before_cursor_execute", capture)
 
 
 async def _query_plan(engine: AsyncEngine, statement: str, parameters: Any) -> list[str]:
@@ -101,9 +102,10 @@ async def _measure(
     backend: str, database_url: str, fill_seconds: float, config: LookupConfig, workdir: Path
 ) -> BackendFigures:
     engine = create_engine(database_url)
+    store = SessionStore(engine)
     try:
         blobs = open_blob_store(None, workdir / f"{backend}-blobs")
-        views = SessionViews(SessionStore(engine), blobs, IDLE_TIMEOUT_SECONDS)
+        views = SessionViews(store, blobs, IDLE_TIMEOUT_SECONDS)
         rng = random.Random(20261122)
         # Warm-up users are drawn separately, so the timed users are not all pre-read.
         warmup_numbers = [rng.randrange(config.users) for _ in range(config.warmup_lookups)]
@@ -111,7 +113,7 @@ async def _measure(
         for number in warmup_numbers:
             await views.latest_for_user(session_user(number))
             await _select_one(engine)
-        with _captured_statements(engine) as captured:
+        with _captured_statements() as captured:
             await views.latest_for_user(session_user(user_numbers[0]))
         plan = await _query_plan(engine, *captured[0])
         latest_ms: list[float] = []
@@ -131,6 +133,7 @@ async def _measure(
             await _select_one(engine)
             select_one_ms.append(_ms_since(started))
     finally:
+        store.dispose()
         await engine.dispose()
     return BackendFigures(
         backend=backend,

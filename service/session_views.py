@@ -35,6 +35,10 @@ def to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 class SessionCounts(msgspec.Struct, frozen=True, kw_only=True):
     """How much happened in a session."""
 
@@ -139,26 +143,26 @@ class SessionViews:
 
     async def summary(self, session_id: str) -> SessionSummary:
         """One session's summary; NotFound when there is none."""
-        record = await self.store.get(session_id)
-        if record is None:
+        found = await self.store.get_with_pages(session_id)
+        if found is None:
             raise NotFound(f"no session {session_id!r}")
-        return (await self._summaries([record]))[0]
+        return self._summary(*found, _now_ms())
 
     async def latest_for_user(self, user_id: str) -> SessionSummary:
         """The user's newest session; NotFound when the user has none."""
-        found = await self.store.search(SessionFilters(user_id=user_id, limit=1))
-        if not found:
+        found = await self.store.newest_with_pages(user_id)
+        if found is None:
             raise NotFound(f"no session recorded for user {user_id!r}")
-        return (await self._summaries(found))[0]
+        return self._summary(*found, _now_ms())
 
     async def search(self, filters: SessionFilters) -> SessionList:
         """Sessions matching the filters, newest first, with a cursor for the next page."""
-        records = await self.store.search(filters)
-        summaries = await self._summaries(records)
-        full_page = len(records) == filters.limit and records
+        found = await self.store.search_with_pages(filters)
+        now = _now_ms()
+        full_page = len(found) == filters.limit and found
         return SessionList(
-            sessions=summaries,
-            next_before=to_datetime(records[-1].started_at) if full_page else None,
+            sessions=[self._summary(record, pages, now) for record, pages in found],
+            next_before=to_datetime(found[-1][0].started_at) if full_page else None,
         )
 
     async def report(self, session_id: str) -> SessionReport:
@@ -203,11 +207,6 @@ class SessionViews:
             yield inner if first else b"," + inner
             first = False
         yield b"]"
-
-    async def _summaries(self, records: list[SessionRecord]) -> list[SessionSummary]:
-        pages = await self.store.pages([r.session_id for r in records])
-        now = int(time.time() * 1000)
-        return [self._summary(r, pages[r.session_id], now) for r in records]
 
     def _summary(self, r: SessionRecord, pages: list[str], now: int) -> SessionSummary:
         return SessionSummary(

@@ -30,7 +30,9 @@ from service.storage.models import ChunkRow, ErasureRow, SessionRow, SignalRow, 
 from service.storage.records import BatchRecord, SessionFilters, SessionRecord, SignalRecord
 from service.storage.transactions import TransactionRunner
 
-__all__ = ["SessionStore"]
+__all__ = ["SessionStore", "SessionWithPages"]
+
+SessionWithPages = tuple[SessionRecord, list[str]]
 
 sessions = cast(Table, SessionRow.__table__)
 chunks = cast(Table, ChunkRow.__table__)
@@ -255,47 +257,31 @@ class SessionStore:
 
     async def search(self, filters: SessionFilters) -> list[SessionRecord]:
         """Sessions matching `filters`, newest first."""
-        query: Select[Any] = select(sessions)
-        if filters.user_id is not None:
-            query = query.where(sessions.c.user_id == filters.user_id)
-        if filters.has_errors is not None:
-            query = query.where((sessions.c.error_count > 0) == filters.has_errors)
-        if filters.has_rage_clicks is not None:
-            query = query.where((sessions.c.rage_click_count > 0) == filters.has_rage_clicks)
-        if filters.since is not None:
-            query = query.where(sessions.c.ended_at >= filters.since)
-        if filters.until is not None:
-            query = query.where(sessions.c.started_at <= filters.until)
-        if filters.before is not None:
-            query = query.where(sessions.c.started_at < filters.before)
-        if filters.url:
-            pattern = "%" + _escape_like(filters.url) + "%"
-            query = query.where(
-                exists().where(
-                    signals.c.session_id == sessions.c.id,
-                    signals.c.kind == "page_view",
-                    signals.c.url.like(pattern, escape="\\"),
-                )
-            )
-        query = query.order_by(sessions.c.started_at.desc(), sessions.c.id.desc())
-        query = query.limit(filters.limit)
         async with self.engine.connect() as conn:
-            return [_session_record(row) for row in await conn.execute(query)]
+            return [_session_record(row) for row in await conn.execute(_search_query(filters))]
 
-    async def pages(self, session_ids: Sequence[str]) -> dict[str, list[str]]:
-        """Page-view URLs of each session, in visit order."""
-        result: dict[str, list[str]] = {sid: [] for sid in session_ids}
-        if not session_ids:
-            return result
-        query = (
-            select(signals.c.session_id, signals.c.url)
-            .where(signals.c.session_id.in_(session_ids), signals.c.kind == "page_view")
-            .order_by(signals.c.session_id, signals.c.ts, signals.c.id)
-        )
+    async def search_with_pages(self, filters: SessionFilters) -> list[SessionWithPages]:
+        """`search`, each session with its page-view URLs, in one statement."""
         async with self.engine.connect() as conn:
-            for session_id, url in await conn.execute(query):
-                result[session_id].append(url)
-        return result
+            return await conn.run_sync(_with_pages, _search_query(filters))
+
+    async def newest_with_pages(self, user_id: str) -> SessionWithPages | None:
+        """The user's newest session and its page-view URLs, or None.
+
+        One statement that follows two indexes and takes microseconds, run the cheapest way
+        (`TransactionRunner.read`): on a SQLite file on the event loop, without the thread
+        hand-offs that made up most of a lookup's time; on PostgreSQL without a transaction's
+        round trips.
+        """
+        query = _search_query(SessionFilters(user_id=user_id, limit=1))
+        found = await self._transactions.read(_with_pages, query)
+        return found[0] if found else None
+
+    async def get_with_pages(self, session_id: str) -> SessionWithPages | None:
+        """One session and its page-view URLs, or None; read as `newest_with_pages` is."""
+        query = select(sessions).where(sessions.c.id == session_id)
+        found = await self._transactions.read(_with_pages, query)
+        return found[0] if found else None
 
     async def signals(
         self, session_id: str, kinds: Sequence[str] | None = None
@@ -487,6 +473,53 @@ def _fold(old: dict[str, Any], new: dict[str, Any], span: bool = True) -> dict[s
         folded["started_at"] = min(old["started_at"], new["started_at"])
         folded["ended_at"] = max(old["ended_at"], new["ended_at"])
     return folded
+
+
+def _search_query(filters: SessionFilters) -> Select[Any]:
+    query: Select[Any] = select(sessions)
+    if filters.user_id is not None:
+        query = query.where(sessions.c.user_id == filters.user_id)
+    if filters.has_errors is not None:
+        query = query.where((sessions.c.error_count > 0) == filters.has_errors)
+    if filters.has_rage_clicks is not None:
+        query = query.where((sessions.c.rage_click_count > 0) == filters.has_rage_clicks)
+    if filters.since is not None:
+        query = query.where(sessions.c.ended_at >= filters.since)
+    if filters.until is not None:
+        query = query.where(sessions.c.started_at <= filters.until)
+    if filters.before is not None:
+        query = query.where(sessions.c.started_at < filters.before)
+    if filters.url:
+        pattern = "%" + _escape_like(filters.url) + "%"
+        query = query.where(
+            exists().where(
+                signals.c.session_id == sessions.c.id,
+                signals.c.kind == "page_view",
+                signals.c.url.like(pattern, escape="\\"),
+            )
+        )
+    query = query.order_by(sessions.c.started_at.desc(), sessions.c.id.desc())
+    return query.limit(filters.limit)
+
+
+def _with_pages(conn: Connection, chosen: Select[Any]) -> list[SessionWithPages]:
+    """The sessions `chosen` selects, in its order (newest first), each with its page-view
+    URLs in visit order: one row per page view (or one without a URL), in one statement."""
+    picked = chosen.subquery()
+    page_views = and_(signals.c.session_id == picked.c.id, signals.c.kind == "page_view")
+    query = (
+        select(picked, signals.c.url.label("page_url"))
+        .select_from(picked.outerjoin(signals, page_views))
+        .order_by(picked.c.started_at.desc(), picked.c.id.desc(), signals.c.ts, signals.c.id)
+    )
+    found: dict[str, SessionWithPages] = {}
+    for row in conn.execute(query):
+        entry = found.get(row.id)
+        if entry is None:
+            entry = found[row.id] = (_session_record(row), [])
+        if row.page_url is not None:
+            entry[1].append(row.page_url)
+    return list(found.values())
 
 
 def _escape_like(text: str) -> str:

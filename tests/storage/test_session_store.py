@@ -95,8 +95,29 @@ async def test_search_orders_newest_first_and_filters_by_url(store: SessionStore
     found = await store.search(SessionFilters(limit=10))
     assert [s.session_id for s in found] == ["sess-2-0000", "sess-1-0000", "sess-0-0000"]
     assert [s.session_id for s in await store.search(SessionFilters(url="x/1"))] == ["sess-1-0000"]
-    pages = await store.pages(["sess-1-0000", "sess-9-0000"])
-    assert pages == {"sess-1-0000": ["https://x/1"], "sess-9-0000": []}
+
+
+async def test_sessions_come_with_their_pages(store: SessionStore) -> None:
+    """Each way of reading sessions for a summary brings their page views, in visit order."""
+    views = [
+        SignalRecord(kind="page_view", ts=ts, seq=0, data={"url": f"https://x/{ts}"})
+        for ts in (300, 100, 200)
+    ]
+    await store.record_batch(record(0, 100, 350, views, session_id="sess-paged-01"))
+    await store.record_batch(record(0, 10, 20, session_id="sess-bare-01"))
+    in_order = ["https://x/100", "https://x/200", "https://x/300"]
+
+    found = await store.search_with_pages(SessionFilters(limit=10))
+    assert [(r.session_id, pages) for r, pages in found] == [
+        ("sess-paged-01", in_order),
+        ("sess-bare-01", []),
+    ]
+    newest = await store.newest_with_pages("u1")
+    assert newest is not None and (newest[0].session_id, newest[1]) == ("sess-paged-01", in_order)
+    assert await store.newest_with_pages("nobody") is None
+    one = await store.get_with_pages("sess-bare-01")
+    assert one is not None and (one[0].session_id, one[1]) == ("sess-bare-01", [])
+    assert await store.get_with_pages("sess-none-01") is None
 
 
 async def test_delete_sessions_records_tombstones(store: SessionStore) -> None:

@@ -63,6 +63,29 @@ async def test_a_failing_function_rolls_its_transaction_back(engine: AsyncEngine
     assert await probe_values(engine) == []
 
 
+def count_in_transaction(conn: Connection) -> tuple[int, bool]:
+    """How many probe rows, and whether the driver's connection is inside a transaction."""
+    n = conn.execute(text("SELECT count(*) FROM runner_probe")).scalar_one()
+    driver = conn.connection.driver_connection
+    if hasattr(driver, "is_in_transaction"):  # asyncpg
+        return n, driver.is_in_transaction()
+    return n, driver.in_transaction  # type: ignore[union-attr]  # sqlite3
+
+
+async def test_a_read_needs_no_transaction_of_its_own(engine: AsyncEngine) -> None:
+    runner = TransactionRunner(engine)
+    try:
+        await runner.run(insert, 3)
+        read = await runner.read(count_in_transaction)
+        in_run = await runner.run(count_in_transaction)
+    finally:
+        runner.dispose()
+    # PostgreSQL: `run` sends a BEGIN (and later a COMMIT), each a round trip; `read` spares
+    # both. SQLite starts no transaction for a read either way.
+    assert read == (1, False)
+    assert in_run == (1, engine.dialect.name == "postgresql")
+
+
 @pytest.fixture
 async def sqlite_file(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'runner.db'}"
