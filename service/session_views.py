@@ -14,7 +14,7 @@ from service.errors import NotFound
 from service.repro_steps import ReproStep, build_repro_steps
 from service.storage.blobs import BlobStore
 from service.storage.records import SessionFilters, SessionRecord, SignalRecord
-from service.storage.session_store import SessionStore
+from service.storage.session_store import SessionStore, SessionWithPages
 
 __all__ = [
     "ConsoleError",
@@ -33,10 +33,6 @@ __all__ = [
 def to_datetime(ms: int) -> datetime:
     """Milliseconds since the epoch as an aware UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 class SessionCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -146,22 +142,21 @@ class SessionViews:
         found = await self.store.get_with_pages(session_id)
         if found is None:
             raise NotFound(f"no session {session_id!r}")
-        return self._summary(*found, _now_ms())
+        return self._summaries([found])[0]
 
     async def latest_for_user(self, user_id: str) -> SessionSummary:
         """The user's newest session; NotFound when the user has none."""
         found = await self.store.newest_with_pages(user_id)
         if found is None:
             raise NotFound(f"no session recorded for user {user_id!r}")
-        return self._summary(*found, _now_ms())
+        return self._summaries([found])[0]
 
     async def search(self, filters: SessionFilters) -> SessionList:
         """Sessions matching the filters, newest first, with a cursor for the next page."""
         found = await self.store.search_with_pages(filters)
-        now = _now_ms()
         full_page = len(found) == filters.limit and found
         return SessionList(
-            sessions=[self._summary(record, pages, now) for record, pages in found],
+            sessions=self._summaries(found),
             next_before=to_datetime(found[-1][0].started_at) if full_page else None,
         )
 
@@ -207,6 +202,10 @@ class SessionViews:
             yield inner if first else b"," + inner
             first = False
         yield b"]"
+
+    def _summaries(self, found: list[SessionWithPages]) -> list[SessionSummary]:
+        now = int(time.time() * 1000)
+        return [self._summary(record, pages, now) for record, pages in found]
 
     def _summary(self, r: SessionRecord, pages: list[str], now: int) -> SessionSummary:
         return SessionSummary(

@@ -82,7 +82,7 @@ class TransactionRunner:
             return await self.run(work, *args, **kwargs)
         async with self._engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await autocommit.run_sync(lambda sync_conn: work(sync_conn, *args, **kwargs))
+            return await autocommit.run_sync(work, *args, **kwargs)
 
     async def run_in_turn(
         self,

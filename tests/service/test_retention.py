@@ -26,7 +26,9 @@ DAY_MS = 24 * 3600 * 1000
 async def store(settings: Any) -> AsyncIterator[SessionStore]:
     # The app runs on its own event loop; the purges get connections of this test's loop.
     engine = create_engine(settings.database_url)
-    yield SessionStore(engine)
+    store = SessionStore(engine)
+    yield store
+    store.dispose()
     await engine.dispose()
 
 
