@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["chunk_blob_key", "session_prefix"]
+__all__ = ["SESSIONS_FOLDER", "chunk_blob_key", "session_prefix"]
+
+
+# The folder that holds one folder per session.
+SESSIONS_FOLDER = "sessions"
 
 
 def session_prefix(session_id: str) -> str:
     """The blob-store prefix holding every chunk of a session (erasure deletes it whole)."""
-    return f"sessions/{session_id}/"
+    return f"{SESSIONS_FOLDER}/{session_id}/"
 
 
 def chunk_blob_key(session_id: str, seq: int, content: bytes) -> str:

@@ -4,19 +4,22 @@ them."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
+from service.chunk_layout import SESSIONS_FOLDER
 from service.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
 
-__all__ = ["purge_erased_leftovers", "purge_expired"]
+__all__ = ["purge_erased_leftovers", "purge_expired", "purge_orphan_chunks"]
 
+DAY_MS = 24 * 3600 * 1000
 # Deleted in slices so one purge never holds a long write lock on SQLite.
 PURGE_SLICE = 200
 # How far back `purge_erased_leftovers` looks for erasures: a day, so a purge that missed a few
 # hourly runs still sees them.
-ERASURE_RECHECK_MS = 24 * 3600 * 1000
+ERASURE_RECHECK_MS = DAY_MS
 # A batch is stamped when it arrives and committed a little later; one stamped shortly before
 # an erasure can still be committed after it.
 _ARRIVAL_MARGIN_MS = 10 * 60 * 1000
@@ -35,13 +38,46 @@ async def purge_expired(
     sessions are gone, so no retry could need them. Returns how many sessions went.
     """
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    cutoff = now - retention_days * 24 * 3600 * 1000
+    cutoff = now - retention_days * DAY_MS
     removed = 0
     while ids := await store.expired_session_ids(cutoff, PURGE_SLICE):
         await purge_sessions(store, blobs, ids, [])
         removed += len(ids)
     if tickets is not None:
         await tickets.purge_settled(cutoff)
+    return removed
+
+
+async def purge_orphan_chunks(
+    store: SessionStore, blobs: BlobStore, retention_days: int, now_ms: int | None = None
+) -> int:
+    """Remove the chunk folders of sessions that have no row, once their newest chunk is
+    older than the retention period. Returns how many folders went.
+
+    Ingest puts a batch's chunk before it writes the batch's rows. When the rows are never
+    written (the database failed, or the process stopped, and the batch was not sent again),
+    nothing points at the chunk. In a session with rows it goes with its session; in a session
+    with none, only this finds it. A batch sent again puts its chunk again, as a new file, so
+    a folder that has not changed for the whole retention period has no retry on its way.
+    """
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    cutoff = datetime.fromtimestamp((now - retention_days * DAY_MS) / 1000, tz=UTC)
+    folders = {
+        folder.removeprefix(SESSIONS_FOLDER + "/"): folder
+        for folder in await blobs.list_folders(SESSIONS_FOLDER)
+    }
+    ids = sorted(folders)
+    removed = 0
+    for start in range(0, len(ids), PURGE_SLICE):
+        part = ids[start : start + PURGE_SLICE]
+        existing = await store.existing_session_ids(part)
+        for session_id in part:
+            if session_id in existing:
+                continue
+            newest = await blobs.last_written(folders[session_id])
+            if newest is not None and newest < cutoff:
+                await blobs.delete_prefix(folders[session_id])
+                removed += 1
     return removed
 
 

@@ -1,16 +1,19 @@
 """Job: purge sessions (rows and blobs) older than the retention period, or left over from an
-erasure."""
+erasure, and chunks that no session row points at."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from service.erasure import ErasureKeys
 from service.jobs.context import JobContext, in_context
 from service.jobs.runtime import job_plugins, job_settings
-from service.retention import purge_erased_leftovers, purge_expired
+from service.retention import purge_erased_leftovers, purge_expired, purge_orphan_chunks
 
 __all__ = ["purge_expired_sessions"]
+
+log = logging.getLogger(__name__)
 
 
 def purge_expired_sessions() -> int:
@@ -22,6 +25,11 @@ def purge_expired_sessions() -> int:
             context.store, context.blobs, settings.retention_days, tickets=context.tickets
         )
         keys = ErasureKeys(settings.secret_key)
-        return expired + await purge_erased_leftovers(context.store, context.blobs, keys)
+        leftovers = await purge_erased_leftovers(context.store, context.blobs, keys)
+        orphans = await purge_orphan_chunks(context.store, context.blobs, settings.retention_days)
+        if orphans:
+            # Folders, not sessions (they have no session row): logged, not counted.
+            log.info("removed the chunks of %d sessions that had no session row", orphans)
+        return expired + leftovers
 
     return asyncio.run(in_context(settings, job_plugins(), True, work))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -19,6 +19,7 @@ from service.storage.filesystem_sync import FilesystemSync, open_filesystem_sync
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Mapping, Sequence
 
+    from obstore import ObjectMeta
     from obstore.store import (
         AzureConfig,
         ClientConfig,
@@ -218,6 +219,27 @@ class BlobStore:
         # Validate now rather than on first iteration, so a bad prefix fails at the call site.
         return self._iter_keys(_validate_prefix(prefix))
 
+    async def list_folders(self, prefix: str) -> list[str]:
+        """The folders one level below `prefix` that hold blobs, as prefixes without the
+        trailing `/` (`sessions/` gives `sessions/a`, `sessions/b`, ...), in no particular order.
+
+        obstore gathers them in one call (several requests on a cloud store), so memory grows
+        with their number.
+        """
+        normalized = _validate_prefix(prefix)
+        try:
+            listing = await obstore.list_with_delimiter_async(self._store, normalized or None)
+        except (ObstoreError, OSError) as exc:
+            raise self._unavailable("list", exc) from None
+        return list(listing["common_prefixes"])
+
+    async def last_written(self, prefix: str) -> datetime | None:
+        """When the newest blob under `prefix` was written, or None when there is none."""
+        return max(
+            [meta["last_modified"] async for meta in self._iter_meta(_validate_prefix(prefix))],
+            default=None,
+        )
+
     async def check(self) -> None:
         """Cheap reachability probe for health checks; raises `BlobStoreUnavailable`.
 
@@ -237,11 +259,15 @@ class BlobStore:
             raise self._unavailable("check", exc) from None
 
     async def _iter_keys(self, prefix: str) -> AsyncIterator[str]:
+        async for meta in self._iter_meta(prefix):
+            yield meta["path"]
+
+    async def _iter_meta(self, prefix: str) -> AsyncIterator[ObjectMeta]:
         try:
             stream = obstore.list(self._store, prefix or None, chunk_size=_LIST_CHUNK)
             async for chunk in stream:
                 for meta in chunk:
-                    yield meta["path"]
+                    yield meta
         except (ObstoreError, OSError) as exc:
             raise self._unavailable("list", exc) from None
 

@@ -317,6 +317,17 @@ class SessionStore:
         async with self.engine.connect() as conn:
             return list((await conn.execute(query)).scalars())
 
+    async def existing_session_ids(self, session_ids: Sequence[str]) -> set[str]:
+        """Those of `session_ids` that have a session row."""
+        query = select(sessions.c.id).where(sessions.c.id.in_(bindparam("ids", expanding=True)))
+        found: set[str] = set()
+        async with self.engine.connect() as conn:
+            # In parts, so PostgreSQL/SQLite parameter limits are never reached.
+            for start in range(0, len(session_ids), 500):
+                part = list(session_ids[start : start + 500])
+                found.update((await conn.execute(query, {"ids": part})).scalars())
+        return found
+
     async def expired_session_ids(self, received_before: int, limit: int) -> list[str]:
         """Sessions whose last batch arrived before `received_before`, oldest first."""
         query = (

@@ -3,6 +3,7 @@ left behind go too."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,7 +13,12 @@ import pytest
 
 import service.retention
 from service.erasure import ErasureKeys
-from service.retention import ERASURE_RECHECK_MS, purge_erased_leftovers, purge_expired
+from service.retention import (
+    ERASURE_RECHECK_MS,
+    purge_erased_leftovers,
+    purge_expired,
+    purge_orphan_chunks,
+)
 from service.storage.blobs import BlobStore, open_blob_store
 from service.storage.database import create_engine
 from service.storage.session_store import SessionStore
@@ -100,3 +106,28 @@ async def test_erasures_older_than_a_day_are_not_looked_at_again(
     assert await purge_erased_leftovers(store, blob_store, keys, now_ms=later) == 0
     kept = await client.get("/api/v1/users/u-left-c/sessions/latest", headers=AUTH)
     assert kept.status_code == 200
+
+
+async def test_chunks_no_session_points_at_go_once_past_the_retention_period(
+    client: Any, settings: Any, store: SessionStore, blob_store: BlobStore
+) -> None:
+    # A session with rows; two chunks whose rows were never written (as when the database
+    # failed after the put and the batch was not sent again): one old, one recent.
+    await record(client, "sess-kept-0001")
+    await blob_store.put("sessions/sess-orphan-old/000000000000-a.json.gz", b"old")
+    await blob_store.put("sessions/sess-orphan-new/000000000000-b.json.gz", b"new")
+    blobs = settings.data_dir / "blobs" / "sessions"
+    month_ago = time.time() - 31 * DAY_MS / 1000
+    for folder in ("sess-orphan-old", "sess-kept-0001"):
+        for chunk in (blobs / folder).iterdir():
+            os.utime(chunk, (month_ago, month_ago))
+
+    assert await purge_orphan_chunks(store, blob_store, 30) == 1
+    # A session with rows is left to `purge_expired`, by its last batch's arrival.
+    assert sorted(p.name for p in blobs.iterdir()) == ["sess-kept-0001", "sess-orphan-new"]
+    assert await purge_orphan_chunks(store, blob_store, 30) == 0
+    later = int(time.time() * 1000) + 31 * DAY_MS
+    assert await purge_orphan_chunks(store, blob_store, 30, now_ms=later) == 1
+    assert [p.name for p in blobs.iterdir()] == ["sess-kept-0001"]
+    events = await client.get("/api/v1/sessions/sess-kept-0001/events", headers=AUTH)
+    assert events.status_code == 200

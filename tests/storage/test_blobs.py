@@ -9,6 +9,7 @@ import socket
 import stat
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -178,6 +179,20 @@ async def test_list_keys_stays_inside_its_prefix(store: BlobStore) -> None:
         "other/4",
     }
     assert await _keys(store, "sessions/zz/") == set()
+
+
+async def test_folders_and_when_their_newest_blob_was_written(store: BlobStore) -> None:
+    before = datetime.now(tz=UTC) - timedelta(minutes=1)
+    for key in ("sessions/a/1", "sessions/a/sub/2", "sessions/ab/3", "other/4"):
+        await store.put(key, b"x")
+    assert sorted(await store.list_folders("sessions/")) == ["sessions/a", "sessions/ab"]
+    assert sorted(await store.list_folders("sessions")) == ["sessions/a", "sessions/ab"]
+    assert sorted(await store.list_folders("")) == ["other", "sessions"]
+    assert await store.list_folders("nothing/") == []
+    written = await store.last_written("sessions/a/")
+    assert written is not None
+    assert before < written < datetime.now(tz=UTC) + timedelta(minutes=1)
+    assert await store.last_written("sessions/zz/") is None
 
 
 async def test_delete_prefix_stays_inside_its_prefix(store: BlobStore) -> None:

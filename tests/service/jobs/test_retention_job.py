@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -81,3 +82,21 @@ def test_the_hourly_purge_also_removes_what_an_erasure_left_behind(settings: Set
     assert Job.fetch(job_id, connection=redis).return_value() == 1
     assert asyncio.run(stored_sessions()) == []
     assert not (settings.data_dir / "blobs" / "sessions" / "sess-left-job1").exists()
+
+
+def test_the_hourly_purge_also_removes_old_chunks_no_session_points_at(
+    settings: Settings,
+) -> None:
+    folder = settings.data_dir / "blobs" / "sessions" / "sess-orphan-job1"
+    key = f"{session_prefix('sess-orphan-job1')}000000000000-0.json.gz"
+    asyncio.run(open_blob_store(None, settings.data_dir).put(key, b"[]"))
+    past = time.time() - (settings.retention_days + 1) * 24 * 3600
+    for chunk in folder.iterdir():
+        os.utime(chunk, (past, past))
+    redis = Redis.from_url(settings.redis_url or "")
+    job_id = JobQueue(redis).enqueue_retention_purge()
+    configure_job_runtime(settings)
+    SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
+    # The job's figure counts sessions; this folder had none.
+    assert Job.fetch(job_id, connection=redis).return_value() == 0
+    assert not folder.exists()
