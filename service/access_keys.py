@@ -8,6 +8,7 @@ import secrets
 import time
 from collections.abc import Callable, Sequence
 
+from service.clock import now_ms
 from service.errors import Forbidden, Unauthorized
 from service.storage.key_store import ApiKeyRecord, IngestKeyRecord, KeyStore
 
@@ -101,18 +102,18 @@ class AccessKeys:
         """Create and store (hashed) a new API key; its value is returned once."""
         key_id = "key_" + secrets.token_hex(6)
         key = "rdk_api_" + secrets.token_urlsafe(32)
-        await self.store.add_api_key(key_id, name, hash_api_key(key), _now_ms())
+        await self.store.add_api_key(key_id, name, hash_api_key(key), now_ms())
         return CreatedApiKey(key_id, key)
 
     async def create_ingest_key(self, name: str, origins: list[str]) -> str:
         """Create a new ingest key for the given site origins."""
         key = "rdk_ing_" + secrets.token_urlsafe(16)
-        await self.store.add_ingest_key(key, name, origins, _now_ms())
+        await self.store.add_ingest_key(key, name, origins, now_ms())
         return key
 
     async def revoke(self, key_id_or_key: str) -> bool:
         """Revoke an API key by id or an ingest key by value."""
-        revoked = await self.store.revoke(key_id_or_key, _now_ms())
+        revoked = await self.store.revoke(key_id_or_key, now_ms())
         self._created_ingest_keys.pop(key_id_or_key, None)
         return revoked
 
@@ -123,7 +124,3 @@ class AccessKeys:
 
 def _origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
     return ANY_ORIGIN in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 
 from service.chunk_layout import session_prefix
+from service.clock import now_ms
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
 
@@ -44,9 +44,7 @@ async def purge_sessions(
     """
     for session_id in session_ids:
         await blobs.delete_prefix(session_prefix(session_id))
-    await store.delete_sessions(
-        session_ids, tombstones, at=int(time.time() * 1000), user_id=user_id
-    )
+    await store.delete_sessions(session_ids, tombstones, at=now_ms(), user_id=user_id)
 
 
 async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, user_id: str) -> int:
@@ -58,7 +56,7 @@ async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, u
     # The tombstone comes first: from then on the user's batches are refused, and a batch that
     # was already past that check finds the tombstone after its own write and removes its
     # session itself (`Ingestor`). So no session can appear after the list below is read.
-    await store.add_tombstones([user_tombstone], at=int(time.time() * 1000))
+    await store.add_tombstones([user_tombstone], at=now_ms())
     session_ids = await store.session_ids_of_user(user_id)
     tombstones = [user_tombstone, *(keys.session(sid) for sid in session_ids)]
     await purge_sessions(store, blobs, session_ids, tombstones, user_id)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import Annotated, Literal, cast
 
 import msgspec
@@ -11,6 +10,7 @@ from isal import igzip, isal_zlib
 
 from service.batch_writer import BatchWriter, PendingBatch
 from service.chunk_layout import chunk_blob_key
+from service.clock import now_ms
 from service.erasure import ErasureKeys, purge_sessions
 from service.errors import BatchInvalid, BatchTooLarge, UserErased
 from service.signals import process_events
@@ -157,7 +157,7 @@ class Ingestor:
             last_ts=processed.last_ts,
             event_count=processed.event_count,
             byte_count=len(chunk),
-            received_at=int(time.time() * 1000),
+            received_at=now_ms(),
             final=batch.final,
             signals=[
                 SignalRecord(kind=s.kind, ts=s.ts, seq=batch.seq, data=s.data)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 
 import msgspec
 from redis.exceptions import RedisError
 
+from service.clock import now_ms
 from service.errors import BadRequest, NotFound, StorageUnavailable
 from service.jobs.queue import JobQueue
 from service.plugin_host import PluginHost
@@ -139,7 +139,7 @@ async def file_issue(
         session_id,
         report.user_id,
         remote,
-        int(time.time() * 1000),
+        now_ms(),
     )
     return FiledIssue(
         provider=provider,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from redis import Redis
 
+from service.clock import now_ms
 from service.data_dir_lock import DataDirBusy, DataDirLock, acquire_data_dir_lock
 from service.jobs.failed_jobs import list_failed_jobs, requeue_failed_jobs
 from service.jobs.queue import JobQueue
@@ -112,7 +113,7 @@ def requeue_command(
         engine = create_engine(settings.database_url)
         try:
             attach = [job_id for job_id in requeued if job_id.startswith("attach-")]
-            await TicketStore(engine).reopen(attach, int(time.time() * 1000))
+            await TicketStore(engine).reopen(attach, now_ms())
         finally:
             await engine.dispose()
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from redis.exceptions import RedisError
 
+from service.clock import now_ms
 from service.storage.ticket_store import TicketStore
 from service.ticket_attachments import TicketAttachments
 
@@ -32,7 +32,7 @@ class OutboxRelay:
 
     async def relay_once(self, stale_after_ms: int = STALE_AFTER_MS) -> int:
         """One pass; returns how many jobs it enqueued. Stops early while Redis is away."""
-        now = int(time.time() * 1000)
+        now = now_ms()
         queue = self.attachments.queue
         enqueued = 0
         for record in await self.tickets.outbox(now - stale_after_ms, BATCH):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 import msgspec
 
+from service.clock import now_ms
 from service.errors import NotFound
 from service.jobs.retry_policies import is_retryable
 from service.plugin_host import PluginHost
@@ -58,10 +58,6 @@ def _missing_recording(record: AttachmentRecord, marker: str) -> MissingRecordin
     )
 
 
-def _now() -> int:
-    return int(time.time() * 1000)
-
-
 class ReportDelivery:
     """Writes one (provider, ticket, session) report through the provider's plugin."""
 
@@ -85,7 +81,7 @@ class ReportDelivery:
         Errors propagate after being recorded: the attachment turns `failed` when the error is
         permanent or this was the final attempt, and stays pending (a retry follows) otherwise.
         """
-        claimed = await self.tickets.claim(job_id, _now(), LEASE_MS)
+        claimed = await self.tickets.claim(job_id, now_ms(), LEASE_MS)
         if claimed is None:
             record = await self.tickets.get(job_id)
             if record is None:
@@ -99,10 +95,10 @@ class ReportDelivery:
             result, already = await self._write(claimed)
         except Exception as exc:
             failed = final_attempt or not is_retryable(exc)
-            await self.tickets.record_error(job_id, describe_error(exc), failed, _now())
+            await self.tickets.record_error(job_id, describe_error(exc), failed, now_ms())
             raise
         remote = msgspec.to_builtins(result)
-        await self.tickets.mark_written(job_id, remote, _now())
+        await self.tickets.mark_written(job_id, remote, now_ms())
         return self._delivery(claimed, remote, already=already)
 
     async def _write(self, record: AttachmentRecord) -> tuple[AttachResult, bool]:
@@ -115,7 +111,7 @@ class ReportDelivery:
                 return found, True
         if record.session_id == NO_SESSION:
             notice = _missing_recording(record, marker)
-            await self.tickets.start_attempt(record.job_id, _now())
+            await self.tickets.start_attempt(record.job_id, now_ms())
             result = await asyncio.to_thread(self.plugins.attach_no_recording, ticket, notice)
         else:
             report = await self.build_report(
@@ -124,7 +120,7 @@ class ReportDelivery:
                 f"{record.provider}:{record.ticket_id}",
                 record.ticket_created_at,
             )
-            await self.tickets.start_attempt(record.job_id, _now())
+            await self.tickets.start_attempt(record.job_id, now_ms())
             result = await asyncio.to_thread(self.plugins.attach_report, ticket, report)
         if result is None:
             raise PermanentError(f"the {record.provider} plugin wrote nothing into the ticket")

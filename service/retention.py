@@ -3,9 +3,9 @@ them."""
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
+from service import clock
 from service.chunk_layout import SESSIONS_FOLDER
 from service.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
@@ -37,7 +37,7 @@ async def purge_expired(
     With `tickets`, the records of reports written (or given up) that long ago go too: their
     sessions are gone, so no retry could need them. Returns how many sessions went.
     """
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = clock.now_ms() if now_ms is None else now_ms
     cutoff = now - retention_days * DAY_MS
     removed = 0
     while ids := await store.expired_session_ids(cutoff, PURGE_SLICE):
@@ -60,7 +60,7 @@ async def purge_orphan_chunks(
     with none, only this finds it. A batch sent again puts its chunk again, as a new file, so
     a folder that has not changed for the whole retention period has no retry on its way.
     """
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = clock.now_ms() if now_ms is None else now_ms
     cutoff = datetime.fromtimestamp((now - retention_days * DAY_MS) / 1000, tz=UTC)
     folders = {
         folder.removeprefix(SESSIONS_FOLDER + "/"): folder
@@ -91,7 +91,7 @@ async def purge_erased_leftovers(
     check leaves the session behind; this finds it. Only sessions that received a batch since
     shortly before the oldest recent erasure are looked at. Returns how many sessions went.
     """
-    now = int(time.time() * 1000) if now_ms is None else now_ms
+    now = clock.now_ms() if now_ms is None else now_ms
     tombstones = await store.tombstones_since(now - ERASURE_RECHECK_MS)
     if not tombstones:
         return 0

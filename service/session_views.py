@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import msgspec
 from isal import isal_zlib
 
+from service.clock import now_ms
 from service.errors import NotFound
 from service.repro_steps import ReproStep, build_repro_steps
 from service.storage.blobs import BlobStore
@@ -204,7 +204,7 @@ class SessionViews:
         yield b"]"
 
     def _summaries(self, found: list[SessionWithPages]) -> list[SessionSummary]:
-        now = int(time.time() * 1000)
+        now = now_ms()
         return [self._summary(record, pages, now) for record, pages in found]
 
     def _summary(self, r: SessionRecord, pages: list[str], now: int) -> SessionSummary:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import time
 from datetime import UTC, datetime
 
 import msgspec
 from redis.exceptions import RedisError
 
+from service.clock import now_ms
 from service.errors import BadRequest, NotFound, StorageUnavailable
 from service.jobs.queue import JobQueue
 from service.plugin_host import PluginHost
@@ -250,7 +250,7 @@ class TicketAttachments:
             return session_id
         if user_id is None:
             raise BadRequest("give user_id or session_id")
-        at = _ms(ticket_created_at) or int(time.time() * 1000)
+        at = _ms(ticket_created_at) or now_ms()
         record = await session_for_ticket(self.store, user_id, at)
         return record.session_id if record else None
 
@@ -263,7 +263,7 @@ class TicketAttachments:
         user_id: str | None = None,
     ) -> AttachmentRecord:
         job_id = attachment_job_id(provider, ticket_id, session_id)
-        now = int(time.time() * 1000)
+        now = now_ms()
         record, needs_job = await self.tickets.request(
             job_id, provider, ticket_id, session_id, _ms(ticket_created_at), now, user_id
         )
@@ -288,5 +288,5 @@ class TicketAttachments:
                 record.job_id,
             )
             return False
-        await self.tickets.mark_enqueued(record.job_id, int(time.time() * 1000))
+        await self.tickets.mark_enqueued(record.job_id, now_ms())
         return True

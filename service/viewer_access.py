@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
+from service.clock import now_ms
 from service.errors import Unauthorized
 from service.storage.token_store import TokenStore, TokenUseRecord
 from service.viewer_tokens import ViewerClaims, ViewerTokens
@@ -34,7 +33,7 @@ class ViewerAccess:
                 jti=claims.jti,
                 session_id=session_id,
                 ticket=claims.ticket,
-                used_at=int(time.time() * 1000),
+                used_at=now_ms(),
                 ip=ip,
                 user_agent=(user_agent or "")[:_MAX_USER_AGENT] or None,
                 what=what,
@@ -44,4 +43,4 @@ class ViewerAccess:
 
     async def revoke(self, *, jti: str | None = None, ticket: str | None = None) -> None:
         """Revoke one link (jti) or every link written into a ticket (`provider:ticket_id`)."""
-        await self.store.revoke(jti=jti, ticket=ticket, at=int(time.time() * 1000))
+        await self.store.revoke(jti=jti, ticket=ticket, at=now_ms())

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
+from service.clock import now_ms
 from service.jobs.context import JobContext, in_context
 from service.jobs.runtime import job_plugins, job_settings
 from service.session_end_notices import notify_ended_sessions as notify
@@ -26,7 +26,7 @@ def notify_ended_sessions() -> int:
             context.views,
             plugins,
             settings.session_idle_timeout_seconds * 1000,
-            int(time.time() * 1000),
+            now_ms(),
         )
 
     return asyncio.run(in_context(settings, plugins, True, work))
