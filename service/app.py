@@ -26,6 +26,7 @@ from service.api.session_routes import session_read_handlers, session_route_hand
 from service.api.ticket_routes import ticket_route_handlers
 from service.api.viewer_routes import viewer_route_handlers
 from service.api.webhook_routes import webhook_route_handlers
+from service.background_tasks import stop_task
 from service.erasure import ErasureKeys
 from service.ingest import Ingestor
 from service.issue_filing import IssueFiling
@@ -79,7 +80,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             store = SessionStore(engine)
             stack.callback(store.dispose)
             ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
-            stack.push_async_callback(ingestor.writer.close)
+            ingestor.start()
+            stack.push_async_callback(ingestor.close)
             tickets = TicketAttachments(store, TicketStore(engine), queue, plugins)
             viewer_tokens = ViewerTokens(
                 settings.secret_key, settings.public_url, settings.previous_secret_keys
@@ -98,7 +100,10 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 ingestor=ingestor,
                 views=SessionViews(store, blobs, settings.session_idle_timeout_seconds),
                 queue=queue,
-                metrics=Metrics(queue_depth=lambda: _safe_depth(queue)),
+                metrics=Metrics(
+                    queue_depth=lambda: _safe_depth(queue),
+                    chunks_waiting=lambda: ingestor.flusher.waiting,
+                ),
                 viewer_tokens=viewer_tokens,
                 viewer_access=ViewerAccess(viewer_tokens, TokenStore(engine)),
                 plugins=plugins,
@@ -114,7 +119,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             stack.callback(retention.cancel)
             # Awaited on the way out, before the engine closes under a relay pass.
             outbox = asyncio.create_task(OutboxRelay(tickets.tickets, tickets).run())
-            stack.push_async_callback(_stop, outbox)
+            stack.push_async_callback(stop_task, outbox)
             if plugins.wants_session_ends():
                 sweep = asyncio.create_task(
                     _enqueue_periodically(
@@ -123,7 +128,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                         "the session-end sweep",
                     )
                 )
-                stack.push_async_callback(_stop, sweep)
+                stack.push_async_callback(stop_task, sweep)
             yield
 
     return Litestar(
@@ -198,9 +203,3 @@ async def _enqueue_periodically(enqueue: Callable[[], object], period: float, wh
         except Exception as exc:
             log.warning("could not enqueue %s (%s); retrying later", what, exc)
         await asyncio.sleep(period)
-
-
-async def _stop(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

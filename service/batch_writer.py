@@ -1,18 +1,18 @@
-"""Group commit: batches that arrive together are checked in one query, their chunks put in
-one call, and their rows written in one database transaction."""
+"""Group commit: batches that arrive together are checked in one query, and their rows and
+chunks written in one database transaction."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, Literal, TypeVar
 
 import msgspec
 
+from service.background_tasks import stop_task
+from service.chunk_flush import MAX_WAITING_CHUNKS, ChunkFlusher
 from service.errors import StorageUnavailable
-from service.storage.blobs import BlobStore
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
 
@@ -79,11 +79,8 @@ class _Grouped(Generic[_In, _Out]):
         return await done
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await stop_task(task)
 
     async def _loop(self, queue: asyncio.Queue[tuple[_In, asyncio.Future[_Out]]]) -> None:
         busy = False
@@ -116,26 +113,34 @@ class _Grouped(Generic[_In, _Out]):
 class BatchWriter:
     """Stores batches through one task that takes as many at a time as are waiting.
 
-    For each group: one query for the status of all (erased? stored before?); one call that
-    puts the new batches' chunks, durably; one transaction for their rows (one commit, one
-    fsync, one lock hand-off on SQLite) and, after that commit, one query for whether a
+    For each group: one query for the status of all (erased? stored before?); one transaction
+    for the new batches' rows and their chunks, which go into the chunk journal (one commit,
+    one fsync, one lock hand-off on SQLite); and, after that commit, one query for whether a
     written batch's subject was erased meanwhile. An erasure records its tombstone before it
-    lists what to delete, so a batch either is in that list or finds the tombstone then.
+    lists what to delete, so a batch either is in that list or finds the tombstone then. The
+    `ChunkFlusher` moves the chunks into the blob store afterwards.
 
     Under load, hand-offs to worker threads cost more CPU than the work they carry, so a group
-    makes few of them, not several per batch. On a SQLite file it makes two: the chunk put and
-    the commit (see `TransactionRunner`).
+    makes few of them, not several per batch. On a SQLite file it makes one: the commit (see
+    `TransactionRunner`).
     """
 
-    def __init__(self, store: SessionStore, blobs: BlobStore) -> None:
+    def __init__(self, store: SessionStore, flusher: ChunkFlusher) -> None:
         self._sessions = store
-        self._blobs = blobs
+        self._flusher = flusher
         self._groups: _Grouped[PendingBatch, StoreOutcome] = _Grouped(
             self._store_group, _storage_unavailable, "replaydesk-writer"
         )
 
     async def store(self, batch: PendingBatch) -> StoreOutcome:
-        """Store one batch, durably unless the outcome says otherwise (see `StoreOutcome`)."""
+        """Store one batch, durably unless the outcome says otherwise (see `StoreOutcome`).
+
+        Raises `StorageUnavailable` while too many chunks wait for the blob store.
+        """
+        if self._flusher.waiting > MAX_WAITING_CHUNKS:
+            raise StorageUnavailable(
+                "the blob store is not taking event chunks right now; send the batch again later"
+            )
         return await self._groups(batch)
 
     async def close(self) -> None:
@@ -143,39 +148,33 @@ class BatchWriter:
         await self._groups.close()
 
     async def _store_group(self, batches: list[PendingBatch]) -> list[StoreOutcome]:
-        outcomes = await self._check_and_put(batches)
-        new = [b for b, outcome in zip(batches, outcomes, strict=True) if outcome is None]
-        if not new:
-            return [outcome for outcome in outcomes if outcome is not None]
-        written = iter(await self._write_rows(new))
-        return [next(written) if outcome is None else outcome for outcome in outcomes]
-
-    async def _check_and_put(self, batches: list[PendingBatch]) -> list[StoreOutcome | None]:
-        """None for each batch to write, with its chunk now durable; else why not."""
         statuses = await self._sessions.batch_statuses(
             [(b.record.session_id, b.record.seq, b.subject_hashes) for b in batches]
         )
         outcomes: list[StoreOutcome | None] = [
             "refused" if erased else "duplicate" if stored else None for erased, stored in statuses
         ]
-        # Of several copies of one (session, seq) in a group only the first gets rows (see
-        # `SessionStore.record_batches`): the others' chunks would have nothing pointing at them.
-        chunks: dict[tuple[str, int], tuple[str, bytes]] = {}
-        for b, outcome in zip(batches, outcomes, strict=True):
-            if outcome is None:
-                chunks.setdefault((b.record.session_id, b.record.seq), (b.record.blob_key, b.chunk))
-        await self._blobs.put_many(list(chunks.values()))
-        return outcomes
+        new = [b for b, outcome in zip(batches, outcomes, strict=True) if outcome is None]
+        if not new:
+            return [outcome for outcome in outcomes if outcome is not None]
+        written = iter(await self._write(new))
+        return [next(written) if outcome is None else outcome for outcome in outcomes]
 
-    async def _write_rows(self, batches: list[PendingBatch]) -> list[StoreOutcome]:
-        written, erased = await self._sessions.record_batches_then_find_erased(
-            [b.record for b in batches], [b.subject_hashes for b in batches]
+    async def _write(self, batches: list[PendingBatch]) -> list[StoreOutcome]:
+        # Of several copies of one (session, seq) in a group only the first gets rows and a
+        # journal entry (see `SessionStore.record_batches`).
+        stored, erased = await self._sessions.record_batches_then_find_erased(
+            [b.record for b in batches],
+            [b.subject_hashes for b in batches],
+            [b.chunk for b in batches],
         )
+        if any(stored):
+            self._flusher.journaled(sum(stored))
         return [
             ("erased" if not erased.isdisjoint(b.subject_hashes) else "written")
-            if stored
+            if new
             else "duplicate"
-            for b, stored in zip(batches, written, strict=True)
+            for b, new in zip(batches, stored, strict=True)
         ]
 
 

@@ -40,8 +40,11 @@ async def purge_sessions(
 ) -> None:
     """Delete sessions' blobs, then their rows (with tombstones), so no orphan keeps data.
 
-    With `user_id`, every other record of that user is forgotten in the same step.
+    Their chunk journal entries go first, so that no chunk is moved into the blob store from
+    them after the blobs are deleted (see `service.chunk_flush`). With `user_id`, every other
+    record of that user is forgotten in the same step.
     """
+    await store.forget_journal_of_sessions(session_ids)
     for session_id in session_ids:
         await blobs.delete_prefix(session_prefix(session_id))
     await store.delete_sessions(session_ids, tombstones, at=now_ms(), user_id=user_id)

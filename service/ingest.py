@@ -9,6 +9,7 @@ import msgspec
 from isal import igzip, isal_zlib
 
 from service.batch_writer import BatchWriter, PendingBatch
+from service.chunk_flush import ChunkFlusher
 from service.chunk_layout import chunk_blob_key
 from service.clock import now_ms
 from service.erasure import ErasureKeys, purge_sessions
@@ -126,7 +127,19 @@ class Ingestor:
         self.store = store
         self.blobs = blobs
         self.erasure_keys = erasure_keys
-        self.writer = BatchWriter(store, blobs)
+        self.flusher = ChunkFlusher(store, blobs)
+        self.writer = BatchWriter(store, self.flusher)
+
+    def start(self) -> None:
+        """Start moving journaled chunks into the blob store, those left by an earlier
+        process first."""
+        self.flusher.start()
+
+    async def close(self) -> None:
+        """Stop taking batches (pending ones are dropped and their clients retry), then move
+        what is journaled into the blob store."""
+        await self.writer.close()
+        await self.flusher.close()
 
     async def ingest(
         self, body: bytes, content_encoding: str | None, limits: IngestLimits

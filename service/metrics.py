@@ -6,13 +6,19 @@ from collections.abc import Callable
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from service.chunk_flush import MAX_WAITING_CHUNKS
+
 __all__ = ["Metrics"]
 
 
 class Metrics:
     """The counters and histograms the service exports at /metrics."""
 
-    def __init__(self, queue_depth: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        queue_depth: Callable[[], float] | None = None,
+        chunks_waiting: Callable[[], float] | None = None,
+    ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.ingest_batches = Counter(
             "replaydesk_ingest_batches",
@@ -56,6 +62,14 @@ class Metrics:
         )
         if queue_depth is not None:
             self.queue_depth.set_function(queue_depth)
+        self.chunks_waiting = Gauge(
+            "replaydesk_chunks_waiting",
+            "Event chunks this process acknowledged that are not in the blob store yet (they "
+            f"wait in the database; ingest refuses batches past {MAX_WAITING_CHUNKS:,}).",
+            registry=self.registry,
+        )
+        if chunks_waiting is not None:
+            self.chunks_waiting.set_function(chunks_waiting)
 
     def render(self) -> bytes:
         """The text exposition format."""

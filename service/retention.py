@@ -54,11 +54,12 @@ async def purge_orphan_chunks(
     """Remove the chunk folders of sessions that have no row, once their newest chunk is
     older than the retention period. Returns how many folders went.
 
-    Ingest puts a batch's chunk before it writes the batch's rows. When the rows are never
-    written (the database failed, or the process stopped, and the batch was not sent again),
-    nothing points at the chunk. In a session with rows it goes with its session; in a session
-    with none, only this finds it. A batch sent again puts its chunk again, as a new file, so
-    a folder that has not changed for the whole retention period has no retry on its way.
+    Chunks reach the blob store from the chunk journal, after their rows (see
+    `service.chunk_flush`). A chunk with no session row is one whose session was purged while
+    it was being moved, when deleting it again failed too, or one that an earlier version,
+    which stored chunks before their rows, stored for a batch whose rows were never written.
+    Only this finds them. A chunk stored now would be a new file, so a folder that has not
+    changed for the whole retention period has nothing on its way into it.
     """
     now = clock.now_ms() if now_ms is None else now_ms
     cutoff = datetime.fromtimestamp((now - retention_days * DAY_MS) / 1000, tz=UTC)

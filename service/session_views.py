@@ -189,8 +189,9 @@ class SessionViews:
 
     async def event_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         """The session's stored chunks in order, each one JSON array of rrweb events."""
-        for key in await self.store.chunk_keys(session_id):
-            yield isal_zlib.decompress(await self.blobs.get(key), wbits=16 + isal_zlib.MAX_WBITS)
+        for key, journaled in await self.store.chunk_keys(session_id):
+            stored = journaled if journaled is not None else await self.blobs.get(key)
+            yield isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS)
 
     async def _stream_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         yield b"["

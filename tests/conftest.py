@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.app import create_app
 from service.settings import Settings
-from service.storage.database import upgrade_database
+from service.storage.blobs import BlobStore, open_blob_store
+from service.storage.database import create_engine, upgrade_database
 from service.storage.models import Base
+from service.storage.session_store import SessionStore
 
 TEST_REDIS_URL = os.environ.get("REPLAYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_DATABASE_URL = os.environ.get(
@@ -81,6 +83,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+async def store(database_url: str) -> AsyncIterator[SessionStore]:
+    """A SessionStore on the test database, its connections closed at the end."""
+    engine = create_engine(database_url)
+    store = SessionStore(engine)
+    yield store
+    store.dispose()
+    await engine.dispose()
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> BlobStore:
+    """A blob store in a folder of the test's own."""
+    return open_blob_store(None, tmp_path)
+
+
+@pytest.fixture
 def redis_url() -> Iterator[str]:
     """The test Redis database, emptied before each test."""
     client = Redis.from_url(TEST_REDIS_URL)
@@ -117,3 +135,12 @@ async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:  # type:
     """An HTTP client talking to a running app (lifespan included)."""
     async with AsyncTestClient(app=create_app(settings)) as test_client:
         yield test_client
+
+
+async def move_chunks(client: AsyncTestClient) -> None:  # type: ignore[type-arg]
+    """Move the app's journaled chunks into its blob store now (it does so a moment later).
+
+    The app runs on the test client's own event loop, in another thread: so does this.
+    """
+    flush = client.app.state.services.ingestor.flusher.flush
+    await asyncio.to_thread(client.blocking_portal.call, flush)

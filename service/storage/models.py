@@ -4,12 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ApiKeyRow",
     "Base",
+    "ChunkJournalRow",
     "ChunkRow",
     "ErasureRow",
     "IngestKeyRow",
@@ -74,6 +85,20 @@ class ChunkRow(Base):
     event_count: Mapped[int] = mapped_column(Integer)
     byte_count: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChunkJournalRow(Base):
+    """A chunk not yet in the blob store: its bytes, committed with its batch's rows, until the
+    chunk flusher has stored it there (see `service/chunk_flush.py`)."""
+
+    __tablename__ = "chunk_journal"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    session_id: Mapped[str] = mapped_column(String(128), index=True)
+    blob_key: Mapped[str] = mapped_column(String(512))
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class SignalRow(Base):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
+    Column,
     Select,
     Table,
     and_,
@@ -26,16 +27,26 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from service.storage.models import ChunkRow, ErasureRow, SessionRow, SignalRow, TicketAttachmentRow
+from service.storage.models import (
+    ChunkJournalRow,
+    ChunkRow,
+    ErasureRow,
+    SessionRow,
+    SignalRow,
+    TicketAttachmentRow,
+)
 from service.storage.records import BatchRecord, SessionFilters, SessionRecord, SignalRecord
 from service.storage.transactions import TransactionRunner
 
-__all__ = ["SessionStore", "SessionWithPages"]
+__all__ = ["JournalEntry", "SessionStore", "SessionWithPages"]
 
 SessionWithPages = tuple[SessionRecord, list[str]]
+# (id, blob_key, data) of a chunk journal entry.
+JournalEntry = tuple[int, str, bytes]
 
 sessions = cast(Table, SessionRow.__table__)
 chunks = cast(Table, ChunkRow.__table__)
+chunk_journal = cast(Table, ChunkJournalRow.__table__)
 signals = cast(Table, SignalRow.__table__)
 erasures = cast(Table, ErasureRow.__table__)
 ticket_attachments = cast(Table, TicketAttachmentRow.__table__)
@@ -78,6 +89,8 @@ class SessionStore:
         self._upsert_with_span = self._upsert(update_span=True)
         self._upsert_without_span = self._upsert(update_span=False)
         self._insert_signals = insert(signals)
+        self._insert_journal = insert(chunk_journal)
+        self._locks_rows = dialect == "postgresql"
         # Built once with bound parameters (a fresh statement per batch costs more to build and
         # to derive a cache key for than running it does).
         is_erased = erasures.c.subject_hash.in_(bindparam("subjects", expanding=True))
@@ -145,14 +158,30 @@ class SessionStore:
         return await self._transactions.run(self._record_batches, batches)
 
     async def record_batches_then_find_erased(
-        self, batches: Sequence[BatchRecord], subject_hashes: Sequence[Sequence[str]]
+        self,
+        batches: Sequence[BatchRecord],
+        subject_hashes: Sequence[Sequence[str]],
+        chunks: Sequence[bytes],
     ) -> tuple[list[bool], set[str]]:
-        """`record_batches`, then, once that is committed, which of the written batches'
-        erasure subjects (`subject_hashes[i]` for `batches[i]`) have a tombstone.
+        """`record_batches`, each written batch's chunk (`chunks[i]` for `batches[i]`) in
+        the chunk journal in the same transaction; then, once that is committed, which of the
+        written batches' erasure subjects (`subject_hashes[i]` for `batches[i]`) have a
+        tombstone.
 
         An erasure records its tombstone before it lists what to delete, so a batch written
         while its subject was being erased either is in that list or is found here.
         """
+
+        def record(conn: Connection) -> list[bool]:
+            written = self._record_batches(conn, batches)
+            journal = [
+                {"session_id": b.session_id, "blob_key": b.blob_key, "data": chunk}
+                for b, chunk, new in zip(batches, chunks, written, strict=True)
+                if new
+            ]
+            if journal:
+                conn.execute(self._insert_journal, journal)
+            return written
 
         def find_erased(conn: Connection, written: list[bool]) -> set[str]:
             subjects = [
@@ -163,9 +192,7 @@ class SessionStore:
             ]
             return self._erased_subjects(conn, subjects)
 
-        return await self._transactions.run_in_turn(
-            lambda conn: self._record_batches(conn, batches), find_erased
-        )
+        return await self._transactions.run_in_turn(record, find_erased)
 
     def _record_batches(self, conn: Connection, batches: Sequence[BatchRecord]) -> list[bool]:
         firsts: dict[tuple[str, int], int] = {}
@@ -299,15 +326,78 @@ class SessionStore:
                 for kind, ts, seq, data in await conn.execute(query)
             ]
 
-    async def chunk_keys(self, session_id: str) -> list[str]:
-        """Blob keys of a session's chunks in recording order (seq)."""
+    async def chunk_keys(self, session_id: str) -> list[tuple[str, bytes | None]]:
+        """Blob keys of a session's chunks in recording order (seq), each with its bytes while
+        it is in the chunk journal (None once it is in the blob store).
+
+        One statement, so each chunk is in one place or the other: the flusher removes an
+        entry only once its chunk is stored.
+        """
+        journal = chunk_journal.c
         query = (
-            select(chunks.c.blob_key)
+            select(chunks.c.blob_key, journal.data)
+            .outerjoin(
+                chunk_journal,
+                and_(
+                    journal.session_id == chunks.c.session_id, journal.blob_key == chunks.c.blob_key
+                ),
+            )
             .where(chunks.c.session_id == session_id)
             .order_by(chunks.c.seq)
         )
         async with self.engine.connect() as conn:
-            return list((await conn.execute(query)).scalars())
+            rows = await conn.execute(query)
+            return [(key, None if data is None else bytes(data)) for key, data in rows]
+
+    # -- chunk journal (see service/chunk_flush.py) ---------------------------------------
+
+    async def move_journal(
+        self, limit: int, store: Callable[[list[tuple[str, bytes]]], Awaitable[None]]
+    ) -> tuple[list[JournalEntry], set[int]]:
+        """Hand up to `limit` of the oldest journal entries to `store(blob_key, data pairs)`,
+        which stores them durably, then remove them. Returns the entries and the ids that were
+        still there to remove: an erasure or expiry may have removed the others meanwhile,
+        with their sessions (see `service.erasure.purge_sessions`).
+
+        On PostgreSQL the entries stay locked until they are removed, so several processes
+        never move the same ones, and a purge waits for the move. (A SQLite file has one
+        serving process, and a transaction kept open across `store` would fail its delete
+        whenever an ingest commit came in between.)
+        """
+        query = (
+            select(chunk_journal.c.id, chunk_journal.c.blob_key, chunk_journal.c.data)
+            .order_by(chunk_journal.c.id)
+            .limit(limit)
+        )
+        if self._locks_rows:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(query.with_for_update(skip_locked=True))
+                entries = [(i, key, bytes(data)) for i, key, data in result]
+                if entries:
+                    await store([(key, data) for _, key, data in entries])
+                return entries, await self._remove_entries(conn, entries)
+        async with self.engine.connect() as conn:
+            entries = [(i, key, bytes(data)) for i, key, data in await conn.execute(query)]
+        if not entries:
+            return entries, set()
+        await store([(key, data) for _, key, data in entries])
+        async with self.engine.begin() as conn:
+            return entries, await self._remove_entries(conn, entries)
+
+    @staticmethod
+    async def _remove_entries(conn: AsyncConnection, entries: list[JournalEntry]) -> set[int]:
+        if not entries:
+            return set()
+        ids = [entry_id for entry_id, _, _ in entries]
+        statement = (
+            delete(chunk_journal).where(chunk_journal.c.id.in_(ids)).returning(chunk_journal.c.id)
+        )
+        return set((await conn.execute(statement)).scalars())
+
+    async def forget_journal_of_sessions(self, session_ids: Sequence[str]) -> None:
+        """Remove these sessions' journal entries (before their blobs are deleted)."""
+        async with self.engine.begin() as conn:
+            await self._delete_in_parts(conn, chunk_journal.c.session_id, session_ids)
 
     # -- erasure and expiry ---------------------------------------------------------------
 
@@ -399,15 +489,24 @@ class SessionStore:
                 .on_conflict_do_nothing(index_elements=["subject_hash"])
             )
 
+    @classmethod
+    async def _delete_sessions(cls, conn: AsyncConnection, session_ids: Sequence[str]) -> None:
+        for column in (
+            signals.c.session_id,
+            chunk_journal.c.session_id,
+            chunks.c.session_id,
+            sessions.c.id,
+        ):
+            await cls._delete_in_parts(conn, column, session_ids)
+
     @staticmethod
-    async def _delete_sessions(conn: AsyncConnection, session_ids: Sequence[str]) -> None:
-        # Chunked so PostgreSQL/SQLite parameter limits are never reached.
-        ids = list(session_ids)
-        for start in range(0, len(ids), 500):
-            part = ids[start : start + 500]
-            await conn.execute(delete(signals).where(signals.c.session_id.in_(part)))
-            await conn.execute(delete(chunks).where(chunks.c.session_id.in_(part)))
-            await conn.execute(delete(sessions).where(sessions.c.id.in_(part)))
+    async def _delete_in_parts(
+        conn: AsyncConnection, column: Column[Any], values: Sequence[str]
+    ) -> None:
+        # In parts, so PostgreSQL/SQLite parameter limits are never reached.
+        for start in range(0, len(values), 500):
+            part = list(values[start : start + 500])
+            await conn.execute(delete(column.table).where(column.in_(part)))
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""

@@ -1,41 +1,35 @@
-"""Group commit: concurrent batches share status queries, chunk puts and transactions; one bad
-batch fails alone."""
+"""Group commit: concurrent batches share status queries and transactions, their chunks go into
+the journal and on to the blob store together; one bad batch fails alone."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
+from service import batch_writer
 from service.batch_writer import BatchWriter, PendingBatch, _Grouped
+from service.chunk_flush import ChunkFlusher
 from service.errors import StorageUnavailable
-from service.storage.blobs import BlobNotFound, BlobStore, open_blob_store
-from service.storage.database import create_engine
+from service.storage.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable
 from service.storage.records import BatchRecord, SignalRecord
 from service.storage.session_store import SessionStore
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SessionStore]:
-    engine = create_engine(database_url)
-    store = SessionStore(engine)
-    yield store
-    store.dispose()
-    await engine.dispose()
+async def flusher(store: SessionStore, blobs: BlobStore) -> AsyncIterator[ChunkFlusher]:
+    # No background moves: the tests move the chunks themselves.
+    flusher = ChunkFlusher(store, blobs, delay_seconds=3600)
+    yield flusher
+    await flusher.close()
 
 
 @pytest.fixture
-def blobs(tmp_path: Path) -> BlobStore:
-    return open_blob_store(None, tmp_path)
-
-
-@pytest.fixture
-async def writer(store: SessionStore, blobs: BlobStore) -> AsyncIterator[BatchWriter]:
-    writer = BatchWriter(store, blobs)
+async def writer(store: SessionStore, flusher: ChunkFlusher) -> AsyncIterator[BatchWriter]:
+    writer = BatchWriter(store, flusher)
     yield writer
     await writer.close()
 
@@ -74,23 +68,35 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> l
 
 
 async def test_concurrent_batches_are_all_stored_once_in_shared_steps(
-    writer: BatchWriter, store: SessionStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
+    writer: BatchWriter,
+    flusher: ChunkFlusher,
+    store: SessionStore,
+    blobs: BlobStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     checks = count_calls(monkeypatch, store, "batch_statuses")
-    puts = count_calls(monkeypatch, blobs, "put_many")
     writes = count_calls(monkeypatch, store, "record_batches_then_find_erased")
+    puts = count_calls(monkeypatch, blobs, "put_many")
     batches = [pending(s, q, ["someone"]) for s in range(8) for q in range(5)]
     # The repeats come while their originals are being stored, or after.
     results = await asyncio.gather(*(writer.store(b) for b in batches + batches[:5]))
     assert results[:40] == ["written"] * 40
     assert results[40:] == ["duplicate"] * 5
     assert sum(checks) == 45 and len(checks) < 45  # some queries carried several batches
-    assert len(puts) < 45 and len(writes) < 45
+    assert len(writes) < 45
     for session in range(8):
         stored = await store.get(f"sess-writer-{session:04d}")
         assert stored is not None and stored.chunk_count == 5 and stored.click_count == 5
+    # Acknowledged with the chunks in the journal, none in the blob store yet...
+    assert puts == [] and flusher.waiting == 40
+    chunks = dict(await store.chunk_keys("sess-writer-0003"))
+    assert chunks == {b.record.blob_key: b.chunk for b in batches if "0003" in b.record.session_id}
+    # ...which takes them all at once when the flusher moves them.
+    assert await flusher.flush() == 40
+    assert puts == [40] and flusher.waiting == 0
     for batch in batches:
         assert await blobs.get(batch.record.blob_key) == batch.chunk
+    assert all(data is None for _, data in await store.chunk_keys("sess-writer-0003"))
 
 
 async def test_a_batch_that_cannot_be_written_fails_alone(
@@ -109,7 +115,7 @@ async def test_a_batch_that_cannot_be_written_fails_alone(
 
 
 async def test_of_two_different_copies_in_a_group_only_the_stored_one_leaves_a_chunk(
-    writer: BatchWriter, blobs: BlobStore
+    writer: BatchWriter, flusher: ChunkFlusher, blobs: BlobStore
 ) -> None:
     first = pending(5, 0)
     record = msgspec.structs.replace(
@@ -118,43 +124,57 @@ async def test_of_two_different_copies_in_a_group_only_the_stored_one_leaves_a_c
     second = PendingBatch(record=record, chunk=b"another chunk", subject_hashes=())
     outcomes = await asyncio.gather(writer.store(first), writer.store(second))
     assert outcomes == ["written", "duplicate"]
+    await flusher.flush()
     assert await blobs.get(first.record.blob_key) == first.chunk
     with pytest.raises(BlobNotFound):
         await blobs.get(second.record.blob_key)  # nothing points at it: it was never put
 
 
-async def test_a_chunk_that_cannot_be_put_fails_its_batch_and_writes_no_rows(
-    writer: BatchWriter, store: SessionStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
+async def test_while_the_blob_store_fails_chunks_wait_in_the_journal(
+    writer: BatchWriter,
+    flusher: ChunkFlusher,
+    store: SessionStore,
+    blobs: BlobStore,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     real_put_many = blobs.put_many
 
     async def refusing(items: Sequence[tuple[str, bytes]]) -> None:
-        if any("sess-writer-0066" in key for key, _ in items):
-            raise OSError("disk full")
-        await real_put_many(items)
+        raise BlobStoreUnavailable("blob store file:///blobs failed to put: disk full")
 
     monkeypatch.setattr(blobs, "put_many", refusing)
-    outcomes = await asyncio.gather(
-        writer.store(pending(1, 0)), writer.store(pending(66, 0)), return_exceptions=True
-    )
-    assert outcomes[0] == "written"
-    assert isinstance(outcomes[1], StorageUnavailable)
-    assert "send it again" in str(outcomes[1])
-    assert await store.get("sess-writer-0066") is None
+    monkeypatch.setattr(batch_writer, "MAX_WAITING_CHUNKS", 2)
+    outcomes = [await writer.store(pending(n, 0)) for n in range(3)]
+    assert outcomes == ["written"] * 3
+    with pytest.raises(BlobStoreUnavailable):
+        await flusher.flush()
+    # Past the limit, batches are refused, with a reason, and nothing of them is stored.
+    with pytest.raises(StorageUnavailable, match="send the batch again later"):
+        await writer.store(pending(3, 0))
+    assert await store.get("sess-writer-0003") is None
+    # The chunks are still there to read, and are moved once the store works again.
+    assert dict(await store.chunk_keys("sess-writer-0001")) == {
+        pending(1, 0).record.blob_key: pending(1, 0).chunk
+    }
+    monkeypatch.setattr(blobs, "put_many", real_put_many)
+    assert await flusher.flush() == 3
+    assert await blobs.get(pending(1, 0).record.blob_key) == pending(1, 0).chunk
+    assert await writer.store(pending(3, 0)) == "written"
 
 
 async def test_erased_subjects_refuse_before_and_are_reported_after_a_write(
-    writer: BatchWriter, store: SessionStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
+    writer: BatchWriter, store: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.add_tombstones(["erased-before"], at=1)
-    real_put_many = blobs.put_many
+    real_statuses = store.batch_statuses
 
-    async def put_then_erase(items: Sequence[tuple[str, bytes]]) -> None:
-        await real_put_many(items)
+    async def check_then_erase(batches: Any) -> list[tuple[bool, bool]]:
+        statuses = await real_statuses(batches)
         # As a concurrent erasure does: after the status check, before the rows are written.
         await store.add_tombstones(["erased-meanwhile"], at=2)
+        return statuses
 
-    monkeypatch.setattr(blobs, "put_many", put_then_erase)
+    monkeypatch.setattr(store, "batch_statuses", check_then_erase)
     refused = pending(3, 0, ["someone", "erased-before"])
     outcomes = await asyncio.gather(
         writer.store(pending(1, 0, ["someone", "erased-meanwhile"])),
@@ -164,8 +184,7 @@ async def test_erased_subjects_refuse_before_and_are_reported_after_a_write(
     assert outcomes == ["erased", "written", "refused"]
     # A refused batch stores nothing at all, its chunk included.
     assert await store.get("sess-writer-0003") is None
-    with pytest.raises(BlobNotFound):
-        await blobs.get(refused.record.blob_key)
+    assert await store.chunk_keys("sess-writer-0003") == []
 
 
 async def test_a_status_query_that_fails_fails_every_batch_waiting_on_it(

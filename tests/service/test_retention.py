@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
@@ -20,22 +19,15 @@ from service.retention import (
     purge_orphan_chunks,
 )
 from service.storage.blobs import BlobStore, open_blob_store
-from service.storage.database import create_engine
 from service.storage.session_store import SessionStore
-from tests.conftest import AUTH, INGEST
+from tests.conftest import AUTH, INGEST, move_chunks
 from tests.recordings import batch, checkout_events
 
 DAY_MS = 24 * 3600 * 1000
 
 
-@pytest.fixture
-async def store(settings: Any) -> AsyncIterator[SessionStore]:
-    # The app runs on its own event loop; the purges get connections of this test's loop.
-    engine = create_engine(settings.database_url)
-    store = SessionStore(engine)
-    yield store
-    store.dispose()
-    await engine.dispose()
+# `store` (tests/conftest.py) is on the app's database, with connections of this test's event
+# loop: the app runs on its own.
 
 
 @pytest.fixture
@@ -46,6 +38,7 @@ def blob_store(settings: Any) -> BlobStore:
 async def record(client: Any, session_id: str, user_id: str = "u42") -> None:
     body = msgspec.json.encode(batch(session_id, 0, checkout_events(), user_id=user_id))
     assert (await client.post("/api/v1/ingest", content=body, headers=INGEST)).status_code == 202
+    await move_chunks(client)
 
 
 async def test_purge_removes_only_expired_sessions_and_their_blobs(

@@ -2,22 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from service.storage.database import create_engine
 from service.storage.records import BatchRecord, SessionFilters, SignalRecord
 from service.storage.session_store import SessionStore
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[SessionStore]:
-    engine = create_engine(database_url)
-    store = SessionStore(engine)
-    yield store
-    store.dispose()
-    await engine.dispose()
 
 
 def record(
@@ -61,7 +49,7 @@ async def test_batches_accumulate_counters_and_time_span(store: SessionStore) ->
     assert session.chunk_count == 3
     assert session.final is True
     assert await store.chunk_keys("sess-store-01") == [
-        f"sessions/sess-store-01/{seq:012d}-x.json.gz" for seq in range(3)
+        (f"sessions/sess-store-01/{seq:012d}-x.json.gz", None) for seq in range(3)
     ]
 
 
@@ -175,3 +163,56 @@ async def test_batch_statuses_report_erasure_and_storage_in_one_query(store: Ses
     assert await store.batch_statuses([("sess-store-01", 0, ["h1"])]) == [(False, True)]
     await store.delete_sessions([], ["h1"], at=1)
     assert await store.batch_statuses([("sess-store-01", 1, ["h0", "h1"])]) == [(True, False)]
+
+
+async def test_chunks_are_read_from_the_journal_until_they_are_moved(store: SessionStore) -> None:
+    batches = [record(0, 1000, 2000), record(1, 2000, 3000), record(1, 2000, 3000)]
+    written, erased = await store.record_batches_then_find_erased(
+        batches, [["h"]] * 3, [b"chunk 0", b"chunk 1", b"copy of 1"]
+    )
+    assert written == [True, True, False] and erased == set()
+    key = "sessions/sess-store-01/{:012d}-x.json.gz".format
+    # Only written batches get an entry: the repeat in the same call has none.
+    assert await store.chunk_keys("sess-store-01") == [(key(0), b"chunk 0"), (key(1), b"chunk 1")]
+
+    stored: list[tuple[str, bytes]] = []
+
+    async def put(files: list[tuple[str, bytes]]) -> None:
+        stored.extend(files)
+
+    entries, removed = await store.move_journal(1, put)
+    assert [(k, d) for _, k, d in entries] == [(key(0), b"chunk 0")] == stored
+    assert removed == {entries[0][0]}
+    assert await store.chunk_keys("sess-store-01") == [(key(0), None), (key(1), b"chunk 1")]
+    entries, removed = await store.move_journal(10, put)
+    assert len(entries) == 1 and removed == {entries[0][0]}
+    assert await store.move_journal(10, put) == ([], set())
+    assert await store.chunk_keys("sess-store-01") == [(key(0), None), (key(1), None)]
+
+
+async def test_a_move_whose_store_fails_keeps_the_entries(store: SessionStore) -> None:
+    await store.record_batches_then_find_erased([record(0, 1000, 2000)], [[]], [b"chunk"])
+
+    async def failing(files: list[tuple[str, bytes]]) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        await store.move_journal(10, failing)
+    assert await store.chunk_keys("sess-store-01") == [
+        ("sessions/sess-store-01/000000000000-x.json.gz", b"chunk")
+    ]
+
+
+async def test_purged_sessions_leave_no_journal_entries(store: SessionStore) -> None:
+    for session_id in ("sess-store-01", "sess-store-02", "sess-store-03"):
+        await store.record_batches_then_find_erased(
+            [record(0, 1000, 2000, session_id=session_id)], [[]], [b"chunk"]
+        )
+    await store.forget_journal_of_sessions(["sess-store-01"])
+    await store.delete_sessions(["sess-store-02"])
+
+    async def keep(files: list[tuple[str, bytes]]) -> None:
+        pass
+
+    entries, _ = await store.move_journal(10, keep)
+    assert [key for _, key, _ in entries] == ["sessions/sess-store-03/000000000000-x.json.gz"]

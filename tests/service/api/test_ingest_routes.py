@@ -11,7 +11,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import AUTH, INGEST
+from tests.conftest import AUTH, INGEST, move_chunks
 from tests.recordings import BASE_TS, batch, checkout_events, click, gzipped, meta
 
 SID = "sess-0001-abcdef"
@@ -231,7 +231,9 @@ async def test_refusals_and_batches_show_in_metrics(client: Any) -> None:
     await post(client, batch(SID, 0, checkout_events()))
     await post(client, batch(SID, 0, checkout_events()))
     await post(client, b"garbage")
+    await move_chunks(client)
     text = (await client.get("/metrics")).text
+    assert "replaydesk_chunks_waiting 0.0" in text
     assert 'replaydesk_ingest_batches_total{outcome="accepted"} 1.0' in text
     assert 'replaydesk_ingest_batches_total{outcome="duplicate"} 1.0' in text
     assert 'replaydesk_ingest_refusals_total{reason="batch_invalid"} 1.0' in text

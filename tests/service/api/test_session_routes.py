@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from service.erasure import erase_user
-from tests.conftest import AUTH, INGEST
+from tests.conftest import AUTH, INGEST, move_chunks
 from tests.recordings import BASE_TS, batch, checkout_events, click, meta
 
 MINUTE = 60_000
@@ -171,23 +171,26 @@ async def test_a_user_erased_while_a_batch_is_being_stored_keeps_nothing(
     sid = "sess-race-0001"
     if seq:
         await record(client, sid, "u1", BASE_TS)
+        await move_chunks(client)
     services = client.app.state.services
-    store_chunks = services.blobs.put_many
+    check_statuses = services.store.batch_statuses
 
-    async def store_chunks_then_erase(blobs: list[tuple[str, bytes]]) -> None:
-        await store_chunks(blobs)
+    async def check_then_erase(batches: Any) -> list[tuple[bool, bool]]:
+        statuses = await check_statuses(batches)
         # The erasure runs after the batch passed its status check, before its rows are written.
         await erase_user(services.store, services.blobs, services.ingestor.erasure_keys, "u1")
+        return statuses
 
-    services.blobs.put_many = store_chunks_then_erase
+    services.store.batch_statuses = check_then_erase
     events = [meta(BASE_TS + seq * MINUTE, "https://shop.test/home")]
     response = await client.post(
         "/api/v1/ingest",
         content=msgspec.json.encode(batch(sid, seq, events, user_id="u1")),
         headers=INGEST,
     )
-    services.blobs.put_many = store_chunks
+    services.store.batch_statuses = check_statuses
     assert response.status_code == 410
+    await move_chunks(client)  # nothing is left to move, nor a chunk to store
     assert not (settings.data_dir / "blobs" / "sessions" / sid).exists()
     assert (await client.get(f"/api/v1/sessions/{sid}", headers=AUTH)).status_code == 404
     listed = (await client.get("/api/v1/users/u1/sessions", headers=AUTH)).json()
@@ -205,14 +208,18 @@ async def test_erasing_a_user_removes_sessions_and_blobs(client: Any, settings: 
     await record(client, "sess-del-0001", "u1", BASE_TS)
     await record(client, "sess-del-0002", "u1", BASE_TS + MINUTE)
     await record(client, "sess-keep-001", "u2", BASE_TS)
+    await move_chunks(client)
+    # One more chunk of u1, still in the journal when the erasure comes.
+    await record(client, "sess-del-0003", "u1", BASE_TS + 2 * MINUTE)
     blobs = settings.data_dir / "blobs" / "sessions"
     assert {p.name for p in blobs.iterdir()} == {"sess-del-0001", "sess-del-0002", "sess-keep-001"}
 
     response = await client.delete("/api/v1/users/u1", headers=AUTH)
     assert response.status_code == 200
-    assert response.json()["sessions_erased"] == 2
+    assert response.json()["sessions_erased"] == 3
+    await move_chunks(client)
     assert {p.name for p in blobs.iterdir()} == {"sess-keep-001"}
-    for sid in ("sess-del-0001", "sess-del-0002"):
+    for sid in ("sess-del-0001", "sess-del-0002", "sess-del-0003"):
         assert (await client.get(f"/api/v1/sessions/{sid}", headers=AUTH)).status_code == 404
     listed = (await client.get("/api/v1/users/u1/sessions", headers=AUTH)).json()
     assert listed["sessions"] == []
