@@ -12,9 +12,12 @@ What is journaled is moved however the process ended: a new process starts by mo
 last one left. When the blob store fails, the entries wait in the journal and the task tries
 again; ingest refuses batches (503, send again) once too many are waiting.
 
-An erasure or expiry removes a session's journal entries before its blobs (see
-`service.erasure.purge_sessions`); a chunk stored meanwhile from an entry removed that way is
-deleted again here, so no blob of a purged session is left behind.
+An erasure or expiry removes a session's journal entries, then its blobs, then its rows, then
+its blobs once more (see `service.erasure.purge_sessions`). A chunk stored from an entry it
+removed meanwhile is gone with the second deletion, or, when stored after it, deleted here: its
+session has no row any more. Several processes may move chunks at once (on PostgreSQL they
+never take the same entries; on SQLite they may, and then all but one find them removed, with
+their session still there, and leave the chunk be).
 """
 
 from __future__ import annotations
@@ -82,10 +85,14 @@ class ChunkFlusher:
         moved = 0
         while True:
             entries, removed = await self._store.move_journal(_PAGE, self._blobs.put_many)
-            for entry_id, key, _ in entries:
-                if entry_id not in removed:
-                    # Its session was purged while the chunk was stored: delete it again.
-                    await self._blobs.delete(key)
+            gone = [e for e in entries if e.id not in removed]
+            if gone:
+                # Removed meanwhile by another process's move (its session is still there)
+                # or by a purge, which may have deleted its blobs before this stored them.
+                alive = await self._store.existing_session_ids([e.session_id for e in gone])
+                for entry in gone:
+                    if entry.session_id not in alive:
+                        await self._blobs.delete(entry.blob_key)
             moved += len(removed)
             self._waiting = max(0, self._waiting - len(entries))
             if len(entries) < _PAGE:

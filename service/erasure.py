@@ -40,14 +40,18 @@ async def purge_sessions(
 ) -> None:
     """Delete sessions' blobs, then their rows (with tombstones), so no orphan keeps data.
 
-    Their chunk journal entries go first, so that no chunk is moved into the blob store from
-    them after the blobs are deleted (see `service.chunk_flush`). With `user_id`, every other
-    record of that user is forgotten in the same step.
+    Their chunk journal entries go first, and the blobs are deleted again after the rows: a
+    chunk that a move read from the journal before it was removed (see `service.chunk_flush`)
+    and stored after the first deletion goes with the second, or, stored even later, is
+    deleted by the move itself, which then finds the session's rows gone. With `user_id`,
+    every other record of that user is forgotten in the same step.
     """
     await store.forget_journal_of_sessions(session_ids)
     for session_id in session_ids:
         await blobs.delete_prefix(session_prefix(session_id))
     await store.delete_sessions(session_ids, tombstones, at=now_ms(), user_id=user_id)
+    for session_id in session_ids:
+        await blobs.delete_prefix(session_prefix(session_id))
 
 
 async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, user_id: str) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
     Column,
@@ -41,8 +41,16 @@ from service.storage.transactions import TransactionRunner
 __all__ = ["JournalEntry", "SessionStore", "SessionWithPages"]
 
 SessionWithPages = tuple[SessionRecord, list[str]]
-# (id, blob_key, data) of a chunk journal entry.
-JournalEntry = tuple[int, str, bytes]
+
+
+class JournalEntry(NamedTuple):
+    """One chunk in the chunk journal."""
+
+    id: int
+    session_id: str
+    blob_key: str
+    data: bytes
+
 
 sessions = cast(Table, SessionRow.__table__)
 chunks = cast(Table, ChunkRow.__table__)
@@ -356,31 +364,32 @@ class SessionStore:
     ) -> tuple[list[JournalEntry], set[int]]:
         """Hand up to `limit` of the oldest journal entries to `store(blob_key, data pairs)`,
         which stores them durably, then remove them. Returns the entries and the ids that were
-        still there to remove: an erasure or expiry may have removed the others meanwhile,
-        with their sessions (see `service.erasure.purge_sessions`).
+        still there to remove: another process moving the same entries, or an erasure or expiry
+        (see `service.erasure.purge_sessions`), may have removed the others meanwhile.
 
         On PostgreSQL the entries stay locked until they are removed, so several processes
-        never move the same ones, and a purge waits for the move. (A SQLite file has one
-        serving process, and a transaction kept open across `store` would fail its delete
-        whenever an ingest commit came in between.)
+        never move the same ones, and a purge waits for the move. On SQLite a transaction kept
+        open across `store` would fail its delete whenever an ingest commit came in between,
+        so the entries are read, stored and removed in turn.
         """
+        journal = chunk_journal.c
         query = (
-            select(chunk_journal.c.id, chunk_journal.c.blob_key, chunk_journal.c.data)
-            .order_by(chunk_journal.c.id)
+            select(journal.id, journal.session_id, journal.blob_key, journal.data)
+            .order_by(journal.id)
             .limit(limit)
         )
         if self._locks_rows:
             async with self.engine.begin() as conn:
                 result = await conn.execute(query.with_for_update(skip_locked=True))
-                entries = [(i, key, bytes(data)) for i, key, data in result]
+                entries = _journal_entries(result)
                 if entries:
-                    await store([(key, data) for _, key, data in entries])
+                    await store([(e.blob_key, e.data) for e in entries])
                 return entries, await self._remove_entries(conn, entries)
         async with self.engine.connect() as conn:
-            entries = [(i, key, bytes(data)) for i, key, data in await conn.execute(query)]
+            entries = _journal_entries(await conn.execute(query))
         if not entries:
             return entries, set()
-        await store([(key, data) for _, key, data in entries])
+        await store([(e.blob_key, e.data) for e in entries])
         async with self.engine.begin() as conn:
             return entries, await self._remove_entries(conn, entries)
 
@@ -388,7 +397,7 @@ class SessionStore:
     async def _remove_entries(conn: AsyncConnection, entries: list[JournalEntry]) -> set[int]:
         if not entries:
             return set()
-        ids = [entry_id for entry_id, _, _ in entries]
+        ids = [e.id for e in entries]
         statement = (
             delete(chunk_journal).where(chunk_journal.c.id.in_(ids)).returning(chunk_journal.c.id)
         )
@@ -512,6 +521,10 @@ class SessionStore:
         """Raise if the database does not answer."""
         async with self.engine.connect() as conn:
             await conn.execute(select(1))
+
+
+def _journal_entries(rows: Any) -> list[JournalEntry]:
+    return [JournalEntry(i, session_id, key, bytes(data)) for i, session_id, key, data in rows]
 
 
 def _chunk_row(batch: BatchRecord) -> dict[str, Any]:

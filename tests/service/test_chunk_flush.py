@@ -139,6 +139,23 @@ async def test_a_session_purged_during_a_move_leaves_no_chunk_behind(
     assert await store.chunk_keys(record(1).session_id) == []
 
 
+async def test_two_processes_moving_at_once_keep_every_chunk(
+    store: SessionStore, blobs: BlobStore
+) -> None:
+    # As two `replaydesk serve` on one database do. On SQLite both may take the same entries;
+    # the one that finds them removed must not take the chunks for a purged session's.
+    await journal(store, *(record(n) for n in range(6)))
+    first = ChunkFlusher(store, blobs, delay_seconds=3600)
+    second = ChunkFlusher(store, blobs, delay_seconds=3600)
+    try:
+        await asyncio.gather(first.flush(), second.flush())
+    finally:
+        await asyncio.gather(first.close(), second.close())
+    for n in range(6):
+        assert await blobs.get(record(n).blob_key) == f"chunk of {record(n).session_id}".encode()
+        assert not await in_journal(store, n)
+
+
 async def test_the_service_reads_journaled_chunks_and_moves_them_by_its_end(
     settings: Settings,
 ) -> None:

@@ -181,11 +181,11 @@ async def test_chunks_are_read_from_the_journal_until_they_are_moved(store: Sess
         stored.extend(files)
 
     entries, removed = await store.move_journal(1, put)
-    assert [(k, d) for _, k, d in entries] == [(key(0), b"chunk 0")] == stored
-    assert removed == {entries[0][0]}
+    assert [(e.blob_key, e.data) for e in entries] == [(key(0), b"chunk 0")] == stored
+    assert entries[0].session_id == "sess-store-01" and removed == {entries[0].id}
     assert await store.chunk_keys("sess-store-01") == [(key(0), None), (key(1), b"chunk 1")]
     entries, removed = await store.move_journal(10, put)
-    assert len(entries) == 1 and removed == {entries[0][0]}
+    assert len(entries) == 1 and removed == {entries[0].id}
     assert await store.move_journal(10, put) == ([], set())
     assert await store.chunk_keys("sess-store-01") == [(key(0), None), (key(1), None)]
 
@@ -215,4 +215,4 @@ async def test_purged_sessions_leave_no_journal_entries(store: SessionStore) -> 
         pass
 
     entries, _ = await store.move_journal(10, keep)
-    assert [key for _, key, _ in entries] == ["sessions/sess-store-03/000000000000-x.json.gz"]
+    assert [e.blob_key for e in entries] == ["sessions/sess-store-03/000000000000-x.json.gz"]
