@@ -139,6 +139,40 @@ async def test_a_session_purged_during_a_move_leaves_no_chunk_behind(
     assert await store.chunk_keys(record(1).session_id) == []
 
 
+async def test_a_chunk_stored_between_a_purges_two_deletions_goes_with_the_second(
+    database_url: str, store: SessionStore, blobs: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("on PostgreSQL the purge waits for the move, which holds the entries")
+    await journal(store, record(1))
+    entries_read, first_deletion_done, move_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    real_put_many, real_delete_sessions = blobs.put_many, store.delete_sessions
+
+    async def put_after_the_first_deletion(items: Any) -> None:
+        entries_read.set()
+        await first_deletion_done.wait()
+        await real_put_many(items)
+
+    async def delete_rows_after_the_move(*args: Any, **kwargs: Any) -> None:
+        first_deletion_done.set()
+        await move_done.wait()  # the move found the session still there and kept the chunk
+        await real_delete_sessions(*args, **kwargs)
+
+    monkeypatch.setattr(blobs, "put_many", put_after_the_first_deletion)
+    monkeypatch.setattr(store, "delete_sessions", delete_rows_after_the_move)
+    flusher = ChunkFlusher(store, blobs, delay_seconds=3600)
+    moving = asyncio.create_task(flusher.flush())
+    await entries_read.wait()  # the move has read the entry; now the purge removes it
+    purge = asyncio.create_task(purge_sessions(store, blobs, [record(1).session_id], []))
+    await moving
+    assert await blobs.get(record(1).blob_key)  # kept: its session still had its rows
+    move_done.set()
+    await purge
+    await flusher.close()
+    with pytest.raises(BlobNotFound):
+        await blobs.get(record(1).blob_key)
+
+
 async def test_two_processes_moving_at_once_keep_every_chunk(
     store: SessionStore, blobs: BlobStore
 ) -> None:
