@@ -47,9 +47,12 @@ async def purge_sessions(
     every other record of that user is forgotten in the same step.
     """
     await store.forget_journal_of_sessions(session_ids)
-    for session_id in session_ids:
-        await blobs.delete_prefix(session_prefix(session_id))
+    await _delete_blobs(blobs, session_ids)
     await store.delete_sessions(session_ids, tombstones, at=now_ms(), user_id=user_id)
+    await _delete_blobs(blobs, session_ids)
+
+
+async def _delete_blobs(blobs: BlobStore, session_ids: list[str]) -> None:
     for session_id in session_ids:
         await blobs.delete_prefix(session_prefix(session_id))
 

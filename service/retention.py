@@ -67,18 +67,15 @@ async def purge_orphan_chunks(
         folder.removeprefix(SESSIONS_FOLDER + "/"): folder
         for folder in await blobs.list_folders(SESSIONS_FOLDER)
     }
-    ids = sorted(folders)
+    with_rows = await store.existing_session_ids(list(folders))
     removed = 0
-    for start in range(0, len(ids), PURGE_SLICE):
-        part = ids[start : start + PURGE_SLICE]
-        existing = await store.existing_session_ids(part)
-        for session_id in part:
-            if session_id in existing:
-                continue
-            newest = await blobs.last_written(folders[session_id])
-            if newest is not None and newest < cutoff:
-                await blobs.delete_prefix(folders[session_id])
-                removed += 1
+    for session_id, folder in folders.items():
+        if session_id in with_rows:
+            continue
+        newest = await blobs.last_written(folder)
+        if newest is not None and newest < cutoff:
+            await blobs.delete_prefix(folder)
+            removed += 1
     return removed
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import (
@@ -68,6 +68,7 @@ _COUNTERS = {
     "input": "input_count",
     "page_view": "page_count",
 }
+_PARAMETERS_PER_STATEMENT = 500
 _SESSION_COLUMNS = [c for c in sessions.c if c.name != "id"]
 _SUMMED = ("chunk_count", "byte_count", "event_count", *_COUNTERS.values())
 
@@ -421,9 +422,7 @@ class SessionStore:
         query = select(sessions.c.id).where(sessions.c.id.in_(bindparam("ids", expanding=True)))
         found: set[str] = set()
         async with self.engine.connect() as conn:
-            # In parts, so PostgreSQL/SQLite parameter limits are never reached.
-            for start in range(0, len(session_ids), 500):
-                part = list(session_ids[start : start + 500])
+            for part in _in_parts(session_ids):
                 found.update((await conn.execute(query, {"ids": part})).scalars())
         return found
 
@@ -512,15 +511,20 @@ class SessionStore:
     async def _delete_in_parts(
         conn: AsyncConnection, column: Column[Any], values: Sequence[str]
     ) -> None:
-        # In parts, so PostgreSQL/SQLite parameter limits are never reached.
-        for start in range(0, len(values), 500):
-            part = list(values[start : start + 500])
+        for part in _in_parts(values):
             await conn.execute(delete(column.table).where(column.in_(part)))
 
     async def ping(self) -> None:
         """Raise if the database does not answer."""
         async with self.engine.connect() as conn:
             await conn.execute(select(1))
+
+
+def _in_parts(values: Sequence[str]) -> Iterator[list[str]]:
+    """`values` in parts small enough that PostgreSQL's and SQLite's parameter limits are
+    never reached."""
+    for start in range(0, len(values), _PARAMETERS_PER_STATEMENT):
+        yield list(values[start : start + _PARAMETERS_PER_STATEMENT])
 
 
 def _journal_entries(rows: Any) -> list[JournalEntry]:
