@@ -170,10 +170,10 @@ async def _send_slice(server: _Server, bodies: Sequence[BatchBody], config: Inge
     if server.database_url is not None:
         acked_cpu = process.cpu_seconds()
         await _journal_drained(server.database_url)
-        deferred = _sum(0.0, acked_cpu, process.cpu_seconds())
-        server.deferred_cpu_seconds = _sum(server.deferred_cpu_seconds, 0.0, deferred)
-        if deferred is not None:
-            elapsed = result.elapsed_seconds + deferred
+        drained_cpu = process.cpu_seconds()
+        server.deferred_cpu_seconds = _sum(server.deferred_cpu_seconds, acked_cpu, drained_cpu)
+        if acked_cpu is not None and drained_cpu is not None:
+            elapsed = result.elapsed_seconds + drained_cpu - acked_cpu
             result = msgspec.structs.replace(result, elapsed_seconds=elapsed)
     server.cpu_seconds = _sum(server.cpu_seconds, cpu_before, process.cpu_seconds())
     server.loop_cpu_seconds = _sum(
