@@ -6,7 +6,7 @@ the acknowledgement waits for nothing else. Before, each group of batches also w
 chunks to be stored in the blob store (a file write and a filesystem sync on a local folder, a
 request on a cloud store) before its rows could be written. This task moves what the journal
 holds into the blob store a moment later, many chunks at a time, and removes their entries.
-Readers take a chunk from the journal while it is there (`SessionStore.chunk_keys`).
+Readers take a chunk from the journal while it is there (`SessionStore.session_chunks`).
 
 What is journaled is moved however the process ended: a new process starts by moving what the
 last one left. When the blob store fails, the entries wait in the journal and the task tries

@@ -189,7 +189,7 @@ class SessionViews:
 
     async def event_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         """The session's stored chunks in order, each one JSON array of rrweb events."""
-        for key, journaled in await self.store.chunk_keys(session_id):
+        for key, journaled in await self.store.session_chunks(session_id):
             stored = journaled if journaled is not None else await self.blobs.get(key)
             yield isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS)
 

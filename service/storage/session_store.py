@@ -335,7 +335,7 @@ class SessionStore:
                 for kind, ts, seq, data in await conn.execute(query)
             ]
 
-    async def chunk_keys(self, session_id: str) -> list[tuple[str, bytes | None]]:
+    async def session_chunks(self, session_id: str) -> list[tuple[str, bytes | None]]:
         """Blob keys of a session's chunks in recording order (seq), each with its bytes while
         it is in the chunk journal (None once it is in the blob store).
 

@@ -89,14 +89,14 @@ async def test_concurrent_batches_are_all_stored_once_in_shared_steps(
         assert stored is not None and stored.chunk_count == 5 and stored.click_count == 5
     # Acknowledged with the chunks in the journal, none in the blob store yet...
     assert puts == [] and flusher.waiting == 40
-    chunks = dict(await store.chunk_keys("sess-writer-0003"))
+    chunks = dict(await store.session_chunks("sess-writer-0003"))
     assert chunks == {b.record.blob_key: b.chunk for b in batches if "0003" in b.record.session_id}
     # ...which takes them all at once when the flusher moves them.
     assert await flusher.flush() == 40
     assert puts == [40] and flusher.waiting == 0
     for batch in batches:
         assert await blobs.get(batch.record.blob_key) == batch.chunk
-    assert all(data is None for _, data in await store.chunk_keys("sess-writer-0003"))
+    assert all(data is None for _, data in await store.session_chunks("sess-writer-0003"))
 
 
 async def test_a_batch_that_cannot_be_written_fails_alone(
@@ -153,7 +153,7 @@ async def test_while_the_blob_store_fails_chunks_wait_in_the_journal(
         await writer.store(pending(3, 0))
     assert await store.get("sess-writer-0003") is None
     # The chunks are still there to read, and are moved once the store works again.
-    assert dict(await store.chunk_keys("sess-writer-0001")) == {
+    assert dict(await store.session_chunks("sess-writer-0001")) == {
         pending(1, 0).record.blob_key: pending(1, 0).chunk
     }
     monkeypatch.setattr(blobs, "put_many", real_put_many)
@@ -184,7 +184,7 @@ async def test_erased_subjects_refuse_before_and_are_reported_after_a_write(
     assert outcomes == ["erased", "written", "refused"]
     # A refused batch stores nothing at all, its chunk included.
     assert await store.get("sess-writer-0003") is None
-    assert await store.chunk_keys("sess-writer-0003") == []
+    assert await store.session_chunks("sess-writer-0003") == []
 
 
 async def test_a_status_query_that_fails_fails_every_batch_waiting_on_it(

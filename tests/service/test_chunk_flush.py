@@ -55,7 +55,7 @@ async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10) 
 
 
 async def in_journal(store: SessionStore, session: int) -> bool:
-    keys = await store.chunk_keys(record(session).session_id)
+    keys = await store.session_chunks(record(session).session_id)
     return any(data is not None for _, data in keys)
 
 
@@ -136,7 +136,7 @@ async def test_a_session_purged_during_a_move_leaves_no_chunk_behind(
         await blobs.get(record(1).blob_key)
     assert [key async for key in blobs.list_keys("sessions/sess-flush-0001/")] == []
     assert await blobs.get(record(2).blob_key) == b"chunk of sess-flush-0002"
-    assert await store.chunk_keys(record(1).session_id) == []
+    assert await store.session_chunks(record(1).session_id) == []
 
 
 async def test_a_chunk_stored_between_a_purges_two_deletions_goes_with_the_second(
@@ -207,7 +207,7 @@ async def test_the_service_reads_journaled_chunks_and_moves_them_by_its_end(
     engine = create_engine(settings.database_url)
     store = SessionStore(engine)
     try:
-        assert [data for _, data in await store.chunk_keys("sess-flush-app1")] == [None]
+        assert [data for _, data in await store.session_chunks("sess-flush-app1")] == [None]
     finally:
         store.dispose()
         await engine.dispose()

@@ -48,7 +48,7 @@ async def test_batches_accumulate_counters_and_time_span(store: SessionStore) ->
     assert session.event_count == 20
     assert session.chunk_count == 3
     assert session.final is True
-    assert await store.chunk_keys("sess-store-01") == [
+    assert await store.session_chunks("sess-store-01") == [
         (f"sessions/sess-store-01/{seq:012d}-x.json.gz", None) for seq in range(3)
     ]
 
@@ -113,7 +113,7 @@ async def test_delete_sessions_records_tombstones(store: SessionStore) -> None:
     await store.delete_sessions(["sess-store-01"], ["hash-a"], at=5)
     assert await store.get("sess-store-01") is None
     assert await store.signals("sess-store-01") == []
-    assert await store.chunk_keys("sess-store-01") == []
+    assert await store.session_chunks("sess-store-01") == []
     assert await store.batch_statuses([("sess-other-01", 0, ["hash-b", "hash-a"])]) == [
         (True, False)
     ]
@@ -173,7 +173,10 @@ async def test_chunks_are_read_from_the_journal_until_they_are_moved(store: Sess
     assert written == [True, True, False] and erased == set()
     key = "sessions/sess-store-01/{:012d}-x.json.gz".format
     # Only written batches get an entry: the repeat in the same call has none.
-    assert await store.chunk_keys("sess-store-01") == [(key(0), b"chunk 0"), (key(1), b"chunk 1")]
+    assert await store.session_chunks("sess-store-01") == [
+        (key(0), b"chunk 0"),
+        (key(1), b"chunk 1"),
+    ]
 
     stored: list[tuple[str, bytes]] = []
 
@@ -183,11 +186,11 @@ async def test_chunks_are_read_from_the_journal_until_they_are_moved(store: Sess
     entries, removed = await store.move_journal(1, put)
     assert [(e.blob_key, e.data) for e in entries] == [(key(0), b"chunk 0")] == stored
     assert entries[0].session_id == "sess-store-01" and removed == {entries[0].id}
-    assert await store.chunk_keys("sess-store-01") == [(key(0), None), (key(1), b"chunk 1")]
+    assert await store.session_chunks("sess-store-01") == [(key(0), None), (key(1), b"chunk 1")]
     entries, removed = await store.move_journal(10, put)
     assert len(entries) == 1 and removed == {entries[0].id}
     assert await store.move_journal(10, put) == ([], set())
-    assert await store.chunk_keys("sess-store-01") == [(key(0), None), (key(1), None)]
+    assert await store.session_chunks("sess-store-01") == [(key(0), None), (key(1), None)]
 
 
 async def test_a_move_whose_store_fails_keeps_the_entries(store: SessionStore) -> None:
@@ -198,7 +201,7 @@ async def test_a_move_whose_store_fails_keeps_the_entries(store: SessionStore) -
 
     with pytest.raises(OSError, match="disk full"):
         await store.move_journal(10, failing)
-    assert await store.chunk_keys("sess-store-01") == [
+    assert await store.session_chunks("sess-store-01") == [
         ("sessions/sess-store-01/000000000000-x.json.gz", b"chunk")
     ]
 
