@@ -120,8 +120,8 @@ class BatchWriter:
     lists what to delete, so a batch either is in that list or finds the tombstone then. The
     `ChunkFlusher` moves the chunks into the blob store afterwards.
 
-    Under load, hand-offs to worker threads cost more CPU than the work they carry, so a group
-    makes few of them, not several per batch. On a SQLite file it makes one: the commit (see
+    Under load, hand-offs to worker threads cost more CPU and time than the work they carry,
+    so a group makes few of them, not several per batch. On a SQLite file it makes none (see
     `TransactionRunner`).
     """
 

@@ -1,13 +1,19 @@
 """Running one transaction's work as one synchronous function, the cheapest way per backend.
 
-On a SQLite file the statements run on the calling thread (the event loop) on the synchronous
-driver, and only the commit, which writes the log out and fsyncs it, goes to a worker thread.
-The statements work on cached pages and take microseconds. Run in a worker thread instead,
-each driver call gave the GIL to the busy event loop and waited to get it back: under ingest
-load a group's rows took three times as long as on an idle machine. The connection used on
-the loop never waits for SQLite's write lock: when another writer holds it, the work is rolled
-back and runs again in a worker thread, which may wait. (aiosqlite would pass every cursor,
-execute, fetch and commit through its own thread and back.)
+On a SQLite file the work and its commit run on the calling thread (the event loop) on the
+synchronous driver. The statements work on cached pages and take microseconds; the commit
+appends to the write-ahead log and fsyncs it, a fraction of a millisecond on a local disk.
+Handed to a worker thread, each driver call, the commit included, gave the GIL to the busy
+event loop and waited to get it back: under ingest load a commit of ~1 ms took ~3 ms to come
+back, and groups of batches waited for it in turn. The connection used on the loop never waits
+for SQLite's write lock: when another writer holds it, the work is rolled back and runs again
+in a worker thread, which may wait. (aiosqlite would pass every cursor, execute, fetch and
+commit through its own thread and back.)
+
+The loop's connections never checkpoint the log themselves (a checkpoint copies megabytes
+into the database file and fsyncs it). At most every `CHECKPOINT_SECONDS`, after a commit, a
+checkpoint runs in a worker thread, and the next transaction on the loop waits until it ends.
+So it copies the whole log, and the log starts over instead of growing under steady writes.
 
 On PostgreSQL (asyncpg has no thread) and on in-memory SQLite (a second engine would open a
 different database) the same function runs through the async engine with `run_sync`.
@@ -16,7 +22,9 @@ different database) the same function runs through the async engine with `run_sy
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
@@ -32,13 +40,18 @@ from service.storage.database import (
     sqlite_file_url,
 )
 
-__all__ = ["TransactionRunner"]
+__all__ = ["CHECKPOINT_SECONDS", "TransactionRunner"]
+
+log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
 _U = TypeVar("_U")
 # Ingest runs one grouped call at a time; the rest is headroom.
 _POOL_SIZE = 4
+# How often at most a commit on the loop starts a checkpoint of the write-ahead log. Under the
+# heaviest ingest the log then holds a few megabytes, as with SQLite's own default (1000 pages).
+CHECKPOINT_SECONDS = 0.5
 
 
 class _LockBusy(Exception):
@@ -52,8 +65,14 @@ class TransactionRunner:
         self._engine = engine
         url = sqlite_file_url(engine.url)
         # On the event loop: never waits for the lock. In worker threads: waits, as elsewhere.
-        self._on_loop = None if url is None else _sqlite_engine(url, wait_for_lock=False)
-        self._in_thread = None if url is None else _sqlite_engine(url, wait_for_lock=True)
+        self._sqlite_file = None
+        if url is not None:
+            self._sqlite_file = (
+                _sqlite_engine(url, wait_for_lock=False),
+                _sqlite_engine(url, wait_for_lock=True),
+            )
+        self._checkpoint: asyncio.Future[None] | None = None
+        self._checkpoint_started = -CHECKPOINT_SECONDS
 
     async def run(
         self, work: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
@@ -61,28 +80,42 @@ class TransactionRunner:
         def run_work(conn: Connection) -> _T:
             return work(conn, *args, **kwargs)
 
-        on_loop, in_thread = self._on_loop, self._in_thread
-        if on_loop is None or in_thread is None:
+        if self._sqlite_file is None:
             async with self._engine.begin() as conn:
                 return await conn.run_sync(run_work)
-        try:
-            with on_loop.connect() as connection:
-                return await _commit_in_thread(connection, run_work)
-        except _LockBusy:
-            return await asyncio.to_thread(_in_transaction, in_thread, run_work)
+        # Writes wait for a checkpoint under way, so that it copies the whole log.
+        await self._checkpoint_ended()
+        return await self._on_sqlite_file(self._sqlite_file, run_work)
 
     async def read(
         self, work: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
     ) -> _T:
         """`work(connection, *args)` that only reads, in one statement, so it needs no
-        transaction of its own. On a SQLite file it runs as `run` does (on the event loop);
-        elsewhere on a connection in autocommit mode, which spares PostgreSQL a BEGIN and a
-        COMMIT, each a round trip."""
-        if self._on_loop is not None:
-            return await self.run(work, *args, **kwargs)
+        transaction of its own. On a SQLite file it runs as `run` does (on the event loop),
+        but without waiting for a checkpoint; elsewhere on a connection in autocommit mode,
+        which spares PostgreSQL a BEGIN and a COMMIT, each a round trip."""
+
+        def run_work(conn: Connection) -> _T:
+            return work(conn, *args, **kwargs)
+
+        if self._sqlite_file is not None:
+            return await self._on_sqlite_file(self._sqlite_file, run_work)
         async with self._engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            return await autocommit.run_sync(work, *args, **kwargs)
+            return await autocommit.run_sync(run_work)
+
+    async def _on_sqlite_file(
+        self, engines: tuple[Engine, Engine], work: Callable[[Connection], _T]
+    ) -> _T:
+        on_loop, in_thread = engines
+        try:
+            with on_loop.connect() as connection:
+                result, wrote = _in_transaction_here(connection, work)
+        except _LockBusy:
+            return await asyncio.to_thread(_in_transaction, in_thread, work)
+        if wrote:
+            self._checkpoint_when_due(in_thread)
+        return result
 
     async def run_in_turn(
         self,
@@ -94,15 +127,28 @@ class TransactionRunner:
         result = await self.run(first)
         return result, await self.run(then, result)
 
+    def _checkpoint_when_due(self, engine: Engine) -> None:
+        now = time.monotonic()
+        running = self._checkpoint is not None and not self._checkpoint.done()
+        if running or now - self._checkpoint_started < CHECKPOINT_SECONDS:
+            return
+        self._checkpoint_started = now
+        self._checkpoint = asyncio.ensure_future(asyncio.to_thread(_checkpoint, engine))
+
+    async def _checkpoint_ended(self) -> None:
+        """Wait for a checkpoint under way (if this call is cancelled, it still goes on)."""
+        if self._checkpoint is not None and not self._checkpoint.done():
+            await asyncio.shield(self._checkpoint)
+
     def dispose(self) -> None:
-        """Close the connections this runner opened (the async engine is its owner's)."""
-        for engine in (self._on_loop, self._in_thread):
-            if engine is not None:
-                engine.dispose()
+        """Close the connections this runner opened (the async engine is its owner's). A
+        checkpoint under way ends on its own connection, which is closed after it."""
+        for engine in self._sqlite_file or ():
+            engine.dispose()
 
 
-async def _commit_in_thread(conn: Connection, work: Callable[[Connection], _T]) -> _T:
-    """`work(conn)` in a transaction here; its commit, if it wrote, in a worker thread."""
+def _in_transaction_here(conn: Connection, work: Callable[[Connection], _T]) -> tuple[_T, bool]:
+    """`work(conn)` in a transaction, committed here; and whether it wrote anything."""
     transaction = conn.begin()
     try:
         result = work(conn)
@@ -114,21 +160,9 @@ async def _commit_in_thread(conn: Connection, work: Callable[[Connection], _T]) 
     except BaseException:
         transaction.rollback()
         raise
-    if not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
-        transaction.commit()  # it only read: there is nothing to write out
-        return result
-    await _finish(asyncio.ensure_future(asyncio.to_thread(transaction.commit)))
-    return result
-
-
-async def _finish(commit: asyncio.Future[None]) -> None:
-    """Wait for a commit; if cancelled meanwhile, still let it end before the connection is
-    handed back to the pool, so no two threads use it at once."""
-    try:
-        await asyncio.shield(commit)
-    except asyncio.CancelledError:
-        await asyncio.wait([commit])
-        raise
+    wrote = conn.connection.driver_connection.in_transaction  # type: ignore[union-attr]
+    transaction.commit()
+    return result, wrote
 
 
 def _is_busy(exc: OperationalError) -> bool:
@@ -140,6 +174,16 @@ def _in_transaction(engine: Engine, work: Callable[[Connection], _T]) -> _T:
     """`work` in a transaction in a worker thread, on a connection that may wait for the lock."""
     with engine.begin() as conn:
         return work(conn)
+
+
+def _checkpoint(engine: Engine) -> None:
+    """Copy the write-ahead log into the database file, in a worker thread. A failure is
+    logged: the log only grows until the next checkpoint succeeds."""
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    except Exception:
+        log.warning("could not checkpoint the SQLite write-ahead log", exc_info=True)
 
 
 def _sqlite_engine(url: Any, wait_for_lock: bool) -> Engine:
@@ -158,5 +202,6 @@ def _sqlite_engine(url: Any, wait_for_lock: bool) -> Engine:
         @event.listens_for(engine, "connect")
         def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.execute("PRAGMA busy_timeout=0")
+            dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
 
     return engine

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from service.storage import transactions
 from service.storage.database import create_engine, upgrade_database
 from service.storage.transactions import TransactionRunner
 
@@ -110,32 +111,116 @@ def commit_threads() -> Iterator[list[str]]:
     event.remove(Engine, "commit", record)
 
 
-async def test_on_a_sqlite_file_statements_run_here_and_a_commit_in_a_worker_thread(
+async def test_on_a_sqlite_file_the_work_and_its_commit_run_here(
     sqlite_file: AsyncEngine, commit_threads: list[str]
 ) -> None:
     runner = TransactionRunner(sqlite_file)
 
     def pragmas(conn: Connection) -> tuple[str, dict[str, object]]:
-        names = ("journal_mode", "synchronous", "busy_timeout", "foreign_keys")
+        names = (
+            "journal_mode",
+            "synchronous",
+            "busy_timeout",
+            "foreign_keys",
+            "wal_autocheckpoint",
+        )
         values = {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names}
         return threading.current_thread().name, values
 
     try:
         thread, values = await runner.run(pragmas)
-        reads_committed_in = list(commit_threads)
         assert await runner.run(insert, 4) == threading.main_thread().name
     finally:
         runner.dispose()
     assert thread == threading.main_thread().name
-    # The async engine's durability (FULL = 2), but no waiting for the lock on the event loop.
-    assert values == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 0, "foreign_keys": 1}
-    main = threading.main_thread().name
-    # A transaction that only read has nothing to write out: it ends where it ran.
-    assert set(reads_committed_in) == {main}
-    # One that wrote is written out and fsynced in a worker thread.
-    written_in = commit_threads[len(reads_committed_in) :]
-    assert len([name for name in written_in if name != main]) == 1
+    # The async engine's durability (FULL = 2: the commit fsyncs the log), but no waiting for
+    # the lock on the event loop, and no checkpoints there either.
+    assert values == {
+        "journal_mode": "wal",
+        "synchronous": 2,
+        "busy_timeout": 0,
+        "foreign_keys": 1,
+        "wal_autocheckpoint": 0,
+    }
+    assert set(commit_threads) == {threading.main_thread().name}
     assert await probe_values(sqlite_file) == [4]
+
+
+@pytest.fixture
+def checkpoint_threads() -> Iterator[list[str]]:
+    """Names of the threads that checkpoint a write-ahead log while the test runs."""
+    names: list[str] = []
+
+    def record(_conn: Connection, _cursor: object, statement: str, *_: object) -> None:
+        if "wal_checkpoint" in statement:
+            names.append(threading.current_thread().name)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    yield names
+    event.remove(Engine, "before_cursor_execute", record)
+
+
+def insert_blob(conn: Connection, n: int) -> None:
+    conn.execute(
+        text("INSERT INTO runner_probe (n, blob) VALUES (:n, :blob)"),
+        {"n": n, "blob": bytes(32768)},
+    )
+
+
+def wal_bytes(database: str) -> int:
+    return Path(f"{database}-wal").stat().st_size
+
+
+async def test_steady_writes_keep_the_write_ahead_log_small(
+    sqlite_file: AsyncEngine, checkpoint_threads: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with sqlite_file.begin() as conn:
+        await conn.execute(text("ALTER TABLE runner_probe ADD COLUMN blob BLOB"))
+    monkeypatch.setattr(transactions, "CHECKPOINT_SECONDS", 0)
+    runner = TransactionRunner(sqlite_file)
+    try:
+        for n in range(200):  # 6.5 MB of rows, one commit each
+            await runner.run(insert_blob, n)
+    finally:
+        runner.dispose()
+    # Checkpointed in worker threads, and each time the whole log, so that it started over.
+    assert checkpoint_threads
+    assert threading.main_thread().name not in checkpoint_threads
+    database = sqlite_file.url.database
+    assert database is not None
+    assert wal_bytes(database) < 1_000_000
+    assert await probe_values(sqlite_file) == list(range(200))
+
+
+async def test_writes_wait_for_a_checkpoint_under_way_and_reads_do_not(
+    sqlite_file: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real_checkpoint = transactions._checkpoint
+
+    def held_checkpoint(engine: Engine) -> None:
+        release.wait(timeout=10)
+        real_checkpoint(engine)
+
+    monkeypatch.setattr(transactions, "_checkpoint", held_checkpoint)
+    runner = TransactionRunner(sqlite_file)
+    try:
+        await runner.run(insert, 1)  # starts a checkpoint, which is held
+        cancelled = asyncio.create_task(runner.run(insert, 2))
+        waiting = asyncio.create_task(runner.run(insert, 3))
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        assert await runner.read(count_in_transaction) == (1, False)
+        cancelled.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await cancelled
+        release.set()
+        await asyncio.wait_for(waiting, timeout=10)
+    finally:
+        release.set()
+        runner.dispose()
+    # The cancelled write never ran; the other one ran once the checkpoint ended.
+    assert await probe_values(sqlite_file) == [1, 3]
 
 
 async def test_while_another_writer_holds_the_lock_the_work_waits_in_a_worker_thread(
@@ -160,24 +245,6 @@ async def test_while_another_writer_holds_the_lock_the_work_waits_in_a_worker_th
         runner.dispose()
     assert thread != threading.main_thread().name
     assert await probe_values(sqlite_file) == [5]
-
-
-async def test_a_commit_under_way_ends_before_a_cancelled_call_returns(
-    sqlite_file: AsyncEngine,
-) -> None:
-    runner = TransactionRunner(sqlite_file)
-    try:
-        work = asyncio.create_task(runner.run(insert, 8))
-        await asyncio.sleep(0)  # the statements ran; the commit is on its way in a thread
-        work.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await work
-        # Committed before the connection went back to the pool, which still works.
-        assert await probe_values(sqlite_file) == [8]
-        await runner.run(insert, 9)
-    finally:
-        runner.dispose()
-    assert await probe_values(sqlite_file) == [8, 9]
 
 
 async def test_in_memory_sqlite_runs_on_the_engine_itself() -> None:
