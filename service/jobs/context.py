@@ -44,9 +44,14 @@ async def in_context(
     final_attempt: bool,
     work: Callable[[JobContext], Awaitable[T]],
 ) -> T:
-    """Run `work` with a context on an engine of its own (this event loop's), then close it."""
+    """Run `work` with a context on an engine of its own (this event loop's), then close it
+    and the connections its store opened beside it."""
     engine = create_engine(settings.database_url)
     try:
-        return await work(JobContext(settings, plugins, engine, final_attempt))
+        context = JobContext(settings, plugins, engine, final_attempt)
+        try:
+            return await work(context)
+        finally:
+            context.store.dispose()
     finally:
         await engine.dispose()
