@@ -1,5 +1,5 @@
-"""Group commit: batches that arrive together are checked in one query, and their rows and
-chunks written in one database transaction."""
+"""Group commit: batches that arrive together are checked (in one query) and their rows and
+chunks written, all in one database transaction."""
 
 from __future__ import annotations
 
@@ -113,12 +113,12 @@ class _Grouped(Generic[_In, _Out]):
 class BatchWriter:
     """Stores batches through one task that takes as many at a time as are waiting.
 
-    For each group: one query for the status of all (erased? stored before?); one transaction
-    for the new batches' rows and their chunks, which go into the chunk journal (one commit,
-    one fsync, one lock hand-off on SQLite); and, after that commit, one query for whether a
-    written batch's subject was erased meanwhile. An erasure records its tombstone before it
-    lists what to delete, so a batch either is in that list or finds the tombstone then. The
-    `ChunkFlusher` moves the chunks into the blob store afterwards.
+    For each group: one transaction that checks the status of all (erased? stored before?) in
+    one query and writes the new batches' rows and their chunks, which go into the chunk
+    journal (one commit, one fsync, one lock hand-off on SQLite); and, after that commit, one
+    query for whether a written batch's subject was erased meanwhile. An erasure records its
+    tombstone before it lists what to delete, so a batch either is in that list or finds the
+    tombstone then. The `ChunkFlusher` moves the chunks into the blob store afterwards.
 
     Under load, hand-offs to worker threads cost more CPU and time than the work they carry,
     so a group makes few of them, not several per batch. On a SQLite file it makes none (see
@@ -148,34 +148,26 @@ class BatchWriter:
         await self._groups.close()
 
     async def _store_group(self, batches: list[PendingBatch]) -> list[StoreOutcome]:
-        statuses = await self._sessions.batch_statuses(
-            [(b.record.session_id, b.record.seq, b.subject_hashes) for b in batches]
-        )
-        outcomes: list[StoreOutcome | None] = [
-            "refused" if erased else "duplicate" if stored else None for erased, stored in statuses
-        ]
-        new = [b for b, outcome in zip(batches, outcomes, strict=True) if outcome is None]
-        if not new:
-            return [outcome for outcome in outcomes if outcome is not None]
-        written = iter(await self._write(new))
-        return [next(written) if outcome is None else outcome for outcome in outcomes]
-
-    async def _write(self, batches: list[PendingBatch]) -> list[StoreOutcome]:
         # Of several copies of one (session, seq) in a group only the first gets rows and a
-        # journal entry (see `SessionStore.record_batches`).
-        stored, erased = await self._sessions.record_batches_then_find_erased(
-            [b.record for b in batches],
-            [b.subject_hashes for b in batches],
-            [b.chunk for b in batches],
+        # journal entry (see `SessionStore.record_new_batches`).
+        outcomes: list[StoreOutcome] = list(
+            await self._sessions.record_new_batches(
+                [b.record for b in batches],
+                [b.subject_hashes for b in batches],
+                [b.chunk for b in batches],
+            )
         )
-        if any(stored):
-            self._flusher.journaled(sum(stored))
-        return [
-            ("erased" if not erased.isdisjoint(b.subject_hashes) else "written")
-            if new
-            else "duplicate"
-            for b, new in zip(batches, stored, strict=True)
-        ]
+        written = [i for i, outcome in enumerate(outcomes) if outcome == "written"]
+        if not written:
+            return outcomes
+        self._flusher.journaled(len(written))
+        erased = await self._sessions.erased_subjects(
+            [h for i in written for h in batches[i].subject_hashes]
+        )
+        for i in written:
+            if not erased.isdisjoint(batches[i].subject_hashes):
+                outcomes[i] = "erased"
+        return outcomes
 
 
 def _storage_unavailable(batch: PendingBatch, exc: Exception) -> StorageUnavailable:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
     Column,
@@ -38,7 +38,12 @@ from service.storage.models import (
 from service.storage.records import BatchRecord, SessionFilters, SessionRecord, SignalRecord
 from service.storage.transactions import TransactionRunner
 
-__all__ = ["JournalEntry", "SessionStore", "SessionWithPages"]
+__all__ = ["BatchOutcome", "JournalEntry", "SessionStore", "SessionWithPages"]
+
+# What `SessionStore.record_new_batches` did with a batch: written (rows and journaled chunk);
+# refused (one of its erasure subjects has a tombstone); duplicate (its session_id and seq are
+# stored already, or came earlier in the same call). Only a written batch changed anything.
+BatchOutcome = Literal["written", "refused", "duplicate"]
 
 SessionWithPages = tuple[SessionRecord, list[str]]
 
@@ -121,16 +126,11 @@ class SessionStore:
 
     # -- ingest ---------------------------------------------------------------------------
 
-    async def batch_statuses(
-        self, batches: Sequence[tuple[str, int, Sequence[str]]]
-    ) -> list[tuple[bool, bool]]:
-        """Per (session_id, seq, subject_hashes): (erased, stored), whether one of the subjects
-        is erased and whether that seq is stored. All of them in one query."""
-        return await self._transactions.run(self._batch_statuses, batches)
-
     def _batch_statuses(
         self, conn: Connection, batches: Sequence[tuple[str, int, Sequence[str]]]
     ) -> list[tuple[bool, bool]]:
+        """Per (session_id, seq, subject_hashes): (erased, stored), whether one of the subjects
+        is erased and whether that seq is stored. All of them in one query."""
         parameters = {
             "subjects": sorted({h for _, _, hashes in batches for h in hashes}),
             "keys": sorted({(session_id, seq) for session_id, seq, _ in batches}),
@@ -146,6 +146,10 @@ class SessionStore:
             (not erased.isdisjoint(hashes), (session_id, seq) in stored)
             for session_id, seq, hashes in batches
         ]
+
+    async def erased_subjects(self, subject_hashes: Sequence[str]) -> set[str]:
+        """Those of these erasure subjects (hashes) that have a tombstone, in one query."""
+        return await self._transactions.read(self._erased_subjects, subject_hashes)
 
     def _erased_subjects(self, conn: Connection, subject_hashes: Sequence[str]) -> set[str]:
         if not subject_hashes:
@@ -166,42 +170,50 @@ class SessionStore:
         """
         return await self._transactions.run(self._record_batches, batches)
 
-    async def record_batches_then_find_erased(
+    async def record_new_batches(
         self,
         batches: Sequence[BatchRecord],
         subject_hashes: Sequence[Sequence[str]],
         chunks: Sequence[bytes],
-    ) -> tuple[list[bool], set[str]]:
-        """`record_batches`, each written batch's chunk (`chunks[i]` for `batches[i]`) in
-        the chunk journal in the same transaction; then, once that is committed, which of the
-        written batches' erasure subjects (`subject_hashes[i]` for `batches[i]`) have a
-        tombstone.
+    ) -> list[BatchOutcome]:
+        """In one transaction: which batches are refused or duplicates (see `BatchOutcome`;
+        one query for all), then the others' rows as `record_batches` writes them, and their
+        chunks (`chunks[i]` for `batches[i]`) in the chunk journal. `subject_hashes[i]` are
+        the erasure subjects of `batches[i]`.
 
-        An erasure records its tombstone before it lists what to delete, so a batch written
-        while its subject was being erased either is in that list or is found here.
+        One transaction for the check and the write spares PostgreSQL a connection check-out
+        and its round trips per group of batches. A subject erased while this runs is not seen
+        here: look for it with `erased_subjects` once this has returned.
         """
 
-        def record(conn: Connection) -> list[bool]:
-            written = self._record_batches(conn, batches)
-            journal = [
-                {"session_id": b.session_id, "blob_key": b.blob_key, "data": chunk}
-                for b, chunk, new in zip(batches, chunks, written, strict=True)
-                if new
+        def record(conn: Connection) -> list[BatchOutcome]:
+            statuses = self._batch_statuses(
+                conn,
+                [
+                    (b.session_id, b.seq, hashes)
+                    for b, hashes in zip(batches, subject_hashes, strict=True)
+                ],
+            )
+            outcomes: list[BatchOutcome] = [
+                "refused" if erased else "duplicate" for erased, _ in statuses
             ]
+            new = [i for i, (erased, stored) in enumerate(statuses) if not erased and not stored]
+            if not new:
+                return outcomes
+            written = self._record_batches(conn, [batches[i] for i in new])
+            journal = []
+            for i, was_written in zip(new, written, strict=True):
+                if was_written:
+                    outcomes[i] = "written"
+                    b = batches[i]
+                    journal.append(
+                        {"session_id": b.session_id, "blob_key": b.blob_key, "data": chunks[i]}
+                    )
             if journal:
                 conn.execute(self._insert_journal, journal)
-            return written
+            return outcomes
 
-        def find_erased(conn: Connection, written: list[bool]) -> set[str]:
-            subjects = [
-                h
-                for hashes, new in zip(subject_hashes, written, strict=True)
-                if new
-                for h in hashes
-            ]
-            return self._erased_subjects(conn, subjects)
-
-        return await self._transactions.run_in_turn(record, find_erased)
+        return await self._transactions.run(record)
 
     def _record_batches(self, conn: Connection, batches: Sequence[BatchRecord]) -> list[bool]:
         firsts: dict[tuple[str, int], int] = {}

@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
-_U = TypeVar("_U")
 # Ingest runs one grouped call at a time; the rest is headroom.
 _POOL_SIZE = 4
 # How often at most a commit on the loop starts a checkpoint of the write-ahead log. Under 13 s
@@ -117,16 +116,6 @@ class TransactionRunner:
         if wrote:
             self._checkpoint_when_due(in_thread)
         return result
-
-    async def run_in_turn(
-        self,
-        first: Callable[[Connection], _T],
-        then: Callable[[Connection, _T], _U],
-    ) -> tuple[_T, _U]:
-        """`first(connection)` in one transaction, committed; then `then(connection, result)`
-        in another."""
-        result = await self.run(first)
-        return result, await self.run(then, result)
 
     def _checkpoint_when_due(self, engine: Engine) -> None:
         now = time.monotonic()

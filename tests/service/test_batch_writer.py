@@ -16,7 +16,7 @@ from service.chunk_flush import ChunkFlusher
 from service.errors import StorageUnavailable
 from service.storage.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable
 from service.storage.records import BatchRecord, SignalRecord
-from service.storage.session_store import SessionStore
+from service.storage.session_store import BatchOutcome, SessionStore
 
 
 @pytest.fixture
@@ -74,16 +74,14 @@ async def test_concurrent_batches_are_all_stored_once_in_shared_steps(
     blobs: BlobStore,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    checks = count_calls(monkeypatch, store, "batch_statuses")
-    writes = count_calls(monkeypatch, store, "record_batches_then_find_erased")
+    writes = count_calls(monkeypatch, store, "record_new_batches")
     puts = count_calls(monkeypatch, blobs, "put_many")
     batches = [pending(s, q, ["someone"]) for s in range(8) for q in range(5)]
     # The repeats come while their originals are being stored, or after.
     results = await asyncio.gather(*(writer.store(b) for b in batches + batches[:5]))
     assert results[:40] == ["written"] * 40
     assert results[40:] == ["duplicate"] * 5
-    assert sum(checks) == 45 and len(checks) < 45  # some queries carried several batches
-    assert len(writes) < 45
+    assert sum(writes) == 45 and len(writes) < 45  # some transactions carried several batches
     for session in range(8):
         stored = await store.get(f"sess-writer-{session:04d}")
         assert stored is not None and stored.chunk_count == 5 and stored.click_count == 5
@@ -166,15 +164,16 @@ async def test_erased_subjects_refuse_before_and_are_reported_after_a_write(
     writer: BatchWriter, store: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await store.add_tombstones(["erased-before"], at=1)
-    real_statuses = store.batch_statuses
+    real_write = store.record_new_batches
 
-    async def check_then_erase(batches: Any) -> list[tuple[bool, bool]]:
-        statuses = await real_statuses(batches)
-        # As a concurrent erasure does: after the status check, before the rows are written.
+    async def write_then_erase(*args: Any) -> list[BatchOutcome]:
+        outcomes = await real_write(*args)
+        # As a concurrent erasure does: its tombstone is committed after the batch's check,
+        # and its list of what to delete was taken before the batch's rows were committed.
         await store.add_tombstones(["erased-meanwhile"], at=2)
-        return statuses
+        return outcomes
 
-    monkeypatch.setattr(store, "batch_statuses", check_then_erase)
+    monkeypatch.setattr(store, "record_new_batches", write_then_erase)
     refused = pending(3, 0, ["someone", "erased-before"])
     outcomes = await asyncio.gather(
         writer.store(pending(1, 0, ["someone", "erased-meanwhile"])),
@@ -187,13 +186,13 @@ async def test_erased_subjects_refuse_before_and_are_reported_after_a_write(
     assert await store.session_chunks("sess-writer-0003") == []
 
 
-async def test_a_status_query_that_fails_fails_every_batch_waiting_on_it(
+async def test_a_write_that_fails_fails_every_batch_waiting_on_it(
     writer: BatchWriter, store: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken(batches: Any) -> list[tuple[bool, bool]]:
+    async def broken(*args: Any) -> list[BatchOutcome]:
         raise ConnectionError("database went away")
 
-    monkeypatch.setattr(store, "batch_statuses", broken)
+    monkeypatch.setattr(store, "record_new_batches", broken)
     outcomes = await asyncio.gather(
         *(writer.store(pending(n, 0)) for n in range(3)), return_exceptions=True
     )

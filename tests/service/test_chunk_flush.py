@@ -44,7 +44,7 @@ def record(session: int, seq: int = 0) -> BatchRecord:
 async def journal(store: SessionStore, *records: BatchRecord) -> None:
     """Write rows and journal entries as ingest does, without moving anything."""
     chunks = [f"chunk of {r.session_id}".encode() for r in records]
-    await store.record_batches_then_find_erased(records, [[] for _ in records], chunks)
+    await store.record_new_batches(records, [[] for _ in records], chunks)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], seconds: float = 10) -> None:

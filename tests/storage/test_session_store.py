@@ -59,8 +59,12 @@ async def test_a_repeated_seq_writes_nothing(store: SessionStore) -> None:
     session = await store.get("sess-store-01")
     assert session is not None and session.error_count == 1 and session.chunk_count == 1
     assert len(await store.signals("sess-store-01")) == 1
-    assert await store.batch_statuses([("sess-store-01", 0, [])]) == [(False, True)]
-    assert await store.batch_statuses([("sess-store-01", 1, [])]) == [(False, False)]
+    assert await store.record_new_batches([record(0, 1000, 2000)], [[]], [b"again"]) == [
+        "duplicate"
+    ]
+    assert await store.session_chunks("sess-store-01") == [
+        ("sessions/sess-store-01/000000000000-x.json.gz", None)
+    ]
 
 
 async def test_user_id_is_kept_when_a_batch_has_none_and_rekeyed_when_it_changes(
@@ -114,10 +118,7 @@ async def test_delete_sessions_records_tombstones(store: SessionStore) -> None:
     assert await store.get("sess-store-01") is None
     assert await store.signals("sess-store-01") == []
     assert await store.session_chunks("sess-store-01") == []
-    assert await store.batch_statuses([("sess-other-01", 0, ["hash-b", "hash-a"])]) == [
-        (True, False)
-    ]
-    assert await store.batch_statuses([("sess-other-01", 0, ["hash-b"])]) == [(False, False)]
+    assert await store.erased_subjects(["hash-b", "hash-a"]) == {"hash-a"}
     await store.delete_sessions([], ["hash-a"], at=6)  # a second erasure is harmless
 
 
@@ -157,20 +158,37 @@ async def test_one_call_writes_many_batches_folding_each_session(store: SessionS
     assert a is not None and (a.chunk_count, a.ended_at) == (4, 9500)
 
 
-async def test_batch_statuses_report_erasure_and_storage_in_one_query(store: SessionStore) -> None:
-    assert await store.batch_statuses([("sess-store-01", 0, ["h1"])]) == [(False, False)]
-    await store.record_batch(record(0, 1000, 2000))
-    assert await store.batch_statuses([("sess-store-01", 0, ["h1"])]) == [(False, True)]
+async def test_new_batches_are_written_unless_refused_or_stored_before(
+    store: SessionStore,
+) -> None:
+    first = [record(0, 1000, 2000), record(0, 1000, 2000)]  # the same seq twice in one call
+    assert await store.record_new_batches(first, [["h1"], ["h1"]], [b"a", b"b"]) == [
+        "written",
+        "duplicate",
+    ]
+    assert await store.record_new_batches([record(0, 1000, 2000)], [["h1"]], [b"c"]) == [
+        "duplicate"
+    ]
     await store.delete_sessions([], ["h1"], at=1)
-    assert await store.batch_statuses([("sess-store-01", 1, ["h0", "h1"])]) == [(True, False)]
+    assert await store.erased_subjects(["h0", "h1"]) == {"h1"}
+    mixed = [record(1, 2000, 3000), record(2, 3000, 4000)]
+    assert await store.record_new_batches(mixed, [["h0", "h1"], ["h0"]], [b"d", b"e"]) == [
+        "refused",
+        "written",
+    ]
+    # Only what was written has rows and a journaled chunk.
+    key = "sessions/sess-store-01/{:012d}-x.json.gz".format
+    assert await store.session_chunks("sess-store-01") == [(key(0), b"a"), (key(2), b"e")]
+    session = await store.get("sess-store-01")
+    assert session is not None and session.chunk_count == 2
 
 
 async def test_chunks_are_read_from_the_journal_until_they_are_moved(store: SessionStore) -> None:
     batches = [record(0, 1000, 2000), record(1, 2000, 3000), record(1, 2000, 3000)]
-    written, erased = await store.record_batches_then_find_erased(
+    outcomes = await store.record_new_batches(
         batches, [["h"]] * 3, [b"chunk 0", b"chunk 1", b"copy of 1"]
     )
-    assert written == [True, True, False] and erased == set()
+    assert outcomes == ["written", "written", "duplicate"]
     key = "sessions/sess-store-01/{:012d}-x.json.gz".format
     # Only written batches get an entry: the repeat in the same call has none.
     assert await store.session_chunks("sess-store-01") == [
@@ -194,7 +212,7 @@ async def test_chunks_are_read_from_the_journal_until_they_are_moved(store: Sess
 
 
 async def test_a_move_whose_store_fails_keeps_the_entries(store: SessionStore) -> None:
-    await store.record_batches_then_find_erased([record(0, 1000, 2000)], [[]], [b"chunk"])
+    await store.record_new_batches([record(0, 1000, 2000)], [[]], [b"chunk"])
 
     async def failing(files: list[tuple[str, bytes]]) -> None:
         raise OSError("disk full")
@@ -208,7 +226,7 @@ async def test_a_move_whose_store_fails_keeps_the_entries(store: SessionStore) -
 
 async def test_purged_sessions_leave_no_journal_entries(store: SessionStore) -> None:
     for session_id in ("sess-store-01", "sess-store-02", "sess-store-03"):
-        await store.record_batches_then_find_erased(
+        await store.record_new_batches(
             [record(0, 1000, 2000, session_id=session_id)], [[]], [b"chunk"]
         )
     await store.forget_journal_of_sessions(["sess-store-01"])

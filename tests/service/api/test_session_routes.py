@@ -173,22 +173,23 @@ async def test_a_user_erased_while_a_batch_is_being_stored_keeps_nothing(
         await record(client, sid, "u1", BASE_TS)
         await move_chunks(client)
     services = client.app.state.services
-    check_statuses = services.store.batch_statuses
+    write_batches = services.store.record_new_batches
 
-    async def check_then_erase(batches: Any) -> list[tuple[bool, bool]]:
-        statuses = await check_statuses(batches)
-        # The erasure runs after the batch passed its status check, before its rows are written.
+    async def write_then_erase(*args: Any) -> Any:
+        outcomes = await write_batches(*args)
+        # The erasure runs after the batch passed its status check and its rows were written,
+        # before the writer looks for tombstones again.
         await erase_user(services.store, services.blobs, services.ingestor.erasure_keys, "u1")
-        return statuses
+        return outcomes
 
-    services.store.batch_statuses = check_then_erase
+    services.store.record_new_batches = write_then_erase
     events = [meta(BASE_TS + seq * MINUTE, "https://shop.test/home")]
     response = await client.post(
         "/api/v1/ingest",
         content=msgspec.json.encode(batch(sid, seq, events, user_id="u1")),
         headers=INGEST,
     )
-    services.store.batch_statuses = check_statuses
+    services.store.record_new_batches = write_batches
     assert response.status_code == 410
     await move_chunks(client)  # nothing is left to move, nor a chunk to store
     assert not (settings.data_dir / "blobs" / "sessions" / sid).exists()
