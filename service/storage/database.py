@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +81,7 @@ def alembic_config(database_url: str) -> Config:
 def upgrade_database(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`. Call from synchronous code (CLI, test setup)."""
     if is_embedded(database_url):
-        _ensure_sqlite_parent(database_url)
+        _create_sqlite_file(database_url)
         _use_write_ahead_log(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
@@ -125,7 +127,14 @@ def sqlite_file_url(database_url: str | URL) -> URL | None:
     return url.set(drivername="sqlite")
 
 
-def _ensure_sqlite_parent(database_url: str) -> None:
+def _create_sqlite_file(database_url: str) -> None:
+    """Create a SQLite file's folder, and the file itself owner-only (0600): it holds the
+    sessions, and event chunks until they are moved, and SQLite gives its write-ahead log the
+    same mode. An existing file keeps its mode: the operator's choice."""
     url = sqlite_file_url(database_url)
-    if url is not None and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    if url is None or not url.database:
+        return
+    path = Path(url.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
