@@ -127,13 +127,16 @@ class SessionStore:
     # -- ingest ---------------------------------------------------------------------------
 
     def _batch_statuses(
-        self, conn: Connection, batches: Sequence[tuple[str, int, Sequence[str]]]
+        self,
+        conn: Connection,
+        batches: Sequence[BatchRecord],
+        subject_hashes: Sequence[Sequence[str]],
     ) -> list[tuple[bool, bool]]:
-        """Per (session_id, seq, subject_hashes): (erased, stored), whether one of the subjects
-        is erased and whether that seq is stored. All of them in one query."""
+        """Per batch: (erased, stored), whether one of its subjects (`subject_hashes[i]` for
+        `batches[i]`) is erased and whether its seq is stored. All of them in one query."""
         parameters = {
-            "subjects": sorted({h for _, _, hashes in batches for h in hashes}),
-            "keys": sorted({(session_id, seq) for session_id, seq, _ in batches}),
+            "subjects": sorted({h for hashes in subject_hashes for h in hashes}),
+            "keys": sorted({(b.session_id, b.seq) for b in batches}),
         }
         erased: set[str] = set()
         stored: set[tuple[str, int]] = set()
@@ -143,8 +146,8 @@ class SessionStore:
             else:
                 stored.add((session_or_subject, seq))
         return [
-            (not erased.isdisjoint(hashes), (session_id, seq) in stored)
-            for session_id, seq, hashes in batches
+            (not erased.isdisjoint(hashes), (b.session_id, b.seq) in stored)
+            for b, hashes in zip(batches, subject_hashes, strict=True)
         ]
 
     async def erased_subjects(self, subject_hashes: Sequence[str]) -> set[str]:
@@ -187,13 +190,7 @@ class SessionStore:
         """
 
         def record(conn: Connection) -> list[BatchOutcome]:
-            statuses = self._batch_statuses(
-                conn,
-                [
-                    (b.session_id, b.seq, hashes)
-                    for b, hashes in zip(batches, subject_hashes, strict=True)
-                ],
-            )
+            statuses = self._batch_statuses(conn, batches, subject_hashes)
             outcomes: list[BatchOutcome] = [
                 "refused" if erased else "duplicate" for erased, _ in statuses
             ]
