@@ -21,6 +21,7 @@ from service.ingest import (
 from service.signals import process_events
 from service.storage.records import BatchRecord, SignalRecord
 from service.storage.session_store import SessionStore
+from tests.batch_records import batch_record
 
 __all__ = ["run_ingest_stages"]
 
@@ -39,9 +40,9 @@ def _per_item_ms(items: Sequence[Any], stage: Callable[[Any], object]) -> float:
 
 
 def _record(session_id: str, seq: int, signals: list[SignalRecord]) -> BatchRecord:
-    return BatchRecord(
-        session_id=session_id,
-        seq=seq,
+    return batch_record(
+        session_id,
+        seq,
         user_id="user-1",
         blob_key="sessions/x/000000000000-0.json.gz",
         first_ts=1,
@@ -49,7 +50,6 @@ def _record(session_id: str, seq: int, signals: list[SignalRecord]) -> BatchReco
         event_count=119,
         byte_count=8000,
         received_at=3,
-        final=False,
         signals=signals,
     )
 

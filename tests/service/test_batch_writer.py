@@ -15,8 +15,9 @@ from service.batch_writer import BatchWriter, PendingBatch, _Grouped
 from service.chunk_flush import ChunkFlusher
 from service.errors import StorageUnavailable
 from service.storage.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable
-from service.storage.records import BatchRecord, SignalRecord
+from service.storage.records import SignalRecord
 from service.storage.session_store import BatchOutcome, SessionStore
+from tests.batch_records import batch_record
 
 
 @pytest.fixture
@@ -38,17 +39,13 @@ def pending(
     session: int, seq: int, subjects: Sequence[str] = (), data: dict[str, Any] | None = None
 ) -> PendingBatch:
     sid = f"sess-writer-{session:04d}"
-    record = BatchRecord(
-        session_id=sid,
-        seq=seq,
-        user_id="u1",
-        blob_key=f"sessions/{sid}/{seq:012d}-x.json.gz",
+    record = batch_record(
+        sid,
+        seq,
         first_ts=1000 + seq,
         last_ts=2000 + seq,
         event_count=5,
         byte_count=10,
-        received_at=3000,
-        final=False,
         signals=[SignalRecord(kind="click", ts=1500, seq=seq, data=data or {"node_id": 1})],
     )
     return PendingBatch(record=record, chunk=f"chunk {sid} {seq}".encode(), subject_hashes=subjects)

@@ -20,25 +20,13 @@ from service.storage.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable
 from service.storage.database import create_engine
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
+from tests.batch_records import batch_record
 from tests.conftest import AUTH, INGEST
 from tests.recordings import batch, checkout_events
 
 
 def record(session: int, seq: int = 0) -> BatchRecord:
-    sid = f"sess-flush-{session:04d}"
-    return BatchRecord(
-        session_id=sid,
-        seq=seq,
-        user_id="u1",
-        blob_key=f"sessions/{sid}/{seq:012d}-x.json.gz",
-        first_ts=1000,
-        last_ts=2000,
-        event_count=1,
-        byte_count=5,
-        received_at=3000,
-        final=False,
-        signals=[],
-    )
+    return batch_record(f"sess-flush-{session:04d}", seq)
 
 
 async def journal(store: SessionStore, *records: BatchRecord) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from service.storage.records import BatchRecord, SessionFilters, SignalRecord
 from service.storage.session_store import SessionStore
+from tests.batch_records import batch_record
 
 
 def record(
@@ -17,11 +18,10 @@ def record(
     final: bool = False,
     session_id: str = "sess-store-01",
 ) -> BatchRecord:
-    return BatchRecord(
-        session_id=session_id,
-        seq=seq,
+    return batch_record(
+        session_id,
+        seq,
         user_id=user_id,
-        blob_key=f"sessions/{session_id}/{seq:012d}-x.json.gz",
         first_ts=first,
         last_ts=last,
         event_count=0 if first is None else 10,
