@@ -39,14 +39,14 @@ def bench_settings(
 
 
 def _replaydesk_app(args: argparse.Namespace) -> Litestar:
-    from service.app import create_app
+    from service.web.app import create_app
 
     if args.kind == "stdlib-json":
-        import service.ingest
+        import service.ingest.ingestor
         from bench.stdlib_json_decoding import decode_batch_with_stdlib_json
 
         # Ingestor.ingest looks decode_batch up in its module on every call.
-        service.ingest.decode_batch = decode_batch_with_stdlib_json
+        service.ingest.ingestor.decode_batch = decode_batch_with_stdlib_json
     return create_app(bench_settings(args.data_dir, args.database_url, args.redis_url))
 
 

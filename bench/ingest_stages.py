@@ -11,15 +11,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.figures import format_table
 from bench.rrweb_batches import batch_bodies
 from bench.stdlib_json_decoding import decode_batch_with_stdlib_json
-from service.ingest import (
+from service.ingest.ingestor import (
     CHUNK_GZIP_LEVEL,
     IngestLimits,
     compress_chunk,
     decode_batch,
     read_body,
 )
-from service.signals import process_events
-from service.storage.records import BatchRecord, SignalRecord
+from service.ingest.signals.batch_pass import process_events
+from service.signal_kinds import Signal
+from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
 from tests.batch_records import batch_record
 
@@ -39,7 +40,7 @@ def _per_item_ms(items: Sequence[Any], stage: Callable[[Any], object]) -> float:
     return (time.perf_counter() - started) / len(items) * 1000
 
 
-def _record(session_id: str, seq: int, signals: list[SignalRecord]) -> BatchRecord:
+def _record(session_id: str, seq: int, signals: list[Signal]) -> BatchRecord:
     return batch_record(
         session_id,
         seq,
@@ -61,13 +62,9 @@ async def run_ingest_stages() -> str:
     jsons = [read_body(wire, "gzip", LIMITS) for wire in wires]
     batches = [decode_batch(data) for data in jsons]
     processed = [process_events(batch.events) for batch in batches]
-    signal_lists = [
-        [SignalRecord(kind=s.kind, ts=s.ts, seq=0, data=s.data) for s in p.signals]
-        for p in processed
-    ]
     records = [
-        _record(batch.session_id, batch.seq, signals)
-        for batch, signals in zip(batches, signal_lists, strict=True)
+        _record(batch.session_id, batch.seq, p.signals)
+        for batch, p in zip(batches, processed, strict=True)
     ]
     engine = create_async_engine("sqlite+aiosqlite:///:memory:")
     store = SessionStore(engine)
@@ -87,7 +84,7 @@ async def run_ingest_stages() -> str:
                 f"chunk gzip (ISA-L level {CHUNK_GZIP_LEVEL})",
                 _per_item_ms(processed, lambda p: compress_chunk(p.events_json)),
             ),
-            # The ON CONFLICT statements record_batches builds for a group of one batch.
+            # The ON CONFLICT statements the batch write builds for a group of one batch.
             (
                 "SessionStore._upsert_sessions: build",
                 _per_item_ms(records, lambda r: store._upsert_sessions([r])),

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.figures import format_table, percentile, ratio, verdict
 from bench.session_fill import FillSize, fill_postgresql, fill_sqlite, session_user
 from bench.temp_postgres import postgres_available, temporary_database
-from service.session_views import SessionViews
+from service.sessions.reader import SessionReader
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine, upgrade_database
 from service.storage.session_store import SessionStore
@@ -105,16 +105,16 @@ async def _measure(
     store = SessionStore(engine)
     try:
         blobs = open_blob_store(None, workdir / f"{backend}-blobs")
-        views = SessionViews(store, blobs, IDLE_TIMEOUT_SECONDS)
+        reader = SessionReader(store, blobs, IDLE_TIMEOUT_SECONDS)
         rng = random.Random(20261122)
         # Warm-up users are drawn separately, so the timed users are not all pre-read.
         warmup_numbers = [rng.randrange(config.users) for _ in range(config.warmup_lookups)]
         user_numbers = [rng.randrange(config.users) for _ in range(config.lookups)]
         for number in warmup_numbers:
-            await views.latest_for_user(session_user(number))
+            await reader.latest_for_user(session_user(number))
             await _select_one(engine)
         with _captured_statements() as captured:
-            await views.latest_for_user(session_user(user_numbers[0]))
+            await reader.latest_for_user(session_user(user_numbers[0]))
         plan = await _query_plan(engine, *captured[0])
         latest_ms: list[float] = []
         select_one_ms: list[float] = []
@@ -125,7 +125,7 @@ async def _measure(
                 break
             user = session_user(number)
             started = time.perf_counter()
-            summary = await views.latest_for_user(user)
+            summary = await reader.latest_for_user(user)
             latest_ms.append(_ms_since(started))
             if summary.user_id != user or len(summary.pages) != config.page_views:
                 wrong += 1
@@ -191,7 +191,7 @@ def _report(config: LookupConfig, runs: list[BackendFigures]) -> str:
             ]
         )
     lines = [
-        "Latest session by user: SessionViews.latest_for_user "
+        "Latest session by user: SessionReader.latest_for_user "
         "(GET /api/v1/users/{id}/sessions/latest minus HTTP)",
         f"  data: {sessions:,} sessions ({config.users:,} users x {config.sessions_per_user}), "
         f"{sessions * config.page_views:,} page_view signals; "

@@ -51,8 +51,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _plugins(settings: Settings) -> object:
-    from service.plugin_host import PluginHost
-    from service.plugin_manager import build_plugin_manager
+    from service.plugin_host.host import PluginHost
+    from service.plugin_host.manager import build_plugin_manager
 
     # The example plugin of docs/plugins.md: loaded from its entry point where it is installed
     # (the test suite installs it), else from its folder.
@@ -65,8 +65,8 @@ def _plugins(settings: Settings) -> object:
 def _serve(settings: Settings, port: int) -> None:
     import uvicorn
 
-    from service.app import create_app
-    from service.plugin_host import PluginHost
+    from service.plugin_host.host import PluginHost
+    from service.web.app import create_app
 
     host = _plugins(settings)
     assert isinstance(host, PluginHost)
@@ -82,7 +82,7 @@ def _work(settings: Settings, burst: bool) -> None:
 
     from service.jobs.queue import QUEUE_NAME
     from service.jobs.runtime import configure_job_runtime
-    from service.plugin_host import PluginHost
+    from service.plugin_host.host import PluginHost
 
     host = _plugins(settings)
     assert isinstance(host, PluginHost)

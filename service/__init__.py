@@ -7,8 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from service.errors import WebhookInvalid, WebhookRejected
-    from service.hookspecs import hookimpl
-    from service.plugin_types import (
+    from service.plugin_host.hookspecs import hookimpl
+    from service.plugin_host.remote_errors import (
+        PermanentError,
+        RemoteError,
+        RetryableError,
+        parse_retry_after,
+    )
+    from service.plugin_host.remote_http import DEFAULT_TIMEOUT, remote_request
+    from service.plugin_host.types import (
         AttachResult,
         CreatedIssue,
         IssueRequest,
@@ -21,30 +28,27 @@ if TYPE_CHECKING:
         TicketRef,
         WebhookRequest,
     )
-    from service.remote_errors import (
-        PermanentError,
-        RemoteError,
-        RetryableError,
-        parse_retry_after,
+    from service.plugin_host.webhook_signatures import (
+        hmac_sha256,
+        timestamp_is_fresh,
+        verify_hmac_sha256,
     )
-    from service.remote_http import DEFAULT_TIMEOUT, remote_request
-    from service.replay_report import (
+    from service.report.replay_report import (
         ErrorGroup,
         ReplayReport,
         ReportFile,
         RequestFailure,
         Struggle,
     )
-    from service.report_text import (
+    from service.report.repro_steps import ReproStep, request_status
+    from service.report.text import (
         format_offset,
         headline,
         render_markdown,
         render_text,
         struggle_text,
     )
-    from service.repro_steps import ReproStep, request_status
-    from service.session_views import SessionCounts, SessionSummary
-    from service.webhook_signatures import hmac_sha256, timestamp_is_fresh, verify_hmac_sha256
+    from service.sessions.reader import SessionCounts, SessionSummary
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -92,43 +96,43 @@ __version__ = "0.1.0"
 # The public plugin API, imported on first use: `import service` stays cheap for the CLI and
 # for every `service.*` module import.
 _EXPORTS = {
-    "hookimpl": "service.hookspecs",
-    "AttachResult": "service.plugin_types",
-    "CreatedIssue": "service.plugin_types",
-    "IssueRequest": "service.plugin_types",
-    "MissingRecording": "service.plugin_types",
-    "PluginNotConfigured": "service.plugin_types",
-    "PluginSettings": "service.plugin_types",
-    "SettingSpec": "service.plugin_types",
-    "TicketEvent": "service.plugin_types",
-    "TicketProvider": "service.plugin_types",
-    "TicketRef": "service.plugin_types",
-    "WebhookRequest": "service.plugin_types",
+    "hookimpl": "service.plugin_host.hookspecs",
+    "AttachResult": "service.plugin_host.types",
+    "CreatedIssue": "service.plugin_host.types",
+    "IssueRequest": "service.plugin_host.types",
+    "MissingRecording": "service.plugin_host.types",
+    "PluginNotConfigured": "service.plugin_host.types",
+    "PluginSettings": "service.plugin_host.types",
+    "SettingSpec": "service.plugin_host.types",
+    "TicketEvent": "service.plugin_host.types",
+    "TicketProvider": "service.plugin_host.types",
+    "TicketRef": "service.plugin_host.types",
+    "WebhookRequest": "service.plugin_host.types",
     "WebhookInvalid": "service.errors",
     "WebhookRejected": "service.errors",
-    "PermanentError": "service.remote_errors",
-    "RemoteError": "service.remote_errors",
-    "RetryableError": "service.remote_errors",
-    "parse_retry_after": "service.remote_errors",
-    "DEFAULT_TIMEOUT": "service.remote_http",
-    "remote_request": "service.remote_http",
-    "ErrorGroup": "service.replay_report",
-    "ReplayReport": "service.replay_report",
-    "ReportFile": "service.replay_report",
-    "RequestFailure": "service.replay_report",
-    "Struggle": "service.replay_report",
-    "format_offset": "service.report_text",
-    "headline": "service.report_text",
-    "render_markdown": "service.report_text",
-    "render_text": "service.report_text",
-    "struggle_text": "service.report_text",
-    "ReproStep": "service.repro_steps",
-    "request_status": "service.repro_steps",
-    "SessionCounts": "service.session_views",
-    "SessionSummary": "service.session_views",
-    "hmac_sha256": "service.webhook_signatures",
-    "timestamp_is_fresh": "service.webhook_signatures",
-    "verify_hmac_sha256": "service.webhook_signatures",
+    "PermanentError": "service.plugin_host.remote_errors",
+    "RemoteError": "service.plugin_host.remote_errors",
+    "RetryableError": "service.plugin_host.remote_errors",
+    "parse_retry_after": "service.plugin_host.remote_errors",
+    "DEFAULT_TIMEOUT": "service.plugin_host.remote_http",
+    "remote_request": "service.plugin_host.remote_http",
+    "ErrorGroup": "service.report.replay_report",
+    "ReplayReport": "service.report.replay_report",
+    "ReportFile": "service.report.replay_report",
+    "RequestFailure": "service.report.replay_report",
+    "Struggle": "service.report.replay_report",
+    "format_offset": "service.report.text",
+    "headline": "service.report.text",
+    "render_markdown": "service.report.text",
+    "render_text": "service.report.text",
+    "struggle_text": "service.report.text",
+    "ReproStep": "service.report.repro_steps",
+    "request_status": "service.report.repro_steps",
+    "SessionCounts": "service.sessions.reader",
+    "SessionSummary": "service.sessions.reader",
+    "hmac_sha256": "service.plugin_host.webhook_signatures",
+    "timestamp_is_fresh": "service.plugin_host.webhook_signatures",
+    "verify_hmac_sha256": "service.plugin_host.webhook_signatures",
 }
 
 

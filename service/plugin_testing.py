@@ -6,19 +6,26 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from service.replay_report import ReplayReport, build_replay_report
-from service.repro_steps import build_repro_steps
-from service.session_log import LogBuilder
-from service.session_views import (
+from service.report.replay_report import ReplayReport, build_replay_report
+from service.report.repro_steps import build_repro_steps
+from service.report.session_log import LogBuilder
+from service.sessions.reader import (
     ConsoleError,
     FailedRequest,
     SessionCounts,
-    SessionReport,
+    SessionEvidence,
     SessionSummary,
     StruggleClick,
 )
-from service.storage.records import SignalRecord
-from service.viewer_tokens import ViewerLink
+from service.signal_kinds import (
+    ClickSignal,
+    ConsoleErrorSignal,
+    FailedRequestSignal,
+    InputSignal,
+    PageViewSignal,
+    Signal,
+)
+from service.viewer.tokens import ViewerLink
 
 __all__ = ["sample_report"]
 
@@ -31,24 +38,20 @@ def _at(ms: int) -> datetime:
     return _START + timedelta(milliseconds=ms)
 
 
-def _signals() -> list[SignalRecord]:
+def _signals() -> list[Signal]:
     start = int(_START.timestamp() * 1000)
-    raw: list[tuple[int, str, dict[str, object]]] = [
-        (0, "page_view", {"url": "https://shop.example/cart"}),
-        (2000, "click", {"node_id": 5, "label": "Card number", "tag": "input"}),
-        (2500, "input", {"node_id": 5}),
-        (4000, "click", {"node_id": 3, "label": "Place order", "tag": "button"}),
-        (4300, "click", {"node_id": 3, "label": "Place order", "tag": "button"}),
-        (4600, "click", {"node_id": 3, "label": "Place order", "tag": "button"}),
-        (
-            4700,
-            "failed_request",
-            {"method": "POST", "url": "https://shop.example/api/pay", "status": 500},
-        ),
-        (4800, "console_error", {"message": "TypeError: payment failed", "stack": []}),
-    ]
     return [
-        SignalRecord(kind=kind, ts=start + offset, seq=0, data=data) for offset, kind, data in raw
+        PageViewSignal(ts=start, url="https://shop.example/cart"),
+        ClickSignal(ts=start + 2000, node_id=5, label="Card number", tag="input"),
+        InputSignal(ts=start + 2500, node_id=5),
+        *(
+            ClickSignal(ts=start + offset, node_id=3, label="Place order", tag="button")
+            for offset in (4000, 4300, 4600)
+        ),
+        FailedRequestSignal(
+            ts=start + 4700, method="POST", url="https://shop.example/api/pay", status=500
+        ),
+        ConsoleErrorSignal(ts=start + 4800, message="TypeError: payment failed"),
     ]
 
 
@@ -118,7 +121,7 @@ def sample_report(
         active=False,
         last_received_at=_at(6500),
     )
-    report = SessionReport(
+    report = SessionEvidence(
         session=summary,
         console_errors=[
             ConsoleError(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import msgspec
 
-from service.generated_secrets import load_or_create_generated_secrets
+from service.auth.generated_secrets import load_or_create_generated_secrets
 
 __all__ = ["PREFIX", "Settings", "load_settings", "split_list"]
 

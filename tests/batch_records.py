@@ -1,13 +1,15 @@
 """A `BatchRecord` for storage tests and benchmarks, with every field the caller does not care
-about filled in."""
+about filled in, and the write that ingest makes of it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from service.storage.records import BatchRecord
+from service.storage.session_store import SessionStore
 
-__all__ = ["batch_record"]
+__all__ = ["batch_record", "store_batch", "store_batches"]
 
 
 def batch_record(session_id: str, seq: int = 0, **fields: Any) -> BatchRecord:
@@ -26,3 +28,16 @@ def batch_record(session_id: str, seq: int = 0, **fields: Any) -> BatchRecord:
     }
     values.update(fields)
     return BatchRecord(session_id=session_id, seq=seq, **values)
+
+
+async def store_batches(store: SessionStore, batches: Sequence[BatchRecord]) -> list[bool]:
+    """Write batches as ingest does (rows, signals and journaled chunks in one transaction);
+    per batch, whether it was new."""
+    chunks = [f"chunk {b.session_id} {b.seq}".encode() for b in batches]
+    outcomes = await store.record_new_batches(batches, [[] for _ in batches], chunks)
+    return [outcome == "written" for outcome in outcomes]
+
+
+async def store_batch(store: SessionStore, batch: BatchRecord) -> bool:
+    """`store_batches` for one batch."""
+    return (await store_batches(store, [batch]))[0]

@@ -14,12 +14,12 @@ from redis import Redis
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from service.app import create_app
 from service.settings import Settings
 from service.storage.blobs import BlobStore, open_blob_store
 from service.storage.database import create_engine, upgrade_database
 from service.storage.models import Base
 from service.storage.session_store import SessionStore
+from service.web.app import create_app
 
 TEST_REDIS_URL = os.environ.get("REPLAYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_DATABASE_URL = os.environ.get(

@@ -1,6 +1,6 @@
 /** Removal of personal data and credentials from text, URLs and bodies before they are sent.
  *
- * The core rules of the service's own scrubbing (service/scrubbing.py): the service scrubs
+ * The core rules of the service's own scrubbing (service/ingest/scrubbing.py): the service scrubs
  * again, with more patterns; this keeps the common cases from leaving the browser at all. */
 
 const SECRET = '[secret]';

@@ -9,8 +9,8 @@ from rq.job import Retry
 
 from service.jobs.context import JobContext
 from service.jobs.remote_job import run_remote_job
-from service.report_delivery import ReportDelivery
-from service.ticket_attachments import attachment_job_id
+from service.tickets.attachments import attachment_job_id
+from service.tickets.delivery import ReportDelivery
 
 __all__ = ["attach_report", "report_delivery"]
 
@@ -18,8 +18,8 @@ __all__ = ["attach_report", "report_delivery"]
 def report_delivery(context: JobContext) -> ReportDelivery:
     """The delivery of reports as a job runs it."""
     return ReportDelivery(
-        context.tickets,
-        context.views,
+        context.ticket_store,
+        context.reader,
         context.plugins,
         context.tokens,
         context.settings.ticket_link_ttl_seconds,

@@ -7,14 +7,14 @@ from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.plugin_host import PluginHost
-from service.session_views import SessionViews
+from service.plugin_host.host import PluginHost
+from service.sessions.reader import SessionReader
 from service.settings import Settings
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
-from service.viewer_tokens import ViewerTokens
+from service.viewer.tokens import ViewerTokens
 
 __all__ = ["JobContext", "in_context"]
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 
 class JobContext:
-    """Stores, views, plugins and tokens of one job run, and whether it is the last try."""
+    """Stores, session reader, plugins and tokens of one job run; whether it is the last try."""
 
     def __init__(
         self, settings: Settings, plugins: PluginHost, engine: AsyncEngine, final_attempt: bool
@@ -32,9 +32,9 @@ class JobContext:
         self.engine = engine
         self.final_attempt = final_attempt
         self.store = SessionStore(engine)
-        self.tickets = TicketStore(engine)
+        self.ticket_store = TicketStore(engine)
         self.blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
-        self.views = SessionViews(self.store, self.blobs, settings.session_idle_timeout_seconds)
+        self.reader = SessionReader(self.store, self.blobs, settings.session_idle_timeout_seconds)
         self.tokens = ViewerTokens(settings.secret_key, settings.public_url)
 
 

@@ -7,11 +7,11 @@ from typing import Any
 import msgspec
 from rq.job import Retry
 
-from service.issue_filing import FiledIssue, file_issue
 from service.jobs.attach import report_delivery
 from service.jobs.context import JobContext
 from service.jobs.remote_job import run_remote_job
-from service.plugin_types import IssueRequest
+from service.plugin_host.types import IssueRequest
+from service.tickets.issue_filing import FiledIssue, file_issue
 
 __all__ = ["create_issue", "open_issue"]
 

@@ -10,7 +10,7 @@ from rq import Queue
 from rq.exceptions import DuplicateJobError, NoSuchJobError
 from rq.job import Job, JobStatus
 
-from service.jobs.retry_policies import HOUSEKEEPING, REMOTE_WRITE
+from service.jobs.retry_policies import REMOTE_WRITE
 
 __all__ = ["QUEUE_NAME", "RETRY_POLICY_META", "JobQueue"]
 
@@ -112,7 +112,6 @@ class JobQueue:
             "service.jobs.session_end.notify_ended_sessions",
             (),
             job_id,
-            meta={RETRY_POLICY_META: HOUSEKEEPING.name},
             replace_done=False,
         )
         return job_id

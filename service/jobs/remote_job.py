@@ -14,7 +14,7 @@ from service.jobs.context import JobContext, in_context
 from service.jobs.queue import RETRY_POLICY_META
 from service.jobs.retry_policies import POLICIES, REMOTE_WRITE, is_retryable, retry_delay
 from service.jobs.runtime import job_plugins, job_settings
-from service.report_delivery import describe_error
+from service.tickets.delivery import describe_error
 
 __all__ = ["run_remote_job"]
 

@@ -12,9 +12,9 @@ from rq.job import Retry
 from service.jobs.context import JobContext
 from service.jobs.queue import JobQueue
 from service.jobs.remote_job import run_remote_job
-from service.plugin_types import TicketRef
-from service.session_views import to_datetime
-from service.ticket_attachments import TicketAttachments
+from service.plugin_host.types import TicketRef
+from service.sessions.reader import to_datetime
+from service.tickets.attachments import TicketAttachments
 
 __all__ = ["resolve_requester"]
 
@@ -34,7 +34,7 @@ def resolve_requester(
     async def work(context: JobContext) -> dict[str, Any]:
         ticket = TicketRef(provider=provider, ticket_id=ticket_id)
         user_id = await asyncio.to_thread(context.plugins.resolve_user, ticket, requester)
-        attachments = TicketAttachments(context.store, context.tickets, queue, context.plugins)
+        attachments = TicketAttachments(context.store, context.ticket_store, queue, context.plugins)
         accepted = await attachments.for_ticket(
             provider,
             ticket_id,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from service.erasure import ErasureKeys
 from service.jobs.context import JobContext, in_context
 from service.jobs.runtime import job_plugins, job_settings
-from service.retention import purge_erased_leftovers, purge_expired, purge_orphan_chunks
+from service.sessions.erasure import ErasureKeys
+from service.sessions.retention import purge_erased_leftovers, purge_expired, purge_orphan_chunks
 
 __all__ = ["purge_expired_sessions"]
 
@@ -22,7 +22,7 @@ def purge_expired_sessions() -> int:
 
     async def work(context: JobContext) -> int:
         expired = await purge_expired(
-            context.store, context.blobs, settings.retention_days, tickets=context.tickets
+            context.store, context.blobs, settings.retention_days, ticket_store=context.ticket_store
         )
         keys = ErasureKeys(settings.secret_key)
         leftovers = await purge_erased_leftovers(context.store, context.blobs, keys)

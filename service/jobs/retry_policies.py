@@ -11,10 +11,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import OperationalError
 
-from service.remote_errors import RetryableError
+from service.plugin_host.remote_errors import RetryableError
 
 __all__ = [
-    "HOUSEKEEPING",
     "POLICIES",
     "REMOTE_WRITE",
     "RetryPolicy",
@@ -45,15 +44,7 @@ REMOTE_WRITE = RetryPolicy(
     cap_seconds=900.0,
     max_retry_after_seconds=3600.0,
 )
-# Periodic jobs run again at their next period anyway; a couple of quick retries suffice.
-HOUSEKEEPING = RetryPolicy(
-    name="housekeeping",
-    max_retries=2,
-    base_seconds=5.0,
-    cap_seconds=60.0,
-    max_retry_after_seconds=60.0,
-)
-POLICIES = {policy.name: policy for policy in (REMOTE_WRITE, HOUSEKEEPING)}
+POLICIES = {policy.name: policy for policy in (REMOTE_WRITE,)}
 
 
 def is_retryable(error: BaseException) -> bool:

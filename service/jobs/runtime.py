@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from service.settings import Settings
 
 if TYPE_CHECKING:
-    from service.plugin_host import PluginHost
+    from service.plugin_host.host import PluginHost
 
 __all__ = ["configure_job_runtime", "job_plugins", "job_settings"]
 
@@ -46,8 +46,8 @@ def job_plugins() -> PluginHost:
     """The plugins of the worker running the current job."""
     global _plugins
     if _plugins is None:
-        from service.plugin_host import PluginHost
-        from service.plugin_manager import build_plugin_manager
+        from service.plugin_host.host import PluginHost
+        from service.plugin_host.manager import build_plugin_manager
 
         settings = job_settings()
         _plugins = PluginHost(build_plugin_manager(settings), settings.plugin_environment)

@@ -7,8 +7,8 @@ import asyncio
 from service.clock import now_ms
 from service.jobs.context import JobContext, in_context
 from service.jobs.runtime import job_plugins, job_settings
-from service.session_end_notices import notify_ended_sessions as notify
 from service.storage.session_end_store import SessionEndStore
+from service.tickets.session_end_notices import notify_ended_sessions as notify
 
 __all__ = ["notify_ended_sessions"]
 
@@ -23,7 +23,7 @@ def notify_ended_sessions() -> int:
     async def work(context: JobContext) -> int:
         return await notify(
             SessionEndStore(context.engine),
-            context.views,
+            context.reader,
             plugins,
             settings.session_idle_timeout_seconds * 1000,
             now_ms(),

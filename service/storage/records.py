@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
-__all__ = ["BatchRecord", "SessionFilters", "SessionRecord", "SignalRecord"]
+from service.signal_kinds import Signal
+
+__all__ = ["BatchRecord", "SessionFilters", "SessionRecord"]
 
 
 class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,15 +32,6 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     page_count: int
 
 
-class SignalRecord(msgspec.Struct, frozen=True, kw_only=True):
-    """One derived signal (page view, click, error, failed request, ...)."""
-
-    kind: str
-    ts: int
-    seq: int
-    data: dict[str, Any]
-
-
 class BatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     """Everything one accepted batch adds to the metadata, written in one transaction."""
 
@@ -54,7 +45,7 @@ class BatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     byte_count: int
     received_at: int
     final: bool
-    signals: list[SignalRecord]
+    signals: list[Signal]
 
 
 class SessionFilters(msgspec.Struct, frozen=True, kw_only=True):

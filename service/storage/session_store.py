@@ -27,6 +27,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.signal_kinds import (
+    ConsoleErrorSignal,
+    PageViewSignal,
+    Signal,
+    SignalKind,
+    kind_of,
+    signal_data,
+    signal_from_row,
+)
 from service.storage.models import (
     ChunkJournalRow,
     ChunkRow,
@@ -35,7 +44,7 @@ from service.storage.models import (
     SignalRow,
     TicketAttachmentRow,
 )
-from service.storage.records import BatchRecord, SessionFilters, SessionRecord, SignalRecord
+from service.storage.records import BatchRecord, SessionFilters, SessionRecord
 from service.storage.transactions import TransactionRunner
 
 __all__ = ["BatchOutcome", "JournalEntry", "SessionStore", "SessionWithPages"]
@@ -64,7 +73,7 @@ signals = cast(Table, SignalRow.__table__)
 erasures = cast(Table, ErasureRow.__table__)
 ticket_attachments = cast(Table, TicketAttachmentRow.__table__)
 
-_COUNTERS = {
+_COUNTERS: dict[SignalKind, str] = {
     "click": "click_count",
     "console_error": "error_count",
     "failed_request": "failed_request_count",
@@ -160,19 +169,6 @@ class SessionStore:
         found = conn.execute(self._erased, {"subjects": sorted(set(subject_hashes))})
         return set(found.scalars())
 
-    async def record_batch(self, batch: BatchRecord) -> bool:
-        """Write one batch; False, writing nothing, when (session_id, seq) is already there."""
-        return (await self.record_batches([batch]))[0]
-
-    async def record_batches(self, batches: Sequence[BatchRecord]) -> list[bool]:
-        """Write batches' chunk rows, session counters and signals in one transaction.
-
-        One transaction for many batches is what makes ingest under load cheap (one commit,
-        one fsync). Returns, per batch, whether it was written (False: its (session_id, seq)
-        was stored already, or came earlier in this same call).
-        """
-        return await self._transactions.run(self._record_batches, batches)
-
     async def record_new_batches(
         self,
         batches: Sequence[BatchRecord],
@@ -180,11 +176,12 @@ class SessionStore:
         chunks: Sequence[bytes],
     ) -> list[BatchOutcome]:
         """In one transaction: which batches are refused or duplicates (see `BatchOutcome`;
-        one query for all), then the others' rows as `record_batches` writes them, and their
+        one query for all), then the others' chunk rows, session counters and signals, and their
         chunks (`chunks[i]` for `batches[i]`) in the chunk journal. `subject_hashes[i]` are
         the erasure subjects of `batches[i]`.
 
-        One transaction for the check and the write spares PostgreSQL a connection check-out
+        One transaction for many batches is what makes ingest under load cheap (one commit, one
+        fsync), and one for the check and the write spares PostgreSQL a connection check-out
         and its round trips per group of batches. A subject erased while this runs is not seen
         here: look for it with `erased_subjects` once this has returned.
         """
@@ -328,21 +325,17 @@ class SessionStore:
         found = await self._transactions.read(_with_pages, query)
         return found[0] if found else None
 
-    async def signals(
-        self, session_id: str, kinds: Sequence[str] | None = None
-    ) -> list[SignalRecord]:
+    async def signals(self, session_id: str, kinds: Sequence[str] | None = None) -> list[Signal]:
         """A session's derived signals in time order."""
-        query = select(signals.c.kind, signals.c.ts, signals.c.seq, signals.c.data).where(
+        query = select(signals.c.kind, signals.c.ts, signals.c.data).where(
             signals.c.session_id == session_id
         )
         if kinds:
             query = query.where(signals.c.kind.in_(kinds))
         query = query.order_by(signals.c.ts, signals.c.id)
         async with self.engine.connect() as conn:
-            return [
-                SignalRecord(kind=kind, ts=ts, seq=seq, data=data)
-                for kind, ts, seq, data in await conn.execute(query)
-            ]
+            rows = await conn.execute(query)
+            return [s for s in (signal_from_row(*row) for row in rows) if s is not None]
 
     async def session_chunks(self, session_id: str) -> list[tuple[str, bytes | None]]:
         """Blob keys of a session's chunks in recording order (seq), each with its bytes while
@@ -367,7 +360,7 @@ class SessionStore:
             rows = await conn.execute(query)
             return [(key, None if data is None else bytes(data)) for key, data in rows]
 
-    # -- chunk journal (see service/chunk_flush.py) ---------------------------------------
+    # -- chunk journal (see service/ingest/chunk_mover.py) ---------------------------------------
 
     async def move_journal(
         self, limit: int, store: Callable[[list[tuple[str, bytes]]], Awaitable[None]]
@@ -375,7 +368,7 @@ class SessionStore:
         """Hand up to `limit` of the oldest journal entries to `store(blob_key, data pairs)`,
         which stores them durably, then remove them. Returns the entries and the ids that were
         still there to remove: another process moving the same entries, or an erasure or expiry
-        (see `service.erasure.purge_sessions`), may have removed the others meanwhile.
+        (see `service.sessions.erasure.purge_sessions`), may have removed the others meanwhile.
 
         On PostgreSQL the entries stay locked until they are removed, so several processes
         never move the same ones, and a purge waits for the move. On SQLite a transaction kept
@@ -553,14 +546,14 @@ def _chunk_row(batch: BatchRecord) -> dict[str, Any]:
     }
 
 
-def _signal_row(batch: BatchRecord, signal: SignalRecord) -> dict[str, Any]:
+def _signal_row(batch: BatchRecord, signal: Signal) -> dict[str, Any]:
     return {
         "session_id": batch.session_id,
         "seq": batch.seq,
-        "kind": signal.kind,
+        "kind": kind_of(signal),
         "ts": signal.ts,
-        "url": signal.data.get("url") if signal.kind == "page_view" else None,
-        "data": signal.data,
+        "url": signal.url if isinstance(signal, PageViewSignal) else None,
+        "data": signal_data(signal),
     }
 
 
@@ -568,10 +561,8 @@ def _session_row(batch: BatchRecord) -> dict[str, Any]:
     counts = dict.fromkeys(_COUNTERS.values(), 0)
     first_error_at: int | None = None
     for signal in batch.signals:
-        column = _COUNTERS.get(signal.kind)
-        if column:
-            counts[column] += 1
-        if signal.kind == "console_error" and (
+        counts[_COUNTERS[kind_of(signal)]] += 1
+        if isinstance(signal, ConsoleErrorSignal) and (
             first_error_at is None or signal.ts < first_error_at
         ):
             first_error_at = signal.ts

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from service.api.recorder_routes import RECORDER_BUNDLE
+from service.ingest.recorder_routes import RECORDER_BUNDLE
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.processes import REPLAYDESK, free_port
 

@@ -15,9 +15,9 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from service.app import create_app
 from service.settings import Settings
-from service.viewer_tokens import ViewerTokens
+from service.viewer.tokens import ViewerTokens
+from service.web.app import create_app
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import API_KEY, INGEST, make_settings
 from tests.processes import free_port

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service import jobs_command as jobs_command_module
+from service.cli import jobs as jobs_command_module
+from service.cli.jobs import QueueUnavailable
+from service.cli.jobs import _redis as jobs_queue
 from service.data_dir_lock import LOCK_FILE, DataDirBusy, acquire_data_dir_lock, serving_url
 from service.jobs.embedded import EmbeddedRedis
-from service.jobs_command import QueueUnavailable
-from service.jobs_command import _redis as jobs_queue
 from service.settings import load_settings
 from tests.processes import REPLAYDESK, free_port, run_cli
 

@@ -11,11 +11,11 @@ from litestar.testing import AsyncTestClient
 
 from plugins.jira.settings import SETTINGS
 from service import PluginSettings
-from service.app import create_app
 from service.jobs.runtime import configure_job_runtime
-from service.plugin_host import PluginHost
-from service.plugin_manager import build_plugin_manager
+from service.plugin_host.host import PluginHost
+from service.plugin_host.manager import build_plugin_manager
 from service.settings import Settings
+from service.web.app import create_app
 from tests.conftest import make_settings
 from tests.plugins.jira.fake_jira import FakeJira
 

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from service import IssueRequest
-from service.issue_command import issue_command
+from service.cli.issue import issue_command
 from service.settings import Settings
 from tests.conftest import AUTH
 from tests.job_runner import settle

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 from litestar.testing import AsyncTestClient
 
-from service.app import create_app
+from service.web.app import create_app
 from tests.conftest import AUTH, INGEST, make_settings
 from tests.recordings import BASE_TS, batch, checkout_events
 from tests.service.conftest import taskboard_environment

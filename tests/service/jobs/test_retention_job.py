@@ -12,15 +12,16 @@ from redis import Redis
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
 
-from service.chunk_layout import session_prefix
-from service.erasure import ErasureKeys
 from service.jobs.queue import QUEUE_NAME, JobQueue
 from service.jobs.runtime import configure_job_runtime
+from service.sessions.erasure import ErasureKeys
 from service.settings import Settings
 from service.storage.blobs import open_blob_store
+from service.storage.chunk_layout import session_prefix
 from service.storage.database import create_engine
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
+from tests.batch_records import store_batch
 
 
 def test_hourly_purge_is_enqueued_once_and_runs(settings: Settings, tmp_path: Path) -> None:
@@ -61,7 +62,7 @@ def test_the_hourly_purge_also_removes_what_an_erasure_left_behind(settings: Set
         try:
             store = SessionStore(engine)
             await open_blob_store(None, settings.data_dir).put(record.blob_key, b"[]")
-            assert await store.record_batch(record)
+            assert await store_batch(store, record)
             await store.add_tombstones([keys.user("u-left-job")], at=now)
             store.dispose()
         finally:

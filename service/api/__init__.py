@@ -1,1 +1,0 @@
-"""HTTP controllers: thin adapters between Litestar and the domain modules."""

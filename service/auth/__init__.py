@@ -1,0 +1,1 @@
+"""Who may call: API and ingest keys, secrets generated on first start, and the route guards."""

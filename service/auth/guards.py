@@ -1,0 +1,58 @@
+"""Route guards for the API-key scheme."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from service.web.services import Services
+
+__all__ = ["bearer_token", "require_api_key", "require_api_key_or_viewer_token", "services_of"]
+
+
+def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
+    """The process's services, set up by the app lifespan."""
+    services: Services = connection.app.state.services
+    return services
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, if any."""
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def require_api_key(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Let the request through only with a live API key."""
+    await services_of(connection).keys.check_api_key(bearer_token(connection))
+
+
+def _looks_like_jwt(token: str) -> bool:
+    return token.startswith("eyJ") and token.count(".") == 2
+
+
+async def require_api_key_or_viewer_token(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Let the request through with an API key, or a viewer token for this very session.
+
+    The route's `opt["viewer_access"]` names what the token is used for in the audit trail.
+    """
+    services = services_of(connection)
+    token = bearer_token(connection)
+    if token is None or not _looks_like_jwt(token):
+        await services.keys.check_api_key(token)
+        return
+    client = connection.client
+    await services.viewer_access.authorize(
+        token,
+        str(connection.path_params.get("session_id", "")),
+        what=str(handler.opt.get("viewer_access", "session")),
+        ip=client.host if client else None,
+        user_agent=connection.headers.get("user-agent"),
+    )

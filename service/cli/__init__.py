@@ -1,0 +1,116 @@
+"""The `replaydesk` command line: the parser here, each command group's code in its own module.
+
+Commands are named as `module:function` and imported only when run, so `replaydesk --help` and
+a quick `replaydesk last` do not load the web stack, the job queue or the plugins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from service.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `replaydesk` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "run"):
+        parser.print_help()
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # Alembic announces every internal plugin it loads; only its migration steps matter here.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    settings = load_settings()
+    try:
+        result: int = _command(args.run)(settings, args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader has gone (`replaydesk last u42 | head -3`): stop quietly, as other tools do.
+        # What is still buffered goes nowhere, so the exit does not fail on it again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="replaydesk", description="Session replay service.")
+    commands = parser.add_subparsers(title="commands")
+
+    serve = commands.add_parser("serve", help="run the HTTP service")
+    serve.add_argument("--host", help="bind address (default: REPLAYDESK_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: REPLAYDESK_PORT)")
+    serve.set_defaults(run="serve:serve")
+
+    worker = commands.add_parser("worker", help="run jobs from Redis (REPLAYDESK_REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.set_defaults(run="worker:worker")
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(title="db commands")
+    db.add_parser("upgrade", help="apply migrations").set_defaults(run="db:upgrade")
+
+    last = commands.add_parser("last", help="a user's newest session")
+    last.add_argument("user_id")
+    last.add_argument("--json", action="store_true", help="print the summary as JSON")
+    last.set_defaults(run="sessions:last")
+
+    link = commands.add_parser("link", help="mint a viewer link to a session")
+    link.add_argument("session_id")
+    link.add_argument("--ttl", type=int, help="seconds the link works (default: setting)")
+    link.add_argument("--first-error", action="store_true", help="open at the first error")
+    link.set_defaults(run="sessions:link")
+
+    keys = commands.add_parser("keys", help="list, create and revoke keys")
+    keys.set_defaults(run="keys:list_keys")
+    key_commands = keys.add_subparsers(title="keys commands")
+    key_commands.add_parser("list", help="list keys").set_defaults(run="keys:list_keys")
+    create = key_commands.add_parser("create", help="create a key")
+    create.add_argument("kind", choices=["api", "ingest"])
+    create.add_argument("--name", default="", help="what the key is for")
+    create.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="site origin allowed to use an ingest key (repeat; default: any)",
+    )
+    create.set_defaults(run="keys:create")
+    revoke = key_commands.add_parser("revoke", help="revoke an API key id or ingest key")
+    revoke.add_argument("key")
+    revoke.set_defaults(run="keys:revoke")
+
+    issue = commands.add_parser("issue", help="open an issue (a bug) from a session")
+    issue.add_argument("session_id")
+    issue.add_argument("--provider", default="jira", help="the tracker (default: jira)")
+    issue.add_argument("--summary", help="the title (default: written from the first error)")
+    issue.add_argument("--project", help="project key (default: the plugin's setting)")
+    issue.add_argument("--type", dest="issue_type", help="issue type (default: the plugin's)")
+    issue.set_defaults(run="issue:issue")
+
+    plugins = commands.add_parser("plugins", help="installed plugins, their hooks and settings")
+    plugins.set_defaults(run="plugins:plugins")
+
+    jobs = commands.add_parser("jobs", help="failed background jobs; requeue them")
+    jobs.set_defaults(run="jobs:list_jobs")
+    job_commands = jobs.add_subparsers(title="jobs commands")
+    listing = job_commands.add_parser("list", help="failed jobs and their errors")
+    listing.set_defaults(run="jobs:list_jobs")
+    requeue = job_commands.add_parser("requeue", help="run failed jobs again")
+    requeue.add_argument("job_ids", nargs="*", metavar="JOB_ID")
+    requeue.add_argument("--all", action="store_true", help="every failed job")
+    requeue.set_defaults(run="jobs:requeue")
+    return parser
+
+
+def _command(name: str) -> Command:
+    module, function = name.split(":")
+    run: Command = getattr(importlib.import_module(f"service.cli.{module}"), function)
+    return run

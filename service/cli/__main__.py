@@ -1,0 +1,5 @@
+"""`python -m service.cli`, as the `replaydesk` script."""
+
+from service.cli import main
+
+raise SystemExit(main())

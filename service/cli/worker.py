@@ -1,0 +1,33 @@
+"""`replaydesk worker`: run jobs from the configured Redis."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from service.settings import Settings
+
+__all__ = ["worker"]
+
+
+def worker(settings: Settings, args: argparse.Namespace) -> int:
+    from redis import Redis
+    from rq import Worker
+
+    from service.jobs.queue import QUEUE_NAME
+    from service.jobs.runtime import configure_job_runtime
+    from service.plugin_host.host import PluginHost
+    from service.plugin_host.manager import build_plugin_manager
+
+    if not settings.redis_url:
+        print(
+            "replaydesk: set REPLAYDESK_REDIS_URL; without it `serve` runs jobs itself",
+            file=sys.stderr,
+        )
+        return 2
+    configure_job_runtime(
+        settings, PluginHost(build_plugin_manager(settings), settings.plugin_environment)
+    )
+    worker = Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url))
+    worker.work(burst=args.burst, with_scheduler=True)
+    return 0

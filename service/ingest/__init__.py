@@ -1,0 +1,1 @@
+"""Ingest: recorder batches read, checked, scrubbed, turned into signals and written durably."""

@@ -1,0 +1,1 @@
+"""The plugin contract and the host that calls it: hookspecs, manager, types, remote HTTP."""

@@ -1,0 +1,44 @@
+"""One httpx call to a remote API, with failures mapped to retryable or permanent errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from service.plugin_host.remote_errors import RetryableError, error_for_status, rate_limit_wait
+
+__all__ = ["DEFAULT_TIMEOUT", "remote_request"]
+
+# A tracker that has not answered in 10 s is better retried later than waited for.
+DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Enough of an error body to say what the remote side disliked, short enough for a log line.
+DETAIL_CHARS = 300
+
+
+def remote_request(
+    client: httpx.Client, method: str, url: str, *, what: str | None = None, **kwargs: Any
+) -> httpx.Response:
+    """Send one request; return the 2xx/3xx response or raise a `RemoteError`.
+
+    Timeouts and connection failures raise `RetryableError`, as do 5xx, 408, 425 and 429
+    (with the wait `Retry-After` or the rate-limit reset headers ask for); other 4xx raise
+    `PermanentError`. `what` names the call in
+    messages (default: the method and the URL's path).
+    """
+    label = what or f"{method} {httpx.URL(url).path}"
+    try:
+        response = client.request(method, url, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise RetryableError(f"{label} timed out ({type(exc).__name__})") from exc
+    except httpx.TransportError as exc:
+        raise RetryableError(f"{label} failed: {type(exc).__name__}: {exc}") from exc
+    error = error_for_status(
+        response.status_code,
+        label,
+        response.text[:DETAIL_CHARS].strip(),
+        rate_limit_wait(response.headers),
+    )
+    if error is not None:
+        raise error
+    return response

@@ -1,0 +1,1 @@
+"""A session's evidence for a ticket: the replay report, repro steps, renderings, log file."""

@@ -1,0 +1,243 @@
+"""The replay report a plugin writes into a ticket, built from a session's derived evidence."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+
+from service.report.repro_steps import ReproStep, trim_steps
+from service.sessions.reader import SessionEvidence, SessionSummary, StruggleClick
+from service.viewer.tokens import ViewerLink
+
+__all__ = [
+    "MAX_ERRORS",
+    "MAX_REQUESTS",
+    "MAX_STEPS",
+    "MAX_STRUGGLES",
+    "ErrorGroup",
+    "ReplayReport",
+    "ReportFile",
+    "RequestFailure",
+    "Struggle",
+    "build_replay_report",
+]
+
+# A ticket is read by a person: the few most frequent errors and failures, with enough stack to
+# find the code, say more than every one of them would.
+MAX_ERRORS = 5
+MAX_STACK_LINES = 8
+MAX_REQUESTS = 10
+MAX_STRUGGLES = 10
+MAX_STEPS = 30
+# A ticket opened this long after the session's last event is not "during" the session.
+TICKET_STEP_GRACE_MS = 60_000
+
+_VOLATILE = re.compile(r"0x[0-9a-fA-F]+|\d+")
+
+
+class ErrorGroup(msgspec.Struct, frozen=True, kw_only=True):
+    """Console errors with the same message and top frame, counted once."""
+
+    message: str
+    level: str
+    stack: list[str]
+    count: int
+    first_at: datetime
+    first_offset_ms: int
+
+
+class RequestFailure(msgspec.Struct, frozen=True, kw_only=True):
+    """Failed requests with the same method, URL (without query) and status, counted once."""
+
+    method: str
+    url: str
+    status: int
+    """0 when there was no answer at all (offline, CORS, aborted)."""
+    duration_ms: float | None
+    error: str | None
+    count: int
+    first_at: datetime
+    first_offset_ms: int
+
+
+class Struggle(msgspec.Struct, frozen=True, kw_only=True):
+    """A rage click (fast repeated clicks) or dead clicks (nothing happened) on one element."""
+
+    kind: Literal["rage_click", "dead_click"]
+    target: str
+    """The element's label in quotes, else its selector, else `an element`."""
+    count: int
+    at: datetime
+    offset_ms: int
+
+
+class ReportFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A file to attach to the ticket next to the report."""
+
+    filename: str
+    content_type: str
+    content: bytes
+
+
+class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a ticket needs about one session; each plugin renders it in its own format."""
+
+    session_id: str
+    user_id: str | None
+    session: SessionSummary
+    """Start, end, duration, pages and counts."""
+    replay_url: str
+    """The viewer link, valid for `replay_url_expires_at` and bound to the ticket."""
+    replay_url_expires_at: datetime
+    first_error_url: str | None
+    """The viewer link that starts at the first error (None when nothing failed)."""
+    ticket_created_at: datetime | None
+    console_errors: list[ErrorGroup]
+    failed_requests: list[RequestFailure]
+    struggles: list[Struggle]
+    steps: list[ReproStep]
+    """Steps to reproduce, at most `MAX_STEPS`, leading up to the first error."""
+    omitted_steps: int
+    """Steps left out of `steps` to keep the ticket readable (the replay has them all)."""
+    marker: str
+    """Identifies this (ticket, session) report: write it into what you create, so a retry can
+    find an earlier write (`replaydesk_find_attachment`) instead of writing twice."""
+    log_file: ReportFile | None = None
+    """The session's whole console and network log as a text file, to attach to the ticket
+    (None when the session logged nothing)."""
+
+
+def _error_groups(evidence: SessionEvidence) -> list[ErrorGroup]:
+    # Messages that differ only in numbers or addresses ("order 41 failed") are one error.
+    groups: dict[tuple[str, str], ErrorGroup] = {}
+    for error in evidence.console_errors:
+        first_line = error.message.strip().split("\n", 1)[0]
+        key = (_VOLATILE.sub("#", first_line), error.stack[0] if error.stack else "")
+        known = groups.get(key)
+        if known is not None:
+            groups[key] = msgspec.structs.replace(known, count=known.count + 1)
+            continue
+        groups[key] = ErrorGroup(
+            message=error.message,
+            level=error.level,
+            stack=error.stack[:MAX_STACK_LINES],
+            count=1,
+            first_at=error.at,
+            first_offset_ms=error.offset_ms,
+        )
+    return sorted(groups.values(), key=lambda g: (-g.count, g.first_at))[:MAX_ERRORS]
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def _request_failures(evidence: SessionEvidence) -> list[RequestFailure]:
+    groups: dict[tuple[str, str, int], RequestFailure] = {}
+    for failed in evidence.failed_requests:
+        url = _without_query(failed.url)
+        key = (failed.method.upper(), url, failed.status)
+        known = groups.get(key)
+        if known is not None:
+            groups[key] = msgspec.structs.replace(known, count=known.count + 1)
+            continue
+        groups[key] = RequestFailure(
+            method=key[0],
+            url=url,
+            status=failed.status,
+            duration_ms=failed.duration_ms,
+            error=failed.error,
+            count=1,
+            first_at=failed.at,
+            first_offset_ms=failed.offset_ms,
+        )
+    return sorted(groups.values(), key=lambda f: (-f.count, f.first_at))[:MAX_REQUESTS]
+
+
+def _target(click: StruggleClick) -> str:
+    if click.label:
+        return f"'{click.label}'"
+    return click.selector or "an element"
+
+
+def _struggles(evidence: SessionEvidence) -> list[Struggle]:
+    rage = [
+        Struggle(
+            kind="rage_click",
+            target=_target(click),
+            count=click.count,
+            at=click.at,
+            offset_ms=click.offset_ms,
+        )
+        for click in evidence.rage_clicks
+    ]
+    dead: dict[str, Struggle] = {}
+    for click in evidence.dead_clicks:
+        target = _target(click)
+        known = dead.get(target)
+        dead[target] = (
+            msgspec.structs.replace(known, count=known.count + 1)
+            if known
+            else Struggle(
+                kind="dead_click", target=target, count=1, at=click.at, offset_ms=click.offset_ms
+            )
+        )
+    return sorted([*rage, *dead.values()], key=lambda s: s.at)[:MAX_STRUGGLES]
+
+
+def _with_ticket_step(
+    steps: list[ReproStep], summary: SessionSummary, ticket_created_at: datetime | None
+) -> list[ReproStep]:
+    if ticket_created_at is None:
+        return steps
+    start_ms = int(summary.started_at.timestamp() * 1000)
+    ticket_ms = int(ticket_created_at.timestamp() * 1000)
+    end_ms = int(summary.ended_at.timestamp() * 1000)
+    if not start_ms <= ticket_ms <= end_ms + TICKET_STEP_GRACE_MS:
+        return steps
+    step = ReproStep(
+        at=ticket_created_at, offset_ms=ticket_ms - start_ms, kind="ticket", text="Ticket opened"
+    )
+    index = bisect_right([s.offset_ms for s in steps], step.offset_ms)
+    return [*steps[:index], step, *steps[index:]]
+
+
+def build_replay_report(
+    evidence: SessionEvidence,
+    link: ViewerLink,
+    first_error_link: ViewerLink | None = None,
+    ticket_created_at: datetime | None = None,
+    marker: str = "",
+    log_file: ReportFile | None = None,
+) -> ReplayReport:
+    """The report of one session for one ticket (pure: everything comes in as arguments).
+
+    `link` is the ticket-scoped viewer link; `first_error_link` the one that opens at the first
+    error; `ticket_created_at` places a "Ticket opened" step when the ticket was opened during
+    the session.
+    """
+    summary = evidence.session
+    steps = _with_ticket_step(evidence.steps, summary, ticket_created_at)
+    kept, omitted = trim_steps(steps, MAX_STEPS)
+    return ReplayReport(
+        session_id=summary.session_id,
+        user_id=summary.user_id,
+        session=summary,
+        replay_url=link.url,
+        replay_url_expires_at=link.expires_at,
+        first_error_url=first_error_link.url if first_error_link else None,
+        ticket_created_at=ticket_created_at,
+        console_errors=_error_groups(evidence),
+        failed_requests=_request_failures(evidence),
+        struggles=_struggles(evidence),
+        steps=kept,
+        omitted_steps=omitted,
+        marker=marker,
+        log_file=log_file,
+    )

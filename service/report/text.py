@@ -1,0 +1,113 @@
+"""Ready-made renderings of a replay report as Markdown or plain text, for plugins to reuse."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from service.report.replay_report import ReplayReport, Struggle
+from service.report.repro_steps import request_status
+
+__all__ = ["format_offset", "headline", "render_markdown", "render_text", "struggle_text"]
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def format_offset(offset_ms: int) -> str:
+    """A time into the session as the replay shows it: `1:05`, `1:02:05`."""
+    seconds = max(0, offset_ms) // 1000
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def struggle_text(struggle: Struggle) -> str:
+    """One struggle signal in words: `Rage clicks on 'Place order' (3) at 0:04`."""
+    what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
+    target = struggle.target or "an element"
+    return f"{what} on {target} ({struggle.count}) at {format_offset(struggle.offset_ms)}"
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def headline(report: ReplayReport) -> str:
+    """One line: who, when, how long, and what went wrong."""
+    counts = report.session.counts
+    parts = [
+        f"user {report.user_id}" if report.user_id else "anonymous user",
+        f"started {_when(report.session.started_at)}",
+        f"{format_offset(report.session.duration_ms)} long",
+        _plural(len(report.session.pages), "page"),
+        _plural(counts.errors, "console error"),
+        _plural(counts.failed_requests, "failed request"),
+    ]
+    if counts.rage_clicks:
+        parts.append(_plural(counts.rage_clicks, "rage click"))
+    return ", ".join(parts)
+
+
+def _lines(report: ReplayReport, markdown: bool) -> list[str]:
+    def bold(text: str) -> str:
+        return f"**{text}**" if markdown else text.upper()
+
+    def link(label: str, url: str) -> str:
+        return f"[{label}]({url})" if markdown else f"{label}: {url}"
+
+    def code(text: str) -> str:
+        return f"`{text}`" if markdown else text
+
+    links = [link("Watch the replay", report.replay_url)]
+    if report.first_error_url:
+        links.append(link("Jump to the first error", report.first_error_url))
+    valid = f"(valid until {_when(report.replay_url_expires_at)})"
+    if markdown:
+        # Markdown joins consecutive lines into one paragraph: one line per paragraph here.
+        lines = [f"{bold('Session replay')}: {' · '.join(links)} {valid}", "", headline(report)]
+    else:
+        lines = [bold("Session replay"), *links, f"Links {valid}.", headline(report)]
+    lines.append("")
+    if report.steps:
+        lines.append(bold("Steps to reproduce"))
+        if report.omitted_steps:
+            lines.append(f"({report.omitted_steps} more steps are in the replay)")
+        lines += [
+            f"{n}. {step.text} ({format_offset(step.offset_ms)})"
+            for n, step in enumerate(report.steps, 1)
+        ]
+        lines.append("")
+    if report.console_errors:
+        lines.append(bold("Console errors"))
+        for error in report.console_errors:
+            repeat = f" {TIMES}{error.count}" if error.count > 1 else ""
+            first_line = error.message.strip().split("\n", 1)[0]
+            lines.append(f"- {code(first_line)}{repeat} at {format_offset(error.first_offset_ms)}")
+            lines += [f"    {frame}" for frame in error.stack]
+        lines.append("")
+    if report.failed_requests:
+        lines.append(bold("Failed requests"))
+        for failed in report.failed_requests:
+            status = request_status(failed.status, failed.error)
+            took = f", {failed.duration_ms:.0f} ms" if failed.duration_ms is not None else ""
+            repeat = f" {TIMES}{failed.count}" if failed.count > 1 else ""
+            lines.append(f"- {code(f'{failed.method} {failed.url}')} {status}{took}{repeat}")
+        lines.append("")
+    if report.struggles:
+        lines.append(bold("Struggles"))
+        lines += [f"- {struggle_text(struggle)}" for struggle in report.struggles]
+        lines.append("")
+    return lines
+
+
+def render_markdown(report: ReplayReport) -> str:
+    """The report as Markdown (links, bold headings, code spans)."""
+    return "\n".join(_lines(report, markdown=True)).strip() + "\n"
+
+
+def render_text(report: ReplayReport) -> str:
+    """The report as plain text, for trackers that show comments verbatim."""
+    return "\n".join(_lines(report, markdown=False)).strip() + "\n"

@@ -1,0 +1,1 @@
+"""The read side of sessions: summaries, search, the event stream, erasure and retention."""

@@ -1,0 +1,273 @@
+"""What the API shows of sessions: summaries, the derived report, and the event stream."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from isal import isal_zlib
+
+from service.clock import now_ms
+from service.errors import NotFound
+from service.report.repro_steps import ReproStep, build_repro_steps
+from service.signal_kinds import (
+    ConsoleErrorSignal,
+    DeadClickSignal,
+    FailedRequestSignal,
+    PageViewSignal,
+    RageClickSignal,
+    Signal,
+)
+from service.storage.blobs import BlobStore
+from service.storage.records import SessionFilters, SessionRecord
+from service.storage.session_store import SessionStore, SessionWithPages
+
+__all__ = [
+    "ConsoleError",
+    "FailedRequest",
+    "PageView",
+    "SessionCounts",
+    "SessionEvidence",
+    "SessionList",
+    "SessionReader",
+    "SessionSummary",
+    "StruggleClick",
+    "to_datetime",
+]
+
+
+def to_datetime(ms: int) -> datetime:
+    """Milliseconds since the epoch as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class SessionCounts(msgspec.Struct, frozen=True, kw_only=True):
+    """How much happened in a session."""
+
+    events: int
+    clicks: int
+    errors: int
+    failed_requests: int
+    rage_clicks: int
+    dead_clicks: int
+    inputs: int
+    pages: int
+
+
+class SessionSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """One session at a glance."""
+
+    session_id: str
+    user_id: str | None
+    started_at: datetime
+    ended_at: datetime
+    duration_ms: int
+    pages: list[str]
+    counts: SessionCounts
+    first_error_at: datetime | None
+    first_error_offset_ms: int | None
+    active: bool
+    """True while batches may still arrive: no `final` batch and not idle past the timeout."""
+    last_received_at: datetime
+
+
+class SessionList(msgspec.Struct, frozen=True, kw_only=True):
+    """A page of sessions, newest first; pass `next_before` as `before` for the next page."""
+
+    sessions: list[SessionSummary]
+    next_before: datetime | None
+
+
+class ConsoleError(msgspec.Struct, frozen=True, kw_only=True):
+    """A console error or uncaught exception, with its stack."""
+
+    at: datetime
+    offset_ms: int
+    level: str
+    message: str
+    stack: list[str]
+
+
+class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A network request that got a 4xx/5xx or no answer."""
+
+    at: datetime
+    offset_ms: int
+    method: str
+    url: str
+    status: int
+    duration_ms: float | None
+    error: str | None
+
+
+class StruggleClick(msgspec.Struct, frozen=True, kw_only=True):
+    """A rage click (repeated on one element) or a dead click (nothing happened)."""
+
+    at: datetime
+    offset_ms: int
+    label: str | None
+    selector: str | None
+    count: int
+
+
+class PageView(msgspec.Struct, frozen=True, kw_only=True):
+    """A page load or in-app navigation."""
+
+    at: datetime
+    offset_ms: int
+    url: str
+
+
+class SessionEvidence(msgspec.Struct, frozen=True, kw_only=True):
+    """The evidence derived from a session at ingest time."""
+
+    session: SessionSummary
+    console_errors: list[ConsoleError]
+    failed_requests: list[FailedRequest]
+    rage_clicks: list[StruggleClick]
+    dead_clicks: list[StruggleClick]
+    page_views: list[PageView]
+    steps: list[ReproStep] = msgspec.field(default_factory=list)
+    """Steps to reproduce in plain language (`Opened /cart`, `POST /api/pay → 500`, ...)."""
+
+
+class SessionReader:
+    """Builds API views of sessions from the metadata store and the blob store."""
+
+    def __init__(self, store: SessionStore, blobs: BlobStore, idle_timeout_seconds: int) -> None:
+        self.store = store
+        self.blobs = blobs
+        self.idle_timeout_ms = idle_timeout_seconds * 1000
+
+    async def summary(self, session_id: str) -> SessionSummary:
+        """One session's summary; NotFound when there is none."""
+        found = await self.store.get_with_pages(session_id)
+        if found is None:
+            raise NotFound(f"no session {session_id!r}")
+        return self._summaries([found])[0]
+
+    async def latest_for_user(self, user_id: str) -> SessionSummary:
+        """The user's newest session; NotFound when the user has none."""
+        found = await self.store.newest_with_pages(user_id)
+        if found is None:
+            raise NotFound(f"no session recorded for user {user_id!r}")
+        return self._summaries([found])[0]
+
+    async def search(self, filters: SessionFilters) -> SessionList:
+        """Sessions matching the filters, newest first, with a cursor for the next page."""
+        found = await self.store.search_with_pages(filters)
+        full_page = len(found) == filters.limit and found
+        return SessionList(
+            sessions=self._summaries(found),
+            next_before=to_datetime(found[-1][0].started_at) if full_page else None,
+        )
+
+    async def evidence(self, session_id: str) -> SessionEvidence:
+        """Console errors, failed requests, struggle signals, page views and repro steps."""
+        summary = await self.summary(session_id)
+        start = int(summary.started_at.timestamp() * 1000)
+        report: dict[str, list[Any]] = {
+            "console_errors": [],
+            "failed_requests": [],
+            "rage_clicks": [],
+            "dead_clicks": [],
+            "page_views": [],
+        }
+        signals = await self.store.signals(session_id)
+        for signal in signals:
+            item = _report_item(signal, start)
+            if item is not None:
+                report[item[0]].append(item[1])
+        return SessionEvidence(session=summary, steps=build_repro_steps(signals, start), **report)
+
+    async def stream_events(self, session_id: str) -> AsyncIterator[bytes]:
+        """The session's rrweb events as one JSON array, a chunk at a time (never all in memory).
+
+        Raises NotFound before the first byte when the session does not exist.
+        """
+        if await self.store.get(session_id) is None:
+            raise NotFound(f"no session {session_id!r}")
+        return self._stream_chunks(session_id)
+
+    async def event_chunks(self, session_id: str) -> AsyncIterator[bytes]:
+        """The session's stored chunks in order, each one JSON array of rrweb events."""
+        for key, journaled in await self.store.session_chunks(session_id):
+            stored = journaled if journaled is not None else await self.blobs.get(key)
+            yield isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS)
+
+    async def _stream_chunks(self, session_id: str) -> AsyncIterator[bytes]:
+        yield b"["
+        first = True
+        async for events in self.event_chunks(session_id):
+            inner = events.strip()[1:-1].strip()
+            if not inner:
+                continue
+            yield inner if first else b"," + inner
+            first = False
+        yield b"]"
+
+    def _summaries(self, found: list[SessionWithPages]) -> list[SessionSummary]:
+        now = now_ms()
+        return [self._summary(record, pages, now) for record, pages in found]
+
+    def _summary(self, r: SessionRecord, pages: list[str], now: int) -> SessionSummary:
+        return SessionSummary(
+            session_id=r.session_id,
+            user_id=r.user_id,
+            started_at=to_datetime(r.started_at),
+            ended_at=to_datetime(r.ended_at),
+            duration_ms=max(0, r.ended_at - r.started_at),
+            pages=pages,
+            counts=SessionCounts(
+                events=r.event_count,
+                clicks=r.click_count,
+                errors=r.error_count,
+                failed_requests=r.failed_request_count,
+                rage_clicks=r.rage_click_count,
+                dead_clicks=r.dead_click_count,
+                inputs=r.input_count,
+                pages=r.page_count,
+            ),
+            first_error_at=to_datetime(r.first_error_at) if r.first_error_at else None,
+            first_error_offset_ms=(
+                max(0, r.first_error_at - r.started_at) if r.first_error_at else None
+            ),
+            active=not r.final and now - r.received_last_at < self.idle_timeout_ms,
+            last_received_at=to_datetime(r.received_last_at),
+        )
+
+
+def _report_item(signal: Signal, start: int) -> tuple[str, Any] | None:
+    at, offset = to_datetime(signal.ts), max(0, signal.ts - start)
+    match signal:
+        case ConsoleErrorSignal():
+            return "console_errors", ConsoleError(
+                at=at,
+                offset_ms=offset,
+                level=signal.level,
+                message=signal.message,
+                stack=signal.stack,
+            )
+        case FailedRequestSignal():
+            return "failed_requests", FailedRequest(
+                at=at,
+                offset_ms=offset,
+                method=signal.method or "GET",
+                url=signal.url,
+                status=signal.status,
+                duration_ms=signal.duration,
+                error=signal.error,
+            )
+        case RageClickSignal():
+            return "rage_clicks", StruggleClick(
+                at=at, offset_ms=offset, label=signal.label, selector=None, count=signal.count
+            )
+        case DeadClickSignal():
+            return "dead_clicks", StruggleClick(
+                at=at, offset_ms=offset, label=signal.label, selector=signal.selector, count=1
+            )
+        case PageViewSignal():
+            return "page_views", PageView(at=at, offset_ms=offset, url=signal.url)
+    return None

@@ -1,0 +1,148 @@
+"""Session lookup, search, events, report and user erasure (API key)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Request, Response, delete, get
+from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.response import Stream
+
+from service.auth.guards import services_of
+from service.errors import BadRequest
+from service.sessions.erasure import erase_user
+from service.sessions.reader import SessionEvidence, SessionList, SessionSummary
+from service.storage.records import SessionFilters
+
+__all__ = ["session_read_handlers", "session_route_handlers"]
+
+Limit = Annotated[int, QueryParameter(ge=1, le=500, description="At most this many sessions")]
+Time = Annotated[
+    str | None, QueryParameter(description="ISO 8601 time, or milliseconds since the epoch")
+]
+
+
+class Erased(msgspec.Struct, frozen=True, kw_only=True):
+    """What an erasure removed."""
+
+    user_id: str
+    sessions_erased: int
+
+
+def _millis(name: str, value: str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(
+            f"{name}: {value!r} is neither an ISO 8601 time nor milliseconds since the epoch"
+        ) from None
+    if moment.tzinfo is None:
+        raise BadRequest(f"{name}: {value!r} needs a time zone (e.g. a trailing Z)")
+    return int(moment.timestamp() * 1000)
+
+
+@get("/api/v1/users/{user_id:str}/sessions", summary="A user's sessions, newest first")
+async def list_user_sessions(
+    request: Request[Any, Any, Any], user_id: FromPath[str], limit: Limit = 50, before: Time = None
+) -> SessionList:
+    """Sessions recorded under this user ID, newest first; page with `before`."""
+    filters = SessionFilters(user_id=user_id, limit=limit, before=_millis("before", before))
+    return await services_of(request).reader.search(filters)
+
+
+@get("/api/v1/users/{user_id:str}/sessions/latest", summary="A user's newest session")
+async def latest_user_session(
+    request: Request[Any, Any, Any], user_id: FromPath[str]
+) -> SessionSummary:
+    """The newest session of this user; 404 when none was recorded."""
+    return await services_of(request).reader.latest_for_user(user_id)
+
+
+@delete("/api/v1/users/{user_id:str}", status_code=200, summary="Erase a user")
+async def erase_user_route(request: Request[Any, Any, Any], user_id: FromPath[str]) -> Erased:
+    """Erase every session and event chunk of this user; their future batches are refused."""
+    services = services_of(request)
+    erased = await erase_user(
+        services.store, services.blobs, services.ingestor.erasure_keys, user_id
+    )
+    return Erased(user_id=user_id, sessions_erased=erased)
+
+
+@get("/api/v1/sessions", summary="Search sessions")
+async def search_sessions(
+    request: Request[Any, Any, Any],
+    user_id: FromQuery[str | None] = None,
+    url: Annotated[str | None, QueryParameter(description="Substring of a visited URL")] = None,
+    has_errors: FromQuery[bool | None] = None,
+    has_rage_clicks: FromQuery[bool | None] = None,
+    since: Time = None,
+    until: Time = None,
+    before: Time = None,
+    limit: Limit = 50,
+) -> SessionList:
+    """Sessions matching every given filter, newest first."""
+    filters = SessionFilters(
+        user_id=user_id,
+        url=url,
+        has_errors=has_errors,
+        has_rage_clicks=has_rage_clicks,
+        since=_millis("since", since),
+        until=_millis("until", until),
+        before=_millis("before", before),
+        limit=limit,
+    )
+    return await services_of(request).reader.search(filters)
+
+
+@get(
+    "/api/v1/sessions/{session_id:str}",
+    summary="One session's summary",
+    opt={"viewer_access": "summary"},
+)
+async def session_summary(
+    request: Request[Any, Any, Any], session_id: FromPath[str]
+) -> SessionSummary:
+    """User, start and end, duration, pages, counts and first error time of a session."""
+    return await services_of(request).reader.summary(session_id)
+
+
+@get(
+    "/api/v1/sessions/{session_id:str}/events",
+    summary="A session's rrweb events",
+    opt={"viewer_access": "events"},
+)
+async def session_events(
+    request: Request[Any, Any, Any], session_id: FromPath[str]
+) -> Response[Any]:
+    """Every rrweb event of the session in recording order, as one streamed JSON array."""
+    chunks = await services_of(request).reader.stream_events(session_id)
+    return Stream(chunks, media_type="application/json")
+
+
+@get(
+    "/api/v1/sessions/{session_id:str}/report",
+    summary="A session's evidence",
+    opt={"viewer_access": "report"},
+)
+async def session_report(
+    request: Request[Any, Any, Any], session_id: FromPath[str]
+) -> SessionEvidence:
+    """Console errors with stacks, failed requests, rage and dead clicks, page views."""
+    return await services_of(request).reader.evidence(session_id)
+
+
+# API key only.
+session_route_handlers = [
+    list_user_sessions,
+    latest_user_session,
+    erase_user_route,
+    search_sessions,
+]
+# API key, or a viewer token for the session in the path.
+session_read_handlers = [session_summary, session_events, session_report]

@@ -1,0 +1,1 @@
+"""Tickets and issues: attach requests, exactly-once delivery, issue filing, outbox, webhooks."""

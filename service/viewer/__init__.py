@@ -1,0 +1,1 @@
+"""Watching a replay: viewer tokens, who may view, and the replay page with its bundles."""

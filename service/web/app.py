@@ -1,0 +1,204 @@
+"""The Litestar application: routes, error mapping, and the lifespan that owns connections."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import pluggy
+from litestar import Litestar, Router
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
+from redis import Redis
+
+from service import __version__
+from service.auth.guards import require_api_key, require_api_key_or_viewer_token
+from service.auth.keys import AccessKeys
+from service.background_tasks import stop_task
+from service.ingest.ingestor import Ingestor
+from service.ingest.recorder_routes import recorder_route_handlers
+from service.ingest.routes import IngestCorsMiddleware, ingest
+from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker
+from service.jobs.queue import JobQueue
+from service.jobs.routes import job_route_handlers
+from service.jobs.runtime import configure_job_runtime
+from service.plugin_host.host import PluginHost
+from service.plugin_host.manager import build_plugin_manager
+from service.sessions.erasure import ErasureKeys
+from service.sessions.reader import SessionReader
+from service.sessions.routes import session_read_handlers, session_route_handlers
+from service.settings import Settings
+from service.storage.blobs import open_blob_store
+from service.storage.database import create_engine
+from service.storage.key_store import KeyStore
+from service.storage.session_store import SessionStore
+from service.storage.ticket_store import TicketStore
+from service.storage.token_store import TokenStore
+from service.tickets.attachments import TicketAttachments
+from service.tickets.issue_filing import IssueFiling
+from service.tickets.outbox import OutboxRelay
+from service.tickets.routes import ticket_route_handlers
+from service.tickets.webhook_routes import webhook_route_handlers
+from service.viewer.access import ViewerAccess
+from service.viewer.routes import viewer_route_handlers
+from service.viewer.tokens import ViewerTokens
+from service.web.access_log import AccessLogMiddleware, log_unrouted
+from service.web.metrics import Metrics
+from service.web.ops_routes import health, metrics
+from service.web.problems import exception_handlers
+from service.web.services import Services
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("service")
+
+# Redis calls happen on request paths (health) and must fail fast when Redis is away.
+REDIS_TIMEOUT_SECONDS = 2.0
+RETENTION_PERIOD_SECONDS = 3600
+SESSION_END_SWEEP_PERIOD_SECONDS = 300
+
+
+def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None = None) -> Litestar:
+    """Build the ReplayDesk web application for these settings.
+
+    Without a plugin manager, the plugins of the `replaydesk` entry points are loaded.
+    """
+    plugins = PluginHost(
+        plugin_manager or build_plugin_manager(settings), settings.plugin_environment
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            engine = create_engine(settings.database_url)
+            stack.push_async_callback(engine.dispose)
+            blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
+            redis = _open_redis(settings, stack, plugins)
+            queue = JobQueue(redis)
+            store = SessionStore(engine)
+            stack.callback(store.dispose)
+            ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
+            ingestor.start()
+            stack.push_async_callback(ingestor.close)
+            attachments = TicketAttachments(store, TicketStore(engine), queue, plugins)
+            viewer_tokens = ViewerTokens(
+                settings.secret_key, settings.public_url, settings.previous_secret_keys
+            )
+            app.state.services = Services(
+                settings=settings,
+                blobs=blobs,
+                store=store,
+                keys=AccessKeys(
+                    KeyStore(engine),
+                    settings.api_keys,
+                    settings.ingest_keys,
+                    settings.ingest_origins,
+                ),
+                ingestor=ingestor,
+                reader=SessionReader(store, blobs, settings.session_idle_timeout_seconds),
+                queue=queue,
+                metrics=Metrics(
+                    queue_depth=lambda: _safe_depth(queue),
+                    chunks_waiting=lambda: ingestor.flusher.waiting,
+                ),
+                viewer_tokens=viewer_tokens,
+                viewer_access=ViewerAccess(viewer_tokens, TokenStore(engine)),
+                plugins=plugins,
+                attachments=attachments,
+                issues=IssueFiling(store, attachments.ticket_store, queue, plugins),
+            )
+            app.state.plugin_manager = plugins.manager
+            retention = asyncio.create_task(
+                _enqueue_periodically(
+                    queue.enqueue_retention_purge, RETENTION_PERIOD_SECONDS, "the retention purge"
+                )
+            )
+            stack.callback(retention.cancel)
+            # Awaited on the way out, before the engine closes under a relay pass.
+            outbox = asyncio.create_task(OutboxRelay(attachments.ticket_store, attachments).run())
+            stack.push_async_callback(stop_task, outbox)
+            if plugins.wants_session_ends():
+                sweep = asyncio.create_task(
+                    _enqueue_periodically(
+                        queue.enqueue_session_end_sweep,
+                        SESSION_END_SWEEP_PERIOD_SECONDS,
+                        "the session-end sweep",
+                    )
+                )
+                stack.push_async_callback(stop_task, sweep)
+            yield
+
+    return Litestar(
+        route_handlers=[
+            ingest,
+            health,
+            metrics,
+            Router(path="/", route_handlers=session_route_handlers, guards=[require_api_key]),
+            Router(
+                path="/",
+                route_handlers=session_read_handlers,
+                guards=[require_api_key_or_viewer_token],
+            ),
+            Router(path="/", route_handlers=viewer_route_handlers),
+            Router(
+                path="/",
+                route_handlers=[*ticket_route_handlers, *job_route_handlers],
+                guards=[require_api_key],
+            ),
+            *webhook_route_handlers,
+            *recorder_route_handlers,
+        ],
+        lifespan=[lifespan],
+        middleware=[AccessLogMiddleware, IngestCorsMiddleware],
+        after_exception=[log_unrouted],
+        exception_handlers=exception_handlers,  # type: ignore[arg-type]
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(
+            title="ReplayDesk",
+            version=__version__,
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def _open_redis(
+    settings: Settings, stack: contextlib.AsyncExitStack, plugins: PluginHost
+) -> Redis[bytes]:
+    if settings.redis_url:
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        stack.callback(redis.close)
+        return redis
+    # Embedded mode: a private Redis and a worker thread in this process.
+    embedded = EmbeddedRedis(settings.data_dir)
+    redis = embedded.start()
+    stack.callback(embedded.stop)
+    configure_job_runtime(settings, plugins)
+    worker = EmbeddedWorker(redis)
+    worker.start()
+    stack.callback(worker.stop)
+    return redis
+
+
+def _safe_depth(queue: JobQueue) -> float:
+    try:
+        return float(queue.depth())
+    except Exception:
+        return float("nan")
+
+
+async def _enqueue_periodically(enqueue: Callable[[], object], period: float, what: str) -> None:
+    """Enqueue a periodic job every `period` seconds; its deterministic id makes replicas agree."""
+    while True:
+        try:
+            await asyncio.to_thread(enqueue)
+        except Exception as exc:
+            log.warning("could not enqueue %s (%s); retrying later", what, exc)
+        await asyncio.sleep(period)

@@ -1,0 +1,246 @@
+"""The `replaydesk` command as a new user runs it: serve on a fresh data dir, last, keys, db."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+
+from tests.processes import REPLAYDESK, free_port, run_cli
+from tests.recordings import batch, checkout_events
+
+
+@pytest.fixture
+def embedded_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REPLAYDESK_")}
+    env["REPLAYDESK_DATA_DIR"] = str(tmp_path / "data")
+    env["REPLAYDESK_PORT"] = str(free_port())
+    env["REPLAYDESK_PUBLIC_URL"] = f"http://127.0.0.1:{env['REPLAYDESK_PORT']}"
+    return env
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log: Path, base: str, *args: str) -> Iterator[str]:
+    """`replaydesk serve ARGS` with `env`, until it answers at `base`; yields its first output."""
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*REPLAYDESK, "serve", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        else:
+            pytest.fail("service did not become healthy:\n" + log.read_text())
+        yield log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+@pytest.fixture
+def served(embedded_env: dict[str, str], tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`replaydesk serve` on embedded defaults; yields (base URL, its first output)."""
+    base = f"http://127.0.0.1:{embedded_env['REPLAYDESK_PORT']}"
+    with serving(embedded_env, tmp_path / "serve.log", base) as output:
+        yield base, output
+    assert not (tmp_path / "data" / "redis.sock").exists()
+
+
+def test_first_start_prints_keys_and_a_session_round_trips(
+    served: tuple[str, str], embedded_env: dict[str, str]
+) -> None:
+    base, output = served
+    api_key = re.search(r"API key .*:\s+(rdk_api_\S+)", output)
+    ingest_key = re.search(r"ingest key .*:\s+(rdk_ing_\S+)", output)
+    assert api_key and ingest_key, output
+
+    health = httpx.get(f"{base}/health").json()
+    assert health == {
+        "status": "ok",
+        "checks": {"database": "ok", "blob_store": "ok", "queue": "ok"},
+    }
+    sent = httpx.post(
+        f"{base}/api/v1/ingest",
+        content=msgspec.json.encode(batch("sess-cli-0001", 0, checkout_events(), user_id="u7")),
+        headers={"X-ReplayDesk-Key": ingest_key.group(1)},
+    )
+    assert sent.status_code == 202, sent.text
+    latest = httpx.get(
+        f"{base}/api/v1/users/u7/sessions/latest",
+        headers={"Authorization": f"Bearer {api_key.group(1)}"},
+    )
+    assert latest.json()["session_id"] == "sess-cli-0001"
+
+    last = run_cli(embedded_env, "last", "u7")
+    assert last.returncode == 0, last.stderr
+    assert "sess-cli-0001" in last.stdout and "https://shop.test/cart" in last.stdout
+    printed = re.search(r"replay\s+(\S+/replay/sess-cli-0001\?at=first-error#t=(\S+))", last.stdout)
+    assert printed, last.stdout
+    opened = httpx.get(
+        f"{base}/api/v1/sessions/sess-cli-0001/report",
+        headers={"Authorization": f"Bearer {printed.group(2)}"},
+    )
+    assert opened.status_code == 200
+    assert httpx.get(printed.group(1).split("#")[0]).status_code == 200  # the page itself
+
+    link = run_cli(embedded_env, "link", "sess-cli-0001", "--ttl", "120")
+    assert link.returncode == 0, link.stderr
+    assert link.stdout.strip().startswith(f"{base}/replay/sess-cli-0001#t=")
+    assert "works until" in link.stderr
+    assert run_cli(embedded_env, "link", "sess-nope-0001").returncode == 1
+    # From another shell, without the port the serve was started with: links still point at
+    # the running serve, not at the default port.
+    other_shell = {
+        k: v
+        for k, v in embedded_env.items()
+        if k not in ("REPLAYDESK_PORT", "REPLAYDESK_PUBLIC_URL")
+    }
+    elsewhere = run_cli(other_shell, "link", "sess-cli-0001")
+    assert elsewhere.stdout.strip().startswith(f"{base}/replay/sess-cli-0001#t="), elsewhere
+
+    missing = run_cli(embedded_env, "last", "nobody")
+    assert missing.returncode == 1 and "nobody" in missing.stderr
+
+    schema = httpx.get(f"{base}/schema/openapi.json").json()
+    assert "/api/v1/users/{user_id}/sessions/latest" in schema["paths"]
+
+
+def test_serve_port_flag_takes_the_links_along(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    env = {
+        k: v
+        for k, v in embedded_env.items()
+        if k not in ("REPLAYDESK_PORT", "REPLAYDESK_PUBLIC_URL")
+    }
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with serving(env, tmp_path / "serve.log", base, "--port", str(port)) as output:
+        api_key = re.search(r"API key .*:\s+(rdk_api_\S+)", output)
+        ingest_key = re.search(r"ingest key .*:\s+(rdk_ing_\S+)", output)
+        assert api_key and ingest_key, output
+        sent = httpx.post(
+            f"{base}/api/v1/ingest",
+            content=msgspec.json.encode(batch("sess-cli-0002", 0, checkout_events())),
+            headers={"X-ReplayDesk-Key": ingest_key.group(1)},
+        )
+        assert sent.status_code == 202, sent.text
+        minted = httpx.post(
+            f"{base}/api/v1/sessions/sess-cli-0002/links",
+            json={},
+            headers={"Authorization": f"Bearer {api_key.group(1)}"},
+        )
+        assert minted.json()["url"].startswith(f"{base}/replay/sess-cli-0002#t=")
+        printed = run_cli(env, "link", "sess-cli-0002")
+        assert printed.stdout.startswith(f"{base}/replay/sess-cli-0002#t="), printed
+
+
+@pytest.fixture
+def upgraded_first(embedded_env: dict[str, str]) -> None:
+    """What `make run` does before `serve`: `db upgrade`, which creates the secrets."""
+    assert run_cli(embedded_env, "db", "upgrade").returncode == 0
+
+
+def test_make_run_order_still_shows_the_keys_once(
+    upgraded_first: None, served: tuple[str, str], embedded_env: dict[str, str]
+) -> None:
+    _, output = served
+    assert re.search(r"API key .*:\s+rdk_api_\S+", output), output
+    assert re.search(r"ingest key .*:\s+rdk_ing_\S+", output), output
+    from service.auth.generated_secrets import take_keys_to_announce
+
+    assert take_keys_to_announce(Path(embedded_env["REPLAYDESK_DATA_DIR"])) is None
+
+
+def test_keys_create_list_revoke(embedded_env: dict[str, str]) -> None:
+    assert run_cli(embedded_env, "db", "upgrade").returncode == 0
+    created = run_cli(embedded_env, "keys", "create", "api", "--name", "support bot")
+    assert created.returncode == 0, created.stderr
+    key_id = re.search(r"API key (key_\w+)", created.stdout)
+    assert key_id, created.stdout
+    ingest = run_cli(embedded_env, "keys", "create", "ingest", "--origin", "https://shop.example")
+    assert "rdk_ing_" in ingest.stdout
+    listing = run_cli(embedded_env, "keys", "list").stdout
+    assert key_id.group(1) in listing and "support bot" in listing and "live" in listing
+    assert "https://shop.example" in listing
+    assert "rdk_api_" not in listing  # secrets are never listed
+    assert run_cli(embedded_env, "keys", "revoke", key_id.group(1)).returncode == 0
+    assert "revoked" in run_cli(embedded_env, "keys", "list").stdout
+    assert run_cli(embedded_env, "keys", "revoke", key_id.group(1)).returncode == 1
+
+
+def test_db_upgrade_then_serve_on_postgres(embedded_env: dict[str, str]) -> None:
+    import asyncio
+    import secrets
+
+    from sqlalchemy import make_url
+
+    from tests.conftest import TEST_DATABASE_URL, admin_sql
+
+    name = f"replaydesk_cli_{secrets.token_hex(4)}"
+    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
+    try:
+        url = make_url(TEST_DATABASE_URL).set(database=name).render_as_string(False)
+        env = {**embedded_env, "REPLAYDESK_DATABASE_URL": url}
+        refused = run_cli(env, "serve")
+        assert refused.returncode == 1
+        assert "replaydesk db upgrade" in refused.stderr
+        upgraded = run_cli(env, "db", "upgrade")
+        assert upgraded.returncode == 0, upgraded.stderr
+        assert run_cli(env, "last", "u1").returncode == 1  # migrated, and empty
+    finally:
+        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_the_log_names_routes_not_user_ids_or_keys(
+    served: tuple[str, str], embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    base, output = served
+    api_key = re.search(r"API key .*:\s+(rdk_api_\S+)", output)
+    assert api_key
+    httpx.get(
+        f"{base}/api/v1/users/jane.doe@example.com/sessions/latest",
+        headers={"Authorization": f"Bearer {api_key.group(1)}"},
+    )
+    httpx.post(f"{base}/api/v1/ingest?key=rdk_ing_secretish", content=b"{}")
+    time.sleep(0.3)
+    log = (tmp_path / "serve.log").read_text()
+    assert "GET /api/v1/users/{user_id}/sessions/latest 404" in log
+    assert "POST /api/v1/ingest 40" in log
+    assert "jane.doe" not in log and "rdk_ing_secretish" not in log
+    assert api_key.group(1) not in log.split("first start", 1)[1].split("\n", 3)[-1]
+
+
+def test_output_into_a_closed_pipe_ends_quietly(embedded_env: dict[str, str]) -> None:
+    """`replaydesk plugins | head -1`: the reader leaves early; no traceback follows."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # gone before the command writes a line
+    try:
+        listed = subprocess.run(
+            [*REPLAYDESK, "plugins"],
+            env=embedded_env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert listed.returncode == 1
+    assert "Traceback" not in listed.stderr and "BrokenPipeError" not in listed.stderr
