@@ -49,8 +49,10 @@ async def test_batches_accumulate_counters_and_time_span(store: SessionStore) ->
     assert session.event_count == 20
     assert session.chunk_count == 3
     assert session.final is True
+    # In seq order, each still in the journal until the mover takes it.
     assert await store.session_chunks("sess-store-01") == [
-        (f"sessions/sess-store-01/{seq:012d}-x.json.gz", None) for seq in range(3)
+        (f"sessions/sess-store-01/{seq:012d}-x.json.gz", f"chunk sess-store-01 {seq}".encode())
+        for seq in range(3)
     ]
 
 
@@ -63,8 +65,9 @@ async def test_a_repeated_seq_writes_nothing(store: SessionStore) -> None:
     assert await store.record_new_batches([record(0, 1000, 2000)], [[]], [b"again"]) == [
         "duplicate"
     ]
+    # The first write's chunk, not the repeat's.
     assert await store.session_chunks("sess-store-01") == [
-        ("sessions/sess-store-01/000000000000-x.json.gz", None)
+        ("sessions/sess-store-01/000000000000-x.json.gz", b"chunk sess-store-01 0")
     ]
 
 
