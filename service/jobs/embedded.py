@@ -152,12 +152,20 @@ class EmbeddedRedis:
 
 
 class ThreadWorker(SimpleWorker):
-    """A worker that runs jobs in a thread other than the main one (no signal handlers)."""
+    """A worker that runs jobs in a thread other than the main one (no signal handlers).
+
+    It does not listen on RQ's command channel either: it lives inside the service, which
+    stops it directly. Each burst would otherwise start a pub/sub thread blocked in a read of
+    up to 60 s, and with redis-py 8 its teardown waits for that read to end.
+    """
 
     # Signals can only be handled in the main thread; timeouts use a timer instead.
     death_penalty_class = TimerDeathPenalty
 
     def _install_signal_handlers(self) -> None:
+        return None
+
+    def subscribe(self) -> None:
         return None
 
 
