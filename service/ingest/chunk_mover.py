@@ -2,10 +2,10 @@
 
 Ingest acknowledges a batch once its chunk and its rows are durable. The chunk's bytes are
 committed with its rows, in the chunk journal: one database commit makes both durable, and
-the acknowledgement waits for nothing else. Before, each group of batches also waited for its
-chunks to be stored in the blob store (a file write and a filesystem sync on a local folder, a
-request on a cloud store) before its rows could be written. This task moves what the journal
-holds into the blob store a moment later, many chunks at a time, and removes their entries.
+the acknowledgement does not wait for the blob store (a file write and a filesystem sync on a
+local folder, a request on a cloud store). This task moves what the journal holds into the
+blob store a moment later, many chunks at a time, and removes their entries. The measurement
+behind this is in docs/performance.md ("Chunk journal and background mover").
 Readers take a chunk from the journal while it is there (`SessionStore.session_chunks`).
 
 What is journaled is moved however the process ended: a new process starts by moving what the

@@ -3,9 +3,9 @@
 On a SQLite file the work and its commit run on the calling thread (the event loop) on the
 synchronous driver. The statements work on cached pages and take microseconds; the commit
 appends to the write-ahead log and fsyncs it, a fraction of a millisecond on a local disk.
-Handed to a worker thread, each driver call, the commit included, gave the GIL to the busy
-event loop and waited to get it back: under ingest load a commit of ~1 ms took ~3 ms to come
-back, and groups of batches waited for it in turn. The connection used on the loop never waits
+Handed to a worker thread, each driver call, the commit included, would give the GIL to the
+busy event loop and wait to get it back, which under ingest load costs more than the commit
+itself (docs/performance.md, "On a SQLite file"). The connection used on the loop never waits
 for SQLite's write lock: when another writer holds it, the work is rolled back and runs again
 in a worker thread, which may wait. (aiosqlite would pass every cursor, execute, fetch and
 commit through its own thread and back.)
@@ -48,9 +48,9 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 # Ingest runs one grouped call at a time; the rest is headroom.
 _POOL_SIZE = 4
-# How often at most a commit on the loop starts a checkpoint of the write-ahead log. Under 13 s
-# of the heaviest ingest the benchmark sends, the log reached 19-32 MB (with SQLite's own
-# checkpoints, every 1000 pages, ~10 MB). Every 0.25 s gave 20-23 MB and 3-8% less throughput.
+# How often at most a commit on the loop starts a checkpoint of the write-ahead log: often
+# enough to keep the log to tens of MB under the heaviest ingest, rarely enough not to cost
+# throughput (the figures are in docs/performance.md).
 CHECKPOINT_SECONDS = 0.5
 
 
