@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
-# Stage 1: the browser bundles (recorder, viewer) from npm, pinned by package-lock.json.
+# Stage 1: the browser bundles (recorder, viewer) from npm, pinned by package-lock.json; both
+# take the wire vocabulary (plugin and event names, payload types) from wire/.
 # Each build writes into service/static/, which the Python package serves.
 FROM node:20-bookworm-slim AS frontend
 WORKDIR /src
+COPY wire/ wire/
 COPY recorder/ recorder/
 COPY viewer/ viewer/
 RUN mkdir -p service/static \

@@ -1,4 +1,10 @@
-"""The rrweb event vocabulary and the recorder wire contract, as constants and minimal decoders."""
+"""The rrweb event vocabulary and the recorder wire contract, as constants and minimal decoders.
+
+The recorder's plugin and custom-event names and its payloads are defined once, in
+wire/vocabulary.json at the repository root; the recorder and the viewer build from it. The
+service does not read it at run time: its copies below are checked against it by
+tests/service/test_wire_vocabulary.py.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ __all__ = [
     "NETWORK_PLUGIN",
     "BatchEvent",
     "ClickLabelPayload",
+    "ConsolePayload",
     "CustomData",
     "EventHead",
     "EventSignalFields",
@@ -84,8 +91,9 @@ class MouseInteractions(IntEnum):
     TOUCH_CANCEL = 10
 
 
-# Plugin and custom-event names shared with the browser recorder. Changing one is a breaking
-# change of the wire contract: old recorders in the field keep sending the old name.
+# Plugin and custom-event names shared with the browser recorder (wire/vocabulary.json).
+# Changing one is a breaking change of the wire contract: old recorders in the field keep
+# sending the old name.
 CONSOLE_PLUGIN = "rrweb/console@1"
 NETWORK_PLUGIN = "replaydesk/network@1"
 NAVIGATION_PLUGIN = "replaydesk/navigation@1"
@@ -176,6 +184,21 @@ class BatchEvent(msgspec.Struct, gc=False):
     type: Annotated[int, msgspec.Meta(ge=0, le=int(max(EventType)))]
     timestamp: Annotated[int, msgspec.Meta(ge=0)]
     data: EventSignalFields | None = None
+
+
+# The payload structs below decode what the service reads of each payload (wire/vocabulary.json
+# has the whole of each): every field the service requires, the recorder always sends.
+
+
+class ConsolePayload(msgspec.Struct, kw_only=True):
+    """An `rrweb/console@1` payload: a console call, an uncaught error or a rejection.
+
+    `payload` holds the call's arguments, each JSON-encoded; `trace` the stack frames.
+    """
+
+    level: str
+    payload: list[str] = msgspec.field(default_factory=list)
+    trace: list[str] = msgspec.field(default_factory=list)
 
 
 class NetworkPayload(msgspec.Struct, kw_only=True):

@@ -1,18 +1,12 @@
 /** `replaydesk/click`: what a click hit, in words a support agent reads ("Place order"). */
 
+import type { ClickLabelPayload } from '../../wire/payloads';
 import { maskText, type Selectors } from './privacy';
 import { scrubText } from './scrub';
 
-export const CLICK_TAG = 'replaydesk/click';
 const MAX_LABEL = 80;
 const CLICKABLE =
   'button,a,input,select,textarea,label,summary,option,[role=button],[role=link],[role=menuitem],[role=tab],[role=checkbox],[onclick]';
-
-export interface ClickLabel {
-  label?: string;
-  selector: string;
-  tag: string;
-}
 
 const squash = (text: string | null | undefined): string =>
   (text || '').replace(/\s+/g, ' ').trim().slice(0, MAX_LABEL);
@@ -35,7 +29,7 @@ function wordsOf(el: Element, field: boolean): string {
 }
 
 /** The label of a click on `target`, masked wherever the element's text is masked. */
-export function clickLabel(target: EventTarget | null, selectors: Selectors): ClickLabel | null {
+export function clickLabel(target: EventTarget | null, selectors: Selectors): ClickLabelPayload | null {
   if (!(target instanceof Element)) return null;
   const el = target.closest(CLICKABLE) || target;
   const tag = el.tagName.toLowerCase();
@@ -48,7 +42,7 @@ export function clickLabel(target: EventTarget | null, selectors: Selectors): Cl
   } catch {
     // A site's selector that is not valid CSS: mask rather than guess.
   }
-  const click: ClickLabel = { selector: scrubText(selectorOf(el, tag)), tag };
+  const click: ClickLabelPayload = { selector: scrubText(selectorOf(el, tag)), tag };
   if (label) click.label = masked ? maskText(label) : scrubText(label);
   return click;
 }

@@ -4,7 +4,9 @@
 import { record } from '@rrweb/record';
 import { getRecordConsolePlugin, type LogData } from '@rrweb/rrweb-plugin-console-record';
 import type { eventWithTime, RecordPlugin } from '@rrweb/types';
-import { CLICK_TAG, clickLabel } from './clicks';
+import { plugins as pluginNames, tags } from '../../wire/vocabulary.json';
+import type { ConsolePayload, IdentifyPayload } from '../../wire/payloads';
+import { clickLabel } from './clicks';
 import { stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
@@ -32,8 +34,6 @@ import {
 } from './session';
 import { randomId } from './storage';
 
-export const IDENTIFY_TAG = 'replaydesk/identify';
-const CONSOLE_PLUGIN = 'rrweb/console@1';
 // rrweb's EventType values: importing the enum would bundle a module for three numbers.
 const FULL_SNAPSHOT = 2;
 const META = 4;
@@ -109,8 +109,9 @@ function addCustom(tag: string, payload: unknown): void {
 function scrub(event: eventWithTime): void {
   if (event.type === META) {
     event.data.href = scrubUrl(event.data.href);
-  } else if (event.type === PLUGIN && event.data.plugin === CONSOLE_PLUGIN) {
-    const log = event.data.payload as LogData;
+  } else if (event.type === PLUGIN && event.data.plugin === pluginNames.console) {
+    // rrweb's type for the payload must fit the vocabulary's (wire/vocabulary.json).
+    const log: ConsolePayload = event.data.payload as LogData;
     log.payload = log.payload.map(scrubText);
     log.trace = log.trace.map(scrubText);
   }
@@ -140,7 +141,7 @@ function afterStart(): void {
 
 function onClick(event: MouseEvent): void {
   const label = clickLabel(event.composedPath()[0] || event.target, selectors);
-  if (label) addCustom(CLICK_TAG, label);
+  if (label) addCustom(tags.click, label);
 }
 
 /** An interaction after the idle timeout opens a new session, which starts with a snapshot. */
@@ -297,7 +298,7 @@ export const recordingSessionId = (): string | null => (recording ? sessionId() 
 
 export function identifyUser(userId: string, traits?: Record<string, unknown>): void {
   setSessionUser(userId);
-  addCustom(IDENTIFY_TAG, traits ? { userId, traits } : { userId });
+  addCustom(tags.identify, (traits ? { userId, traits } : { userId }) satisfies IdentifyPayload);
 }
 
 /** Stop rrweb and every listener; batches already queued still go out. */

@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from service.ingest.recorder_routes import RECORDER_BUNDLE
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.processes import REPLAYDESK, free_port
+from tests.wire_vocabulary import assert_recorder_payloads_valid
 
 SITE_DIR = Path(__file__).parent / "site"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -82,12 +83,18 @@ class Service:
         return sessions
 
     def events(self, session_id: str) -> list[dict[str, Any]]:
-        """The session's events; none while its first batch has not arrived."""
+        """The session's events; none while its first batch has not arrived.
+
+        Every console, network, navigation, click and identify payload the recorder sent in
+        them must fit its schema in wire/vocabulary.json (the service's scrubbing of text
+        keeps a payload's shape).
+        """
         response = self.get(f"/api/v1/sessions/{session_id}/events")
         if response.status_code == 404:
             return []
         assert response.status_code == 200, response.text
         events: list[dict[str, Any]] = response.json()
+        assert_recorder_payloads_valid(events)
         return events
 
     def report(self, session_id: str) -> dict[str, Any]:

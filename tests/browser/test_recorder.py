@@ -20,6 +20,7 @@ from tests.browser.conftest import (
     Site,
     wait_for,
 )
+from tests.wire_vocabulary import assert_recorder_payloads_valid
 
 pytestmark = pytest.mark.browser
 
@@ -85,6 +86,10 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     page.click("#pay")
     page.click("#stock")
     page.wait_for_timeout(300)  # the failing requests settle
+    # Route changes as a single-page app makes them; the address ends as it was.
+    page.evaluate(
+        "history.pushState(null, '', '?step=review'); history.replaceState(null, '', 'shop.html')"
+    )
     session_id = session_id_of(page)
     assert session_id
 
@@ -104,6 +109,14 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
         return events if labels.count("Add to basket") == 2 else None
 
     events = wait_for(complete, what="the click made just before the page closed")
+    # Every payload fits wire/vocabulary.json (as in every test): these kinds were among them.
+    checked = assert_recorder_payloads_valid(events)
+    assert {"console", "network", "navigation", "click"} <= set(checked), checked
+    navigation = plugin_payloads(events, "replaydesk/navigation@1")
+    assert [(n["kind"], n["url"].rsplit("/", 1)[1]) for n in navigation] == [
+        ("push", "shop.html?step=review"),
+        ("replace", "shop.html"),
+    ]
     sessions = service.sessions_of(site.user_id)
     assert [s["session_id"] for s in sessions] == [session_id]
 
@@ -426,6 +439,7 @@ def test_a_reload_continues_the_session_and_idleness_starts_a_new_one(
     assert sum(e["type"] == FULL_SNAPSHOT for e in first_events) == 2
     identify = custom_payloads(first_events, "replaydesk/identify")
     assert identify == [{"userId": user_id, "traits": {"plan": "pro"}}]
+    assert assert_recorder_payloads_valid(first_events)["identify"] == 1
     second_events = wait_for(lambda: service.events(str(second)), what="the new session's events")
     assert [e["type"] for e in second_events[:2]] == [META, FULL_SNAPSHOT]
 

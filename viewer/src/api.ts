@@ -25,7 +25,7 @@ export type FailedRequest = {
 };
 export type Struggle = { at: string; label: string | null; selector: string | null; count: number };
 export type PageView = { at: string; url: string };
-export type Step = { at: string; text: string; kind?: string };
+export type Step = { at: string; text: string; kind: string };
 
 export type Report = {
   session: Summary;
@@ -34,7 +34,7 @@ export type Report = {
   rage_clicks: Struggle[];
   dead_clicks: Struggle[];
   page_views: PageView[];
-  steps?: Step[];
+  steps: Step[];
 };
 
 export class ReplayApi {

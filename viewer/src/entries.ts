@@ -1,5 +1,8 @@
-// What the panels and the timeline show, derived from the event stream as it arrives.
+// What the console and network panels and the timeline show, derived from the event stream as it
+// arrives (the steps panel shows the report's steps).
 
+import type { ClickLabelPayload, ConsolePayload, NavigationPayload, NetworkPayload } from "../../wire/payloads";
+import { plugins, tags } from "../../wire/vocabulary.json";
 import type { RawEvent } from "./event_stream";
 
 export type ConsoleEntry = {
@@ -24,29 +27,27 @@ export type MarkerKind = "page" | "click" | "rage" | "error" | "request";
 
 export type Marker = { ts: number; kind: MarkerKind; label: string };
 
-export type StepEntry = { ts: number; text: string; kind: MarkerKind | "input" };
-
-const CONSOLE_PLUGIN = "rrweb/console@1";
-const NETWORK_PLUGIN = "replaydesk/network@1";
-const NAVIGATION_PLUGIN = "replaydesk/navigation@1";
-const CLICK_TAG = "replaydesk/click";
 const EVENT_META = 4;
 const EVENT_CUSTOM = 5;
 const EVENT_PLUGIN = 6;
 const EVENT_INCREMENTAL = 3;
 const SOURCE_MOUSE_INTERACTION = 2;
-const SOURCE_INPUT = 5;
 const INTERACTION_CLICK = 2;
 // A click label is emitted right after its click; pair the two within this window.
 const CLICK_LABEL_WINDOW_MS = 100;
-// Clicks on one element closer than this are one "×N" step, like the server's rage detection.
+// Clicks on one element closer than this are one "×N" click, like the server's rage detection.
 const REPEAT_CLICK_WINDOW_MS = 1000;
 
 type Obj = Record<string, unknown>;
+/** A payload as stored: the field names of its type in wire/vocabulary.json, values unchecked
+ * (a recording is not trusted to be what the recorder sends). */
+type Stored<T> = { [K in keyof T]?: unknown };
 
 function obj(value: unknown): Obj {
   return value !== null && typeof value === "object" ? (value as Obj) : {};
 }
+
+const stored = <T>(payload: unknown): Stored<T> => obj(payload) as Stored<T>;
 
 function str(value: unknown): string {
   return typeof value === "string" ? value : value === undefined || value === null ? "" : String(value);
@@ -76,9 +77,7 @@ export class SessionEntries {
   readonly console: ConsoleEntry[] = [];
   readonly network: NetworkEntry[] = [];
   readonly markers: Marker[] = [];
-  readonly steps: StepEntry[] = [];
-  private lastInputNode = -1;
-  private lastClick: { node: number; ts: number; step: StepEntry; count: number } | null = null;
+  private lastClick: { node: number; ts: number; text: string; count: number } | null = null;
   private pendingClick: { node: number; ts: number } | null = null;
 
   add(events: RawEvent[]): void {
@@ -91,33 +90,25 @@ export class SessionEntries {
       const href = str(data.href);
       if (href) this.page(event.timestamp, href);
     } else if (event.type === EVENT_PLUGIN) {
-      const payload = obj(data.payload);
-      if (data.plugin === CONSOLE_PLUGIN) this.consoleEvent(event.timestamp, payload);
-      else if (data.plugin === NETWORK_PLUGIN) this.networkEvent(event.timestamp, payload);
-      else if (data.plugin === NAVIGATION_PLUGIN) this.page(event.timestamp, str(payload.url));
-    } else if (event.type === EVENT_CUSTOM && data.tag === CLICK_TAG) {
-      this.labelClick(event.timestamp, obj(data.payload));
+      const ts = event.timestamp;
+      if (data.plugin === plugins.console) this.consoleEvent(ts, stored<ConsolePayload>(data.payload));
+      else if (data.plugin === plugins.network) this.networkEvent(ts, stored<NetworkPayload>(data.payload));
+      else if (data.plugin === plugins.navigation) this.page(ts, str(stored<NavigationPayload>(data.payload).url));
+    } else if (event.type === EVENT_CUSTOM && data.tag === tags.click) {
+      this.labelClick(event.timestamp, stored<ClickLabelPayload>(data.payload));
     } else if (event.type === EVENT_INCREMENTAL) {
       if (data.source === SOURCE_MOUSE_INTERACTION && data.type === INTERACTION_CLICK) {
         this.click(event.timestamp, Number(data.id));
-      } else if (data.source === SOURCE_INPUT) {
-        const node = Number(data.id);
-        if (node !== this.lastInputNode) {
-          this.steps.push({ ts: event.timestamp, text: "Typed into a field (masked)", kind: "input" });
-        }
-        this.lastInputNode = node;
       }
     }
   }
 
   private page(ts: number, url: string): void {
-    this.lastInputNode = -1;
     this.lastClick = null;
     this.markers.push({ ts, kind: "page", label: `Opened ${url}` });
-    this.steps.push({ ts, text: `Opened ${pathOf(url)}`, kind: "page" });
   }
 
-  private consoleEvent(ts: number, payload: Obj): void {
+  private consoleEvent(ts: number, payload: Stored<ConsolePayload>): void {
     const args = Array.isArray(payload.payload) ? payload.payload : [];
     const trace = Array.isArray(payload.trace) ? payload.trace.map(str) : [];
     const entry: ConsoleEntry = {
@@ -129,11 +120,10 @@ export class SessionEntries {
     this.console.push(entry);
     if (entry.level === "error" || entry.level === "assert") {
       this.markers.push({ ts, kind: "error", label: `Console error: ${entry.message}` });
-      this.steps.push({ ts, text: `Console error: ${entry.message.slice(0, 200)}`, kind: "error" });
     }
   }
 
-  private networkEvent(ts: number, payload: Obj): void {
+  private networkEvent(ts: number, payload: Stored<NetworkPayload>): void {
     const status = Number(payload.status) || 0;
     const error = payload.error === undefined ? null : str(payload.error);
     const kind = str(payload.kind) || "fetch";
@@ -150,38 +140,33 @@ export class SessionEntries {
     this.network.push(entry);
     if (entry.failed) {
       const outcome = status ? String(status) : error || "no answer";
-      const text = `${entry.method} ${pathOf(entry.url)} → ${outcome}`;
-      this.markers.push({ ts, kind: "request", label: text });
-      this.steps.push({ ts, text, kind: "request" });
+      this.markers.push({ ts, kind: "request", label: `${entry.method} ${pathOf(entry.url)} → ${outcome}` });
     }
   }
 
   private click(ts: number, node: number): void {
-    this.lastInputNode = -1;
     this.pendingClick = { node, ts };
     const last = this.lastClick;
     if (last && last.node === node && ts - last.ts <= REPEAT_CLICK_WINDOW_MS) {
       last.count += 1;
       last.ts = ts;
-      last.step.text = last.step.text.replace(/( ×\d+)?$/, ` ×${last.count}`);
+      last.text = last.text.replace(/( ×\d+)?$/, ` ×${last.count}`);
       if (last.count === 3) {
-        this.markers.push({ ts, kind: "rage", label: `Rage click: ${last.step.text}` });
+        this.markers.push({ ts, kind: "rage", label: `Rage click: ${last.text}` });
       }
       return;
     }
-    const step: StepEntry = { ts, text: "Clicked an element", kind: "click" };
-    this.steps.push(step);
     this.markers.push({ ts, kind: "click", label: "Click" });
-    this.lastClick = { node, ts, step, count: 1 };
+    this.lastClick = { node, ts, text: "Clicked an element", count: 1 };
   }
 
-  private labelClick(ts: number, payload: Obj): void {
+  private labelClick(ts: number, payload: Stored<ClickLabelPayload>): void {
     const pending = this.pendingClick;
     const label = str(payload.label).trim();
     if (!pending || !label || Math.abs(ts - pending.ts) > CLICK_LABEL_WINDOW_MS) return;
     const last = this.lastClick;
     if (last && last.node === pending.node && last.count === 1) {
-      last.step.text = `Clicked '${label}'`;
+      last.text = `Clicked '${label}'`;
       const marker = this.markers[this.markers.length - 1];
       if (marker && marker.kind === "click") marker.label = `Clicked '${label}'`;
     }

@@ -82,6 +82,7 @@ async function boot(): Promise<void> {
   append(document.body, header(report, jumpToFirstError), h("main", { class: "layout" }, player.root, panels.root));
   document.title = `Replay · ${report.session.user_id ?? sessionId}`;
   player.onTime((offset) => panels.follow(player.firstTimestamp + offset));
+  const steps = report.steps.map((s) => ({ ts: Date.parse(s.at), text: s.text, kind: s.kind }));
 
   let dirty = false;
   const refresh = (): void => {
@@ -89,8 +90,7 @@ async function boot(): Promise<void> {
     const start = player.firstTimestamp;
     panels.setConsole(entries.console, start);
     panels.setNetwork(entries.network, start);
-    const steps = report.steps?.map((s) => ({ ts: Date.parse(s.at), text: s.text, kind: "page" as const }));
-    panels.setSteps(steps ?? entries.steps, start);
+    panels.setSteps(steps, start);
     player.setMarkers([...entries.markers, ...struggleMarkers(report)]);
   };
   const timer = window.setInterval(() => dirty && refresh(), REFRESH_MS);

@@ -1,7 +1,10 @@
 // Console, network and repro-step panels that follow the playhead.
 
-import type { ConsoleEntry, NetworkEntry, StepEntry } from "./entries";
+import type { ConsoleEntry, NetworkEntry } from "./entries";
 import { formatOffset, h } from "./dom";
+
+/** A repro step of the session's report (the server builds them), at its epoch-ms timestamp. */
+export type StepEntry = { ts: number; text: string; kind: string };
 
 type Row = { ts: number; el: HTMLElement };
 

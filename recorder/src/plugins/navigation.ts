@@ -1,18 +1,18 @@
 /** `replaydesk/navigation@1`: in-page route changes (history API, back/forward, hash). */
 
 import type { RecordPlugin } from '@rrweb/types';
+import { plugins } from '../../../wire/vocabulary.json';
+import type { NavigationPayload } from '../../../wire/payloads';
 import { scrubUrl } from '../scrub';
 
-export const NAVIGATION_PLUGIN = 'replaydesk/navigation@1';
-
-export type NavigationKind = 'push' | 'replace' | 'pop' | 'hash';
+type NavigationKind = NavigationPayload['kind'];
 
 const withoutHash = (url: string): string => url.split('#')[0]!;
 
 /** The navigation plugin. Full page loads are not its business: each starts with a Meta event. */
 export function navigationPlugin(): RecordPlugin<null> {
   return {
-    name: NAVIGATION_PLUGIN,
+    name: plugins.navigation,
     options: null,
     observer(cb, win) {
       if (win !== window) return () => undefined;
@@ -25,7 +25,7 @@ export function navigationPlugin(): RecordPlugin<null> {
         // Setting location.hash fires popstate and then hashchange: reported once, as hash.
         const hashOnly = kind === 'pop' && withoutHash(url) === withoutHash(last);
         last = url;
-        cb({ url: scrubUrl(url), kind: hashOnly ? 'hash' : kind });
+        cb({ url: scrubUrl(url), kind: hashOnly ? 'hash' : kind } satisfies NavigationPayload);
       };
       const wrap = (name: 'pushState' | 'replaceState', kind: NavigationKind) => {
         const native = history[name];

@@ -1,32 +1,16 @@
 /** `replaydesk/network@1`: fetch, XMLHttpRequest and sendBeacon, one event as each settles. */
 
 import type { RecordPlugin } from '@rrweb/types';
+import { plugins } from '../../../wire/vocabulary.json';
+import type { NetworkPayload } from '../../../wire/payloads';
 import type { NetworkOptions, UrlPattern } from '../options';
 import { scrubBody, scrubText, scrubUrl } from '../scrub';
 
-export const NETWORK_PLUGIN = 'replaydesk/network@1';
-
-type Kind = 'fetch' | 'xhr' | 'beacon';
+// The payload (wire/vocabulary.json, $defs.network): fields left undefined are left out when
+// the event is serialised.
+type Kind = NetworkPayload['kind'];
 type HeaderMap = Record<string, string>;
 type Header = (name: string) => string | null | undefined;
-
-/** Fields left undefined are left out when the event is serialised. */
-export interface NetworkPayload {
-  kind: Kind;
-  method: string;
-  url: string;
-  /** 0: no answer (offline, CORS, aborted), and always for a beacon. */
-  status: number;
-  /** Milliseconds from the call to the answer (or the failure). */
-  duration: number;
-  requestSize?: number | undefined;
-  responseSize?: number | undefined;
-  error?: string | undefined;
-  requestHeaders?: HeaderMap | undefined;
-  responseHeaders?: HeaderMap | undefined;
-  requestBody?: string | undefined;
-  responseBody?: string | undefined;
-}
 
 export interface NetworkCapture extends Required<NetworkOptions> {
   /** Requests not to record (the recorder's own uploads). */
@@ -79,7 +63,7 @@ function errorText(error: unknown): string {
 /** The network plugin: patches the page's fetch, XMLHttpRequest and sendBeacon while recording. */
 export function networkPlugin(capture: NetworkCapture): RecordPlugin<null> {
   return {
-    name: NETWORK_PLUGIN,
+    name: plugins.network,
     options: null,
     observer(cb, win) {
       // Same-origin iframes are observed too; their requests are not the page's.

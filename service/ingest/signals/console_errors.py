@@ -9,6 +9,7 @@ import msgspec
 from service.ingest.payload_scrubbing import scrub_console_arg, scrub_json
 from service.ingest.scrubbing import scrub_text
 from service.ingest.signals.findings import ANY, Findings, rewrite, try_decode
+from service.rrweb import ConsolePayload
 from service.signal_kinds import ConsoleErrorSignal
 
 __all__ = ["ERROR_LEVELS", "MAX_MESSAGE_CHARS", "MAX_STACK_LINES", "console_event"]
@@ -34,10 +35,6 @@ def _message(shown: list[str]) -> str:
     return scrub_text(" ".join(pieces))[:MAX_MESSAGE_CHARS]
 
 
-def _is_str_list(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(item, str) for item in value)
-
-
 def console_event(
     ts: int, raw: msgspec.Raw, payload_raw: msgspec.Raw, out: Findings
 ) -> bytes | None:
@@ -46,23 +43,19 @@ def console_event(
     payload = try_decode(ANY, payload_raw)
     if payload is None:
         return None
-    well_formed = (
-        isinstance(payload, dict)
-        and isinstance(payload.get("level"), str)
-        and _is_str_list(payload.get("trace", []))
-        and _is_str_list(payload.get("payload", []))
-    )
-    if not well_formed:
+    try:
+        console = msgspec.convert(payload, ConsolePayload)
+    except msgspec.ValidationError:
         payload, changed = scrub_json(payload)
         return rewrite(raw, ("data",), {"payload": payload}) if changed else None
-    trace = [scrub_text(line) for line in payload.get("trace", [])]
+    trace = [scrub_text(line) for line in console.trace]
     stored: list[str] = []
     shown: list[str] = []
-    for arg in payload.get("payload", []):
+    for arg in console.payload:
         stored_arg, shown_arg = scrub_console_arg(arg)
         stored.append(stored_arg)
         shown.append(shown_arg)
-    level = payload["level"]
+    level = console.level
     if level in ERROR_LEVELS:
         out.signals.append(
             ConsoleErrorSignal(
@@ -73,8 +66,8 @@ def console_event(
             )
         )
     updates: dict[str, Any] = {}
-    if "trace" in payload and trace != payload["trace"]:
+    if "trace" in payload and trace != console.trace:
         updates["trace"] = trace
-    if "payload" in payload and stored != payload["payload"]:
+    if "payload" in payload and stored != console.payload:
         updates["payload"] = stored
     return rewrite(raw, ("data", "payload"), updates) if updates else None

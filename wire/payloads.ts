@@ -1,0 +1,60 @@
+// Generated from wire/vocabulary.json by wire/generate-types.mjs: edit the vocabulary, then
+// run `node wire/generate-types.mjs`.
+
+/** rrweb's console plugin: a console call, an uncaught error or an unhandled rejection. */
+export interface ConsolePayload {
+  /** The console method; uncaught errors and rejections are `error`. */
+  level: "assert" | "clear" | "count" | "countReset" | "debug" | "dir" | "dirxml" | "error" | "group" | "groupCollapsed" | "groupEnd" | "info" | "log" | "table" | "time" | "timeEnd" | "timeLog" | "trace" | "warn";
+  /** The call's arguments, each JSON-encoded (a string arrives quoted). */
+  payload: Array<string>;
+  /** Stack frames, innermost first. */
+  trace: Array<string>;
+}
+
+/** A fetch, XMLHttpRequest or sendBeacon call, sent as it settles. */
+export interface NetworkPayload {
+  kind: "fetch" | "xhr" | "beacon";
+  /** Upper case. */
+  method: string;
+  /** Absolute, with secrets scrubbed. */
+  url: string;
+  /** 0: no answer (offline, CORS, aborted), and always for a beacon. */
+  status: number;
+  /** Milliseconds from the call to the answer (or the failure). */
+  duration: number;
+  /** Where known without reading the body. */
+  requestSize?: number | undefined;
+  responseSize?: number | undefined;
+  /** Why the request failed, where it did. */
+  error?: string | undefined;
+  /** Allow-listed headers, lower-case names; never credentials. */
+  requestHeaders?: Record<string, string> | undefined;
+  responseHeaders?: Record<string, string> | undefined;
+  /** Only for allow-listed URLs, cut and scrubbed. */
+  requestBody?: string | undefined;
+  responseBody?: string | undefined;
+}
+
+/** An in-page route change (history API, back/forward, hash); page loads are Meta events. */
+export interface NavigationPayload {
+  /** The new address, with secrets scrubbed. */
+  url: string;
+  kind: "push" | "replace" | "pop" | "hash";
+}
+
+/** ReplayDesk.identify(): the user of this session from now on. */
+export interface IdentifyPayload {
+  userId: string;
+  /** As the page gave them. */
+  traits?: Record<string, unknown> | undefined;
+}
+
+/** What the click just before it hit, in words a person reads. */
+export interface ClickLabelPayload {
+  /** The element's words (masked where its text is); absent when it has none. */
+  label?: string | undefined;
+  /** Like `button#pay` or `input[name="email"]`. */
+  selector: string;
+  /** The element's tag name, lower case. */
+  tag: string;
+}
