@@ -11,13 +11,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bench.figures import format_table
 from bench.rrweb_batches import batch_bodies
 from bench.stdlib_json_decoding import decode_batch_with_stdlib_json
-from service.ingest.ingestor import (
-    CHUNK_GZIP_LEVEL,
-    IngestLimits,
-    compress_chunk,
-    decode_batch,
-    read_body,
-)
+from service.ingest.body import IngestLimits, decode_batch, read_body
+from service.ingest.ingestor import CHUNK_GZIP_LEVEL, compress_chunk
 from service.ingest.signals.batch_pass import process_events
 from service.signal_kinds import Signal
 from service.storage.records import BatchRecord

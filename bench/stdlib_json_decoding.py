@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import msgspec
 
 from service.errors import BatchInvalid
-from service.ingest.ingestor import IngestBatch
+from service.ingest.body import IngestBatch
 
 __all__ = ["decode_batch_with_stdlib_json"]
 
@@ -29,7 +29,7 @@ def _invalid(message: str) -> BatchInvalid:
 
 
 def decode_batch_with_stdlib_json(data: bytes) -> IngestBatch:
-    """What `service.ingest.ingestor.decode_batch` does, with the same checks, on `json.loads`."""
+    """What `service.ingest.body.decode_batch` does, with the same checks, on `json.loads`."""
     try:
         body: Any = json.loads(data, parse_constant=_reject_constant)
     except (ValueError, UnicodeDecodeError) as exc:

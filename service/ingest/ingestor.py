@@ -1,15 +1,16 @@
-"""Ingest of one recorder batch: bounded gunzip, validation, scrubbing, indexing, durable write."""
+"""Ingest of one recorder batch: read and decoded, scrubbed and indexed, written durably."""
 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Literal, cast
+from typing import Literal
 
 import msgspec
-from isal import igzip, isal_zlib
+from isal import igzip
 
 from service.clock import now_ms
-from service.errors import BatchInvalid, BatchTooLarge, UserErased
+from service.errors import UserErased
+from service.ingest.body import IngestLimits, decode_batch, read_body
 from service.ingest.chunk_mover import ChunkFlusher
 from service.ingest.group_writer import BatchWriter, PendingBatch
 from service.ingest.signals.batch_pass import process_events
@@ -19,45 +20,14 @@ from service.storage.chunk_layout import chunk_blob_key
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
 
-__all__ = [
-    "IngestBatch",
-    "IngestLimits",
-    "IngestOutcome",
-    "Ingestor",
-    "compress_chunk",
-    "decode_batch",
-    "read_body",
-]
+__all__ = ["IngestOutcome", "Ingestor", "compress_chunk"]
 
 log = logging.getLogger(__name__)
 
-SessionId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_-]{8,128}$")]
-UserId = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 # ISA-L's level 1 (of 0-3) compresses a 48 KB batch in about a third of the time zlib's level
 # 1 takes, and a little smaller; ingest latency matters more than the last percent of size.
 CHUNK_GZIP_LEVEL = 1
-_READ_STEP = 256 * 1024
-GZIP_MAGIC = b"\x1f\x8b"
 _ERASED = "recording for this user or session was erased and is refused"
-# isal's stubs declare its error class as an instance; at runtime it is an Exception subclass.
-_GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
-
-
-class IngestBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """One recorder batch. rrweb events stay raw until indexing needs a field."""
-
-    session_id: SessionId
-    seq: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
-    events: list[msgspec.Raw]
-    user_id: UserId | None = None
-    final: bool = False
-
-
-class IngestLimits(msgspec.Struct, frozen=True, kw_only=True):
-    """Size limits of one ingest body."""
-
-    max_body_bytes: int
-    max_decompressed_bytes: int
 
 
 class IngestOutcome(msgspec.Struct, frozen=True, kw_only=True):
@@ -70,54 +40,9 @@ class IngestOutcome(msgspec.Struct, frozen=True, kw_only=True):
     body_bytes: int
 
 
-def read_body(body: bytes, content_encoding: str | None, limits: IngestLimits) -> bytes:
-    """The JSON bytes of an ingest body, gunzipped without ever exceeding the limits."""
-    if len(body) > limits.max_body_bytes:
-        raise BatchTooLarge(f"body is {len(body)} bytes; the limit is {limits.max_body_bytes}")
-    encoding = (content_encoding or "identity").strip().lower()
-    if encoding == "identity" and body.startswith(GZIP_MAGIC):
-        # sendBeacon cannot set Content-Encoding, so a gzip body is recognised by its magic.
-        encoding = "gzip"
-    if encoding == "identity":
-        return body
-    if encoding not in ("gzip", "x-gzip"):
-        raise BatchInvalid(f"Content-Encoding {encoding!r} is not supported; send gzip or nothing")
-    return _gunzip_bounded(body, limits.max_decompressed_bytes)
-
-
-def _gunzip_bounded(body: bytes, limit: int) -> bytes:
-    # max_length caps every step, so a gzip bomb costs at most `limit` bytes of memory.
-    decompressor = isal_zlib.decompressobj(wbits=16 + isal_zlib.MAX_WBITS)
-    out = bytearray()
-    pending = body
-    try:
-        while pending:
-            out += decompressor.decompress(pending, _READ_STEP)
-            if len(out) > limit:
-                raise BatchTooLarge(f"body is over {limit} bytes once decompressed")
-            pending = decompressor.unconsumed_tail
-            if decompressor.eof:
-                break
-        if not decompressor.eof:
-            raise BatchInvalid("gzip body is truncated")
-    except _GZIP_ERROR as exc:
-        raise BatchInvalid(f"body is not valid gzip ({exc})") from None
-    return bytes(out)
-
-
 def compress_chunk(events_json: bytes) -> bytes:
     """The stored form of a chunk: gzip, with no timestamp so equal chunks are equal bytes."""
     return igzip.compress(events_json, compresslevel=CHUNK_GZIP_LEVEL, mtime=0)
-
-
-def decode_batch(data: bytes) -> IngestBatch:
-    """Parse and validate a batch, with an error that says which field is wrong."""
-    try:
-        return msgspec.json.decode(data, type=IngestBatch)
-    except msgspec.ValidationError as exc:
-        raise BatchInvalid(f"invalid batch: {exc}") from None
-    except msgspec.DecodeError as exc:
-        raise BatchInvalid(f"body is not valid JSON: {exc}") from None
 
 
 class Ingestor:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from service.auth.keys import AccessKeys
-from service.ingest.ingestor import IngestLimits, Ingestor
+from service.ingest.body import IngestLimits
+from service.ingest.ingestor import Ingestor
 from service.jobs.queue import JobQueue
 from service.plugin_host.host import PluginHost
 from service.sessions.reader import SessionReader
