@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 FRONTEND_DIRS := $(wildcard recorder viewer)
 PYTEST_ARGS ?=
 
-.PHONY: setup run test bench lint format clean frontend migrate
+.PHONY: setup run test fuzz bench lint format clean frontend migrate
 
 setup: $(STAMP) frontend migrate
 
@@ -36,6 +36,13 @@ run: setup
 test: setup
 	tests/services.sh
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The ingest edge under many generated batches (REPLAYDESK_FUZZ_EXAMPLES per database, 5000 by
+# default); `make test` runs the same test on a few dozen.
+fuzz: setup
+	tests/services.sh
+	REPLAYDESK_FUZZ_PROFILE=fuzz $(BIN)/pytest -p no:logging --hypothesis-show-statistics \
+		tests/service/ingest/test_ingest_fuzz.py
 
 bench: setup
 	$(BIN)/python -m bench

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BadRequest",
     "BatchInvalid",
+    "BatchTooDeep",
     "BatchTooLarge",
     "Conflict",
     "Forbidden",
@@ -40,6 +41,10 @@ class BatchInvalid(BadRequest):
     """The ingest body is not a well-formed batch."""
 
     title = "Invalid batch"
+
+
+class BatchTooDeep(BatchInvalid):
+    """A batch nested deeper than the service decodes."""
 
 
 class BatchTooLarge(ReplayDeskError):

@@ -14,11 +14,12 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from service.identifiers import UserId
+
 __all__ = [
     "CLICK_TAG",
     "CONSOLE_PLUGIN",
     "IDENTIFY_TAG",
-    "MAX_USER_ID_CHARS",
     "NAVIGATION_PLUGIN",
     "NETWORK_PLUGIN",
     "BatchEvent",
@@ -221,13 +222,13 @@ class NavigationPayload(msgspec.Struct, kw_only=True):
 
 
 # The same bound the ingest body puts on its own user id, and the width of sessions.user_id.
-MAX_USER_ID_CHARS = 256
 
 
 class IdentifyPayload(msgspec.Struct, kw_only=True, rename="camel"):
     """A `replaydesk/identify` payload; traits are stored with the event but not decoded."""
 
-    user_id: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_USER_ID_CHARS)]
+    user_id: UserId
+    """One that ingest refuses as a batch's `user_id` makes the identify event count for nothing."""
 
 
 class ClickLabelPayload(msgspec.Struct, kw_only=True):

@@ -9,9 +9,10 @@ import msgspec
 from isal import igzip
 
 from service.clock import now_ms
-from service.errors import UserErased
-from service.ingest.body import IngestLimits, decode_batch, read_body
+from service.errors import BatchTooDeep, UserErased
+from service.ingest.body import NESTED_TOO_DEEP, IngestLimits, decode_batch, read_body
 from service.ingest.chunk_mover import ChunkFlusher
+from service.ingest.clock_skew import check_event_times, clock_offset
 from service.ingest.group_writer import BatchWriter, PendingBatch
 from service.ingest.signals.batch_pass import process_events
 from service.sessions.erasure import ErasureKeys, purge_sessions
@@ -67,9 +68,17 @@ class Ingestor:
         await self.flusher.close()
 
     async def ingest(
-        self, body: bytes, content_encoding: str | None, limits: IngestLimits
+        self,
+        body: bytes,
+        content_encoding: str | None,
+        limits: IngestLimits,
+        sent_at: int | None = None,
     ) -> IngestOutcome:
-        """Store one batch; return only once its chunk and index rows are durable."""
+        """Store one batch; return only once its chunk and index rows are durable.
+
+        `sent_at` is the sender's clock when it sent the batch (see `clock_skew`).
+        """
+        received_at = now_ms()
         batch = decode_batch(read_body(body, content_encoding, limits))
         outcome = IngestOutcome(
             session_id=batch.session_id,
@@ -81,23 +90,36 @@ class Ingestor:
         # Scrubbing, indexing and compressing touch no storage, so they come first: the
         # writer's one status query then covers the user an identify event names as well as
         # the batch's own (and is shared with the batches stored at the same moment).
-        processed = process_events(batch.events)
+        try:
+            processed = process_events(batch.events)
+        except RecursionError:
+            # A console argument is itself JSON, decoded only here.
+            raise BatchTooDeep(NESTED_TOO_DEEP) from None
         user_id = processed.identified_user_id or batch.user_id
         subjects = [self.erasure_keys.session(batch.session_id)]
         subjects += [self.erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
+        offset = clock_offset(sent_at, received_at, processed.last_ts)
+        check_event_times(
+            _at(processed.first_index, processed.first_ts),
+            _at(processed.last_index, processed.last_ts),
+            offset,
+            received_at,
+        )
         chunk = compress_chunk(processed.events_json)
         record = BatchRecord(
             session_id=batch.session_id,
             seq=batch.seq,
             user_id=user_id,
             blob_key=chunk_blob_key(batch.session_id, batch.seq, chunk),
-            first_ts=processed.first_ts,
-            last_ts=processed.last_ts,
+            first_ts=_shifted(processed.first_ts, offset),
+            last_ts=_shifted(processed.last_ts, offset),
             event_count=processed.event_count,
             byte_count=len(chunk),
-            received_at=now_ms(),
+            received_at=received_at,
             final=batch.final,
-            signals=processed.signals,
+            signals=[msgspec.structs.replace(s, ts=s.ts + offset) for s in processed.signals]
+            if offset
+            else processed.signals,
         )
         stored = await self.writer.store(
             PendingBatch(record=record, chunk=chunk, subject_hashes=subjects)
@@ -121,3 +143,11 @@ class Ingestor:
         except Exception:
             # The batch is refused all the same; retention removes the session at the latest.
             log.exception("could not remove the session of an erased subject just written")
+
+
+def _at(index: int | None, ts: int | None) -> tuple[int, int] | None:
+    return None if index is None or ts is None else (index, ts)
+
+
+def _shifted(ts: int | None, offset: int) -> int | None:
+    return None if ts is None else ts + offset

@@ -15,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.auth.guards import services_of
 from service.errors import BatchInvalid, BatchTooLarge, ReplayDeskError
+from service.ingest.clock_skew import parse_sent_at
 
 __all__ = ["IngestAck", "IngestCorsMiddleware", "ingest"]
 
@@ -52,7 +53,10 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestAck:
         except ClientException as exc:
             raise BatchInvalid(f"unreadable body: {exc.detail}") from None
         outcome = await services.ingestor.ingest(
-            body, request.headers.get("content-encoding"), services.ingest_limits
+            body,
+            request.headers.get("content-encoding"),
+            services.ingest_limits,
+            sent_at=parse_sent_at(request.query_params.get("sent_at")),
         )
     except ReplayDeskError as exc:
         services.metrics.refusals.labels(reason=_reason(exc)).inc()

@@ -38,9 +38,15 @@ __all__ = [
 ]
 
 
+# What a datetime can hold; stored times outside it (written before ingest bounded them) are
+# shown at the nearest end rather than failing the whole answer.
+_EARLIEST_MS = -62_135_596_800_000  # 0001-01-01
+_LATEST_MS = 253_402_300_799_000  # 9999-12-31 23:59:59
+
+
 def to_datetime(ms: int) -> datetime:
     """Milliseconds since the epoch as an aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return datetime.fromtimestamp(min(max(ms, _EARLIEST_MS), _LATEST_MS) / 1000, tz=UTC)
 
 
 class SessionCounts(msgspec.Struct, frozen=True, kw_only=True):

@@ -552,7 +552,8 @@ def _signal_row(batch: BatchRecord, signal: Signal) -> dict[str, Any]:
         "seq": batch.seq,
         "kind": kind_of(signal),
         "ts": signal.ts,
-        "url": signal.url if isinstance(signal, PageViewSignal) else None,
+        # A text column cannot hold NUL on PostgreSQL; the JSON copy keeps it escaped.
+        "url": signal.url.replace("\x00", "") if isinstance(signal, PageViewSignal) else None,
         "data": signal_data(signal),
     }
 

@@ -17,6 +17,7 @@ from service import __version__
 from service.auth.guards import require_api_key, require_api_key_or_viewer_token
 from service.auth.keys import AccessKeys
 from service.background_tasks import stop_task
+from service.ingest.body import allow_deep_nesting
 from service.ingest.ingestor import Ingestor
 from service.ingest.recorder_routes import recorder_route_handlers
 from service.ingest.routes import IngestCorsMiddleware, ingest
@@ -65,6 +66,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
 
     Without a plugin manager, the plugins of the `replaydesk` entry points are loaded.
     """
+    allow_deep_nesting()
     plugins = PluginHost(
         plugin_manager or build_plugin_manager(settings), settings.plugin_environment
     )

@@ -23,9 +23,17 @@ export type FailedRequest = {
   duration_ms: number | null;
   error: string | null;
 };
-export type Struggle = { at: string; label: string | null; selector: string | null; count: number };
+// `offset_ms` counts from the session's first event. The service states `at` on its own clock,
+// which differs from the recording's when the browser's clock was off: place things by offset.
+export type Struggle = {
+  at: string;
+  offset_ms: number;
+  label: string | null;
+  selector: string | null;
+  count: number;
+};
 export type PageView = { at: string; url: string };
-export type Step = { at: string; text: string; kind: string };
+export type Step = { at: string; offset_ms: number; text: string; kind: string };
 
 export type Report = {
   session: Summary;

@@ -46,9 +46,9 @@ function header(report: Report, onJump: () => void): HTMLElement {
   );
 }
 
-function struggleMarkers(report: Report): Marker[] {
+function struggleMarkers(report: Report, start: number): Marker[] {
   return report.dead_clicks.map((c) => ({
-    ts: Date.parse(c.at),
+    ts: start + c.offset_ms,
     kind: "click" as const,
     label: `Dead click${c.label ? ` on '${c.label}'` : ""}`,
   }));
@@ -71,7 +71,8 @@ async function boot(): Promise<void> {
   const firstError = (): number | null => {
     const fromStream = entries.markers.find((m) => m.kind === "error" || m.kind === "request");
     if (fromStream) return fromStream.ts;
-    return report.session.first_error_at ? Date.parse(report.session.first_error_at) : null;
+    const offset = report.session.first_error_offset_ms;
+    return offset === null ? null : player.firstTimestamp + offset;
   };
   const jumpToFirstError = (): void => {
     const ts = firstError();
@@ -82,7 +83,6 @@ async function boot(): Promise<void> {
   append(document.body, header(report, jumpToFirstError), h("main", { class: "layout" }, player.root, panels.root));
   document.title = `Replay · ${report.session.user_id ?? sessionId}`;
   player.onTime((offset) => panels.follow(player.firstTimestamp + offset));
-  const steps = report.steps.map((s) => ({ ts: Date.parse(s.at), text: s.text, kind: s.kind }));
 
   let dirty = false;
   const refresh = (): void => {
@@ -90,8 +90,11 @@ async function boot(): Promise<void> {
     const start = player.firstTimestamp;
     panels.setConsole(entries.console, start);
     panels.setNetwork(entries.network, start);
-    panels.setSteps(steps, start);
-    player.setMarkers([...entries.markers, ...struggleMarkers(report)]);
+    panels.setSteps(
+      report.steps.map((s) => ({ ts: start + s.offset_ms, text: s.text, kind: s.kind })),
+      start,
+    );
+    player.setMarkers([...entries.markers, ...struggleMarkers(report, start)]);
   };
   const timer = window.setInterval(() => dirty && refresh(), REFRESH_MS);
 

@@ -79,6 +79,8 @@ class ProcessedBatch(msgspec.Struct, kw_only=True):
     event_count: int
     first_ts: int | None
     last_ts: int | None
+    first_index: int | None  # where the earliest event stands in the batch as sent
+    last_index: int | None  # and the newest
     signals: list[Signal]  # in time order
     identified_user_id: str | None  # the last replaydesk/identify userId in the batch
 
@@ -326,6 +328,8 @@ def _process(
         event_count=len(events),
         first_ts=first_ts,
         last_ts=last_ts,
+        first_index=order[0] if order else None,
+        last_index=order[-1] if order else None,
         signals=signals,
         identified_user_id=out.user_id,
     )

@@ -1,0 +1,81 @@
+"""The sender's clock against the service's: how far off it is, and which times are absurd.
+
+Events keep the browser's timestamps (the replay plays them as recorded), but everything the
+service derives from them (a session's start and end, what is "latest", whether a session came
+before a ticket, the times of its signals) is put on the service's clock. The recorder adds its
+own clock at the moment it sends (`?sent_at=`, milliseconds); the difference to the receive time
+is the sender's offset plus the time in flight. Without it (an older recorder, a hand-made
+request), a batch whose newest event lies in the future tells the offset at least that far.
+"""
+
+from __future__ import annotations
+
+from service.errors import BatchInvalid
+
+__all__ = [
+    "EARLIEST_MS",
+    "MAX_AHEAD_MS",
+    "MIN_CORRECTION_MS",
+    "check_event_times",
+    "clock_offset",
+    "parse_sent_at",
+]
+
+# 2000-01-01: the web had no recorder before it; an earlier time is a broken clock or a forgery.
+EARLIEST_MS = 946_684_800_000
+# Beyond JavaScript's exact integers a timestamp is no clock reading at all.
+_LATEST_CLOCK_MS = 2**53
+# Offsets below this are time in flight or ordinary drift, left alone: every batch of a session
+# then keeps the same times relative to the others, however its network delays varied.
+MIN_CORRECTION_MS = 60_000
+# How far past the receive time an event may lie once corrected: slack for the two clocks'
+# readings not being simultaneous.
+MAX_AHEAD_MS = 60_000
+
+
+def parse_sent_at(value: str | None) -> int | None:
+    """The `sent_at` query parameter as milliseconds; 400 for anything but a plausible clock."""
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or not EARLIEST_MS <= int(value) <= _LATEST_CLOCK_MS:
+        raise BatchInvalid(
+            "sent_at must be the sender's clock in milliseconds since 1970, at or after 2000"
+        )
+    return int(value)
+
+
+def clock_offset(sent_at: int | None, received_at: int, newest_event_ms: int | None) -> int:
+    """Milliseconds to add to the sender's times to put them on the service's clock."""
+    if sent_at is not None:
+        offset = received_at - sent_at
+    elif newest_event_ms is not None and newest_event_ms > received_at:
+        offset = received_at - newest_event_ms
+    else:
+        offset = 0
+    return offset if abs(offset) >= MIN_CORRECTION_MS else 0
+
+
+def check_event_times(
+    earliest: tuple[int, int] | None,
+    newest: tuple[int, int] | None,
+    offset: int,
+    received_at: int,
+) -> None:
+    """400 naming the event when a corrected time is before 2000 or in the future.
+
+    `earliest` and `newest` are (index in the batch, timestamp) of the batch's first and last
+    events in time.
+    """
+    if earliest is not None and earliest[1] + offset < EARLIEST_MS:
+        index, ts = earliest
+        raise BatchInvalid(f"events[{index}]: timestamp {ts} is before 2000{_corrected(offset)}")
+    if newest is not None and newest[1] + offset > received_at + MAX_AHEAD_MS:
+        index, ts = newest
+        raise BatchInvalid(
+            f"events[{index}]: timestamp {ts} is in the future{_corrected(offset)}; "
+            "send sent_at with the sender's clock"
+        )
+
+
+def _corrected(offset: int) -> str:
+    return f" even on the service's clock ({offset:+d} ms)" if offset else ""
