@@ -210,3 +210,23 @@ async def test_a_ticket_time_needs_a_zone(ticket_client: Any) -> None:
     )
     assert naive.status_code == 400
     assert "ticket_created_at" in naive.json()["detail"]
+
+
+async def test_a_session_from_a_browser_two_hours_fast_is_still_before_the_ticket(
+    ticket_client: Any,
+) -> None:
+    now = int(datetime.now(tz=UTC).timestamp() * 1000)
+    fast = now + 2 * HOUR
+    body = batch("sess-tkt-fast-01", 0, checkout_events(fast), user_id="u-fast-clock")
+    sent = await ticket_client.post(
+        f"/api/v1/ingest?sent_at={fast + 2000}",
+        content=msgspec.json.encode(body),
+        headers=INGEST,
+    )
+    assert sent.status_code == 202, sent.text
+    opened = datetime.fromtimestamp((now + 60_000) / 1000, tz=UTC).isoformat()
+    accepted = await attach(
+        ticket_client, ticket_id="T-fast", user_id="u-fast-clock", ticket_created_at=opened
+    )
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["session_id"] == "sess-tkt-fast-01"
