@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from plugins.jira.adf import no_recording_comment, plain_text, report_comment
 from plugins.jira.client import JiraClient
@@ -30,6 +31,17 @@ from service import (
 __all__ = ["PROVIDER"]
 
 log = logging.getLogger(__name__)
+
+
+# `/rest/api/3/issue/{issueIdOrKey}` takes a key (project key, a dash, a number) or an id.
+_ISSUE_ID_OR_KEY = re.compile(r"\A(?:[A-Za-z][A-Za-z0-9_]*-)?[1-9][0-9]*\Z")
+
+
+@hookimpl
+def replaydesk_check_ticket_id(ticket: TicketRef) -> str | None:
+    if _ISSUE_ID_OR_KEY.search(ticket.ticket_id):
+        return None
+    return "Jira issues are named by their key, like PROJ-123, or their numeric id"
 
 
 @hookimpl

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 
 from plugins.zendesk.client import ZendeskClient
 from plugins.zendesk.note import no_recording_note, report_note
@@ -68,6 +69,17 @@ def replaydesk_ticket_provider(settings: PluginSettings) -> TicketProvider | Non
     return TicketProvider(
         name=PROVIDER, title="Zendesk", no_recording_note=config.no_recording_note
     )
+
+
+# What `PUT /api/v2/tickets/{ticket_id}` takes: a positive integer.
+_TICKET_ID = re.compile(r"\A[1-9][0-9]{0,18}\Z")
+
+
+@hookimpl
+def replaydesk_check_ticket_id(ticket: TicketRef) -> str | None:
+    if _TICKET_ID.search(ticket.ticket_id):
+        return None
+    return "Zendesk ticket IDs are whole numbers, like 1234"
 
 
 @hookimpl

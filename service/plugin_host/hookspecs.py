@@ -100,6 +100,22 @@ def replaydesk_find_attachment(
 
 
 @hookspec(firstresult=True)
+def replaydesk_check_ticket_id(ticket: TicketRef, settings: PluginSettings) -> str | None:
+    """Say whether a ticket ID can be one of your provider's, when an attach request arrives.
+
+    Called on the request path of `POST /api/v1/tickets/attach`, before anything is recorded
+    or enqueued, so it must not call the network: check the ID's form only (a Zendesk ticket
+    ID is a number, a Jira issue key is `PROJ-123`). Without it every non-empty ID is taken
+    and only the job finds out.
+
+    :param ticket: the provider and the ticket ID as the caller sent it.
+    :param settings: your plugin's settings.
+    :return: None when the ID can be yours; otherwise why not, in a few words the caller reads
+        in the 400 answer ("Zendesk ticket IDs are whole numbers").
+    """
+
+
+@hookspec(firstresult=True)
 def replaydesk_parse_webhook(
     request: WebhookRequest, settings: PluginSettings
 ) -> TicketEvent | None:

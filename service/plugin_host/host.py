@@ -168,6 +168,13 @@ class PluginHost:
             return None
         return self._call_one(hook, name, settings=self.settings_of(name), **kwargs)
 
+    def check_ticket_id(self, ticket: TicketRef) -> str | None:
+        """The provider's `replaydesk_check_ticket_id`: why the ID cannot be its, or None."""
+        reason: str | None = self._provider_hook(
+            "replaydesk_check_ticket_id", ticket.provider, False, ticket=ticket
+        )
+        return reason
+
     def resolve_user(self, ticket: TicketRef, requester: str) -> str | None:
         """The provider's `replaydesk_resolve_user` (network I/O: jobs only)."""
         user_id: str | None = self._provider_hook(

@@ -14,7 +14,7 @@ from service.clock import now_ms
 from service.errors import BadRequest, NotFound, StorageUnavailable
 from service.jobs.queue import JobQueue
 from service.plugin_host.host import PluginHost
-from service.plugin_host.types import TicketEvent, WebhookRequest
+from service.plugin_host.types import TicketEvent, TicketRef, WebhookRequest
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import AttachmentRecord, TicketStore
 from service.tickets.session_choice import session_for_ticket
@@ -117,6 +117,9 @@ class TicketAttachments:
         self.plugins.owner(provider)
         if not ticket_id:
             raise BadRequest("ticket_id: must not be empty")
+        reason = self.plugins.check_ticket_id(TicketRef(provider=provider, ticket_id=ticket_id))
+        if reason is not None:
+            raise BadRequest(f"ticket_id {ticket_id!r} is no {provider} ticket: {reason}")
         chosen = await self._session(user_id, session_id, ticket_created_at)
         if chosen is None:
             raise NotFound(

@@ -257,3 +257,16 @@ def test_a_refused_issue_is_a_permanent_error(jira: FakeJira) -> None:
     with pytest.raises(PermanentError):
         create(IssueRequest(project="SHOP"))
     assert jira.remote_links == {}
+
+
+@pytest.mark.parametrize("ticket_id", ["PROJ-123", "ab_1-7", "10023"])
+def test_a_key_or_an_id_can_name_a_jira_issue(ticket_id: str) -> None:
+    assert (
+        plugin.replaydesk_check_ticket_id(TicketRef(provider="jira", ticket_id=ticket_id)) is None
+    )
+
+
+@pytest.mark.parametrize("ticket_id", ["PROJ", "PROJ-", "PROJ-0", "-12", "PROJ 12", "PROJ-1/x"])
+def test_anything_else_is_no_jira_issue(ticket_id: str) -> None:
+    reason = plugin.replaydesk_check_ticket_id(TicketRef(provider="jira", ticket_id=ticket_id))
+    assert reason is not None and "PROJ-123" in reason

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import msgspec
@@ -18,6 +19,7 @@ from service import (
     TicketRef,
 )
 from service.plugin_testing import sample_report
+from tests.conftest import AUTH
 from tests.plugins.zendesk.fake_zendesk import ZENDESK_URL, FakeZendesk, plugin_settings
 
 TICKET = TicketRef(provider="zendesk", ticket_id="35436")
@@ -102,3 +104,29 @@ def test_an_unknown_requester_is_a_permanent_error(zendesk: FakeZendesk) -> None
     with pytest.raises(PermanentError) as missing:
         plugin.replaydesk_resolve_user("404404", plugin_settings())
     assert missing.value.status == 404
+
+
+@pytest.mark.parametrize("ticket_id", ["35436", "1", "999999999999999999"])
+def test_a_numeric_ticket_id_is_a_zendesk_one(ticket_id: str) -> None:
+    assert (
+        plugin.replaydesk_check_ticket_id(TicketRef(provider="zendesk", ticket_id=ticket_id))
+        is None
+    )
+
+
+@pytest.mark.parametrize("ticket_id", ["abc", "0", "12a", "-5", "12/34", "35436\n", "1" * 25])
+def test_anything_else_is_refused_with_a_reason(ticket_id: str) -> None:
+    reason = plugin.replaydesk_check_ticket_id(TicketRef(provider="zendesk", ticket_id=ticket_id))
+    assert reason is not None and "whole numbers" in reason
+
+
+async def test_an_attach_request_for_a_ticket_zendesk_cannot_have_is_a_400(
+    zendesk_client: Any,
+) -> None:
+    answer = await zendesk_client.post(
+        "/api/v1/tickets/attach",
+        json={"provider": "zendesk", "ticket_id": "abc", "user_id": "u42"},
+        headers=AUTH,
+    )
+    assert answer.status_code == 400, answer.text
+    assert "whole numbers" in answer.json()["detail"]
