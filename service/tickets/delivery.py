@@ -58,6 +58,10 @@ def _missing_recording(record: AttachmentRecord, marker: str) -> MissingRecordin
     )
 
 
+# Answers to a lookup that say nothing about whether an earlier write landed.
+_LOOKUP_UNAVAILABLE = frozenset({404, 405, 501})
+
+
 class ReportDelivery:
     """Writes one (provider, ticket, session) report through the provider's plugin."""
 
@@ -106,7 +110,7 @@ class ReportDelivery:
         marker = attachment_marker(record.job_id)
         if record.attempts > 0:
             # An earlier attempt started a write and recorded no result: it may have landed.
-            found = await asyncio.to_thread(self.plugins.find_attachment, ticket, marker)
+            found = await self._look_for_earlier_write(ticket, marker)
             if found is not None:
                 return found, True
         if record.session_id == NO_SESSION:
@@ -125,6 +129,17 @@ class ReportDelivery:
         if result is None:
             raise PermanentError(f"the {record.provider} plugin wrote nothing into the ticket")
         return result, False
+
+    async def _look_for_earlier_write(self, ticket: TicketRef, marker: str) -> AttachResult | None:
+        """What an earlier attempt wrote, if the provider can tell. A lookup the remote side
+        does not offer or cannot serve (404, 405, 501) finds nothing rather than failing a job
+        that may have written nothing at all: the write comes next and answers for itself."""
+        try:
+            return await asyncio.to_thread(self.plugins.find_attachment, ticket, marker)
+        except PermanentError as exc:
+            if exc.status in _LOOKUP_UNAVAILABLE:
+                return None
+            raise
 
     async def build_report(
         self,

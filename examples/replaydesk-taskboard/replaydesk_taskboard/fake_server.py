@@ -49,6 +49,8 @@ class FakeTaskboard:
         self.token = token
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.missing_tickets: set[str] = set()
+        self.listing_status: int | None = None
+        """Set: listing a ticket's comments answers this status instead."""
         self.faults: deque[Fault] = deque()
         self.posts = 0
         """Comment POSTs received, failed ones included."""
@@ -141,6 +143,8 @@ class FakeTaskboard:
                     return self._answer(404, {"error": "not found"}, {})
                 if not self._authorized():
                     return self._answer(401, {"error": "bad token"}, {})
+                if fake.listing_status is not None:
+                    return self._answer(fake.listing_status, {"error": "cannot list"}, {})
                 return self._answer(200, {"comments": fake.comments_on(ticket)}, {})
 
             def do_POST(self) -> None:

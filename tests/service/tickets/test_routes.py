@@ -230,3 +230,22 @@ async def test_a_session_from_a_browser_two_hours_fast_is_still_before_the_ticke
     )
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["session_id"] == "sess-tkt-fast-01"
+
+
+async def test_a_retry_whose_lookup_is_not_served_still_writes_once(
+    ticket_client: Any, taskboard: Any, ticket_settings: Any
+) -> None:
+    from replaydesk_taskboard.fake_server import Fault
+
+    await record(ticket_client, "sess-tkt-look-01", "u42")
+    taskboard.fail_next(Fault(503))
+    taskboard.listing_status = 404
+    job_id = (await attach(ticket_client, ticket_id="T-look", user_id="u42")).json()["job_id"]
+    await run_jobs(ticket_settings.redis_url)
+    assert (await job(ticket_client, job_id))["state"] == "queued"
+    bring_retries_forward(ticket_settings.redis_url)
+    await run_jobs(ticket_settings.redis_url)
+
+    done = await job(ticket_client, job_id)
+    assert done["state"] == "finished", done
+    assert len(taskboard.comments_on("T-look")) == 1
