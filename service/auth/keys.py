@@ -7,12 +7,13 @@ import hmac
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from urllib.parse import urlsplit
 
 from service.clock import now_ms
 from service.errors import Forbidden, Unauthorized
 from service.storage.key_store import ApiKeyRecord, IngestKeyRecord, KeyStore
 
-__all__ = ["AccessKeys", "CreatedApiKey", "hash_api_key"]
+__all__ = ["AccessKeys", "CreatedApiKey", "hash_api_key", "normalize_origin"]
 
 ANY_ORIGIN = "*"
 # Ingest keys created with `replaydesk keys` are looked up once per this many seconds, not on
@@ -106,7 +107,9 @@ class AccessKeys:
         return CreatedApiKey(key_id, key)
 
     async def create_ingest_key(self, name: str, origins: list[str]) -> str:
-        """Create a new ingest key for the given site origins."""
+        """Create a new ingest key for the given site origins (ValueError for one that is no
+        origin; the others are stored as browsers send them)."""
+        origins = [normalize_origin(origin) for origin in origins]
         key = "rdk_ing_" + secrets.token_urlsafe(16)
         await self.store.add_ingest_key(key, name, origins, now_ms())
         return key
@@ -124,3 +127,27 @@ class AccessKeys:
 
 def _origin_allowed(origin: str, allowed: Sequence[str]) -> bool:
     return ANY_ORIGIN in allowed or origin.rstrip("/") in {a.rstrip("/") for a in allowed}
+
+
+def normalize_origin(value: str) -> str:
+    """A site origin as browsers send it in `Origin` (`https://shop.example`, `http://host:8080`),
+    or `*`; ValueError saying what is wrong with anything else (a path, no scheme, ...)."""
+    text = value.strip()
+    if text == ANY_ORIGIN:
+        return text
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is no site origin: write it as https://shop.example")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ValueError(
+            f"{value!r} is no site origin: an origin has no path, query or user "
+            f"(write {parts.scheme}://{parts.netloc.rpartition('@')[2]})"
+        )
+    scheme, host = parts.scheme.lower(), parts.hostname.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"{value!r} is no site origin: its port is not a number") from None
+    default = {"http": 80, "https": 443}[scheme]
+    host = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{host}" + ("" if port in (None, default) else f":{port}")

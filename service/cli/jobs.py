@@ -120,6 +120,8 @@ def requeue_command(
             await engine.dispose()
 
     asyncio.run(reopen())
+    if everything and not wanted:
+        echo("no failed jobs to requeue")
     for job_id in requeued:
         echo(f"requeued {job_id}")
     missing = sorted(set(wanted) - set(requeued))

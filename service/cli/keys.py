@@ -37,6 +37,14 @@ def create(settings: Settings, args: argparse.Namespace) -> int:
             return await keys.create_api_key(args.name)
         return await keys.create_ingest_key(args.name, args.origin or ["*"])
 
+    from service.auth.keys import normalize_origin
+
+    try:
+        for origin in args.origin:
+            normalize_origin(origin)
+    except ValueError as exc:
+        print(f"replaydesk: --origin {exc}", file=sys.stderr)
+        return 2
     created = with_services(settings, create)
     if args.kind == "api":
         print(f"API key {created.key_id}: {created.key}")

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 from service.settings import Settings
 
-__all__ = ["with_services"]
+__all__ = ["schema_ready", "with_services"]
 
 
 def with_services(settings: Settings, action: Any) -> Any:
-    """Run `action(services)` against the configured database and blob store."""
+    """Run `action(services)` against the configured database and blob store, migrating an
+    embedded database first; exit 1 when a shared one is behind the code."""
+    if not schema_ready(settings):
+        raise SystemExit(1)
     from service.auth.keys import AccessKeys
     from service.storage.blobs import open_blob_store
     from service.storage.database import create_engine
@@ -30,3 +34,39 @@ def with_services(settings: Settings, action: Any) -> Any:
             await engine.dispose()
 
     return asyncio.run(run())
+
+
+def schema_ready(settings: Settings) -> bool:
+    """Migrate an embedded SQLite database; True when the configured one is at the head.
+
+    A shared database (PostgreSQL) is migrated by its admin: False, with a line on stderr
+    saying what to run, when it is behind.
+    """
+    from service.storage.database import (
+        create_engine,
+        current_revision,
+        head_revision,
+        is_embedded,
+        upgrade_database,
+    )
+
+    if is_embedded(settings.database_url):
+        upgrade_database(settings.database_url)
+        return True
+
+    async def revision() -> str | None:
+        engine = create_engine(settings.database_url)
+        try:
+            return await current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    current = asyncio.run(revision())
+    if current != head_revision():
+        print(
+            f"replaydesk: the database is at migration {current or 'none'}, this version needs "
+            f"{head_revision()}: run `replaydesk db upgrade` first",
+            file=sys.stderr,
+        )
+        return False
+    return True

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import sys
-from typing import Any
 
+from service.cli.local_services import schema_ready
 from service.settings import PREFIX, Settings, load_settings
 
 __all__ = ["serve"]
@@ -31,10 +30,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from service.storage.database import upgrade_database
         from service.web.app import create_app
 
-        if not _schema_ready(settings, upgrade_database):
+        if not schema_ready(settings):
             return 1
         _announce(settings)
         uvicorn.run(
@@ -60,36 +58,6 @@ def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     flags = {f"{PREFIX}HOST": args.host, f"{PREFIX}PORT": args.port and str(args.port)}
     overrides = {name: value for name, value in flags.items() if value}
     return load_settings({**os.environ, **overrides}) if overrides else settings
-
-
-def _schema_ready(settings: Settings, upgrade: Any) -> bool:
-    from service.storage.database import (
-        create_engine,
-        current_revision,
-        head_revision,
-        is_embedded,
-    )
-
-    if is_embedded(settings.database_url):
-        upgrade(settings.database_url)
-        return True
-
-    async def revision() -> str | None:
-        engine = create_engine(settings.database_url)
-        try:
-            return await current_revision(engine)
-        finally:
-            await engine.dispose()
-
-    current = asyncio.run(revision())
-    if current != head_revision():
-        print(
-            f"replaydesk: the database is at migration {current or 'none'}, this version needs "
-            f"{head_revision()}: run `replaydesk db upgrade` first",
-            file=sys.stderr,
-        )
-        return False
-    return True
 
 
 def _announce(settings: Settings) -> None:

@@ -28,8 +28,18 @@ def last(settings: Settings, args: argparse.Namespace) -> int:
     except NotFound as exc:
         print(f"replaydesk: {exc.detail}", file=sys.stderr)
         return 1
+    link = _viewer_tokens(settings).mint(
+        summary.session_id,
+        settings.default_link_ttl_seconds,
+        open_at="first-error" if summary.first_error_at else None,
+    )
     if args.json:
-        print(msgspec.json.format(msgspec.json.encode(summary)).decode())
+        shown = {**msgspec.to_builtins(summary), "replay_url": link.url}
+        print(
+            msgspec.json.format(
+                msgspec.json.encode({**shown, "replay_expires_at": link.expires_at})
+            ).decode()
+        )
         return 0
     counts = summary.counts
     print(f"session   {summary.session_id}")
@@ -44,11 +54,6 @@ def last(settings: Settings, args: argparse.Namespace) -> int:
         print(f"1st error {summary.first_error_offset_ms / 1000:.1f} s in")
     for url in summary.pages:
         print(f"page      {url}")
-    link = _viewer_tokens(settings).mint(
-        summary.session_id,
-        settings.default_link_ttl_seconds,
-        open_at="first-error" if summary.first_error_at else None,
-    )
     print(f"replay    {link.url}")
     print(f"          (works until {link.expires_at:%Y-%m-%d %H:%M} UTC)")
     return 0
@@ -71,6 +76,15 @@ def _link_base(settings: Settings) -> str:
 
 
 def link(settings: Settings, args: argparse.Namespace) -> int:
+    from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
+
+    if args.ttl is not None and not MIN_TTL_SECONDS <= args.ttl <= MAX_TTL_SECONDS:
+        print(
+            f"replaydesk: --ttl must be {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS} seconds (a week)",
+            file=sys.stderr,
+        )
+        return 2
+
     async def exists(store: Any, _blobs: Any, _keys: Any) -> bool:
         return await store.get(args.session_id) is not None
 

@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from service.auth.guards import require_api_key, services_of
 from service.errors import BadRequest, NotFound
 from service.sessions.reader import to_datetime
-from service.viewer.tokens import ViewerLink
+from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS, ViewerLink
 from service.web.static_bundles import bundle_response
 
 __all__ = ["viewer_route_handlers"]
@@ -41,9 +41,6 @@ _PAGE = b"""<!doctype html>
 </body>
 </html>
 """
-MIN_TTL_SECONDS = 60
-# An ad-hoc link is for watching now; a week is the most one may be minted for.
-MAX_TTL_SECONDS = 7 * 24 * 3600
 
 
 class LinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -17,6 +17,8 @@ from service.sessions.reader import to_datetime
 
 __all__ = [
     "AUDIENCE",
+    "MAX_TTL_SECONDS",
+    "MIN_TTL_SECONDS",
     "SCOPE",
     "ViewerClaims",
     "ViewerLink",
@@ -27,6 +29,9 @@ ALGORITHM = "HS256"
 AUDIENCE = "replaydesk-viewer"
 ISSUER = "replaydesk"
 SCOPE = "replay:view"
+# Bounds of an ad-hoc link's life (API and CLI): a link is for watching now, a week at most.
+MIN_TTL_SECONDS = 60
+MAX_TTL_SECONDS = 7 * 24 * 3600
 # Clocks of the replicas that mint and verify may differ a little.
 LEEWAY_SECONDS = 30
 _REFUSED = "the viewer link is invalid or has expired"

@@ -97,6 +97,10 @@ def test_first_start_prints_keys_and_a_session_round_trips(
     )
     assert opened.status_code == 200
     assert httpx.get(printed.group(1).split("#")[0]).status_code == 200  # the page itself
+    as_json = msgspec.json.decode(run_cli(embedded_env, "last", "u7", "--json").stdout)
+    assert as_json["session_id"] == "sess-cli-0001"
+    assert "/replay/sess-cli-0001?at=first-error#t=" in as_json["replay_url"]
+    assert as_json["replay_expires_at"] > as_json["last_received_at"]
 
     link = run_cli(embedded_env, "link", "sess-cli-0001", "--ttl", "120")
     assert link.returncode == 0, link.stderr
@@ -244,3 +248,29 @@ def test_output_into_a_closed_pipe_ends_quietly(embedded_env: dict[str, str]) ->
         os.close(write_end)
     assert listed.returncode == 1
     assert "Traceback" not in listed.stderr and "BrokenPipeError" not in listed.stderr
+
+
+def test_commands_migrate_a_fresh_data_dir_themselves(embedded_env: dict[str, str]) -> None:
+    created = run_cli(embedded_env, "keys", "create", "api")
+    assert created.returncode == 0, created.stderr
+    assert "Traceback" not in created.stderr
+
+
+def test_ingest_origins_are_checked_and_written_as_browsers_send_them(
+    embedded_env: dict[str, str],
+) -> None:
+    for bad in ("not a url", "https://shop.example/path", "ftp://shop.example"):
+        refused = run_cli(embedded_env, "keys", "create", "ingest", "--origin", bad)
+        assert refused.returncode == 2, refused.stdout
+        assert "no site origin" in refused.stderr and "Traceback" not in refused.stderr
+    made = run_cli(
+        embedded_env, "keys", "create", "ingest", "--origin", "HTTPS://Shop.Example:443/"
+    )
+    assert made.returncode == 0, made.stderr
+    assert "origins: https://shop.example\n" in run_cli(embedded_env, "keys", "list").stdout
+
+
+def test_a_link_lives_a_minute_to_a_week(embedded_env: dict[str, str]) -> None:
+    for ttl in ("-5", "59", "99999999999"):
+        refused = run_cli(embedded_env, "link", "sess-any-0001", "--ttl", ttl)
+        assert refused.returncode == 2 and "--ttl must be 60 to 604800" in refused.stderr
