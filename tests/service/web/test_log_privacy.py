@@ -94,9 +94,8 @@ async def _raise_with_the_user_id(self: SessionReader, user_id: str) -> Any:
         {}[user_id]  # the kind of error whose message is the ID itself
     except KeyError as exc:
         # As a database error reads: the statement's parameters are in the message.
-        raise RuntimeError(
-            f"SELECT ... WHERE user_id = %(user_id)s { ({'user_id': user_id}) }"
-        ) from exc
+        parameters = {"user_id": user_id}
+        raise RuntimeError(f"SELECT ... WHERE user_id = %(user_id)s [{parameters}]") from exc
 
 
 async def _stream_that_fails(self: SessionReader, session_id: str) -> AsyncIterator[bytes]:
