@@ -111,7 +111,9 @@ function backoff(retryAfter: string | null): number {
   return Math.max(ceiling / 2 + (Math.random() * ceiling) / 2, Math.min(told || 0, MAX_RETRY_AFTER_MS));
 }
 
-/** Send one batch: a retry delay, or nothing when it is done with (stored, or hopeless). */
+/** Send one batch: a retry delay (network error, 408, 429, 5xx), or nothing when it is done
+ * with: stored, refused for good (400, 413, other 4xx), or the recording stopped (401, 403,
+ * 410). */
 async function post(b: Batch): Promise<number | void> {
   const headers: Record<string, string> = { 'Content-Type': 'application/json', 'X-ReplayDesk-Key': config.key };
   if (typeof b.body !== 'string') headers['Content-Encoding'] = 'gzip';
@@ -137,7 +139,11 @@ async function post(b: Batch): Promise<number | void> {
   } else if (status === 408 || status === 429 || status > 499) {
     return backoff(response.headers.get('Retry-After'));
   } else if (status > 299) {
-    warn(`a batch was refused with HTTP ${status}${status === 413 ? ' (too large)' : ''} and dropped`);
+    // Final for this batch: 400 (the service cannot read it), 413 (too large) or another
+    // refusal gets the same answer every time, and the batches behind it must not wait.
+    // Returning nothing lets pump() drop it from the queue and the outbox and go on.
+    const why = status === 413 ? 'too large' : status === 400 ? 'invalid' : 'refused';
+    warn(`batch ${b.seq} of session ${b.sid} dropped: HTTP ${status} (${why})`);
   }
 }
 

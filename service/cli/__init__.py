@@ -28,6 +28,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # For the whole process: exceptions in log records keep their type and stack, not their
+    # message (see service/log_redaction.py).
+    from service import log_redaction
+
+    log_redaction.install()
     # Alembic announces every internal plugin it loads; only its migration steps matter here.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = load_settings()

@@ -9,7 +9,19 @@ import sys
 from service.cli.local_services import schema_ready
 from service.settings import PREFIX, Settings, load_settings
 
-__all__ = ["serve"]
+__all__ = ["UVICORN_OPTIONS", "serve"]
+
+# How uvicorn runs the app. Its logs never get a path or a query string: those hold user and
+# session IDs and can hold an ingest key.
+UVICORN_OPTIONS: dict[str, Any] = {
+    "log_level": "info",
+    "http": "httptools",
+    # Our own access log names routes, not paths.
+    "access_log": False,
+    # No route is a WebSocket, and uvicorn logs a handshake's path and query.
+    "ws": "none",
+    "proxy_headers": True,
+}
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -35,16 +47,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         if not schema_ready(settings):
             return 1
         _announce(settings)
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            http="httptools",
-            # Our own access log names routes, not paths (paths hold user IDs).
-            access_log=False,
-            proxy_headers=True,
-        )
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, **UVICORN_OPTIONS)
     finally:
         # Held until the service (and the private Redis it started) has stopped.
         if lock is not None:

@@ -28,6 +28,9 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     configure_job_runtime(
         settings, PluginHost(build_plugin_manager(settings), settings.plugin_environment)
     )
-    worker = Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url))
+    # A job's description is its call, arguments (session IDs, requesters) included.
+    worker = Worker(
+        [QUEUE_NAME], connection=Redis.from_url(settings.redis_url), log_job_description=False
+    )
     worker.work(burst=args.burst, with_scheduler=True)
     return 0

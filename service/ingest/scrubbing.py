@@ -93,6 +93,20 @@ _ANY_DIGIT_RE = re.compile(r"[0-9]")
 # A parameter: a name at the start or after ?, &, ; or #, then its value up to a separator.
 _PARAM_RE = re.compile(r"(?:^|(?<=[?&;#]))([^=&;#?\s]+)=([^&;#?\s]*)")
 _USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^/?#@:]*):([^/?#@]*)@")
+
+# URLs inside free text (console lines, stack frames, bodies). A URL runs until one of these:
+# whitespace, quotes, angle brackets, parentheses (Chrome wraps a frame's URL in them), braces
+# and backslashes (JSON escapes). None of them is valid unencoded in a URL or in a token.
+_URL_END = r"\s\"'`<>(){}\\"
+# The parameters of a URL in text: from its first ?, # or ; to where the URL ends, so absolute
+# and relative URLs alike ("/login?password=x", "app.js?api_key=k:1:2"). What comes before
+# the separator holds no parameter and is never looked at; starting at a separator lets the
+# regex engine skip ahead to candidates instead of trying every position.
+_URL_PARAMS_IN_TEXT_RE = re.compile(rf"[?#;][^{_URL_END}]*")
+# "scheme://user:password@", found from its "://" for the same reason.
+_USERINFO_IN_TEXT_RE = re.compile(rf"(://[^{_URL_END}/?#@:]*):([^{_URL_END}/?#@]*)@")
+# Sentence punctuation after a URL ("see https://x/?a=1.") belongs to the sentence.
+_URL_TRAILING_PUNCTUATION = ".,:!"
 # A JSON string member "name": "value", the value written as the usual unrolled escape loop.
 _JSON_MEMBER_RE = re.compile(r'"([^"\\]{1,100})"(\s*:\s*)"([^"\\]*(?:\\.[^"\\]*)*)"')
 
@@ -153,6 +167,9 @@ _SENSITIVE_NAME_HINTS = (
     "otp",
     "sid",
 )
+# Parameters without any of them (or a %-escape that could spell one) are left unparsed.
+# Matched against lowered text: re.IGNORECASE makes the search several times slower.
+_SENSITIVE_NAME_HINT_RE = re.compile("|".join(_SENSITIVE_NAME_HINTS) + "|%")
 # OAuth responses put these next to the token; they describe it and give nothing away.
 _NOT_SECRET_PARAMS = frozenset({"token_type", "expires_in", "session_state"})
 # In JSON bodies "code" is nearly always an error code ("card_declined"), which triage needs;
@@ -210,7 +227,9 @@ def _replace_auth(match: re.Match[str]) -> str:
 
 
 def scrub_text(text: str) -> str:
-    """Replace e-mail addresses, card numbers, auth tokens, JWTs and API keys in `text`."""
+    """Replace e-mail addresses, card numbers, auth tokens, JWTs and API keys in `text`, and
+    blank secrets in the URLs it holds as `scrub_url` does (sensitive parameters, userinfo
+    passwords), leaving the rest of the text as it was."""
     # Substring checks first: nearly every string triggers none of the patterns, and `in` is
     # far cheaper than even a failing regex scan.
     if "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text:
@@ -226,10 +245,24 @@ def scrub_text(text: str) -> str:
         or "SG." in text
     ):
         text = _API_KEY_RE.sub(SECRET_PLACEHOLDER, text)
+    # "user:password@" follows a "://"; Firefox's "function@https://..." frames do not count.
+    scheme_end = text.find("://") if "@" in text else -1
+    has_userinfo = scheme_end >= 0 and text.find("@", scheme_end) >= 0
+    if has_userinfo:
+        # Before the e-mail pass, which would take "hunter2@db.example.com" for an address.
+        text = _USERINFO_IN_TEXT_RE.sub(_replace_userinfo, text)
     if "@" in text or "%40" in text:
         text = _EMAIL_RE.sub(EMAIL_PLACEHOLDER, text)
     if _ANY_DIGIT_RE.search(text) is not None:
         text = _CARD_RE.sub(_replace_card, text)
+    # URL parameters last: a value the passes above shortened to a placeholder is still one
+    # value here, and nothing above can turn a blanked "name=[secret]" into a new match, so a
+    # second scrub changes nothing. A sensitive parameter needs an "="; most lines have none.
+    if "=" in text and ("?" in text or "#" in text or ";" in text):
+        text = _URL_PARAMS_IN_TEXT_RE.sub(_scrub_url_in_text, text)
+    if has_userinfo:
+        # Again: a spaced card number that became "[card]" can close up a userinfo password.
+        text = _USERINFO_IN_TEXT_RE.sub(_replace_userinfo, text)
     return text
 
 
@@ -253,15 +286,46 @@ def _replace_userinfo(match: re.Match[str]) -> str:
     return f"{match.group(1)}:{SECRET_PLACEHOLDER}@"
 
 
+def _scrub_params(url: str) -> str:
+    """Blank sensitive parameter values, looked for after the first ?, # or ; (matrix
+    parameters like ;jsessionid=)."""
+    cut = len(url)
+    for separator in "?#;":
+        found = url.find(separator, 0, cut)
+        if found >= 0:
+            cut = found
+    params = url[cut:]
+    if _SENSITIVE_NAME_HINT_RE.search(params.lower()) is None:
+        return url
+    return url[:cut] + _PARAM_RE.sub(_replace_param, params)
+
+
+def _is_ascii_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def _scrub_url_in_text(match: re.Match[str]) -> str:
+    """`_scrub_params` for the parameters of one URL in free text (from its first separator),
+    minus the sentence punctuation or stack position that follows them."""
+    run = match.group()
+    if _SENSITIVE_NAME_HINT_RE.search(run.lower()) is None:
+        return run  # the common case, decided before any slicing
+    end = len(run.rstrip(_URL_TRAILING_PUNCTUATION))
+    # A stack frame's ":line:column" after the URL stays readable after "[secret]".
+    head, _, column = run[:end].rpartition(":")
+    params, _, line = head.rpartition(":")
+    if params and _is_ascii_number(line) and _is_ascii_number(column):
+        end = len(params)
+    # The run starts at its separator, as _PARAM_RE expects.
+    return _PARAM_RE.sub(_replace_param, run[:end]) + run[end:]
+
+
 def scrub_url(url: str) -> str:
     """Blank sensitive parameter values and userinfo passwords, then `scrub_text` it all.
 
     Everything else is kept byte-for-byte, so the URL still reads and links as recorded.
-    Parameters are looked for after the first ?, # or ; (matrix parameters like ;jsessionid=).
     """
-    cut = min((i for i in (url.find("?"), url.find("#"), url.find(";")) if i >= 0), default=-1)
-    if cut >= 0:
-        url = url[:cut] + _PARAM_RE.sub(_replace_param, url[cut:])
+    url = _scrub_params(url)
     if "@" in url and "://" in url:
         url = _USERINFO_RE.sub(_replace_userinfo, url, count=1)
     return scrub_text(url)

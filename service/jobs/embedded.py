@@ -224,7 +224,10 @@ class EmbeddedWorker:
         while not self._stop.is_set():
             try:
                 self.scheduler.tick()
-                worker = ThreadWorker([QUEUE_NAME], connection=self.redis)
+                # A job's description is its call, arguments (session IDs) included.
+                worker = ThreadWorker(
+                    [QUEUE_NAME], connection=self.redis, log_job_description=False
+                )
                 worker.work(burst=True, logging_level="WARNING")
             except Exception:
                 log.exception("embedded worker failed; retrying")

@@ -36,4 +36,4 @@ def create_issue(provider: str, session_id: str, request: bytes) -> dict[str, An
         )
         return result
 
-    return run_remote_job(f"open a {provider} issue for session {session_id}", work)
+    return run_remote_job(f"open a {provider} issue", work)

@@ -14,7 +14,7 @@ from service.jobs.context import JobContext, in_context
 from service.jobs.queue import RETRY_POLICY_META
 from service.jobs.retry_policies import POLICIES, REMOTE_WRITE, is_retryable, retry_delay
 from service.jobs.runtime import job_plugins, job_settings
-from service.tickets.delivery import describe_error
+from service.log_redaction import exception_summary
 
 __all__ = ["run_remote_job"]
 
@@ -28,7 +28,7 @@ def run_remote_job(
     RQ `Retry` with a jittered backoff (or the wait `Retry-After` asked for).
 
     Otherwise the error is raised and the job fails, visible in the API and `replaydesk jobs`.
-    `what` names the job in log lines.
+    `what` names the job in log lines: no user or session ID in it.
     """
     settings = job_settings()
     plugins = job_plugins()
@@ -46,7 +46,8 @@ def run_remote_job(
         log.warning(
             "%s: %s; retry %d of %d in %d s",
             what,
-            describe_error(exc),
+            # Its type and HTTP status only: the message can quote a tracker's answer or SQL.
+            exception_summary(exc),
             retries + 1,
             policy.max_retries,
             delay,

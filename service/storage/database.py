@@ -41,6 +41,8 @@ def is_embedded(database_url: str) -> bool:
 
 def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine with the connection settings each backend needs to be safe under load."""
+    # Statement parameters (user and session IDs) stay out of SQLAlchemy's errors and logs.
+    kwargs.setdefault("hide_parameters", True)
     if is_embedded(database_url):
         engine = create_async_engine(
             database_url,

@@ -9,11 +9,12 @@ from collections.abc import AsyncIterator, Callable
 
 import pluggy
 from litestar import Litestar, Router
+from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from redis import Redis
 
-from service import __version__
+from service import __version__, log_redaction
 from service.auth.guards import require_api_key, require_api_key_or_viewer_token
 from service.auth.keys import AccessKeys
 from service.background_tasks import stop_task
@@ -74,6 +75,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
+            # Exceptions in any logger's records lose their message while the app runs.
+            stack.callback(log_redaction.install())
             engine = create_engine(settings.database_url)
             stack.push_async_callback(engine.dispose)
             blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
@@ -157,6 +160,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
         after_exception=[log_unrouted],
         exception_handlers=exception_handlers,  # type: ignore[arg-type]
         request_max_body_size=settings.max_body_bytes,
+        # Litestar's own exception log names the path; problems.py logs the route instead.
+        logging_config=LoggingConfig(log_exceptions="never"),
         openapi_config=OpenAPIConfig(
             title="ReplayDesk",
             version=__version__,

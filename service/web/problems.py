@@ -10,6 +10,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from service.errors import ReplayDeskError
+from service.log_redaction import exception_summary, redacted_traceback
 
 __all__ = ["exception_handlers", "problem_response"]
 
@@ -48,8 +49,17 @@ def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    # The path only: query strings may carry an ingest key.
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    # The route's template, never the path (it holds user and session IDs) nor the query (it
+    # can carry an ingest key); the traceback without the exception's message, which can
+    # quote the same data (an SQL error lists its parameters).
+    log.error(
+        "%s %s %d: unhandled %s\n%s",
+        request.method,
+        request.scope.get("path_template") or "(no route)",
+        HTTP_500_INTERNAL_SERVER_ERROR,
+        exception_summary(exc),
+        redacted_traceback(exc),
+    )
     return problem_response(
         HTTP_500_INTERNAL_SERVER_ERROR,
         "Internal error",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import sqlite3
 import time
@@ -302,6 +303,70 @@ def test_a_rate_limited_batch_waits_as_long_as_retry_after_says(
     assert attempts[1] - attempts[0] >= 1.9, attempts
     wait_for(lambda: chunk_seqs(service, str(session_id)) or None, what="the batch")
     assert chunk_seqs(service, str(session_id))[0] == 0  # the limited batch, stored after all
+
+
+STORED_BATCH_IDS = """() => new Promise((resolve) => {
+  const open = indexedDB.open('replaydesk');
+  open.onsuccess = () => {
+    const keys = open.result.transaction('batches').objectStore('batches').getAllKeys();
+    keys.onsuccess = () => { resolve(keys.result); open.result.close(); };
+  };
+})"""
+
+
+@pytest.mark.parametrize("status", [400, 413])
+def test_a_batch_refused_as_bad_or_too_large_is_dropped_and_the_next_ones_still_arrive(
+    page: Page, site: Site, service: Service, status: int
+) -> None:
+    site.configure(site.user_id, flushIntervalMs=300, retryBaseMs=100, retryMaxMs=200)
+    warnings: list[str] = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    refused: list[int] = []  # the seq of each attempt to send the doomed batch
+
+    def refuse_the_doomed_batch(route: Any) -> None:
+        body = route.request.post_data_buffer or b""
+        text = gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body
+        if b"doomed-batch" not in text:
+            route.continue_()
+            return
+        refused.append(json.loads(text)["seq"])
+        # As the service answers a batch it cannot take: problem+json, readable through CORS.
+        route.fulfill(
+            status=status,
+            headers={"Access-Control-Allow-Origin": site.origin},
+            content_type="application/problem+json",
+            body=json.dumps({"status": status, "detail": "no"}),
+        )
+
+    page.route("**/api/v1/ingest*", refuse_the_doomed_batch)
+    page.goto(site.url("shop.html"))
+    session_id = str(session_id_of(page))
+    # The refused batch is one in the middle: the first (with the snapshot) is in already.
+    wait_for(lambda: chunk_seqs(service, session_id) or None, what="the first batch", page=page)
+    for text in ["doomed-batch", "after-1", "after-2"]:
+        page.evaluate(f"console.log('{text}')")
+        page.wait_for_timeout(500)  # one batch each
+
+    def after_markers() -> list[str] | None:
+        messages = console_messages(service.events(session_id))
+        return messages if {"after-1", "after-2"} <= set(messages) else None
+
+    messages = wait_for(after_markers, timeout=15, what="the batches after the refused one")
+    assert "doomed-batch" not in messages
+    assert len(refused) == 1, refused  # dropped on the first answer, never sent again
+    (seq,) = refused
+    assert seq not in chunk_seqs(service, session_id)
+    dropped = [w for w in warnings if "dropped" in w]
+    assert len(dropped) == 1, warnings
+    # Which batch and why, and nothing of the visitor's.
+    assert f"batch {seq} of session {session_id}" in dropped[0] and str(status) in dropped[0]
+    assert site.user_id not in dropped[0]
+    # Gone from the outbox too: a reload does not send it again.
+    batch_id = f"{session_id}:{seq}"
+    wait_for(lambda: batch_id not in page.evaluate(STORED_BATCH_IDS), what="the outbox to lose it")
+    page.reload()
+    page.wait_for_timeout(800)
+    assert len(refused) == 1, refused
 
 
 @pytest.mark.parametrize("bound", ["size", "age"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from service.ingest.scrubbing import (
     is_sensitive_header,
@@ -239,6 +243,146 @@ def test_empty_sensitive_value_stays_empty() -> None:
     )
 
 
+# --- URLs inside text -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "GET https://api.example.com/me?access_token=abc123&password=hunter2 401",
+            "GET https://api.example.com/me?access_token=[secret]&password=[secret] 401",
+        ),
+        # Chrome, Firefox and bare stack frames: the position after the URL stays.
+        (
+            "    at load (https://cdn.example.com/app.js?api_key=AbC123:1:2345)",
+            "    at load (https://cdn.example.com/app.js?api_key=[secret]:1:2345)",
+        ),
+        (
+            "load@https://cdn.example.com/app.js?api_key=AbC123:12:34",
+            "load@https://cdn.example.com/app.js?api_key=[secret]:12:34",
+        ),
+        ("    at app.js?api_key=AbC123:1:2", "    at app.js?api_key=[secret]:1:2"),
+        # Relative URLs with a query or a fragment, and the punctuation of the sentence.
+        ("POST /api/login?password=x failed", "POST /api/login?password=[secret] failed"),
+        ("redirected to /#/cb#access_token=t0k.", "redirected to /#/cb#access_token=[secret]."),
+        ('fetch("/api/x?sig=abc&page=2")', 'fetch("/api/x?sig=[secret]&page=2")'),
+        # In JSON text, quotes and escapes end the URL.
+        (
+            '{"next":"https://x.example/cb?code=c0de\\nmore","n":1}',
+            '{"next":"https://x.example/cb?code=[secret]\\nmore","n":1}',
+        ),
+        (
+            "url=https://x.example/?user[password]=pw&x=1",
+            "url=https://x.example/?user[password]=[secret]&x=1",
+        ),
+        (
+            "cart https://shop.example.com/c;jsessionid=A1B2 ok",
+            "cart https://shop.example.com/c;jsessionid=[secret] ok",
+        ),
+        (
+            "db at https://admin:hunter2@db.example.com/x down",
+            "db at https://admin:[secret]@db.example.com/x down",
+        ),
+    ],
+)
+def test_urls_inside_text_lose_their_secrets(text: str, expected: str) -> None:
+    assert scrub_text(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "GET https://api.example.com/v1/orders?page=2&sort=desc 404 (Not Found)",
+        "    at OrderList.render (https://app.example.com/static/js/main.4f3a2b.js:1:23456)",
+        "onClick@https://shop.example.com/assets/app.js:12:345",
+        "fetch /api/session?user=42&token_type=bearer took 120ms",
+        "let a = b ? c : d; key=5",
+        "div#main[data-key=foo] is hidden",
+        "Is it done? token=abc",  # not a URL: a space after the "?"
+        "https://x.example/login?password=&next=/",
+    ],
+)
+def test_text_with_urls_but_no_secrets_is_unchanged(text: str) -> None:
+    assert scrub_text(text) == text
+
+
+# Parameter names that must always be taken for secrets, in the spellings sites use.
+_SECRET_NAMES = st.sampled_from(
+    [
+        "token",
+        "access_token",
+        "ACCESS_TOKEN",
+        "id_token",
+        "api_key",
+        "apiKey",
+        "key",
+        "password",
+        "Passwd",
+        "pwd",
+        "client_secret",
+        "auth",
+        "session",
+        "PHPSESSID",
+        "jsessionid",
+        "sig",
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        "csrf_token",
+        "code",
+        "jwt",
+        "otp",
+    ]
+)
+# Characters a value carries in a URL: unreserved, percent-escapes, base64 and padding.
+_VALUE_ALPHABET = string.ascii_letters + string.digits + "-._~%+/="
+_URL_BASES = st.sampled_from(
+    [
+        "https://app.example.com/cb?",
+        "http://localhost:8080/api/v1/login?",
+        "https://cdn.example.com/static/app.js?v=3&",
+        "https://app.example.com/#/orders/42?",
+        "https://app.example.com/callback#",
+        "/api/login?",
+        "app.js?",
+        "../x?a=1;",
+    ]
+)
+_FREE_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"]) | st.sampled_from(" ()\"'\n:=?&#@"),
+    max_size=40,
+)
+
+
+@st.composite
+def _text_with_secret_url(draw: st.DrawFn) -> tuple[str, str]:
+    """Free text around a URL whose sensitive parameter holds a secret; (text, secret)."""
+    # A digit keeps the secret from being spelled by a placeholder like "[secret]".
+    secret = draw(st.text(_VALUE_ALPHABET, min_size=4, max_size=40).filter(_has_digit))
+    before, after = draw(_FREE_TEXT), draw(_FREE_TEXT)
+    base, name = draw(_URL_BASES), draw(_SECRET_NAMES)
+    rest = draw(st.sampled_from(["", "&page=2", "&next=%2Fhome#top", ":10:5", ")", "."]))
+    # Only the secret's place in the URL is under test, not its chance reappearance elsewhere.
+    assume(secret not in f"{before} {base}{name}={rest} {after}")
+    return f"{before} {base}{name}={secret}{rest} {after}", secret
+
+
+def _has_digit(text: str) -> bool:
+    return any(char.isdigit() for char in text)
+
+
+@given(_text_with_secret_url())
+def test_a_secret_in_a_url_inside_text_never_survives(case: tuple[str, str]) -> None:
+    text, secret = case
+    assert secret not in scrub_text(text)
+
+
+@given(st.one_of(_text_with_secret_url().map(lambda case: case[0]), _FREE_TEXT))
+def test_scrub_text_is_idempotent(text: str) -> None:
+    once = scrub_text(text)
+    assert scrub_text(once) == once
+
+
 # --- headers and bodies -----------------------------------------------------------------------
 
 
@@ -354,6 +498,12 @@ ADVERSARIAL = [
     "?" + "a" * 1_000_000,
     "?a" * 500_000,
     "&=" * 500_000,
+    "a://" * 250_000 + "=",
+    "?token=" * 150_000,
+    "=" + "a:" * 500_000 + "?",
+    "https://a:" + "b" * 1_000_000 + "=",
+    "x?a=" + ":1" * 500_000,
+    "=?" + "." * 1_000_000,
 ]
 
 

@@ -553,6 +553,25 @@ def test_console_error_with_stack() -> None:
     }
 
 
+def test_urls_in_console_messages_and_stacks_lose_their_secrets() -> None:
+    batch = run(
+        console(
+            T0,
+            "error",
+            ['"GET https://api.example.com/me?access_token=t0kEn9&page=2 401"'],
+            ["at load (https://cdn.example.com/app.js?api_key=k3yV4lue:1:2)"],
+        )
+    )
+    everything = batch.events_json.decode() + msgspec.json.encode(batch.signals).decode()
+    assert "t0kEn9" not in everything and "k3yV4lue" not in everything
+    (signal,) = of_kind(batch, "console_error")
+    assert signal_data(signal) == {
+        "message": "GET https://api.example.com/me?access_token=[secret]&page=2 401",
+        "stack": ["at load (https://cdn.example.com/app.js?api_key=[secret]:1:2)"],
+        "level": "error",
+    }
+
+
 def test_uncaught_error_and_failed_assert_are_console_errors_but_warnings_are_not() -> None:
     uncaught = "\"TypeError: Cannot read properties of undefined (reading 'total')\""
     batch = run(
