@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import Any
 
 from service.cli.local_services import schema_ready
 from service.settings import PREFIX, Settings, load_settings
