@@ -29,7 +29,7 @@ from service.background_tasks import stop_task
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
 
-__all__ = ["FLUSH_DELAY_SECONDS", "MAX_WAITING_CHUNKS", "ChunkFlusher"]
+__all__ = ["FLUSH_DELAY_SECONDS", "MAX_WAITING_CHUNKS", "ChunkMover"]
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ MAX_WAITING_CHUNKS = 50_000
 _PAGE = 500
 
 
-class ChunkFlusher:
+class ChunkMover:
     """Moves journaled chunks into the blob store, in one background task per process."""
 
     def __init__(

@@ -89,7 +89,7 @@ class ChunkRow(Base):
 
 class ChunkJournalRow(Base):
     """A chunk not yet in the blob store: its bytes, committed with its batch's rows, until the
-    chunk flusher has stored it there (see `service/ingest/chunk_mover.py`)."""
+    chunk mover has stored it there (see `service/ingest/chunk_mover.py`)."""
 
     __tablename__ = "chunk_journal"
 

@@ -341,7 +341,7 @@ class SessionStore:
         """Blob keys of a session's chunks in recording order (seq), each with its bytes while
         it is in the chunk journal (None once it is in the blob store).
 
-        One statement, so each chunk is in one place or the other: the flusher removes an
+        One statement, so each chunk is in one place or the other: the mover removes an
         entry only once its chunk is stored.
         """
         journal = chunk_journal.c

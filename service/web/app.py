@@ -101,7 +101,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 queue=queue,
                 metrics=Metrics(
                     queue_depth=lambda: _safe_depth(queue),
-                    chunks_waiting=lambda: ingestor.flusher.waiting,
+                    chunks_waiting=lambda: ingestor.mover.waiting,
                 ),
                 viewer_tokens=viewer_tokens,
                 viewer_access=ViewerAccess(viewer_tokens, TokenStore(engine)),

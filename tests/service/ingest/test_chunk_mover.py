@@ -1,4 +1,4 @@
-"""The chunk flusher moves journaled chunks into the blob store: in the background, at start
+"""The chunk mover moves journaled chunks into the blob store: in the background, at start
 and at the end; again after a failure; never bringing back a chunk of a purged session."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.ingest.chunk_mover import ChunkFlusher
+from service.ingest.chunk_mover import ChunkMover
 from service.sessions.erasure import purge_sessions
 from service.settings import Settings
 from service.storage.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable
@@ -50,27 +50,27 @@ async def in_journal(store: SessionStore, session: int) -> bool:
 async def test_journaled_chunks_are_moved_a_moment_later(
     store: SessionStore, blobs: BlobStore
 ) -> None:
-    flusher = ChunkFlusher(store, blobs, delay_seconds=0.01)
+    mover = ChunkMover(store, blobs, delay_seconds=0.01)
     try:
         await journal(store, record(1), record(2))
-        flusher.journaled(2)
-        assert flusher.waiting == 2
+        mover.journaled(2)
+        assert mover.waiting == 2
         await eventually(lambda: _not(in_journal(store, 2)))
         assert await blobs.get(record(1).blob_key) == b"chunk of sess-flush-0001"
-        assert flusher.waiting == 0
+        assert mover.waiting == 0
     finally:
-        await flusher.close()
+        await mover.close()
 
 
 async def test_what_an_earlier_process_left_is_moved_at_start_and_at_close(
     store: SessionStore, blobs: BlobStore
 ) -> None:
     await journal(store, record(1))  # as a process that stopped before its move leaves it
-    flusher = ChunkFlusher(store, blobs, delay_seconds=0.01)
-    flusher.start()
+    mover = ChunkMover(store, blobs, delay_seconds=0.01)
+    mover.start()
     await eventually(lambda: _not(in_journal(store, 1)))
     await journal(store, record(2))
-    await flusher.close()  # no wait for the delay: the last move is made on the way out
+    await mover.close()  # no wait for the delay: the last move is made on the way out
     assert not await in_journal(store, 2)
     assert await blobs.get(record(2).blob_key) == b"chunk of sess-flush-0002"
 
@@ -88,15 +88,15 @@ async def test_a_failed_move_is_tried_again(
         await real_put_many(items)
 
     monkeypatch.setattr(blobs, "put_many", failing_once)
-    flusher = ChunkFlusher(store, blobs, delay_seconds=0.01, retry_seconds=0.05)
+    mover = ChunkMover(store, blobs, delay_seconds=0.01, retry_seconds=0.05)
     try:
         await journal(store, record(1))
-        flusher.journaled(1)
+        mover.journaled(1)
         await eventually(lambda: _not(in_journal(store, 1)))
         assert calls == [1, 1]
         assert await blobs.get(record(1).blob_key) == b"chunk of sess-flush-0001"
     finally:
-        await flusher.close()
+        await mover.close()
 
 
 async def test_a_session_purged_during_a_move_leaves_no_chunk_behind(
@@ -114,12 +114,12 @@ async def test_a_session_purged_during_a_move_leaves_no_chunk_behind(
         await real_put_many(items)
 
     monkeypatch.setattr(blobs, "put_many", put_while_purging)
-    flusher = ChunkFlusher(store, blobs, delay_seconds=3600)
+    mover = ChunkMover(store, blobs, delay_seconds=3600)
     try:
-        await flusher.flush()
+        await mover.flush()
         await asyncio.gather(*purges)
     finally:
-        await flusher.close()
+        await mover.close()
     with pytest.raises(BlobNotFound):
         await blobs.get(record(1).blob_key)
     assert [key async for key in blobs.list_keys("sessions/sess-flush-0001/")] == []
@@ -148,15 +148,15 @@ async def test_a_chunk_stored_between_a_purges_two_deletions_goes_with_the_secon
 
     monkeypatch.setattr(blobs, "put_many", put_after_the_first_deletion)
     monkeypatch.setattr(store, "delete_sessions", delete_rows_after_the_move)
-    flusher = ChunkFlusher(store, blobs, delay_seconds=3600)
-    moving = asyncio.create_task(flusher.flush())
+    mover = ChunkMover(store, blobs, delay_seconds=3600)
+    moving = asyncio.create_task(mover.flush())
     await entries_read.wait()  # the move has read the entry; now the purge removes it
     purge = asyncio.create_task(purge_sessions(store, blobs, [record(1).session_id], []))
     await moving
     assert await blobs.get(record(1).blob_key)  # kept: its session still had its rows
     move_done.set()
     await purge
-    await flusher.close()
+    await mover.close()
     with pytest.raises(BlobNotFound):
         await blobs.get(record(1).blob_key)
 
@@ -167,8 +167,8 @@ async def test_two_processes_moving_at_once_keep_every_chunk(
     # As two `replaydesk serve` on one database do. On SQLite both may take the same entries;
     # the one that finds them removed must not take the chunks for a purged session's.
     await journal(store, *(record(n) for n in range(6)))
-    first = ChunkFlusher(store, blobs, delay_seconds=3600)
-    second = ChunkFlusher(store, blobs, delay_seconds=3600)
+    first = ChunkMover(store, blobs, delay_seconds=3600)
+    second = ChunkMover(store, blobs, delay_seconds=3600)
     try:
         await asyncio.gather(first.flush(), second.flush())
     finally:
