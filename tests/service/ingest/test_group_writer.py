@@ -155,6 +155,29 @@ async def test_while_the_blob_store_fails_chunks_wait_in_the_journal(
     assert await writer.store(pending(3, 0)) == "written"
 
 
+async def test_the_backlog_limit_counts_what_an_earlier_process_left_waiting(
+    writer: BatchWriter, mover: ChunkMover, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Acknowledged by a process that stopped while the blob store was down: a new process
+    # counts them from the journal at start, before any move.
+    earlier = [pending(n, 0) for n in range(3)]
+    await store.record_new_batches(
+        [b.record for b in earlier], [[] for _ in earlier], [b.chunk for b in earlier]
+    )
+    monkeypatch.setattr(batch_writer, "MAX_WAITING_CHUNKS", 2)
+    mover.start()
+    for _ in range(500):
+        if mover.waiting == 3:
+            break
+        await asyncio.sleep(0.01)
+    with pytest.raises(StorageUnavailable, match="send the batch again later"):
+        await writer.store(pending(3, 0))
+    # Once they are moved (or erased), the count falls and batches are taken again.
+    assert await mover.flush() == 3
+    assert mover.waiting == 0
+    assert await writer.store(pending(3, 0)) == "written"
+
+
 async def test_erased_subjects_refuse_before_and_are_reported_after_a_write(
     writer: BatchWriter, store: SessionStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
