@@ -142,5 +142,5 @@ async def move_chunks(client: AsyncTestClient) -> None:  # type: ignore[type-arg
 
     The app runs on the test client's own event loop, in another thread: so does this.
     """
-    flush = client.app.state.services.ingestor.flusher.flush
+    flush = client.app.state.services.ingestor.mover.flush
     await asyncio.to_thread(client.blocking_portal.call, flush)

@@ -12,7 +12,7 @@ import msgspec
 
 from service.background_tasks import stop_task
 from service.errors import StorageUnavailable
-from service.ingest.chunk_mover import MAX_WAITING_CHUNKS, ChunkFlusher
+from service.ingest.chunk_mover import MAX_WAITING_CHUNKS, ChunkMover
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
 
@@ -118,16 +118,16 @@ class BatchWriter:
     journal (one commit, one fsync, one lock hand-off on SQLite); and, after that commit, one
     query for whether a written batch's subject was erased meanwhile. An erasure records its
     tombstone before it lists what to delete, so a batch either is in that list or finds the
-    tombstone then. The `ChunkFlusher` moves the chunks into the blob store afterwards.
+    tombstone then. The `ChunkMover` moves the chunks into the blob store afterwards.
 
     Under load, hand-offs to worker threads cost more CPU and time than the work they carry,
     so a group makes few of them, not several per batch. On a SQLite file it makes none (see
     `TransactionRunner`).
     """
 
-    def __init__(self, store: SessionStore, flusher: ChunkFlusher) -> None:
+    def __init__(self, store: SessionStore, mover: ChunkMover) -> None:
         self._sessions = store
-        self._flusher = flusher
+        self._mover = mover
         self._groups: _Grouped[PendingBatch, StoreOutcome] = _Grouped(
             self._store_group, _storage_unavailable, "replaydesk-writer"
         )
@@ -137,7 +137,7 @@ class BatchWriter:
 
         Raises `StorageUnavailable` while too many chunks wait for the blob store.
         """
-        if self._flusher.waiting > MAX_WAITING_CHUNKS:
+        if self._mover.waiting > MAX_WAITING_CHUNKS:
             raise StorageUnavailable(
                 "the blob store is not taking event chunks right now; send the batch again later"
             )
@@ -160,7 +160,7 @@ class BatchWriter:
         written = [i for i, outcome in enumerate(outcomes) if outcome == "written"]
         if not written:
             return outcomes
-        self._flusher.journaled(len(written))
+        self._mover.journaled(len(written))
         erased = await self._sessions.erased_subjects(
             [h for i in written for h in batches[i].subject_hashes]
         )

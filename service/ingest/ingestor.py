@@ -11,7 +11,7 @@ from isal import igzip
 from service.clock import now_ms
 from service.errors import BatchTooDeep, UserErased
 from service.ingest.body import NESTED_TOO_DEEP, IngestLimits, decode_batch, read_body
-from service.ingest.chunk_mover import ChunkFlusher
+from service.ingest.chunk_mover import ChunkMover
 from service.ingest.clock_skew import check_event_times, clock_offset
 from service.ingest.group_writer import BatchWriter, PendingBatch
 from service.ingest.signals.batch_pass import process_events
@@ -53,19 +53,19 @@ class Ingestor:
         self.store = store
         self.blobs = blobs
         self.erasure_keys = erasure_keys
-        self.flusher = ChunkFlusher(store, blobs)
-        self.writer = BatchWriter(store, self.flusher)
+        self.mover = ChunkMover(store, blobs)
+        self.writer = BatchWriter(store, self.mover)
 
     def start(self) -> None:
         """Start moving journaled chunks into the blob store, those left by an earlier
         process first."""
-        self.flusher.start()
+        self.mover.start()
 
     async def close(self) -> None:
         """Stop taking batches (pending ones are dropped and their clients retry), then move
         what is journaled into the blob store."""
         await self.writer.close()
-        await self.flusher.close()
+        await self.mover.close()
 
     async def ingest(
         self,

@@ -89,7 +89,7 @@ class ChunkRow(Base):
 
 class ChunkJournalRow(Base):
     """A chunk not yet in the blob store: its bytes, committed with its batch's rows, until the
-    chunk flusher has stored it there (see `service/ingest/chunk_mover.py`)."""
+    chunk mover has stored it there (see `service/ingest/chunk_mover.py`)."""
 
     __tablename__ = "chunk_journal"
 
@@ -99,6 +99,16 @@ class ChunkJournalRow(Base):
     session_id: Mapped[str] = mapped_column(String(128), index=True)
     blob_key: Mapped[str] = mapped_column(String(512))
     data: Mapped[bytes] = mapped_column(LargeBinary)
+    # Set when the blob store refused this chunk while it took others: the mover skips it
+    # then, and tries it again only now and then (a bad key must not hold up everyone else).
+    quarantined_at: Mapped[int | None] = mapped_column(BigInteger)
+    failed_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The class of the last error only: a message may name the key, and so the session.
+    last_error: Mapped[str | None] = mapped_column(String(100))
+
+    # The backlog is counted from this index alone (never reading the chunks' bytes), and the
+    # mover's pages come from it in id order.
+    __table_args__ = (Index("ix_chunk_journal_quarantined_at_id", "quarantined_at", "id"),)
 
 
 class SignalRow(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, cast
 
 from sqlalchemy import (
@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.clock import now_ms
 from service.signal_kinds import (
     ConsoleErrorSignal,
     PageViewSignal,
@@ -47,7 +48,14 @@ from service.storage.models import (
 from service.storage.records import BatchRecord, SessionFilters, SessionRecord
 from service.storage.transactions import TransactionRunner
 
-__all__ = ["BatchOutcome", "JournalEntry", "SessionStore", "SessionWithPages"]
+__all__ = [
+    "BatchOutcome",
+    "JournalBacklog",
+    "JournalEntry",
+    "JournalStore",
+    "SessionStore",
+    "SessionWithPages",
+]
 
 # What `SessionStore.record_new_batches` did with a batch: written (rows and journaled chunk);
 # refused (one of its erasure subjects has a tombstone); duplicate (its session_id and seq are
@@ -65,6 +73,21 @@ class JournalEntry(NamedTuple):
     blob_key: str
     data: bytes
 
+
+class JournalBacklog(NamedTuple):
+    """What the chunk journal holds: entries waiting for their move, quarantined ones (the
+    blob store refused them alone), and when the oldest waiting one's batch was received
+    (milliseconds; None when none waits)."""
+
+    waiting: int
+    quarantined: int
+    oldest_waiting_received_at: int | None
+
+
+# Stores (blob key, data) pairs durably. Returns the positions of the pairs that failed on
+# their own while others were stored, each with its error's class name (None or empty: all
+# stored); raises when nothing should change (the blob store is down).
+JournalStore = Callable[[list[tuple[str, bytes]]], Awaitable[Mapping[int, str] | None]]
 
 sessions = cast(Table, SessionRow.__table__)
 chunks = cast(Table, ChunkRow.__table__)
@@ -341,7 +364,7 @@ class SessionStore:
         """Blob keys of a session's chunks in recording order (seq), each with its bytes while
         it is in the chunk journal (None once it is in the blob store).
 
-        One statement, so each chunk is in one place or the other: the flusher removes an
+        One statement, so each chunk is in one place or the other: the mover removes an
         entry only once its chunk is stored.
         """
         journal = chunk_journal.c
@@ -363,12 +386,16 @@ class SessionStore:
     # -- chunk journal (see service/ingest/chunk_mover.py) ---------------------------------------
 
     async def move_journal(
-        self, limit: int, store: Callable[[list[tuple[str, bytes]]], Awaitable[None]]
+        self, limit: int, store: JournalStore, *, quarantined_after: int | None = None
     ) -> tuple[list[JournalEntry], set[int]]:
         """Hand up to `limit` of the oldest journal entries to `store(blob_key, data pairs)`,
         which stores them durably, then remove them. Returns the entries and the ids that were
         still there to remove: another process moving the same entries, or an erasure or expiry
         (see `service.sessions.erasure.purge_sessions`), may have removed the others meanwhile.
+
+        Entries `store` reports as failed on their own stay, quarantined: later moves skip
+        them. With `quarantined_after`, the move takes the quarantined entries whose id is
+        above it instead, to try them again; those that fail again stay quarantined.
 
         On PostgreSQL the entries stay locked until they are removed, so several processes
         never move the same ones, and a purge waits for the move. On SQLite a transaction kept
@@ -376,25 +403,46 @@ class SessionStore:
         so the entries are read, stored and removed in turn.
         """
         journal = chunk_journal.c
-        query = (
-            select(journal.id, journal.session_id, journal.blob_key, journal.data)
-            .order_by(journal.id)
-            .limit(limit)
-        )
+        query = select(journal.id, journal.session_id, journal.blob_key, journal.data)
+        if quarantined_after is None:
+            query = query.where(journal.quarantined_at.is_(None))
+        else:
+            query = query.where(journal.quarantined_at.is_not(None), journal.id > quarantined_after)
+        query = query.order_by(journal.id).limit(limit)
         if self._locks_rows:
             async with self.engine.begin() as conn:
                 result = await conn.execute(query.with_for_update(skip_locked=True))
                 entries = _journal_entries(result)
-                if entries:
-                    await store([(e.blob_key, e.data) for e in entries])
-                return entries, await self._remove_entries(conn, entries)
+                failed = await _store_entries(store, entries)
+                return entries, await self._settle_entries(conn, entries, failed)
         async with self.engine.connect() as conn:
             entries = _journal_entries(await conn.execute(query))
         if not entries:
             return entries, set()
-        await store([(e.blob_key, e.data) for e in entries])
+        failed = await _store_entries(store, entries)
         async with self.engine.begin() as conn:
-            return entries, await self._remove_entries(conn, entries)
+            return entries, await self._settle_entries(conn, entries, failed)
+
+    async def _settle_entries(
+        self, conn: AsyncConnection, entries: list[JournalEntry], failed: Mapping[int, str]
+    ) -> set[int]:
+        """Remove the stored entries and quarantine the failed ones (ids to error classes);
+        return the ids of the removed ones that were still there."""
+        by_error: dict[str, list[int]] = {}
+        for entry_id, error in failed.items():
+            by_error.setdefault(error, []).append(entry_id)
+        journal = chunk_journal.c
+        for error, ids in by_error.items():
+            await conn.execute(
+                update(chunk_journal)
+                .where(journal.id.in_(ids))
+                .values(
+                    quarantined_at=func.coalesce(journal.quarantined_at, now_ms()),
+                    failed_attempts=journal.failed_attempts + 1,
+                    last_error=error[:100],
+                )
+            )
+        return await self._remove_entries(conn, [e for e in entries if e.id not in failed])
 
     @staticmethod
     async def _remove_entries(conn: AsyncConnection, entries: list[JournalEntry]) -> set[int]:
@@ -405,6 +453,38 @@ class SessionStore:
             delete(chunk_journal).where(chunk_journal.c.id.in_(ids)).returning(chunk_journal.c.id)
         )
         return set((await conn.execute(statement)).scalars())
+
+    async def journal_backlog(self) -> JournalBacklog:
+        """Count the journal's entries, waiting and quarantined, and date the oldest waiting.
+
+        One statement, so the figures agree with each other. Neither part reads the chunks'
+        bytes: the count goes through the (quarantined_at, id) index where the planner can
+        (SQLite always), the oldest entry is one row found through it. About 5 ms on SQLite
+        and 70 ms on PostgreSQL at the 50,000-entry limit.
+        """
+        first = chunk_journal.alias("oldest_entry")
+        oldest = (
+            select(chunks.c.received_at)
+            .select_from(first)
+            .join(
+                chunks,
+                and_(
+                    chunks.c.session_id == first.c.session_id,
+                    chunks.c.blob_key == first.c.blob_key,
+                ),
+            )
+            .where(first.c.quarantined_at.is_(None))
+            .order_by(first.c.id)
+            .limit(1)
+            .scalar_subquery()
+        )
+        journal = chunk_journal.c
+        query = select(func.count(), func.count(journal.quarantined_at), oldest).select_from(
+            chunk_journal
+        )
+        async with self.engine.connect() as conn:
+            total, quarantined, received_at = (await conn.execute(query)).one()
+        return JournalBacklog(total - quarantined, quarantined, received_at)
 
     async def forget_journal_of_sessions(self, session_ids: Sequence[str]) -> None:
         """Remove these sessions' journal entries (before their blobs are deleted)."""
@@ -527,6 +607,14 @@ def _in_parts(values: Sequence[str]) -> Iterator[list[str]]:
     never reached."""
     for start in range(0, len(values), _PARAMETERS_PER_STATEMENT):
         yield list(values[start : start + _PARAMETERS_PER_STATEMENT])
+
+
+async def _store_entries(store: JournalStore, entries: list[JournalEntry]) -> dict[int, str]:
+    """Hand the entries to `store`; return the ids of those it failed, with their errors."""
+    if not entries:
+        return {}
+    failed = await store([(e.blob_key, e.data) for e in entries])
+    return {entries[position].id: error for position, error in (failed or {}).items()}
 
 
 def _journal_entries(rows: Any) -> list[JournalEntry]:

@@ -106,7 +106,10 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 queue=queue,
                 metrics=Metrics(
                     queue_depth=lambda: _safe_depth(queue),
-                    chunks_waiting=lambda: ingestor.flusher.waiting,
+                    chunks_waiting=lambda: ingestor.mover.waiting,
+                    chunks_quarantined=lambda: ingestor.mover.quarantined,
+                    oldest_chunk_waiting_seconds=ingestor.mover.oldest_waiting_seconds,
+                    chunk_moves_failing=lambda: ingestor.mover.failure is not None,
                 ),
                 viewer_tokens=viewer_tokens,
                 viewer_access=ViewerAccess(viewer_tokens, TokenStore(engine)),

@@ -18,6 +18,9 @@ class Metrics:
         self,
         queue_depth: Callable[[], float] | None = None,
         chunks_waiting: Callable[[], float] | None = None,
+        chunks_quarantined: Callable[[], float] | None = None,
+        oldest_chunk_waiting_seconds: Callable[[], float] | None = None,
+        chunk_moves_failing: Callable[[], float] | None = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.ingest_batches = Counter(
@@ -62,14 +65,40 @@ class Metrics:
         )
         if queue_depth is not None:
             self.queue_depth.set_function(queue_depth)
+        # The chunk figures are counted from the chunk journal, which every process shares:
+        # they hold across restarts, and an erasure lowers them.
         self.chunks_waiting = Gauge(
             "replaydesk_chunks_waiting",
-            "Event chunks this process acknowledged that are not in the blob store yet (they "
-            f"wait in the database; ingest refuses batches past {MAX_WAITING_CHUNKS:,}).",
+            "Event chunks acknowledged and waiting in the database for their move into the "
+            f"blob store, quarantined ones aside (ingest refuses batches past "
+            f"{MAX_WAITING_CHUNKS:,}).",
             registry=self.registry,
         )
         if chunks_waiting is not None:
             self.chunks_waiting.set_function(chunks_waiting)
+        self.chunks_quarantined = Gauge(
+            "replaydesk_chunks_quarantined",
+            "Event chunks the blob store refused on their own while it took others: they stay "
+            "in the database, readable, and are tried again every few minutes.",
+            registry=self.registry,
+        )
+        if chunks_quarantined is not None:
+            self.chunks_quarantined.set_function(chunks_quarantined)
+        self.oldest_chunk_waiting = Gauge(
+            "replaydesk_chunks_oldest_waiting_seconds",
+            "Age of the oldest waiting event chunk (0 when none waits); moves take about half "
+            "a second.",
+            registry=self.registry,
+        )
+        if oldest_chunk_waiting_seconds is not None:
+            self.oldest_chunk_waiting.set_function(oldest_chunk_waiting_seconds)
+        self.chunk_moves_failing = Gauge(
+            "replaydesk_chunk_moves_failing",
+            "1 while this process's last move of chunks into the blob store failed, else 0.",
+            registry=self.registry,
+        )
+        if chunk_moves_failing is not None:
+            self.chunk_moves_failing.set_function(chunk_moves_failing)
 
     def render(self) -> bytes:
         """The text exposition format."""

@@ -187,7 +187,11 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
-HEALTHY = {"status": "ok", "checks": {"database": "ok", "blob_store": "ok", "queue": "ok"}}
+HEALTHY = {
+    "status": "ok",
+    "checks": {"database": "ok", "blob_store": "ok", "queue": "ok", "chunk_mover": "ok"},
+    "chunks": {"waiting": 0, "quarantined": 0, "oldest_waiting_seconds": 0},
+}
 
 
 def test_a_second_serve_on_the_data_dir_is_refused_and_the_first_keeps_its_queue(

@@ -12,7 +12,7 @@ import pytest
 
 from service.errors import StorageUnavailable
 from service.ingest import group_writer as batch_writer
-from service.ingest.chunk_mover import ChunkFlusher
+from service.ingest.chunk_mover import ChunkMover
 from service.ingest.group_writer import BatchWriter, PendingBatch, _Grouped
 from service.signal_kinds import ClickSignal
 from service.storage.blobs import BlobNotFound, BlobStore, BlobStoreUnavailable
@@ -21,16 +21,16 @@ from tests.batch_records import batch_record
 
 
 @pytest.fixture
-async def flusher(store: SessionStore, blobs: BlobStore) -> AsyncIterator[ChunkFlusher]:
+async def mover(store: SessionStore, blobs: BlobStore) -> AsyncIterator[ChunkMover]:
     # No background moves: the tests move the chunks themselves.
-    flusher = ChunkFlusher(store, blobs, delay_seconds=3600)
-    yield flusher
-    await flusher.close()
+    mover = ChunkMover(store, blobs, delay_seconds=3600)
+    yield mover
+    await mover.close()
 
 
 @pytest.fixture
-async def writer(store: SessionStore, flusher: ChunkFlusher) -> AsyncIterator[BatchWriter]:
-    writer = BatchWriter(store, flusher)
+async def writer(store: SessionStore, mover: ChunkMover) -> AsyncIterator[BatchWriter]:
+    writer = BatchWriter(store, mover)
     yield writer
     await writer.close()
 
@@ -64,7 +64,7 @@ def count_calls(monkeypatch: pytest.MonkeyPatch, target: object, name: str) -> l
 
 async def test_concurrent_batches_are_all_stored_once_in_shared_steps(
     writer: BatchWriter,
-    flusher: ChunkFlusher,
+    mover: ChunkMover,
     store: SessionStore,
     blobs: BlobStore,
     monkeypatch: pytest.MonkeyPatch,
@@ -81,12 +81,12 @@ async def test_concurrent_batches_are_all_stored_once_in_shared_steps(
         stored = await store.get(f"sess-writer-{session:04d}")
         assert stored is not None and stored.chunk_count == 5 and stored.click_count == 5
     # Acknowledged with the chunks in the journal, none in the blob store yet...
-    assert puts == [] and flusher.waiting == 40
+    assert puts == [] and mover.waiting == 40
     chunks = dict(await store.session_chunks("sess-writer-0003"))
     assert chunks == {b.record.blob_key: b.chunk for b in batches if "0003" in b.record.session_id}
-    # ...which takes them all at once when the flusher moves them.
-    assert await flusher.flush() == 40
-    assert puts == [40] and flusher.waiting == 0
+    # ...which takes them all at once when the mover moves them.
+    assert await mover.flush() == 40
+    assert puts == [40] and mover.waiting == 0
     for batch in batches:
         assert await blobs.get(batch.record.blob_key) == batch.chunk
     assert all(data is None for _, data in await store.session_chunks("sess-writer-0003"))
@@ -108,7 +108,7 @@ async def test_a_batch_that_cannot_be_written_fails_alone(
 
 
 async def test_of_two_different_copies_in_a_group_only_the_stored_one_leaves_a_chunk(
-    writer: BatchWriter, flusher: ChunkFlusher, blobs: BlobStore
+    writer: BatchWriter, mover: ChunkMover, blobs: BlobStore
 ) -> None:
     first = pending(5, 0)
     record = msgspec.structs.replace(
@@ -117,7 +117,7 @@ async def test_of_two_different_copies_in_a_group_only_the_stored_one_leaves_a_c
     second = PendingBatch(record=record, chunk=b"another chunk", subject_hashes=())
     outcomes = await asyncio.gather(writer.store(first), writer.store(second))
     assert outcomes == ["written", "duplicate"]
-    await flusher.flush()
+    await mover.flush()
     assert await blobs.get(first.record.blob_key) == first.chunk
     with pytest.raises(BlobNotFound):
         await blobs.get(second.record.blob_key)  # nothing points at it: it was never put
@@ -125,7 +125,7 @@ async def test_of_two_different_copies_in_a_group_only_the_stored_one_leaves_a_c
 
 async def test_while_the_blob_store_fails_chunks_wait_in_the_journal(
     writer: BatchWriter,
-    flusher: ChunkFlusher,
+    mover: ChunkMover,
     store: SessionStore,
     blobs: BlobStore,
     monkeypatch: pytest.MonkeyPatch,
@@ -140,7 +140,7 @@ async def test_while_the_blob_store_fails_chunks_wait_in_the_journal(
     outcomes = [await writer.store(pending(n, 0)) for n in range(3)]
     assert outcomes == ["written"] * 3
     with pytest.raises(BlobStoreUnavailable):
-        await flusher.flush()
+        await mover.flush()
     # Past the limit, batches are refused, with a reason, and nothing of them is stored.
     with pytest.raises(StorageUnavailable, match="send the batch again later"):
         await writer.store(pending(3, 0))
@@ -150,8 +150,31 @@ async def test_while_the_blob_store_fails_chunks_wait_in_the_journal(
         pending(1, 0).record.blob_key: pending(1, 0).chunk
     }
     monkeypatch.setattr(blobs, "put_many", real_put_many)
-    assert await flusher.flush() == 3
+    assert await mover.flush() == 3
     assert await blobs.get(pending(1, 0).record.blob_key) == pending(1, 0).chunk
+    assert await writer.store(pending(3, 0)) == "written"
+
+
+async def test_the_backlog_limit_counts_what_an_earlier_process_left_waiting(
+    writer: BatchWriter, mover: ChunkMover, store: SessionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Acknowledged by a process that stopped while the blob store was down: a new process
+    # counts them from the journal at start, before any move.
+    earlier = [pending(n, 0) for n in range(3)]
+    await store.record_new_batches(
+        [b.record for b in earlier], [[] for _ in earlier], [b.chunk for b in earlier]
+    )
+    monkeypatch.setattr(batch_writer, "MAX_WAITING_CHUNKS", 2)
+    mover.start()
+    for _ in range(500):
+        if mover.waiting == 3:
+            break
+        await asyncio.sleep(0.01)
+    with pytest.raises(StorageUnavailable, match="send the batch again later"):
+        await writer.store(pending(3, 0))
+    # Once they are moved (or erased), the count falls and batches are taken again.
+    assert await mover.flush() == 3
+    assert mover.waiting == 0
     assert await writer.store(pending(3, 0)) == "written"
 
 

@@ -224,7 +224,7 @@ def backlog_after_moving(client: TestClient[Any]) -> int:
 
     deadline = time.monotonic() + 5
     while True:
-        client.blocking_portal.call(services.ingestor.flusher.flush)
+        client.blocking_portal.call(services.ingestor.mover.flush)
         left = client.blocking_portal.call(backlog)
         if left == 0 or time.monotonic() > deadline:
             return left

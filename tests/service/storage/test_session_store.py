@@ -226,6 +226,42 @@ async def test_a_move_whose_store_fails_keeps_the_entries(store: SessionStore) -
     ]
 
 
+async def test_entries_that_fail_alone_are_quarantined_skipped_counted_and_erasable(
+    store: SessionStore,
+) -> None:
+    batches = [record(seq, 1000, 2000) for seq in range(3)]
+    await store.record_new_batches(batches, [[]] * 3, [b"chunk 0", b"chunk 1", b"chunk 2"])
+    key = "sessions/sess-store-01/{:012d}-x.json.gz".format
+    assert await store.journal_backlog() == (3, 0, batches[0].received_at)
+    stored: list[str] = []
+
+    async def refusing_the_second(files: list[tuple[str, bytes]]) -> dict[int, str]:
+        stored.extend(k for k, _ in files if k != key(1))
+        return {position: "ValueError" for position, (k, _) in enumerate(files) if k == key(1)}
+
+    entries, removed = await store.move_journal(10, refusing_the_second)
+    assert removed == {entries[0].id, entries[2].id} and stored == [key(0), key(2)]
+    # The refused one stays, readable, but out of the waiting count and of later moves.
+    assert await store.session_chunks("sess-store-01") == [
+        (key(0), None),
+        (key(1), b"chunk 1"),
+        (key(2), None),
+    ]
+    assert await store.journal_backlog() == (0, 1, None)
+    assert await store.move_journal(10, refusing_the_second) == ([], set())
+    # A retry takes the quarantined ones only; failing again, it stays.
+    again, removed = await store.move_journal(10, refusing_the_second, quarantined_after=0)
+    assert [e.blob_key for e in again] == [key(1)] and removed == set()
+    assert await store.move_journal(10, refusing_the_second, quarantined_after=again[0].id) == (
+        [],
+        set(),
+    )
+    assert await store.journal_backlog() == (0, 1, None)
+    # Erasure removes it like any other entry.
+    await store.forget_journal_of_sessions(["sess-store-01"])
+    assert await store.journal_backlog() == (0, 0, None)
+
+
 async def test_purged_sessions_leave_no_journal_entries(store: SessionStore) -> None:
     for session_id in ("sess-store-01", "sess-store-02", "sess-store-03"):
         await store.record_new_batches(
