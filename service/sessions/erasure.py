@@ -44,12 +44,19 @@ async def purge_sessions(
     chunk that a move read from the journal before it was removed (see `service.ingest.chunk_mover`)
     and stored after the first deletion goes with the second, or, stored even later, is
     deleted by the move itself, which then finds the session's rows gone. With `user_id`,
-    every other record of that user is forgotten in the same step.
+    every other record of that user is forgotten in the same step. With tombstones (an
+    erasure, not an expiry) SQLite's write-ahead log is truncated afterwards.
     """
     await store.forget_journal_of_sessions(session_ids)
     await _delete_blobs(blobs, session_ids)
     await store.delete_sessions(session_ids, tombstones, at=now_ms(), user_id=user_id)
     await _delete_blobs(blobs, session_ids)
+    if tombstones:
+        # Erased, not expired: the deleted rows' old page versions leave SQLite's log now
+        # (secure_delete has zeroed them in the database file). When the log stays busy the
+        # erasure stands all the same; the checkpoints that follow, and the hourly retention
+        # job, truncate it.
+        await store.truncate_log()
 
 
 async def _delete_blobs(blobs: BlobStore, session_ids: list[str]) -> None:

@@ -484,6 +484,11 @@ class SessionStore:
                 )
             await self._insert_tombstones(conn, tombstones, at)
 
+    async def truncate_log(self) -> bool:
+        """On a SQLite file, leave no old page version (deleted rows) in the write-ahead log;
+        False when the log stayed busy (see `TransactionRunner.truncate_log`)."""
+        return await self._transactions.truncate_log()
+
     async def add_tombstones(self, tombstones: Sequence[str], at: int) -> None:
         """Record erased subjects (keyed hashes): their batches are refused from now on."""
         async with self.engine.begin() as conn:
