@@ -61,7 +61,13 @@ async def purge_sessions(
 
 async def _delete_blobs(blobs: BlobStore, session_ids: list[str]) -> None:
     for session_id in session_ids:
-        await blobs.delete_prefix(session_prefix(session_id))
+        try:
+            await blobs.delete_prefix(session_prefix(session_id))
+        except ValueError:
+            # A session ID no blob key can hold (a control character, `\`, `#`, a `..`
+            # segment), which an earlier ingest let through: the blob store refuses to write
+            # such keys as it refuses this prefix, so none of its chunks was ever stored there.
+            continue
 
 
 async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, user_id: str) -> int:
