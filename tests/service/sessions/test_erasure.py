@@ -101,3 +101,42 @@ async def test_an_odd_stored_session_id_does_not_stop_an_erasure(
     assert erased.status_code == 200, erased.text
     assert erased.json()["sessions_erased"] == 2
     assert await store.session_ids_of_user("u-odd") == []
+
+
+async def test_an_erasure_refuses_the_user_until_it_is_lifted(
+    client: Any, store: SessionStore
+) -> None:
+    # Erasing an ID that never had a session still records its tombstone.
+    never = await client.delete("/api/v1/users/never-seen", headers=AUTH)
+    assert never.json() == {"user_id": "never-seen", "sessions_erased": 0}
+    await ingest(client, "sess-lift-0001", "u-lift")
+    await client.delete("/api/v1/users/u-lift", headers=AUTH)
+    assert {(t.kind, t.erased_at > 0) for t in await store.tombstones()} == {
+        ("user", True),
+        ("session", True),
+    }
+    assert await store.count_tombstones("user") == 2
+    refused = batch("sess-lift-0002", 0, checkout_events(BASE_TS), user_id="u-lift")
+    sent = await client.post("/api/v1/ingest", content=msgspec.json.encode(refused), headers=INGEST)
+    assert sent.status_code == 410
+
+    path = "/api/v1/erasures/users/u-lift"
+    assert (await client.delete(path)).status_code == 401
+    lifted = await client.delete(path, headers=AUTH)
+    assert lifted.status_code == 200, lifted.text
+    assert lifted.json() == {"user_id": "u-lift", "lifted": True}
+    again = await client.delete(path, headers=AUTH)
+    assert again.status_code == 404
+    assert again.headers["content-type"].startswith("application/problem+json")
+    assert "u-lift" in again.json()["detail"]
+
+    # Recorded again in a new session; the erased one stays erased, and refused.
+    await ingest(client, "sess-lift-0002", "u-lift")
+    listed = await client.get("/api/v1/users/u-lift/sessions", headers=AUTH)
+    assert [s["session_id"] for s in listed.json()["sessions"]] == ["sess-lift-0002"]
+    old = batch("sess-lift-0001", 1, checkout_events(BASE_TS), user_id="u-lift")
+    sent = await client.post("/api/v1/ingest", content=msgspec.json.encode(old), headers=INGEST)
+    assert sent.status_code == 410
+    # The other tombstones stay.
+    assert await store.count_tombstones("user") == 1
+    assert await store.count_tombstones("session") == 1
