@@ -28,6 +28,7 @@ different database) the same function runs through the async engine with `run_sy
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import sqlite3
@@ -161,8 +162,8 @@ class TransactionRunner:
             if self._truncations_done >= wanted:
                 return True
         log.warning(
-            "could not truncate the SQLite write-ahead log after an erasure (readers or "
-            "writers kept it busy); the periodic checkpoint tries again"
+            "could not truncate the SQLite write-ahead log (readers or writers kept it busy); "
+            "a later checkpoint or the hourly retention job tries again"
         )
         return False
 
@@ -244,14 +245,15 @@ def _checkpoint(engine: Engine) -> None:
 
 def _truncating_checkpoint(engine: Engine) -> bool:
     """Checkpoint the whole log and truncate it, in a worker thread, waiting at most
-    `_TRUNCATE_BUSY_MS` for the write lock and again for readers; whether it succeeded."""
+    `_TRUNCATE_BUSY_MS` for the write lock and again for readers; whether it succeeded.
+
+    On a connection of its own, so that its short busy timeout never stays on a pooled one."""
+    database = engine.url.database or ""
     try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f"PRAGMA busy_timeout={_TRUNCATE_BUSY_MS}")
-            try:
-                busy, _, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
-            finally:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_TIMEOUT_SECONDS * 1000}")
+        with contextlib.closing(
+            sqlite3.connect(database, timeout=_TRUNCATE_BUSY_MS / 1000, isolation_level=None)
+        ) as connection:
+            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
     except Exception:
         log.warning("could not truncate the SQLite write-ahead log", exc_info=True)
         return False
