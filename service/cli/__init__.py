@@ -103,6 +103,25 @@ def _parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="installed plugins, their hooks and settings")
     plugins.set_defaults(run="plugins:plugins")
 
+    erasures = commands.add_parser("erasures", help="erasure tombstones; lift a user's")
+    erasures.set_defaults(run="erasures:list_erasures")
+    erasure_commands = erasures.add_subparsers(title="erasures commands")
+    tombstones = erasure_commands.add_parser("list", help="tombstones, newest first")
+    tombstones.set_defaults(run="erasures:list_erasures")
+    # On both, so `erasures --kind user` works as `erasures list --kind user` does; the
+    # subcommand's copy has no default, which would overwrite what was given before it.
+    for parser_, default in ((erasures, None), (tombstones, argparse.SUPPRESS)):
+        parser_.add_argument(
+            "--kind", choices=["user", "session"], default=default, help="only this kind"
+        )
+        parser_.add_argument("--limit", type=int, default=default, help="the newest N (50)")
+    lift = erasure_commands.add_parser(
+        "lift", help="record a user again (what was erased stays erased)"
+    )
+    lift.add_argument("user_id", nargs="?", help="the erased user ID")
+    lift.add_argument("--hash", help="instead of a user ID: a tombstone's hash, or its start")
+    lift.set_defaults(run="erasures:lift")
+
     jobs = commands.add_parser("jobs", help="failed background jobs; requeue them")
     jobs.set_defaults(run="jobs:list_jobs")
     job_commands = jobs.add_subparsers(title="jobs commands")

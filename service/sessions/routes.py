@@ -11,8 +11,8 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
 from service.auth.guards import services_of
-from service.errors import BadRequest
-from service.sessions.erasure import erase_user
+from service.errors import BadRequest, NotFound
+from service.sessions.erasure import erase_user, lift_user_erasure
 from service.sessions.reader import SessionEvidence, SessionList, SessionSummary
 from service.storage.records import SessionFilters
 
@@ -29,6 +29,13 @@ class Erased(msgspec.Struct, frozen=True, kw_only=True):
 
     user_id: str
     sessions_erased: int
+
+
+class ErasureLifted(msgspec.Struct, frozen=True, kw_only=True):
+    """A user whose batches are stored again."""
+
+    user_id: str
+    lifted: bool
 
 
 def _millis(name: str, value: str | None) -> int | None:
@@ -72,6 +79,22 @@ async def erase_user_route(request: Request[Any, Any, Any], user_id: FromPath[st
         services.store, services.blobs, services.ingestor.erasure_keys, user_id
     )
     return Erased(user_id=user_id, sessions_erased=erased)
+
+
+@delete(
+    "/api/v1/erasures/users/{user_id:str}",
+    status_code=200,
+    summary="Lift a user's erasure",
+)
+async def lift_user_erasure_route(
+    request: Request[Any, Any, Any], user_id: FromPath[str]
+) -> ErasureLifted:
+    """Store this user's batches again (an erasure refuses them for good); what was erased
+    stays erased. 404 when no erasure of this user ID is recorded."""
+    services = services_of(request)
+    if not await lift_user_erasure(services.store, services.ingestor.erasure_keys, user_id):
+        raise NotFound(f"no erasure of user {user_id!r} is recorded: their batches are stored")
+    return ErasureLifted(user_id=user_id, lifted=True)
 
 
 @get("/api/v1/sessions", summary="Search sessions")
@@ -142,6 +165,7 @@ session_route_handlers = [
     list_user_sessions,
     latest_user_session,
     erase_user_route,
+    lift_user_erasure_route,
     search_sessions,
 ]
 # API key, or a viewer token for the session in the path.

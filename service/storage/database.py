@@ -70,6 +70,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Deleted rows (an erasure's, an expiry's, moved chunks') are overwritten with zeros rather
+    # than left in free space where a copy of the file would still show them. Some builds
+    # (Debian's) default to this; SQLite itself does not. The write-ahead log keeps the old
+    # page versions until a truncating checkpoint (`TransactionRunner.truncate_log`).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -162,6 +162,8 @@ class ErasureRow(Base):
 
     subject_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     erased_at: Mapped[int] = mapped_column(BigInteger)
+    # "user" or "session", for listing (the hash cannot tell); NULL for rows recorded before.
+    kind: Mapped[str | None] = mapped_column(String(16))
 
 
 class RevokedTokenRow(Base):

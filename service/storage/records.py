@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import msgspec
 
 from service.signal_kinds import Signal
 
-__all__ = ["BatchRecord", "SessionFilters", "SessionRecord"]
+__all__ = ["BatchRecord", "SessionFilters", "SessionRecord", "TombstoneKind", "TombstoneRecord"]
+
+# What an erasure tombstone refuses: a user ID's batches, or a session ID's.
+TombstoneKind = Literal["user", "session"]
 
 
 class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,3 +64,12 @@ class SessionFilters(msgspec.Struct, frozen=True, kw_only=True):
     until: int | None = None
     before: int | None = None
     limit: int = 50
+
+
+class TombstoneRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """An erased subject: its keyed hash, user or session (None when recorded before kinds
+    were), and when."""
+
+    subject_hash: str
+    kind: TombstoneKind | None
+    erased_at: int

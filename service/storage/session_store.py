@@ -45,7 +45,13 @@ from service.storage.models import (
     SignalRow,
     TicketAttachmentRow,
 )
-from service.storage.records import BatchRecord, SessionFilters, SessionRecord
+from service.storage.records import (
+    BatchRecord,
+    SessionFilters,
+    SessionRecord,
+    TombstoneKind,
+    TombstoneRecord,
+)
 from service.storage.transactions import TransactionRunner
 
 __all__ = [
@@ -550,7 +556,8 @@ class SessionStore:
         at: int = 0,
         user_id: str | None = None,
     ) -> None:
-        """Delete sessions with their chunk rows and signals; record tombstones in the same step.
+        """Delete sessions with their chunk rows and signals; record tombstones (of session
+        IDs) in the same step.
 
         With `user_id`, ticket attachment records forget that user too.
         """
@@ -562,22 +569,65 @@ class SessionStore:
                     .where(ticket_attachments.c.user_id == user_id)
                     .values(user_id=None)
                 )
-            await self._insert_tombstones(conn, tombstones, at)
+            await self._insert_tombstones(conn, tombstones, at, "session")
 
-    async def add_tombstones(self, tombstones: Sequence[str], at: int) -> None:
+    async def truncate_log(self) -> bool:
+        """On a SQLite file, leave no old page version (deleted rows) in the write-ahead log;
+        False when the log stayed busy (see `TransactionRunner.truncate_log`)."""
+        return await self._transactions.truncate_log()
+
+    async def add_tombstones(
+        self, tombstones: Sequence[str], at: int, kind: TombstoneKind | None = None
+    ) -> None:
         """Record erased subjects (keyed hashes): their batches are refused from now on."""
         async with self.engine.begin() as conn:
-            await self._insert_tombstones(conn, tombstones, at)
+            await self._insert_tombstones(conn, tombstones, at, kind)
 
     async def _insert_tombstones(
-        self, conn: AsyncConnection, tombstones: Sequence[str], at: int
+        self,
+        conn: AsyncConnection,
+        tombstones: Sequence[str],
+        at: int,
+        kind: TombstoneKind | None,
     ) -> None:
         if tombstones:
             await conn.execute(
                 self._insert(erasures)
-                .values([{"subject_hash": h, "erased_at": at} for h in tombstones])
+                .values([{"subject_hash": h, "erased_at": at, "kind": kind} for h in tombstones])
                 .on_conflict_do_nothing(index_elements=["subject_hash"])
             )
+
+    async def tombstones(
+        self, kind: TombstoneKind | None = None, hash_prefix: str = "", limit: int | None = None
+    ) -> list[TombstoneRecord]:
+        """Tombstones, newest first: all, or those of one kind, or whose hash starts so."""
+        query = select(erasures.c.subject_hash, erasures.c.kind, erasures.c.erased_at)
+        if kind is not None:
+            query = query.where(erasures.c.kind == kind)
+        if hash_prefix:
+            pattern = _escape_like(hash_prefix) + "%"
+            query = query.where(erasures.c.subject_hash.like(pattern, escape="\\"))
+        query = query.order_by(erasures.c.erased_at.desc(), erasures.c.subject_hash).limit(limit)
+        async with self.engine.connect() as conn:
+            return [
+                TombstoneRecord(subject_hash=subject, kind=found_kind, erased_at=at)
+                for subject, found_kind, at in await conn.execute(query)
+            ]
+
+    async def count_tombstones(self, kind: TombstoneKind | None = None) -> int:
+        """How many tombstones there are (of one kind)."""
+        query = select(func.count()).select_from(erasures)
+        if kind is not None:
+            query = query.where(erasures.c.kind == kind)
+        async with self.engine.connect() as conn:
+            return int((await conn.execute(query)).scalar_one())
+
+    async def lift_tombstone(self, subject_hash: str) -> bool:
+        """Remove one tombstone, so its subject's batches are stored again; whether it was
+        there. What the erasure deleted stays deleted."""
+        statement = delete(erasures).where(erasures.c.subject_hash == subject_hash)
+        async with self.engine.begin() as conn:
+            return (await conn.execute(statement)).rowcount > 0
 
     @classmethod
     async def _delete_sessions(cls, conn: AsyncConnection, session_ids: Sequence[str]) -> None:

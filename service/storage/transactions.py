@@ -15,6 +15,12 @@ into the database file and fsyncs it). At most every `CHECKPOINT_SECONDS`, after
 checkpoint runs in a worker thread, and the next transaction on the loop waits until it ends.
 So it copies the whole log, and the log starts over instead of growing under steady writes.
 
+Starting over, the log is overwritten from its beginning: frames past the new writes keep old
+page versions, deleted rows among them. After an erasure `truncate_log` checkpoints and cuts
+the log to zero bytes, one short attempt at a time: while one waits for a reader or a writer it
+holds the write lock, so ingest waits as long (`_TRUNCATE_BUSY_MS`). Until an attempt succeeds,
+the periodic checkpoint truncates instead of copying, every `_TRUNCATE_RETRY_SECONDS` at most.
+
 On PostgreSQL (asyncpg has no thread) and on in-memory SQLite (a second engine would open a
 different database) the same function runs through the async engine with `run_sync`.
 """
@@ -22,7 +28,9 @@ different database) the same function runs through the async engine with `run_sy
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable
@@ -52,6 +60,14 @@ _POOL_SIZE = 4
 # enough to keep the log to tens of MB under the heaviest ingest, rarely enough not to cost
 # throughput (the figures are in docs/performance.md).
 CHECKPOINT_SECONDS = 0.5
+# A truncating checkpoint holds the write lock while it waits for readers (and waits for the
+# writer before that): each attempt gives up after this long, so ingest waits no longer.
+_TRUNCATE_BUSY_MS = 100
+# `truncate_log` tries this many times, pausing in between (ingest runs meanwhile) ...
+_TRUNCATE_ATTEMPTS = 5
+_TRUNCATE_PAUSE_SECONDS = 0.2
+# ... and then leaves it to the periodic checkpoint, at most this often.
+_TRUNCATE_RETRY_SECONDS = 5.0
 
 
 class _LockBusy(Exception):
@@ -73,6 +89,11 @@ class TransactionRunner:
             )
         self._checkpoint: asyncio.Future[None] | None = None
         self._checkpoint_started = -CHECKPOINT_SECONDS
+        # Truncations asked for by `truncate_log`, and how many of them the last successful
+        # one covered (each covers those asked for before it started).
+        self._truncations_wanted = 0
+        self._truncations_done = 0
+        self._truncate_tried = -math.inf
 
     async def run(
         self, work: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
@@ -117,13 +138,59 @@ class TransactionRunner:
             self._checkpoint_when_due(in_thread)
         return result
 
+    async def truncate_log(self) -> bool:
+        """Copy the whole write-ahead log into the database file and cut the log to zero bytes,
+        so that no old version of a page (rows deleted before this call) stays in it.
+
+        Tries a few times, each attempt brief (see the module's docstring); False when none
+        succeeded: the periodic checkpoint goes on trying (as does the hourly retention job),
+        and the caller need not fail. True at once on PostgreSQL and in-memory SQLite.
+        """
+        if self._sqlite_file is None:
+            return True
+        self._truncations_wanted += 1
+        wanted = self._truncations_wanted
+        for attempt in range(_TRUNCATE_ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(_TRUNCATE_PAUSE_SECONDS)
+            # One under way may be a truncation that started after this call: it counts.
+            await self._checkpoint_ended()
+            if self._truncations_done >= wanted:
+                return True
+            self._start_checkpoint(self._sqlite_file[1], time.monotonic(), truncate=True)
+            await self._checkpoint_ended()
+            if self._truncations_done >= wanted:
+                return True
+        log.warning(
+            "could not truncate the SQLite write-ahead log (readers or writers kept it busy); "
+            "a later checkpoint or the hourly retention job tries again"
+        )
+        return False
+
     def _checkpoint_when_due(self, engine: Engine) -> None:
         now = time.monotonic()
         running = self._checkpoint is not None and not self._checkpoint.done()
         if running or now - self._checkpoint_started < CHECKPOINT_SECONDS:
             return
+        # A truncation still owed after `truncate_log` gave up is tried again, not too often.
+        owed = self._truncations_done < self._truncations_wanted
+        retry = owed and now - self._truncate_tried >= _TRUNCATE_RETRY_SECONDS
+        self._start_checkpoint(engine, now, truncate=retry)
+
+    def _start_checkpoint(self, engine: Engine, now: float, truncate: bool) -> None:
+        """Start a checkpoint in a worker thread; later writes on the loop wait for it."""
         self._checkpoint_started = now
-        self._checkpoint = asyncio.ensure_future(asyncio.to_thread(_checkpoint, engine))
+        self._checkpoint = asyncio.ensure_future(self._run_checkpoint(engine, truncate))
+
+    async def _run_checkpoint(self, engine: Engine, truncate: bool) -> None:
+        if not truncate:
+            await asyncio.to_thread(_checkpoint, engine)
+            return
+        # Only what was committed before the thread starts is sure to be covered.
+        covers = self._truncations_wanted
+        self._truncate_tried = time.monotonic()
+        if await asyncio.to_thread(_truncating_checkpoint, engine):
+            self._truncations_done = max(self._truncations_done, covers)
 
     async def _checkpoint_ended(self) -> None:
         """Wait for a checkpoint under way (if this call is cancelled, it still goes on)."""
@@ -174,6 +241,23 @@ def _checkpoint(engine: Engine) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
     except Exception:
         log.warning("could not checkpoint the SQLite write-ahead log", exc_info=True)
+
+
+def _truncating_checkpoint(engine: Engine) -> bool:
+    """Checkpoint the whole log and truncate it, in a worker thread, waiting at most
+    `_TRUNCATE_BUSY_MS` for the write lock and again for readers; whether it succeeded.
+
+    On a connection of its own, so that its short busy timeout never stays on a pooled one."""
+    database = engine.url.database or ""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(database, timeout=_TRUNCATE_BUSY_MS / 1000, isolation_level=None)
+        ) as connection:
+            busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    except Exception:
+        log.warning("could not truncate the SQLite write-ahead log", exc_info=True)
+        return False
+    return not busy
 
 
 def _sqlite_engine(url: Any, wait_for_lock: bool) -> Engine:

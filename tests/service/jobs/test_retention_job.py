@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from service.storage.chunk_layout import session_prefix
 from service.storage.database import create_engine
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
-from tests.batch_records import store_batch
+from tests.batch_records import batch_record, store_batch
+from tests.conftest import make_settings
 
 
 def test_hourly_purge_is_enqueued_once_and_runs(settings: Settings, tmp_path: Path) -> None:
@@ -101,3 +103,38 @@ def test_the_hourly_purge_also_removes_old_chunks_no_session_points_at(
     # The job's figure counts sessions; this folder had none.
     assert Job.fetch(job_id, connection=redis).return_value() == 0
     assert not folder.exists()
+
+
+def test_the_hourly_purge_truncates_the_sqlite_write_ahead_log(
+    tmp_path: Path, sqlite_template: Path, redis_url: str
+) -> None:
+    """What an erasure could not truncate (the log was busy) goes within the hour."""
+    database = tmp_path / "replaydesk.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    settings = make_settings(tmp_path, f"sqlite+aiosqlite:///{database}", redis_url)
+    wal = Path(f"{database}-wal")
+    # Open, so that the log outlives the engines below (the last connection removes it).
+    keeper = sqlite3.connect(database)
+    keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    try:
+
+        async def write_then_delete() -> None:
+            engine = create_engine(settings.database_url)
+            try:
+                store = SessionStore(engine)
+                assert await store_batch(store, batch_record("sess-wal-job01"))
+                await store.delete_sessions(["sess-wal-job01"])
+                store.dispose()
+            finally:
+                await engine.dispose()
+
+        asyncio.run(write_then_delete())
+        assert wal.stat().st_size > 0
+        redis = Redis.from_url(redis_url)
+        job_id = JobQueue(redis).enqueue_retention_purge()
+        configure_job_runtime(settings)
+        SimpleWorker([QUEUE_NAME], connection=redis).work(burst=True)
+        assert Job.fetch(job_id, connection=redis).get_status() == JobStatus.FINISHED
+        assert wal.stat().st_size == 0
+    finally:
+        keeper.close()

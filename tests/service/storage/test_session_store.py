@@ -275,3 +275,29 @@ async def test_purged_sessions_leave_no_journal_entries(store: SessionStore) -> 
 
     entries, _ = await store.move_journal(10, keep)
     assert [e.blob_key for e in entries] == ["sessions/sess-store-03/000000000000-x.json.gz"]
+
+
+async def test_tombstones_are_listed_newest_first_and_lifted_one_at_a_time(
+    store: SessionStore,
+) -> None:
+    await store.add_tombstones(["0a" * 32], at=10, kind="user")
+    await store.delete_sessions([], ["0b" * 32, "1b" * 32], at=20)
+    await store.add_tombstones(["0c" * 32], at=5)  # recorded before kinds were
+    listed = await store.tombstones()
+    assert [(t.subject_hash[:2], t.kind, t.erased_at) for t in listed] == [
+        ("0b", "session", 20),
+        ("1b", "session", 20),
+        ("0a", "user", 10),
+        ("0c", None, 5),
+    ]
+    assert [t.subject_hash[:2] for t in await store.tombstones("user")] == ["0a"]
+    assert [t.subject_hash[:2] for t in await store.tombstones(limit=1)] == ["0b"]
+    assert [t.subject_hash[:2] for t in await store.tombstones(hash_prefix="0b0b")] == ["0b"]
+    assert await store.tombstones(hash_prefix="0_") == []  # no LIKE wildcard
+    assert await store.tombstones(hash_prefix="%") == []
+    assert (await store.count_tombstones(), await store.count_tombstones("session")) == (4, 2)
+
+    assert await store.lift_tombstone("0a" * 32) is True
+    assert await store.lift_tombstone("0a" * 32) is False
+    assert await store.erased_subjects(["0a" * 32, "0b" * 32]) == {"0b" * 32}
+    assert await store.count_tombstones("user") == 0

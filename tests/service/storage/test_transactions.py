@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -258,3 +259,103 @@ async def test_in_memory_sqlite_runs_on_the_engine_itself() -> None:
     finally:
         runner.dispose()
         await engine.dispose()
+
+
+def delete_all(conn: Connection) -> None:
+    conn.execute(text("DELETE FROM runner_probe"))
+
+
+async def test_truncate_log_leaves_no_old_page_in_the_write_ahead_log(
+    sqlite_file: AsyncEngine,
+) -> None:
+    async with sqlite_file.begin() as conn:
+        await conn.execute(text("ALTER TABLE runner_probe ADD COLUMN blob BLOB"))
+    database = sqlite_file.url.database
+    assert database is not None
+    runner = TransactionRunner(sqlite_file)
+    try:
+        for n in range(20):
+            await runner.run(insert_blob, n)
+        await runner.run(delete_all)
+        assert wal_bytes(database) > 0
+        assert await runner.truncate_log() is True
+        assert wal_bytes(database) == 0
+        # Writes go on as before.
+        await runner.run(insert, 1)
+    finally:
+        runner.dispose()
+    assert await probe_values(sqlite_file) == [1]
+
+
+async def test_a_reader_in_the_way_delays_the_truncation_but_never_ingest_for_long(
+    sqlite_file: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transactions, "CHECKPOINT_SECONDS", 0)
+    monkeypatch.setattr(transactions, "_TRUNCATE_PAUSE_SECONDS", 0.05)
+    monkeypatch.setattr(transactions, "_TRUNCATE_RETRY_SECONDS", 0)
+    checkpoints: list[tuple[str, bool]] = []
+    passive, truncating = transactions._checkpoint, transactions._truncating_checkpoint
+
+    def record_passive(engine: Engine) -> None:
+        passive(engine)
+        checkpoints.append(("passive", True))
+
+    def record_truncating(engine: Engine) -> bool:
+        done = truncating(engine)
+        checkpoints.append(("truncate", done))
+        return done
+
+    monkeypatch.setattr(transactions, "_checkpoint", record_passive)
+    monkeypatch.setattr(transactions, "_truncating_checkpoint", record_truncating)
+    database = sqlite_file.url.database
+    assert database is not None
+    runner = TransactionRunner(sqlite_file)
+    reader = sqlite3.connect(database, isolation_level=None)
+    try:
+        await runner.run(insert, 1)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM runner_probe").fetchone()  # holds its snapshot
+        await runner.run(insert, 2)  # a page the reader's snapshot does not have
+
+        async def write_meanwhile() -> float:
+            slowest = 0.0
+            for n in range(3, 13):
+                started = time.monotonic()
+                await runner.run(insert, n)
+                slowest = max(slowest, time.monotonic() - started)
+                await asyncio.sleep(0.02)
+            return slowest
+
+        started = time.monotonic()
+        writes = asyncio.create_task(write_meanwhile())
+        truncated = await runner.truncate_log()
+        took = time.monotonic() - started
+        slowest_write = await writes
+        # The erasure gives up within about a second; no write waited more than an attempt.
+        assert truncated is False
+        assert took < 2.0
+        assert slowest_write < 0.5
+        assert ("truncate", True) not in checkpoints
+
+        reader.execute("COMMIT")
+        # A checkpoint after a write truncates what the erasure could not; then they are
+        # passive again.
+        await runner.run(insert, 13)
+        await runner.run(insert, 14)
+        await runner.run(insert, 15)
+    finally:
+        reader.close()
+        runner.dispose()
+    succeeded = checkpoints.index(("truncate", True))
+    assert checkpoints[succeeded + 1 :] and all(
+        kind == "passive" for kind, _ in checkpoints[succeeded + 1 :]
+    )
+    assert await probe_values(sqlite_file) == list(range(1, 16))
+
+
+async def test_truncate_log_has_nothing_to_do_off_a_sqlite_file(engine: AsyncEngine) -> None:
+    runner = TransactionRunner(engine)
+    try:
+        assert await runner.truncate_log() is True
+    finally:
+        runner.dispose()

@@ -76,6 +76,7 @@ async def test_openapi_schema_lists_the_public_interface(client: Any) -> None:
         "/api/v1/users/{user_id}/sessions",
         "/api/v1/users/{user_id}/sessions/latest",
         "/api/v1/users/{user_id}",
+        "/api/v1/erasures/users/{user_id}",
         "/api/v1/sessions",
         "/api/v1/sessions/{session_id}",
         "/api/v1/sessions/{session_id}/events",
