@@ -35,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_redaction.install()
     # Alembic announces every internal plugin it loads; only its migration steps matter here.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # A command that calls a tracker (`replaydesk issue`) prints its answer, not each request.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = load_settings()
     try:
         result: int = _command(args.run)(settings, args)
