@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import Any
 
@@ -14,7 +15,15 @@ __all__ = ["schema_ready", "with_services"]
 def with_services(settings: Settings, action: Any) -> Any:
     """Run `action(services)` against the configured database and blob store, migrating an
     embedded database first; exit 1 when a shared one is behind the code."""
-    if not schema_ready(settings):
+    # Migrating on the way to another command is not news: Alembic's step lines stay quiet.
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)
+    try:
+        ready = schema_ready(settings)
+    finally:
+        alembic_log.setLevel(level)
+    if not ready:
         raise SystemExit(1)
     from service.auth.keys import AccessKeys
     from service.storage.blobs import open_blob_store
