@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import pluggy
 
 from service.errors import NotFound
+from service.log_redaction import exception_summary
 from service.plugin_host.manager import ReplayDeskPluginManager
 from service.plugin_host.types import (
     AttachResult,
@@ -47,6 +49,10 @@ class PluginStatus(msgspec.Struct, frozen=True, kw_only=True):
     settings: list[SettingSpec]
     settings_set: list[str]
     """Names of the declared settings set in the environment (not just defaulted)."""
+    last_error: str | None = None
+    """The type (and HTTP status) of the last error a hook of this plugin raised in this
+    process, never its message, which can quote customer data."""
+    last_error_at: datetime | None = None
 
 
 class PluginHost:
@@ -57,6 +63,7 @@ class PluginHost:
         self.environment = environment
         self._settings: dict[str, PluginSettings] = {}
         self._providers: dict[str, tuple[str, TicketProvider]] | None = None
+        self._last_errors: dict[str, tuple[str, datetime]] = {}
 
     # -- plugins and their settings -------------------------------------------------------
 
@@ -66,7 +73,11 @@ class PluginHost:
 
     def _call_one(self, hook: str, name: str, **kwargs: Any) -> Any:
         others = [p for n, p in self.manager.list_name_plugin() if p is not None and n != name]
-        return self.manager.subset_hook_caller(hook, others)(**kwargs)
+        try:
+            return self.manager.subset_hook_caller(hook, others)(**kwargs)
+        except Exception as exc:
+            self._last_errors[name] = (exception_summary(exc), datetime.now(tz=UTC))
+            raise
 
     def implements(self, name: str, hook: str) -> bool:
         """Whether plugin `name` implements `hook`."""
@@ -262,6 +273,7 @@ class PluginHost:
                 missing = settings.missing()
                 state = "idle" if missing else "active"
                 detail = f"unset: {', '.join(missing)}" if missing else None
+            last_error, last_error_at = self._last_errors.get(name, (None, None))
             result.append(
                 PluginStatus(
                     name=name,
@@ -273,6 +285,8 @@ class PluginHost:
                     provider=providers.get(name),
                     settings=list(specs),
                     settings_set=settings_set,
+                    last_error=last_error,
+                    last_error_at=last_error_at,
                 )
             )
         return result

@@ -28,6 +28,7 @@ from service.jobs.routes import job_route_handlers
 from service.jobs.runtime import configure_job_runtime
 from service.plugin_host.host import PluginHost
 from service.plugin_host.manager import build_plugin_manager
+from service.plugin_host.routes import plugin_route_handlers
 from service.sessions.erasure import ErasureKeys
 from service.sessions.reader import SessionReader
 from service.sessions.routes import session_read_handlers, session_route_handlers
@@ -152,7 +153,11 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             Router(path="/", route_handlers=viewer_route_handlers),
             Router(
                 path="/",
-                route_handlers=[*ticket_route_handlers, *job_route_handlers],
+                route_handlers=[
+                    *ticket_route_handlers,
+                    *job_route_handlers,
+                    *plugin_route_handlers,
+                ],
                 guards=[require_api_key],
             ),
             *webhook_route_handlers,

@@ -275,3 +275,17 @@ def test_a_link_lives_a_minute_to_a_week(embedded_env: dict[str, str]) -> None:
     for ttl in ("-5", "59", "99999999999"):
         refused = run_cli(embedded_env, "link", "sess-any-0001", "--ttl", ttl)
         assert refused.returncode == 2 and "--ttl must be 60 to 604800" in refused.stderr
+
+
+def test_plugins_shows_the_running_services_view_and_says_so(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{embedded_env['REPLAYDESK_PORT']}"
+    service_env = {**embedded_env, "REPLAYDESK_ZENDESK_URL": "https://acme.zendesk.com"}
+    with serving(service_env, tmp_path / "serve.log", base):
+        listing = run_cli(embedded_env, "plugins")
+    assert f"plugins of the service at {base}:" in listing.stdout, listing.stdout
+    assert "REPLAYDESK_ZENDESK_URL  (required, set)" in listing.stdout
+    alone = run_cli(embedded_env, "plugins")
+    assert "plugins as this shell's environment sets them up" in alone.stdout
+    assert "REPLAYDESK_ZENDESK_URL  (required, unset)" in alone.stdout
