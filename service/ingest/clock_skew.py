@@ -37,7 +37,11 @@ def parse_sent_at(value: str | None) -> int | None:
     """The `sent_at` query parameter as milliseconds; 400 for anything but a plausible clock."""
     if value is None or value == "":
         return None
-    if not value.isdigit() or not EARLIEST_MS <= int(value) <= _LATEST_CLOCK_MS:
+    # ASCII digits only: str.isdigit() also takes "¹" and "٣", which int() refuses.
+    if (
+        not (value.isascii() and value.isdigit())
+        or not EARLIEST_MS <= int(value) <= _LATEST_CLOCK_MS
+    ):
         raise BatchInvalid(
             "sent_at must be the sender's clock in milliseconds since 1970, at or after 2000"
         )

@@ -119,7 +119,7 @@ async def test_a_timestamp_before_2000_is_refused(client: Any) -> None:
 
 async def test_a_sent_at_that_is_no_clock_reading_is_refused(client: Any) -> None:
     body = batch("sess-sent-at-01", 0, [meta(now_ms(), "https://shop.test/")])
-    for bad in ("-5", "12", "soon", str(2**60)):
+    for bad in ("-5", "12", "soon", str(2**60), "¹", "١٧٩٠٠٠٠٠٠٠٠٠٠"):
         response = await client.post(
             f"/api/v1/ingest?sent_at={bad}", content=msgspec.json.encode(body), headers=INGEST
         )
