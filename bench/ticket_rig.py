@@ -91,8 +91,10 @@ class TicketRig:
                 await asyncio.sleep(0.1)
         raise RuntimeError("the service did not become healthy")
 
-    def start_worker(self, burst: bool = False) -> subprocess.Popen[bytes]:
-        return self._spawn("work", *(["--burst"] if burst else []))
+    def start_worker(self, burst: bool = False, fork: bool = True) -> subprocess.Popen[bytes]:
+        return self._spawn(
+            "work", *(["--burst"] if burst else []), *([] if fork else ["--no-fork"])
+        )
 
     def stop(self) -> None:
         for process in self._processes:

@@ -76,20 +76,24 @@ def _serve(settings: Settings, port: int) -> None:
         uvicorn.Server(config).run()
 
 
-def _work(settings: Settings, burst: bool) -> None:
+def _work(settings: Settings, burst: bool, fork: bool) -> None:
     from redis import Redis
-    from rq import Worker
 
+    from service.jobs.context import close_job_loop
     from service.jobs.queue import QUEUE_NAME
     from service.jobs.runtime import configure_job_runtime
+    from service.jobs.workers import ForkingWorker, InProcessWorker
     from service.plugin_host.host import PluginHost
 
     host = _plugins(settings)
     assert isinstance(host, PluginHost)
     configure_job_runtime(settings, host)
-    worker = Worker([QUEUE_NAME], connection=Redis.from_url(settings.redis_url or ""))
+    # As `replaydesk worker [--no-fork]` runs it.
+    kind = ForkingWorker if fork else InProcessWorker
+    worker = kind([QUEUE_NAME], connection=Redis.from_url(settings.redis_url or ""))
     with contextlib.suppress(KeyboardInterrupt):
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
+    close_job_loop()
 
 
 def main() -> None:
@@ -98,6 +102,7 @@ def main() -> None:
     parser.add_argument("role", choices=["serve", "work"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--burst", action="store_true")
+    parser.add_argument("--no-fork", action="store_true")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--redis-url", required=True)
@@ -107,7 +112,7 @@ def main() -> None:
     if args.role == "serve":
         _serve(settings, args.port)
     else:
-        _work(settings, args.burst)
+        _work(settings, args.burst, fork=not args.no_fork)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
 
     worker = commands.add_parser("worker", help="run jobs from Redis (REPLAYDESK_REDIS_URL)")
     worker.add_argument("--burst", action="store_true", help="stop when the queue is empty")
+    worker.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="run jobs in this process, not a forked one per job (faster, less isolated)",
+    )
     worker.set_defaults(run="worker:worker")
 
     db = commands.add_parser("db", help="database schema").add_subparsers(title="db commands")

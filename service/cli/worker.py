@@ -12,10 +12,11 @@ __all__ = ["worker"]
 
 def worker(settings: Settings, args: argparse.Namespace) -> int:
     from redis import Redis
-    from rq import Worker
 
+    from service.jobs.context import close_job_loop
     from service.jobs.queue import QUEUE_NAME
     from service.jobs.runtime import configure_job_runtime
+    from service.jobs.workers import ForkingWorker, InProcessWorker
     from service.plugin_host.host import PluginHost
     from service.plugin_host.manager import build_plugin_manager
 
@@ -28,9 +29,14 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     configure_job_runtime(
         settings, PluginHost(build_plugin_manager(settings), settings.plugin_environment)
     )
+    kind = InProcessWorker if args.no_fork else ForkingWorker
     # A job's description is its call, arguments (session IDs, requesters) included.
-    worker = Worker(
+    worker = kind(
         [QUEUE_NAME], connection=Redis.from_url(settings.redis_url), log_job_description=False
     )
-    worker.work(burst=args.burst, with_scheduler=True)
+    try:
+        worker.work(burst=args.burst, with_scheduler=True)
+    finally:
+        # Jobs run in this process (--no-fork) keep their connections open between jobs.
+        close_job_loop()
     return 0

@@ -21,6 +21,7 @@ from rq import SimpleWorker
 from rq.scheduler import RQScheduler
 from rq.timeouts import TimerDeathPenalty
 
+from service.jobs.context import close_job_loop
 from service.jobs.queue import QUEUE_NAME
 
 __all__ = ["EmbeddedRedis", "EmbeddedWorker", "InProcessScheduler", "ThreadWorker"]
@@ -232,3 +233,7 @@ class EmbeddedWorker:
             except Exception:
                 log.exception("embedded worker failed; retrying")
             self._stop.wait(_POLL_SECONDS)
+        try:
+            close_job_loop()
+        except Exception:
+            log.exception("could not close the embedded worker's database connections")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 from rq import get_current_job
 from rq.job import Retry
 
-from service.jobs.context import JobContext, in_context
+from service.jobs.context import JobContext, run_job
 from service.jobs.queue import RETRY_POLICY_META
 from service.jobs.retry_policies import POLICIES, REMOTE_WRITE, is_retryable, retry_delay
 from service.jobs.runtime import job_plugins, job_settings
@@ -24,7 +23,7 @@ log = logging.getLogger(__name__)
 def run_remote_job(
     what: str, work: Callable[[JobContext], Awaitable[dict[str, Any]]]
 ) -> dict[str, Any] | Retry:
-    """Run `work` in a fresh event loop; on a retryable failure with retries left, return an
+    """Run `work` on this thread's job loop; on a retryable failure with retries left, return an
     RQ `Retry` with a jittered backoff (or the wait `Retry-After` asked for).
 
     Otherwise the error is raised and the job fails, visible in the API and `replaydesk jobs`.
@@ -38,7 +37,7 @@ def run_remote_job(
     final = retries >= policy.max_retries
 
     try:
-        return asyncio.run(in_context(settings, plugins, final, work))
+        return run_job(settings, plugins, final, work)
     except Exception as exc:
         if final or not is_retryable(exc):
             raise

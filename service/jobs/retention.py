@@ -3,10 +3,9 @@ erasure, and chunks that no session row points at."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
-from service.jobs.context import JobContext, in_context
+from service.jobs.context import JobContext, run_job
 from service.jobs.runtime import job_plugins, job_settings
 from service.sessions.erasure import ErasureKeys
 from service.sessions.retention import purge_erased_leftovers, purge_expired, purge_orphan_chunks
@@ -35,4 +34,4 @@ def purge_expired_sessions() -> int:
             log.info("removed the chunks of %d sessions that had no session row", orphans)
         return expired + leftovers
 
-    return asyncio.run(in_context(settings, job_plugins(), True, work))
+    return run_job(settings, job_plugins(), True, work)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from service.clock import now_ms
-from service.jobs.context import JobContext, in_context
+from service.jobs.context import JobContext, run_job
 from service.jobs.runtime import job_plugins, job_settings
 from service.storage.session_end_store import SessionEndStore
 from service.tickets.session_end_notices import notify_ended_sessions as notify
@@ -29,4 +27,4 @@ def notify_ended_sessions() -> int:
             now_ms(),
         )
 
-    return asyncio.run(in_context(settings, plugins, True, work))
+    return run_job(settings, plugins, True, work)
