@@ -3,7 +3,6 @@ byte: not in the SQLite file, its write-ahead log and shared memory, nor in the 
 
 from __future__ import annotations
 
-import sqlite3
 import zlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from service.settings import Settings
 from service.web.app import create_app
 from tests.conftest import AUTH, INGEST, make_settings, move_chunks
 from tests.recordings import BASE_TS, batch, click, console_error, meta, network
+from tests.sqlite_builds import connect_with_secure_delete_off
 
 ERASED = b"qzerasedmarker7x"
 KEPT = b"qzkeptmarker9x"
@@ -28,16 +28,7 @@ def sqlite_build(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     """SQLite as built here (Debian turns secure_delete on), or as many other builds ship it:
     every connection starts with secure_delete off, and only the service can turn it on."""
     if request.param != "build default":
-        connect = sqlite3.connect
-
-        def connect_without_secure_delete(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-            connection = connect(*args, **kwargs)
-            connection.execute("PRAGMA secure_delete=OFF")
-            return connection
-
-        monkeypatch.setattr(sqlite3, "connect", connect_without_secure_delete)
-        # SQLAlchemy's driver connects through `sqlite3.dbapi2`, aiosqlite through `sqlite3`.
-        monkeypatch.setattr(sqlite3.dbapi2, "connect", connect_without_secure_delete)
+        connect_with_secure_delete_off(monkeypatch)
     return str(request.param)
 
 

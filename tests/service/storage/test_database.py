@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from service.storage.database import create_engine, upgrade_database
 from service.storage.transactions import TransactionRunner
+from tests.sqlite_builds import connect_with_secure_delete_off
 
 
 def secure_delete(conn: Connection) -> Any:
@@ -25,16 +25,7 @@ async def test_every_sqlite_connection_overwrites_deleted_rows(
     """Also where SQLite was built with secure_delete off, as it is by default."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'settings.db'}"
     await asyncio.to_thread(upgrade_database, url)
-    connect = sqlite3.connect
-
-    def connect_without_secure_delete(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        connection = connect(*args, **kwargs)
-        connection.execute("PRAGMA secure_delete=OFF")
-        return connection
-
-    monkeypatch.setattr(sqlite3, "connect", connect_without_secure_delete)
-    # SQLAlchemy's driver connects through `sqlite3.dbapi2`, aiosqlite through `sqlite3`.
-    monkeypatch.setattr(sqlite3.dbapi2, "connect", connect_without_secure_delete)
+    connect_with_secure_delete_off(monkeypatch)
     engine = create_engine(url)
     runner = TransactionRunner(engine)
     try:
