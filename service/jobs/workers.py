@@ -9,13 +9,14 @@ one-second reads, so they stop within about a second and still take commands.
 from __future__ import annotations
 
 from rq import SimpleWorker, Worker
+from rq.worker import BaseWorker
 
 __all__ = ["ForkingWorker", "InProcessWorker"]
 
 _COMMAND_POLL_SECONDS = 1
 
 
-class _QuickToStop(Worker):
+class _QuickToStop(BaseWorker):
     def subscribe(self) -> None:
         """RQ's own subscription, with reads short enough for a prompt stop."""
         self.pubsub = self.connection.pubsub()
@@ -27,7 +28,7 @@ class _QuickToStop(Worker):
         )
 
 
-class ForkingWorker(_QuickToStop):
+class ForkingWorker(_QuickToStop, Worker):
     """Each job in a work horse forked for it: a plugin that leaks or crashes takes only its
     job down."""
 

@@ -3,6 +3,7 @@ connections from one job to the next."""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -23,8 +24,8 @@ PROMPT_SECONDS = 3.0
 
 
 def leave_file(path: str) -> None:
-    """A job that leaves a file behind."""
-    Path(path).write_text("done")
+    """A job that leaves a file behind, naming the process that ran it."""
+    Path(path).write_text(str(os.getpid()))
 
 
 @pytest.mark.parametrize("kind", [ForkingWorker, InProcessWorker])
@@ -39,7 +40,8 @@ def test_a_burst_worker_runs_the_queue_and_exits_promptly(
     )
     took = time.monotonic() - started
     redis.close()
-    assert (tmp_path / "done").exists()
+    ran_in = int((tmp_path / "done").read_text())
+    assert (ran_in == os.getpid()) == (kind is InProcessWorker)
     assert took < PROMPT_SECONDS, f"{kind.__name__} took {took:.1f} s to drain and exit"
 
 
