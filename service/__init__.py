@@ -14,7 +14,7 @@ if TYPE_CHECKING:
         RetryableError,
         parse_retry_after,
     )
-    from service.plugin_host.remote_http import DEFAULT_TIMEOUT, remote_request
+    from service.plugin_host.remote_http import DEFAULT_TIMEOUT, remote_client, remote_request
     from service.plugin_host.types import (
         AttachResult,
         CreatedIssue,
@@ -82,6 +82,7 @@ __all__ = [
     "hmac_sha256",
     "hookimpl",
     "parse_retry_after",
+    "remote_client",
     "remote_request",
     "render_markdown",
     "render_text",
@@ -115,6 +116,7 @@ _EXPORTS = {
     "RetryableError": "service.plugin_host.remote_errors",
     "parse_retry_after": "service.plugin_host.remote_errors",
     "DEFAULT_TIMEOUT": "service.plugin_host.remote_http",
+    "remote_client": "service.plugin_host.remote_http",
     "remote_request": "service.plugin_host.remote_http",
     "ErrorGroup": "service.report.replay_report",
     "ReplayReport": "service.report.replay_report",

@@ -10,7 +10,7 @@ import httpx
 import msgspec
 
 from plugins.jira.settings import JiraConfig
-from service import DEFAULT_TIMEOUT, PermanentError, ReportFile, __version__, remote_request
+from service import PermanentError, ReportFile, __version__, remote_client, remote_request
 
 __all__ = ["Comment", "JiraClient"]
 
@@ -63,14 +63,13 @@ class JiraClient:
     """An authenticated connection to one Jira site; use it as a context manager."""
 
     def __init__(self, config: JiraConfig) -> None:
-        self._http = httpx.Client(
-            base_url=config.url,
+        self._http = remote_client(
+            config.url,
             headers={
                 "Authorization": config.authorization,
                 "Accept": "application/json",
                 "User-Agent": f"ReplayDesk/{__version__}",
             },
-            timeout=DEFAULT_TIMEOUT,
         )
 
     def __enter__(self) -> JiraClient:

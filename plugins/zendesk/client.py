@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 
 from plugins.zendesk.settings import ZendeskConfig
-from service import DEFAULT_TIMEOUT, PermanentError, ReportFile, __version__, remote_request
+from service import PermanentError, ReportFile, __version__, remote_client, remote_request
 
 __all__ = ["ZendeskClient"]
 
@@ -47,7 +47,7 @@ class ZendeskClient:
             "Accept": "application/json",
             "User-Agent": f"ReplayDesk/{__version__}",
         }
-        self._http = httpx.Client(base_url=config.url, headers=headers, timeout=DEFAULT_TIMEOUT)
+        self._http = remote_client(config.url, headers=headers)
 
     def __enter__(self) -> ZendeskClient:
         return self

@@ -9,7 +9,6 @@ import httpx
 import msgspec
 
 from service import (
-    DEFAULT_TIMEOUT,
     AttachResult,
     PluginSettings,
     ReplayReport,
@@ -21,6 +20,7 @@ from service import (
     WebhookRejected,
     WebhookRequest,
     hookimpl,
+    remote_client,
     remote_request,
     render_markdown,
     timestamp_is_fresh,
@@ -56,7 +56,7 @@ def replaydesk_ticket_provider() -> TicketProvider:
 def _client(settings: PluginSettings) -> httpx.Client:
     token = settings.require("TOKEN")
     headers = {"Authorization": f"Bearer {token}"}
-    return httpx.Client(base_url=settings.require("URL"), headers=headers, timeout=DEFAULT_TIMEOUT)
+    return remote_client(settings.require("URL"), headers=headers)
 
 
 def _comments_path(ticket: TicketRef) -> str:
