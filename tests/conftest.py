@@ -7,6 +7,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -144,3 +145,11 @@ async def move_chunks(client: AsyncTestClient) -> None:  # type: ignore[type-arg
     """
     flush = client.app.state.services.ingestor.mover.flush
     await asyncio.to_thread(client.blocking_portal.call, flush)
+
+
+def user_path(user_id: str) -> str:
+    """The user's path as the test client needs it: it decodes a path twice (httpx, then its
+    transport), where a server decodes once. Dots are encoded too, or `.` and `..` would be
+    taken as relative segments."""
+    segment = quote(user_id, safe="").replace(".", "%2E")  # no `.` or `..` to normalise away
+    return "/api/v1/users/" + quote(segment, safe="")

@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from service.settings import Settings
 from service.storage.models import ChunkJournalRow
 from service.web.app import create_app
-from tests.conftest import AUTH, INGEST
+from tests.conftest import AUTH, INGEST, user_path
 from tests.recordings import checkout_events
 
 settings.register_profile(
@@ -267,7 +267,7 @@ def test_nothing_a_browser_sends_breaks_the_service(
         assert read.status_code == 200, (suffix, read.text)
     user = service.get(f"/api/v1/sessions/{path}", headers=AUTH).json()["user_id"]
     if user is not None:
-        erased = service.delete(f"/api/v1/users/{quote(user, safe='')}", headers=AUTH)
+        erased = service.delete(user_path(user), headers=AUTH)
         assert erased.status_code < 300, erased.text
         gone = service.get(f"/api/v1/sessions/{path}", headers=AUTH)
         assert gone.status_code == 404, gone.text

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 import msgspec
 import pytest
 
 from service.storage.session_store import SessionStore
 from tests.batch_records import batch_record, store_batch
-from tests.conftest import AUTH, INGEST, move_chunks
+from tests.conftest import AUTH, INGEST, move_chunks, user_path
 from tests.recordings import BASE_TS, batch, checkout_events
 
 # Odd but accepted at ingest (service/identifiers.py refuses `/`, `.`, `..` and control
@@ -33,14 +32,6 @@ ODD_USER_IDS = [
     "~tilde",
     "x" * 256,
 ]
-
-
-def user_path(user_id: str) -> str:
-    """The user's path as the test client needs it: it decodes a path twice (httpx, then its
-    transport), where a server decodes once. Dots are encoded too, or `.` and `..` would be
-    taken as relative segments."""
-    segment = quote(user_id, safe="").replace(".", "%2E")  # no `.` or `..` to normalise away
-    return "/api/v1/users/" + quote(segment, safe="")
 
 
 async def ingest(client: Any, session_id: str, user_id: str) -> None:
