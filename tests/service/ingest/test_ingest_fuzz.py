@@ -31,20 +31,22 @@ from service.web.app import create_app
 from tests.conftest import AUTH, INGEST, user_path
 from tests.recordings import checkout_events
 
-settings.register_profile(
-    "ci",
-    max_examples=60,
-    deadline=None,
-    database=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-settings.register_profile(
-    "fuzz",
-    max_examples=int(os.environ.get("REPLAYDESK_FUZZ_EXAMPLES", "5000")),
-    deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
-settings.load_profile(os.environ.get("REPLAYDESK_FUZZ_PROFILE", "ci"))
+# This test's own settings (other hypothesis tests keep theirs): a few dozen examples in
+# `make test`, many more in `make fuzz`.
+_RUNS = {
+    "ci": settings(
+        max_examples=60,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    ),
+    "fuzz": settings(
+        max_examples=int(os.environ.get("REPLAYDESK_FUZZ_EXAMPLES", "5000")),
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    ),
+}
+RUN = _RUNS[os.environ.get("REPLAYDESK_FUZZ_PROFILE", "ci")]
 
 NOW = int(time.time() * 1000)
 _tenant_sessions = itertools.count()
@@ -231,6 +233,7 @@ def backlog_after_moving(client: TestClient[Any]) -> int:
         time.sleep(0.05)
 
 
+@RUN
 @given(example=bodies())
 def test_nothing_a_browser_sends_breaks_the_service(
     service: TestClient[Any], example: tuple[bytes, dict[str, str], str | None, Any]
