@@ -10,14 +10,21 @@ request), a batch whose newest event lies in the future tells the offset at leas
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
+import msgspec
+
 from service.errors import BatchInvalid
+from service.ingest.signals.batch_pass import ProcessedBatch
+from service.signal_kinds import Signal
 
 __all__ = [
     "EARLIEST_MS",
     "MAX_AHEAD_MS",
     "MIN_CORRECTION_MS",
-    "check_event_times",
+    "ServiceTimes",
     "clock_offset",
+    "on_service_clock",
     "parse_sent_at",
 ]
 
@@ -59,26 +66,40 @@ def clock_offset(sent_at: int | None, received_at: int, newest_event_ms: int | N
     return offset if abs(offset) >= MIN_CORRECTION_MS else 0
 
 
-def check_event_times(
-    earliest: tuple[int, int] | None,
-    newest: tuple[int, int] | None,
-    offset: int,
-    received_at: int,
-) -> None:
-    """400 naming the event when a corrected time is before 2000 or in the future.
+class ServiceTimes(NamedTuple):
+    """A batch's derived times on the service's clock."""
 
-    `earliest` and `newest` are (index in the batch, timestamp) of the batch's first and last
-    events in time.
+    first_ts: int | None
+    last_ts: int | None
+    signals: list[Signal]
+
+
+def on_service_clock(
+    processed: ProcessedBatch, sent_at: int | None, received_at: int
+) -> ServiceTimes:
+    """The batch's first and last times and its signals, shifted onto the service's clock.
+
+    400 naming the event when a shifted time is before 2000 or more than `MAX_AHEAD_MS` past
+    the receive time.
     """
-    if earliest is not None and earliest[1] + offset < EARLIEST_MS:
-        index, ts = earliest
-        raise BatchInvalid(f"events[{index}]: timestamp {ts} is before 2000{_corrected(offset)}")
-    if newest is not None and newest[1] + offset > received_at + MAX_AHEAD_MS:
-        index, ts = newest
+    offset = clock_offset(sent_at, received_at, processed.last_ts)
+    first, last = processed.first_ts, processed.last_ts
+    if first is not None and first + offset < EARLIEST_MS:
         raise BatchInvalid(
-            f"events[{index}]: timestamp {ts} is in the future{_corrected(offset)}; "
-            "send sent_at with the sender's clock"
+            f"events[{processed.first_index}]: timestamp {first} is before 2000{_corrected(offset)}"
         )
+    if last is not None and last + offset > received_at + MAX_AHEAD_MS:
+        raise BatchInvalid(
+            f"events[{processed.last_index}]: timestamp {last} is in the future"
+            f"{_corrected(offset)}; send sent_at with the sender's clock"
+        )
+    if not offset:
+        return ServiceTimes(first, last, processed.signals)
+    return ServiceTimes(
+        None if first is None else first + offset,
+        None if last is None else last + offset,
+        [msgspec.structs.replace(signal, ts=signal.ts + offset) for signal in processed.signals],
+    )
 
 
 def _corrected(offset: int) -> str:

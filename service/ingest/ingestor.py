@@ -12,7 +12,7 @@ from service.clock import now_ms
 from service.errors import BatchTooDeep, UserErased
 from service.ingest.body import NESTED_TOO_DEEP, IngestLimits, decode_batch, read_body
 from service.ingest.chunk_mover import ChunkMover
-from service.ingest.clock_skew import check_event_times, clock_offset
+from service.ingest.clock_skew import on_service_clock
 from service.ingest.group_writer import BatchWriter, PendingBatch
 from service.ingest.signals.batch_pass import process_events
 from service.sessions.erasure import ErasureKeys, purge_sessions
@@ -98,28 +98,20 @@ class Ingestor:
         user_id = processed.identified_user_id or batch.user_id
         subjects = [self.erasure_keys.session(batch.session_id)]
         subjects += [self.erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
-        offset = clock_offset(sent_at, received_at, processed.last_ts)
-        check_event_times(
-            _at(processed.first_index, processed.first_ts),
-            _at(processed.last_index, processed.last_ts),
-            offset,
-            received_at,
-        )
+        times = on_service_clock(processed, sent_at, received_at)
         chunk = compress_chunk(processed.events_json)
         record = BatchRecord(
             session_id=batch.session_id,
             seq=batch.seq,
             user_id=user_id,
             blob_key=chunk_blob_key(batch.session_id, batch.seq, chunk),
-            first_ts=_shifted(processed.first_ts, offset),
-            last_ts=_shifted(processed.last_ts, offset),
+            first_ts=times.first_ts,
+            last_ts=times.last_ts,
             event_count=processed.event_count,
             byte_count=len(chunk),
             received_at=received_at,
             final=batch.final,
-            signals=[msgspec.structs.replace(s, ts=s.ts + offset) for s in processed.signals]
-            if offset
-            else processed.signals,
+            signals=times.signals,
         )
         stored = await self.writer.store(
             PendingBatch(record=record, chunk=chunk, subject_hashes=subjects)
@@ -143,11 +135,3 @@ class Ingestor:
         except Exception:
             # The batch is refused all the same; retention removes the session at the latest.
             log.exception("could not remove the session of an erased subject just written")
-
-
-def _at(index: int | None, ts: int | None) -> tuple[int, int] | None:
-    return None if index is None or ts is None else (index, ts)
-
-
-def _shifted(ts: int | None, offset: int) -> int | None:
-    return None if ts is None else ts + offset
