@@ -12,6 +12,7 @@ if TYPE_CHECKING:
         PermanentError,
         RemoteError,
         RetryableError,
+        before_the_write,
         parse_retry_after,
     )
     from service.plugin_host.remote_http import DEFAULT_TIMEOUT, remote_client, remote_request
@@ -77,6 +78,7 @@ __all__ = [
     "WebhookRejected",
     "WebhookRequest",
     "__version__",
+    "before_the_write",
     "format_offset",
     "headline",
     "hmac_sha256",
@@ -114,6 +116,7 @@ _EXPORTS = {
     "PermanentError": "service.plugin_host.remote_errors",
     "RemoteError": "service.plugin_host.remote_errors",
     "RetryableError": "service.plugin_host.remote_errors",
+    "before_the_write": "service.plugin_host.remote_errors",
     "parse_retry_after": "service.plugin_host.remote_errors",
     "DEFAULT_TIMEOUT": "service.plugin_host.remote_http",
     "remote_client": "service.plugin_host.remote_http",

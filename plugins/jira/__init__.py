@@ -25,6 +25,7 @@ from service import (
     TicketProvider,
     TicketRef,
     WebhookRequest,
+    before_the_write,
     hookimpl,
 )
 
@@ -73,8 +74,10 @@ def replaydesk_attach_report(
     config, key = load_config(settings), ticket.ticket_id
     with JiraClient(config) as jira:
         # The comment carries the marker, so it goes last: once a retry finds it
-        # (replaydesk_find_attachment), the link and the log file are there too.
-        add_link_and_log(jira, key, report)
+        # (replaydesk_find_attachment), the link and the log file are there too. Until then
+        # no comment can be there to find, and both may run again.
+        with before_the_write():
+            add_link_and_log(jira, key, report)
         comment_id = jira.add_comment(key, report_comment(report))
     return AttachResult(
         remote_id=comment_id, kind="comment", url=config.browse_url(key, comment_id)
@@ -121,8 +124,10 @@ def replaydesk_create_issue(
     fields = issue_fields(request, report, project, request.issue_type or config.issue_type)
     with JiraClient(config) as jira:
         # A retry after an answer that got lost finds the issue by its request label instead
-        # of opening a second one (Jira's search sees a new issue within seconds).
-        found = jira.issue_labelled(request_label(request)) if request.marker else None
+        # of opening a second one (Jira's search sees a new issue within seconds). Only then:
+        # after a refused or rate-limited create there is nothing to find.
+        look = request.marker and request.may_exist
+        found = jira.issue_labelled(request_label(request)) if look else None
         key = found or jira.create_issue(fields)
         try:
             add_link_and_log(jira, key, report)

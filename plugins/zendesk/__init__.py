@@ -23,6 +23,7 @@ from service import (
     TicketProvider,
     TicketRef,
     WebhookRequest,
+    before_the_write,
     hookimpl,
 )
 
@@ -37,7 +38,9 @@ def _write_note(
     config: ZendeskConfig, ticket: TicketRef, html_body: str, file: ReportFile | None = None
 ) -> AttachResult:
     with ZendeskClient(config) as client:
-        uploads = [client.upload(file)] if file is not None else []
+        # The note is the write: a failed upload before it leaves no note for a retry to find.
+        with before_the_write():
+            uploads = [client.upload(file)] if file is not None else []
         try:
             comment_id = client.add_private_note(ticket.ticket_id, html_body, uploads)
         except RemoteError as exc:

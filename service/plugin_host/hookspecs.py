@@ -69,10 +69,14 @@ def replaydesk_attach_report(
     Runs only inside a job, never on a request path, so it may call the network. Raise
     `RetryableError` for timeouts, 5xx and 429 (with `retry_after`) and `PermanentError` for
     answers that will not change (400, 401, 403, 404, 422); `remote_request` does this for
-    httpx calls. Put `report.marker` into what you write and pass it as the vendor's
-    idempotency key where there is one: a retry then finds the earlier write instead of
-    writing twice. The job records your result and never calls this hook again for the same
-    ticket and session once it returned.
+    httpx calls, and sets the error's `may_have_written` to False when the request provably
+    was not processed (no connection, 4xx, 503). When your hook makes calls before its write
+    (an upload the note takes), run them inside `with before_the_write():` so their errors say
+    so too: the retry then writes at once instead of looking for an earlier write first. Put
+    `report.marker` into what you write and pass it as the vendor's idempotency key where
+    there is one: a retry then finds the earlier write instead of writing twice. The job
+    records your result and never calls this hook again for the same ticket and session once
+    it returned.
 
     :param ticket: the ticket to write to (its `provider` is yours).
     :param report: the report: viewer link, session summary, errors, failed requests, steps.
@@ -89,8 +93,10 @@ def replaydesk_find_attachment(
 
     Called inside a job before `replaydesk_attach_report` whenever an earlier attempt for the
     same ticket and session may have reached the remote side (it started but did not record a
-    result: a timeout, a 5xx after the write, a crash). Optional: without it, a retry relies on
-    the vendor's idempotency key alone.
+    result: a read timeout, a 5xx after the write, a crash). Not called when every earlier
+    attempt failed with an error whose `may_have_written` is False (a 429, a refused
+    connection, an error raised inside `before_the_write()`). Optional: without it, a retry
+    relies on the vendor's idempotency key alone.
 
     :param ticket: the ticket the report was meant for.
     :param marker: the `ReplayReport.marker` of that report.
@@ -175,9 +181,12 @@ def replaydesk_create_issue(
     Called inside a job, at most once per request unless it raised. Write the report into the
     issue (its description, links, the log file) the way `replaydesk_attach_report` would:
     ReplayDesk records the issue as already carrying this session's report. Errors as for
-    `replaydesk_attach_report`.
+    `replaydesk_attach_report`. When `request.may_exist` is True an earlier attempt may have
+    opened the issue without the answer arriving: look for one carrying `request.marker`
+    first and return it instead of opening a second; when False, open it at once.
 
-    :param request: summary, project and issue type asked for (None: your defaults).
+    :param request: summary, project and issue type asked for (None: your defaults), the
+        `marker` to write into the issue, and `may_exist`.
     :param report: the session's report; its links are not bound to any ticket.
     :param settings: your plugin's settings.
     :return: the issue created.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -12,7 +13,9 @@ __all__ = [
     "PermanentError",
     "RemoteError",
     "RetryableError",
+    "before_the_write",
     "error_for_status",
+    "may_have_written",
     "parse_retry_after",
     "rate_limit_wait",
 ]
@@ -22,17 +25,30 @@ __all__ = [
 PERMANENT_STATUSES = frozenset({400, 401, 403, 404, 405, 409, 410, 413, 415, 422})
 # These say "not now": request timeout, too early, rate limited.
 RETRYABLE_CLIENT_STATUSES = frozenset({408, 425, 429})
+# Answers from a server that did not process the request: every 4xx refuses it (408, 425, 429
+# included), and 503 says the service is not taking requests. Other 5xx may come after the work.
+_NOT_PROCESSED_SERVER_STATUSES = frozenset({503})
 # A longer wait than a day is not a wait but an outage; the retry policy's own limits apply.
 MAX_RETRY_AFTER_SECONDS = 24 * 3600.0
 
 
 class RemoteError(Exception):
-    """A remote API call failed. `status` is the HTTP status when there was an answer."""
+    """A remote API call failed. `status` is the HTTP status when there was an answer.
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    `may_have_written` says whether the write the hook was making may have reached the remote
+    side anyway. True (the default) is the safe answer: the next attempt first looks for it
+    (`replaydesk_find_attachment`, or `IssueRequest.may_exist`). False means it provably did
+    not: the connection was never made, the answer refused the request (4xx, 503), or the
+    call that failed came before the write.
+    """
+
+    def __init__(
+        self, message: str, *, status: int | None = None, may_have_written: bool = True
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
+        self.may_have_written = may_have_written
 
 
 class RetryableError(RemoteError):
@@ -42,14 +58,37 @@ class RetryableError(RemoteError):
     """
 
     def __init__(
-        self, message: str, *, status: int | None = None, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        may_have_written: bool = True,
     ) -> None:
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, may_have_written=may_have_written)
         self.retry_after = retry_after
 
 
 class PermanentError(RemoteError):
     """Trying again cannot help until someone changes something (credentials, ticket, payload)."""
+
+
+def may_have_written(error: BaseException) -> bool:
+    """Whether the failed attempt's write may have landed: only a `RemoteError` that says
+    otherwise rules it out (any other exception may have come at any point)."""
+    return not isinstance(error, RemoteError) or error.may_have_written
+
+
+@contextmanager
+def before_the_write() -> Iterator[None]:
+    """Mark a `RemoteError` raised inside as coming before the hook's write, so the next
+    attempt need not look for that write: wrap the calls a hook makes before it (an upload the
+    note then takes, a link added before the comment), never the write itself."""
+    try:
+        yield
+    except RemoteError as error:
+        error.may_have_written = False
+        raise
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -118,7 +157,8 @@ def error_for_status(
     if status < 400:
         return None
     message = f"{what} answered {status}" + (f": {detail}" if detail else "")
+    processed = status >= 500 and status not in _NOT_PROCESSED_SERVER_STATUSES
     if status >= 500 or status in RETRYABLE_CLIENT_STATUSES:
         wait = retry_after if isinstance(retry_after, float) else parse_retry_after(retry_after)
-        return RetryableError(message, status=status, retry_after=wait)
-    return PermanentError(message, status=status)
+        return RetryableError(message, status=status, retry_after=wait, may_have_written=processed)
+    return PermanentError(message, status=status, may_have_written=processed)

@@ -15,6 +15,9 @@ __all__ = ["DEFAULT_TIMEOUT", "remote_client", "remote_request"]
 
 # A tracker that has not answered in 10 s is better retried later than waited for.
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Failures before a request left: no connection was made (refused, or none within the connect
+# timeout) or none was free in the pool. A read timeout or a dropped connection may come after.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 # Enough of an error body to say what the remote side disliked, short enough for a log line.
 DETAIL_CHARS = 300
 
@@ -46,14 +49,24 @@ def remote_request(
     (with the wait `Retry-After` or the rate-limit reset headers ask for); other 4xx raise
     `PermanentError`. `what` names the call in
     messages (default: the method and the URL's path).
+
+    The error's `may_have_written` is False when the request provably was not processed: no
+    connection was made (refused, connect or pool timeout), or the answer was a 4xx or 503.
+    A read timeout, a dropped connection or another 5xx may come after the remote side wrote.
     """
     label = what or f"{method} {httpx.URL(url).path}"
     try:
         response = client.request(method, url, **kwargs)
     except httpx.TimeoutException as exc:
-        raise RetryableError(f"{label} timed out ({type(exc).__name__})") from exc
+        raise RetryableError(
+            f"{label} timed out ({type(exc).__name__})",
+            may_have_written=not isinstance(exc, _NOT_SENT),
+        ) from exc
     except httpx.TransportError as exc:
-        raise RetryableError(f"{label} failed: {type(exc).__name__}: {exc}") from exc
+        raise RetryableError(
+            f"{label} failed: {type(exc).__name__}: {exc}",
+            may_have_written=not isinstance(exc, _NOT_SENT),
+        ) from exc
     error = error_for_status(
         response.status_code,
         label,

@@ -107,7 +107,11 @@ class IssueRequest(msgspec.Struct, frozen=True, kw_only=True):
     marker: str = ""
     """Identifies this request; it starts with `replaydesk-issue-`. Write it into the issue (a
     label, a property): the issue's own "created" webhook can then tell that the issue carries
-    its report already."""
+    its report already, and a retry can find the issue."""
+    may_exist: bool = True
+    """Whether an earlier attempt at this request may have opened the issue (it started and
+    did not finish with an error saying it opened nothing: see `RemoteError.may_have_written`).
+    Look for an issue carrying `marker` before opening one only when True."""
 
 
 class CreatedIssue(msgspec.Struct, frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -24,6 +25,7 @@ __all__ = [
     "ChunkRow",
     "ErasureRow",
     "IngestKeyRow",
+    "IssueAttemptRow",
     "RevokedTokenRow",
     "SessionEndNoticeRow",
     "SessionRow",
@@ -222,8 +224,13 @@ class TicketAttachmentRow(Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
     # NULL while the job is not (known to be) in the queue: the outbox relay enqueues it.
     enqueued_at: Mapped[int | None] = mapped_column(BigInteger)
-    # Remote writes started; above zero, an earlier attempt may have reached the tracker.
+    # Remote writes started.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # An earlier attempt may have reached the tracker, so a retry looks for its write first. Set
+    # when an attempt starts (a crash leaves it set); cleared when that attempt's error says it
+    # wrote nothing and no attempt before it was uncertain. Once set by a settled attempt it
+    # stays set.
+    write_uncertain: Mapped[bool] = mapped_column(Boolean, server_default=false())
     # A running job holds the row until then, so two workers never write the same report.
     lease_until: Mapped[int | None] = mapped_column(BigInteger)
     remote: Mapped[dict[str, Any] | None] = mapped_column(JSON)
@@ -234,6 +241,23 @@ class TicketAttachmentRow(Base):
         UniqueConstraint("provider", "ticket_id", "session_id", name="uq_ticket_attachment"),
         Index("ix_ticket_attachments_outbox", "state", "enqueued_at"),
     )
+
+
+class IssueAttemptRow(Base):
+    """Attempts at opening one provider's issue for one session, until the issue is recorded
+    (as a written `TicketAttachmentRow`, when the row goes): whether a retry must look for an
+    issue an earlier attempt may have opened."""
+
+    __tablename__ = "issue_attempts"
+
+    # `issue-<hash of provider, session>`: also the RQ job id.
+    job_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[str] = mapped_column(String(128))
+    attempts: Mapped[int] = mapped_column(Integer)
+    # As `TicketAttachmentRow.write_uncertain`.
+    write_uncertain: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
 class SessionEndNoticeRow(Base):

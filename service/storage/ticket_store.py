@@ -1,4 +1,5 @@
-"""SQL of ticket attachments: the idempotency record, the job's lease, and the outbox."""
+"""SQL of ticket attachments: the idempotency record, the job's lease, and the outbox; and the
+attempts at opening an issue."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.storage.models import TicketAttachmentRow
+from service.storage.models import IssueAttemptRow, TicketAttachmentRow
 
 __all__ = ["AttachmentRecord", "AttachmentState", "TicketStore"]
 
 attachments = cast(Table, TicketAttachmentRow.__table__)
+issue_attempts = cast(Table, IssueAttemptRow.__table__)
 
 AttachmentState = Literal["pending", "written", "failed"]
 
@@ -34,6 +36,8 @@ class AttachmentRecord(msgspec.Struct, frozen=True, kw_only=True):
     updated_at: int
     enqueued_at: int | None
     attempts: int
+    write_uncertain: bool
+    """An earlier attempt may have reached the tracker: look for its write before writing."""
     lease_until: int | None
     remote: dict[str, Any] | None
     error: str | None
@@ -41,7 +45,8 @@ class AttachmentRecord(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _record(row: Any) -> AttachmentRecord:
-    return AttachmentRecord(**dict(row._mapping))
+    values = dict(row._mapping)
+    return AttachmentRecord(**{**values, "write_uncertain": bool(values["write_uncertain"])})
 
 
 class TicketStore:
@@ -156,7 +161,8 @@ class TicketStore:
 
     async def purge_settled(self, before: int) -> int:
         """Forget written and failed reports last touched before `before` (ms); pending ones
-        stay (the outbox still owes them). Returns how many went."""
+        stay (the outbox still owes them). Attempts at opening an issue that old go too: their
+        jobs are long over. Returns how many reports went."""
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 delete(attachments).where(
@@ -164,7 +170,59 @@ class TicketStore:
                     attachments.c.updated_at < before,
                 )
             )
+            await conn.execute(delete(issue_attempts).where(issue_attempts.c.updated_at < before))
         return int(result.rowcount or 0)
+
+    async def start_issue_attempt(
+        self, job_id: str, provider: str, session_id: str, now: int
+    ) -> bool:
+        """Count an attempt at opening the issue, about to start, as one that may open it.
+
+        Returns whether an earlier attempt may have opened it (then the plugin looks first).
+        """
+        async with self.engine.begin() as conn:
+            earlier = (
+                await conn.execute(
+                    select(issue_attempts.c.write_uncertain).where(
+                        issue_attempts.c.job_id == job_id
+                    )
+                )
+            ).scalar()
+            await conn.execute(
+                self._insert(issue_attempts)
+                .values(
+                    job_id=job_id,
+                    provider=provider,
+                    session_id=session_id,
+                    attempts=1,
+                    write_uncertain=True,
+                    updated_at=now,
+                )
+                .on_conflict_do_update(
+                    index_elements=["job_id"],
+                    set_={
+                        "attempts": issue_attempts.c.attempts + 1,
+                        "write_uncertain": True,
+                        "updated_at": now,
+                    },
+                )
+            )
+        return bool(earlier)
+
+    async def issue_attempt_opened_nothing(self, job_id: str, now: int) -> None:
+        """No attempt so far can have opened the issue (the caller knows the earlier ones were
+        certain and this one's error says so): the next attempt need not look for it."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(issue_attempts)
+                .where(issue_attempts.c.job_id == job_id)
+                .values(write_uncertain=False, updated_at=now)
+            )
+
+    async def forget_issue_attempts(self, job_id: str) -> None:
+        """The issue is recorded (as a written report): its attempts no longer matter."""
+        async with self.engine.begin() as conn:
+            await conn.execute(delete(issue_attempts).where(issue_attempts.c.job_id == job_id))
 
     async def mark_enqueued(self, job_id: str, now: int) -> None:
         """The job is in the queue (the outbox relay no longer needs to enqueue it)."""
@@ -216,12 +274,14 @@ class TicketStore:
         return _record(row)
 
     async def start_attempt(self, job_id: str, now: int) -> None:
-        """Count a remote write about to start (before it starts: it may land and then fail)."""
+        """Count a remote write about to start (before it starts: it may land and then fail,
+        or the worker may die), and take it as one that may have written until its error says
+        otherwise."""
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(attachments)
                 .where(attachments.c.job_id == job_id)
-                .values(attempts=attachments.c.attempts + 1, updated_at=now)
+                .values(attempts=attachments.c.attempts + 1, write_uncertain=True, updated_at=now)
             )
 
     async def mark_written(self, job_id: str, remote: dict[str, Any], now: int) -> None:
@@ -240,11 +300,20 @@ class TicketStore:
                 )
             )
 
-    async def record_error(self, job_id: str, error: str, failed: bool, now: int) -> None:
-        """An attempt failed: keep the error; `failed` gives up (else a retry follows)."""
+    async def record_error(
+        self, job_id: str, error: str, failed: bool, now: int, *, wrote_nothing: bool = False
+    ) -> None:
+        """An attempt failed: keep the error; `failed` gives up (else a retry follows).
+
+        `wrote_nothing`: no attempt so far can have reached the tracker (the caller knows the
+        earlier ones were certain and this one's error says it did not write), so the next
+        attempt writes without looking first.
+        """
         values: dict[str, Any] = {"error": error, "updated_at": now, "lease_until": None}
         if failed:
             values["state"] = "failed"
+        if wrote_nothing:
+            values["write_uncertain"] = False
         async with self.engine.begin() as conn:
             await conn.execute(
                 update(attachments)

@@ -11,7 +11,7 @@ from service.clock import now_ms
 from service.errors import NotFound
 from service.jobs.retry_policies import is_retryable
 from service.plugin_host.host import PluginHost
-from service.plugin_host.remote_errors import PermanentError, RetryableError
+from service.plugin_host.remote_errors import PermanentError, RetryableError, may_have_written
 from service.plugin_host.types import AttachResult, MissingRecording, TicketRef
 from service.report.replay_report import ReplayReport, build_replay_report
 from service.report.session_log import log_file
@@ -99,7 +99,14 @@ class ReportDelivery:
             result, already = await self._write(claimed)
         except Exception as exc:
             failed = final_attempt or not is_retryable(exc)
-            await self.ticket_store.record_error(job_id, describe_error(exc), failed, now_ms())
+            await self.ticket_store.record_error(
+                job_id,
+                describe_error(exc),
+                failed,
+                now_ms(),
+                # Certain only if every attempt was: one that may have written stays so.
+                wrote_nothing=not claimed.write_uncertain and not may_have_written(exc),
+            )
             raise
         remote = msgspec.to_builtins(result)
         await self.ticket_store.mark_written(job_id, remote, now_ms())
@@ -108,8 +115,9 @@ class ReportDelivery:
     async def _write(self, record: AttachmentRecord) -> tuple[AttachResult, bool]:
         ticket = TicketRef(provider=record.provider, ticket_id=record.ticket_id)
         marker = attachment_marker(record.job_id)
-        if record.attempts > 0:
-            # An earlier attempt started a write and recorded no result: it may have landed.
+        if record.write_uncertain:
+            # An earlier attempt started a write and recorded no result, and nothing says it
+            # failed before writing: it may have landed.
             found = await self._look_for_earlier_write(ticket, marker)
             if found is not None:
                 return found, True

@@ -12,7 +12,7 @@ from service.clock import now_ms
 from service.errors import BadRequest, NotFound, StorageUnavailable
 from service.jobs.queue import JobQueue
 from service.plugin_host.host import PluginHost
-from service.plugin_host.remote_errors import PermanentError
+from service.plugin_host.remote_errors import PermanentError, may_have_written
 from service.plugin_host.types import IssueRequest
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import AttachmentRecord, TicketStore
@@ -125,10 +125,17 @@ async def file_issue(
     existing = _filed(await ticket_store.written_for_session(provider, session_id))
     if existing is not None:
         return _as_filed(existing)
-    marker = f"replaydesk-issue-{issue_job_id(provider, session_id).removeprefix('issue-')[:16]}"
+    job_id = issue_job_id(provider, session_id)
+    marker = f"replaydesk-issue-{job_id.removeprefix('issue-')[:16]}"
     report = await delivery.build_report(session_id, marker)
-    asked = msgspec.structs.replace(request, marker=marker)
-    created = await asyncio.to_thread(plugins.create_issue, provider, asked, report)
+    earlier = await ticket_store.start_issue_attempt(job_id, provider, session_id, now_ms())
+    asked = msgspec.structs.replace(request, marker=marker, may_exist=earlier)
+    try:
+        created = await asyncio.to_thread(plugins.create_issue, provider, asked, report)
+    except Exception as exc:
+        if not earlier and not may_have_written(exc):
+            await ticket_store.issue_attempt_opened_nothing(job_id, now_ms())
+        raise
     if created is None:
         raise PermanentError(f"the {provider} plugin opened no issue")
     remote = {"remote_id": created.ticket_id, "kind": ISSUE_KIND, "url": created.url}
@@ -141,6 +148,7 @@ async def file_issue(
         remote,
         now_ms(),
     )
+    await ticket_store.forget_issue_attempts(job_id)
     return FiledIssue(
         provider=provider,
         session_id=session_id,

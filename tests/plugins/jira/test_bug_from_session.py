@@ -11,7 +11,7 @@ from service.settings import Settings
 from tests.conftest import AUTH
 from tests.job_runner import settle
 from tests.plugins.jira.conftest import SITE
-from tests.plugins.jira.fake_jira import FakeJira
+from tests.plugins.jira.fake_jira import FakeJira, Fault
 from tests.plugins.jira.test_webhook_delivery import SESSION, deliver, issue_created
 from tests.recordings import record_session
 
@@ -45,6 +45,43 @@ async def test_the_api_opens_one_bug_and_its_own_webhook_adds_no_comment(
     assert again.status_code == 200 and again.json()["ticket_id"] == key
     await settle(jira_settings.redis_url)
     assert len(jira.created) == 1 and jira.comments_on(key) == []
+
+
+async def open_bug(client: Any, settings: Settings) -> dict[str, Any]:
+    """Ask for the session's bug, run the jobs (retries included); the job's final state."""
+    await record_session(client, SESSION)
+    asked = await client.post(
+        f"/api/v1/sessions/{SESSION}/issues", json={"project": "SHOP"}, headers=AUTH
+    )
+    assert asked.status_code == 202, asked.text
+    await settle(settings.redis_url)
+    job = await client.get(f"/api/v1/jobs/{asked.json()['job_id']}", headers=AUTH)
+    state: dict[str, Any] = job.json()
+    assert state["state"] == "finished", state
+    return state
+
+
+async def test_a_rate_limited_create_is_retried_without_searching_first(
+    jira_client: Any, jira: FakeJira, jira_settings: Settings
+) -> None:
+    jira.fail_next("createIssue", Fault(429, {"Retry-After": "1"}))
+    job = await open_bug(jira_client, jira_settings)
+    # The 429 opened nothing, so there was nothing to search for.
+    assert jira.calls.count("createIssue") == 2 and len(jira.created) == 1
+    assert "searchAndReconsileIssuesUsingJql" not in jira.calls
+    assert job["result"]["ticket_id"] == "SHOP-24"
+
+
+async def test_a_create_whose_answer_got_lost_is_found_by_the_retry(
+    jira_client: Any, jira: FakeJira, jira_settings: Settings
+) -> None:
+    jira.fail_next("createIssue", Fault(504, lands=True))  # opened, but the answer got lost
+    job = await open_bug(jira_client, jira_settings)
+    assert jira.calls.count("createIssue") == 1 and len(jira.created) == 1
+    # The first attempt had nothing to look for; the retry searched and found it.
+    assert jira.calls.count("searchAndReconsileIssuesUsingJql") == 1
+    assert jira.calls.index("createIssue") < jira.calls.index("searchAndReconsileIssuesUsingJql")
+    assert job["result"]["ticket_id"] == "SHOP-24"
 
 
 async def test_the_command_line_opens_the_bug_and_prints_where(

@@ -221,6 +221,23 @@ def test_a_retry_after_a_lost_answer_finds_the_bug_instead_of_opening_another(
     assert "SHOP-24" in jira.remote_links and len(jira.attachments["SHOP-24"]) == 1
 
 
+def test_a_first_attempt_opens_the_bug_without_searching(jira: FakeJira) -> None:
+    request = IssueRequest(marker="replaydesk-issue-0f3a", may_exist=False)
+    assert create(request, plugin_settings(PROJECT="SHOP")).ticket_id == "SHOP-24"
+    assert jira.calls[0] == "createIssue"
+
+
+def test_errors_before_the_comment_say_no_comment_was_written(jira: FakeJira) -> None:
+    jira.fail_next("createOrUpdateRemoteIssueLink", Fault(500))  # a 500 may follow a write
+    with pytest.raises(RetryableError) as link:
+        attach()
+    assert link.value.may_have_written is False  # but not of the comment a retry looks for
+    jira.fail_next("addComment", Fault(500))
+    with pytest.raises(RetryableError) as comment:
+        attach()
+    assert comment.value.may_have_written is True
+
+
 def test_create_issue_takes_what_the_request_asks_for(jira: FakeJira) -> None:
     request = IssueRequest(
         summary="Checkout\nbroken  for " + "x" * 300, project="OPS", issue_type="Task"

@@ -88,9 +88,22 @@ async def test_a_rate_limited_comment_is_written_once_after_the_wait(
     await settle(jira_settings.redis_url)
 
     assert_reported_once(jira)
-    # One link upsert per attempt; the retry looked for an earlier comment first.
+    # One link upsert per attempt. A 429 wrote nothing: the retry did not look for a comment.
     assert jira.calls.count("createOrUpdateRemoteIssueLink") == 2
-    assert jira.calls.count("addComment") == 2 and "getComments" in jira.calls
+    assert jira.calls.count("addComment") == 2 and "getComments" not in jira.calls
+
+
+async def test_a_comment_whose_answer_got_lost_is_found_by_the_retry_not_written_again(
+    jira_client: Any, jira: FakeJira, jira_settings: Settings
+) -> None:
+    await record_session(jira_client, SESSION)
+    jira.fail_next("addComment", Fault(502, lands=True))  # written, but the answer got lost
+    assert (await deliver(jira_client, issue_created())).status_code == 202
+
+    await settle(jira_settings.redis_url)
+
+    assert_reported_once(jira)
+    assert jira.calls.count("addComment") == 1 and "getComments" in jira.calls
 
 
 async def test_the_same_delivery_twice_writes_once(

@@ -76,6 +76,10 @@ class FakeZendesk:
         self.uploads: dict[str, httpx.Request] = {}
         self.put_faults: deque[httpx.Response] = deque()
         """The next ticket updates answer these, in order, and write nothing."""
+        self.lost_put_replies = 0
+        """The next ticket updates write their note, then time out before answering."""
+        self.upload_faults: deque[httpx.Response] = deque()
+        """The next uploads answer these, in order, and store nothing."""
         self._next_comment_id = 206091192547
         router.route(method="POST", path="/api/v2/uploads").mock(side_effect=self._upload)
         router.route(method="DELETE", path__regex=r"^/api/v2/uploads/(?P<token>[^/]+)$").mock(
@@ -109,6 +113,8 @@ class FakeZendesk:
     def _upload(self, request: httpx.Request) -> httpx.Response:
         if refused := self._refused(request):
             return refused
+        if self.upload_faults:
+            return self.upload_faults.popleft()
         answer = example("upload-file.201.response.json")
         self.uploads[answer["upload"]["token"]] = request
         return httpx.Response(201, json=answer)
@@ -146,6 +152,9 @@ class FakeZendesk:
         for event in answer["audit"]["events"]:
             if event["type"] == "Comment":
                 event.update(id=note["id"], body=note["body"])
+        if self.lost_put_replies:
+            self.lost_put_replies -= 1
+            raise httpx.ReadTimeout("the answer never came", request=request)
         return httpx.Response(200, json=answer)
 
     def _comments(self, request: httpx.Request, ticket_id: str) -> httpx.Response:

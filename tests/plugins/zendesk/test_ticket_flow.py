@@ -3,12 +3,17 @@ Zendesk at the httpx edge."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
 
+from service.clock import now_ms
 from service.settings import Settings
+from service.storage.database import create_engine
+from service.storage.ticket_store import TicketStore
+from service.tickets.attachments import attachment_marker
 from tests.job_runner import job_state, settle
 from tests.plugins.zendesk.contract import example
 from tests.plugins.zendesk.fake_zendesk import FakeZendesk, signed_headers
@@ -72,10 +77,69 @@ async def test_a_rate_limited_note_waits_retry_after_and_is_written_once(
     await settle(zendesk_settings.redis_url)
     assert len(zendesk.notes[TICKET_ID]) == 1
     assert len(zendesk.calls("PUT")) == 2
-    # Before writing again, the retry looked for the first attempt's note.
+    # A 429 wrote nothing: the retry wrote at once, without listing the ticket's comments.
+    assert zendesk.calls("GET", f"/api/v2/tickets/{TICKET_ID}/comments") == []
+    finished = await job_state(zendesk_client, accepted.json()["job_id"])
+    assert finished["state"] == "finished", finished
+
+
+async def test_a_note_whose_answer_got_lost_is_found_by_the_retry_not_written_again(
+    zendesk_client: Any, zendesk: FakeZendesk, zendesk_settings: Settings
+) -> None:
+    await record_session(zendesk_client, "sess-zd-0007")
+    zendesk.lost_put_replies = 1  # Zendesk writes the note; the answer never arrives
+    accepted = await deliver(zendesk_client, TRIGGER)
+    assert accepted.status_code == 202, accepted.text
+
+    await settle(zendesk_settings.redis_url)
+    assert len(zendesk.notes[TICKET_ID]) == 1 and len(zendesk.calls("PUT")) == 1
     assert zendesk.calls("GET", f"/api/v2/tickets/{TICKET_ID}/comments")
     finished = await job_state(zendesk_client, accepted.json()["job_id"])
     assert finished["state"] == "finished", finished
+
+
+async def test_a_failed_upload_before_the_note_needs_no_lookup(
+    zendesk_client: Any, zendesk: FakeZendesk, zendesk_settings: Settings
+) -> None:
+    await record_session(zendesk_client, "sess-zd-0008")
+    # A 500 may come after the work, but the upload only precedes the note: no note can exist.
+    zendesk.upload_faults.append(httpx.Response(500, text="Internal Server Error"))
+    accepted = await deliver(zendesk_client, TRIGGER)
+    assert accepted.status_code == 202, accepted.text
+
+    await settle(zendesk_settings.redis_url)
+    assert len(zendesk.notes[TICKET_ID]) == 1 and len(zendesk.calls("POST")) == 2
+    assert zendesk.calls("GET", f"/api/v2/tickets/{TICKET_ID}/comments") == []
+
+
+async def test_a_worker_that_died_mid_write_has_the_retry_look_first(
+    zendesk_client: Any, zendesk: FakeZendesk, zendesk_settings: Settings
+) -> None:
+    await record_session(zendesk_client, "sess-zd-0009")
+    accepted = await deliver(zendesk_client, TRIGGER)
+    job_id = accepted.json()["job_id"]
+    # What a worker leaves when it dies after starting the write: the attempt, and no outcome.
+    engine = create_engine(zendesk_settings.database_url)
+    try:
+        store = TicketStore(engine)
+        assert await store.claim(job_id, now_ms(), 1) is not None
+        await store.start_attempt(job_id, now_ms())
+        # The note landed before the worker died.
+        record = await store.get(job_id)
+        assert record is not None and record.write_uncertain
+    finally:
+        await engine.dispose()
+    zendesk.notes[TICKET_ID] = [
+        {"id": 1, "html_body": f"<p>earlier {attachment_marker(job_id)}</p>", "body": ""}
+    ]
+
+    await asyncio.sleep(0.01)  # past the dead worker's lease
+    await settle(zendesk_settings.redis_url)
+    assert zendesk.calls("GET", f"/api/v2/tickets/{TICKET_ID}/comments")
+    assert zendesk.calls("PUT") == [] and len(zendesk.notes[TICKET_ID]) == 1
+    finished = await job_state(zendesk_client, job_id)
+    assert finished["state"] == "finished", finished
+    assert finished["result"]["remote"]["remote_id"] == "1"
 
 
 async def test_a_webhook_delivered_twice_writes_one_note(

@@ -11,8 +11,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from service import PermanentError, RetryableError, parse_retry_after, remote_request
-from service.plugin_host.remote_errors import error_for_status, rate_limit_wait
+from service import (
+    PermanentError,
+    RetryableError,
+    before_the_write,
+    parse_retry_after,
+    remote_request,
+)
+from service.plugin_host.remote_errors import error_for_status, may_have_written, rate_limit_wait
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504, 408, 425, 429])
@@ -91,3 +97,46 @@ def test_remote_request_maps_statuses_and_transport_failures(server: str) -> Non
             remote_request(client, "GET", "/422", what="create comment")
     with httpx.Client(timeout=1) as client, pytest.raises(RetryableError):
         remote_request(client, "GET", "http://127.0.0.1:9/")  # nothing listens on port 9
+
+
+@pytest.mark.parametrize(
+    ("status", "written"),
+    [
+        *[(status, False) for status in (408, 425, 429, 503, 400, 422)],
+        *[(status, True) for status in (500, 502, 504)],
+    ],
+)
+def test_an_answer_says_whether_the_request_may_have_been_processed(
+    status: int, written: bool
+) -> None:
+    error = error_for_status(status, "POST /x")
+    assert error is not None and error.may_have_written is written
+
+
+def test_only_failures_before_the_request_left_rule_out_a_write(server: str) -> None:
+    with httpx.Client(timeout=1) as client, pytest.raises(RetryableError) as refused:
+        remote_request(client, "GET", "http://127.0.0.1:9/")  # connection refused
+    assert refused.value.may_have_written is False
+
+    def fail_with(error: type[httpx.TransportError]) -> RetryableError:
+        def handler(request: httpx.Request) -> httpx.Response:
+            raise error("scripted", request=request)
+
+        with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+            with pytest.raises(RetryableError) as raised:
+                remote_request(client, "POST", "http://tracker.test/notes")
+        return raised.value
+
+    for not_sent in (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout):
+        assert fail_with(not_sent).may_have_written is False, not_sent
+    for maybe_sent in (httpx.ReadTimeout, httpx.ReadError, httpx.RemoteProtocolError):
+        assert fail_with(maybe_sent).may_have_written is True, maybe_sent
+
+
+def test_calls_before_the_write_say_they_wrote_nothing() -> None:
+    with pytest.raises(RetryableError) as upload, before_the_write():
+        raise RetryableError("POST /uploads answered 500", status=500)
+    assert upload.value.may_have_written is False
+    with pytest.raises(ValueError), before_the_write():
+        raise ValueError("not a remote error: left alone")
+    assert may_have_written(ValueError()) and may_have_written(PermanentError("x"))

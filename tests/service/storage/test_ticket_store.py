@@ -97,3 +97,56 @@ async def test_settled_reports_are_forgotten_after_the_retention_period(database
         assert pending is not None and pending.state == "pending"
     finally:
         await engine.dispose()
+
+
+async def test_an_attempt_may_have_written_until_its_error_says_otherwise(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    try:
+        store = TicketStore(engine)
+        await store.request("attach-u", "taskboard", "7", "s1", None, NOW)
+
+        async def attempt(now: int, *, wrote_nothing: bool | None) -> bool:
+            """One attempt; None: the worker dies after starting it. Returns whether the
+            attempt after it must look for an earlier write."""
+            claimed = await store.claim("attach-u", now, LEASE)
+            assert claimed is not None
+            await store.start_attempt("attach-u", now)
+            if wrote_nothing is not None:
+                clear = wrote_nothing and not claimed.write_uncertain
+                await store.record_error("attach-u", "e", False, now, wrote_nothing=clear)
+            record = await store.get("attach-u")
+            assert record is not None
+            return record.write_uncertain
+
+        assert not (await store.get("attach-u")).write_uncertain  # type: ignore[union-attr]
+        assert await attempt(NOW, wrote_nothing=True) is False  # a 429: nothing to look for
+        assert await attempt(NOW + 1, wrote_nothing=False) is True  # a lost answer
+        assert await attempt(NOW + 2, wrote_nothing=True) is True  # sticky: the earlier one
+        await store.request("attach-v", "taskboard", "8", "s1", None, NOW)
+        claimed = await store.claim("attach-v", NOW, 1)
+        await store.start_attempt("attach-v", NOW)  # and the worker dies
+        later = await store.claim("attach-v", NOW + 2, LEASE)
+        assert claimed is not None and later is not None and later.write_uncertain
+    finally:
+        await engine.dispose()
+
+
+async def test_attempts_at_an_issue_say_whether_one_may_have_opened_it(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        store = TicketStore(engine)
+        assert await store.start_issue_attempt("issue-a", "jira", "s1", NOW) is False
+        await store.issue_attempt_opened_nothing("issue-a", NOW)  # a 429
+        assert await store.start_issue_attempt("issue-a", "jira", "s1", NOW + 1) is False
+        # This one's answer got lost: the next one looks first, and so do all after it.
+        assert await store.start_issue_attempt("issue-a", "jira", "s1", NOW + 2) is True
+        assert await store.start_issue_attempt("issue-a", "jira", "s1", NOW + 3) is True
+        await store.forget_issue_attempts("issue-a")  # opened and recorded
+        assert await store.start_issue_attempt("issue-a", "jira", "s1", NOW + 4) is False
+        await store.start_issue_attempt("issue-b", "jira", "s2", NOW)
+        await store.purge_settled(NOW + 1)  # long over: both go
+        assert await store.start_issue_attempt("issue-b", "jira", "s2", NOW + 5) is False
+    finally:
+        await engine.dispose()
