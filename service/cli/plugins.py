@@ -8,21 +8,18 @@ or `REPLAYDESK_URL` names one, and says whose view it prints.
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Callable
 
 import httpx
 import msgspec
 
-from service.data_dir_lock import serving_url
+from service.cli.service_api import running_service, service_client
 from service.plugin_host.host import PluginHost
 from service.plugin_host.manager import build_plugin_manager
 from service.plugin_host.routes import PluginView, plugin_view
 from service.settings import PREFIX, Settings
 
 __all__ = ["format_plugins", "plugins", "plugins_command"]
-
-_ASK_TIMEOUT_SECONDS = 5.0
 
 
 def _setting_line(plugin: PluginView, index: int) -> str:
@@ -64,23 +61,16 @@ def format_plugins(views: list[PluginView]) -> list[str]:
     return lines
 
 
-def _running_service(settings: Settings) -> str | None:
-    return os.environ.get(f"{PREFIX}URL") or serving_url(settings.data_dir)
-
-
 def _ask(url: str, settings: Settings) -> list[PluginView]:
-    answer = httpx.get(
-        f"{url.rstrip('/')}/api/v1/plugins",
-        headers={"Authorization": f"Bearer {settings.api_keys[0]}"} if settings.api_keys else {},
-        timeout=_ASK_TIMEOUT_SECONDS,
-    )
+    with service_client(url, settings) as service:
+        answer = service.get("/api/v1/plugins")
     answer.raise_for_status()
     return msgspec.json.decode(answer.content, type=list[PluginView])
 
 
 def plugins_command(settings: Settings, echo: Callable[[str], object] = print) -> int:
     """Print every plugin; exit status 1 when one failed to load."""
-    url = _running_service(settings)
+    url = running_service(settings)
     views: list[PluginView] | None = None
     if url:
         try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import httpx
+import pytest
+
 from service import IssueRequest
 from service.cli.issue import issue_command
 from service.settings import Settings
@@ -85,7 +88,7 @@ async def test_a_create_whose_answer_got_lost_is_found_by_the_retry(
 
 
 async def test_the_command_line_opens_the_bug_and_prints_where(
-    jira_client: Any, jira: FakeJira, jira_settings: Settings
+    jira_client: Any, jira: FakeJira, jira_settings: Settings, capsys: Any
 ) -> None:
     await record_session(jira_client, SESSION)
     printed: list[str] = []
@@ -95,6 +98,7 @@ async def test_the_command_line_opens_the_bug_and_prints_where(
         return issue_command(jira_settings, "jira", SESSION, request, printed.append)
 
     assert await asyncio.to_thread(run) == 0
+    assert "no service runs on this data dir" in capsys.readouterr().err
     [created] = jira.created
     assert created["fields"]["summary"] == "Checkout fails at payment"
     key = printed[0].split()[0]
@@ -102,6 +106,72 @@ async def test_the_command_line_opens_the_bug_and_prints_where(
     assert await asyncio.to_thread(run) == 0  # asked again: the same bug, nothing new
     assert printed[1] == f"{key}  {SITE}/browse/{key}  (opened before; nothing new)"
     assert len(jira.created) == 1
+
+
+class _AppTransport(httpx.BaseTransport):
+    """The service's HTTP for a command running in a thread: each request goes to the app
+    under test, on the test's event loop."""
+
+    def __init__(self, client: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.client, self.loop = client, loop
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(f"{request.method} {request.url.path}")
+        headers = {k: v for k, v in request.headers.items() if k != "host"}
+        sent = self.client.request(
+            request.method, request.url.raw_path.decode(), content=request.read(), headers=headers
+        )
+        answer = asyncio.run_coroutine_threadsafe(sent, self.loop).result(timeout=30)
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
+
+
+async def test_with_a_service_the_command_line_asks_it_and_follows_its_job(
+    jira_client: Any, jira: FakeJira, jira_settings: Settings, capsys: Any, monkeypatch: Any
+) -> None:
+    await record_session(jira_client, SESSION)
+    monkeypatch.setenv("REPLAYDESK_URL", "http://replaydesk.test")
+    transport = _AppTransport(jira_client, asyncio.get_running_loop())
+    printed: list[str] = []
+    request = IssueRequest(summary="Checkout fails at payment", project="SHOP")
+
+    def run() -> int:
+        return issue_command(
+            jira_settings, "jira", SESSION, request, printed.append, transport=transport
+        )
+
+    command = asyncio.ensure_future(asyncio.to_thread(run))
+    while not command.done():  # the worker runs the service's job meanwhile
+        await settle(jira_settings.redis_url)
+        await asyncio.sleep(0.1)
+    assert await command == 0
+    assert "asking the service at http://replaydesk.test" in capsys.readouterr().err
+    [created] = jira.created
+    assert created["fields"]["summary"] == "Checkout fails at payment"
+    key = printed[0].split()[0]
+    assert printed == [f"{key}  {SITE}/browse/{key}"]
+    assert transport.paths[0] == f"POST /api/v1/sessions/{SESSION}/issues"
+    assert transport.paths[1].startswith("GET /api/v1/jobs/issue-")
+
+    assert await asyncio.to_thread(run) == 0  # asked again: the service answers at once
+    assert printed[1] == f"{key}  {SITE}/browse/{key}  (opened before; nothing new)"
+    assert len(jira.created) == 1
+    assert (
+        await asyncio.to_thread(
+            issue_command, jira_settings, "jira", "no-such-session", request, transport=transport
+        )
+        == 1
+    )
+    assert "no session 'no-such-session'" in capsys.readouterr().err
+
+
+def test_a_named_service_that_does_not_answer_is_not_bypassed(
+    jira_settings: Settings, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REPLAYDESK_URL", "http://127.0.0.1:9")  # nothing listens there
+    assert issue_command(jira_settings, "jira", SESSION, IssueRequest()) == 1
+    err = capsys.readouterr().err
+    assert "could not reach the service at http://127.0.0.1:9 (ConnectError)" in err
 
 
 async def test_the_command_line_says_what_to_fix(

@@ -289,3 +289,25 @@ def test_plugins_shows_the_running_services_view_and_says_so(
     alone = run_cli(embedded_env, "plugins")
     assert "plugins as this shell's environment sets them up" in alone.stdout
     assert "REPLAYDESK_ZENDESK_URL  (required, unset)" in alone.stdout
+
+
+def test_issue_asks_the_running_service_and_says_so(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{embedded_env['REPLAYDESK_PORT']}"
+    jira = {
+        "REPLAYDESK_JIRA_URL": "https://acme.atlassian.net",
+        "REPLAYDESK_JIRA_EMAIL": "bot@acme.example",
+        "REPLAYDESK_JIRA_API_TOKEN": "not-real",
+        "REPLAYDESK_JIRA_WEBHOOK_SECRET": "not-real-either",
+    }
+    with serving({**embedded_env, **jira}, tmp_path / "serve.log", base):
+        # This shell has no Jira settings; the service has, and knows no such session.
+        asked = run_cli(embedded_env, "issue", "sess-none-0001")
+    assert asked.returncode == 1
+    assert f"replaydesk: asking the service at {base}\n" in asked.stderr, asked.stderr
+    assert "no session 'sess-none-0001'" in asked.stderr
+    alone = run_cli(embedded_env, "issue", "sess-none-0001")
+    assert alone.returncode == 1
+    assert "no service runs on this data dir" in alone.stderr
+    assert "no ticket provider 'jira'" in alone.stderr and "Traceback" not in alone.stderr
