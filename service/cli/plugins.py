@@ -49,6 +49,8 @@ def format_plugins(views: list[PluginView]) -> list[str]:
             lines.append(f"  {'error' if plugin.state == 'failed' else 'why'}: {plugin.detail}")
         if plugin.provider is not None:
             lines.append(f"  provider: {plugin.provider} ({plugin.provider_title})")
+        if plugin.warning:
+            lines.append(f"  warning: {plugin.warning}")
         if plugin.state not in ("failed", "disabled"):
             lines.append(f"  hooks: {', '.join(plugin.hooks) or '(none)'}")
         if plugin.last_error and plugin.last_error_at:
@@ -81,7 +83,7 @@ def plugins_command(settings: Settings, echo: Callable[[str], object] = print) -
             echo(f"plugins of the service at {url}:")
     if views is None:
         host = PluginHost(build_plugin_manager(settings), settings.plugin_environment)
-        views = [plugin_view(status) for status in host.statuses()]
+        views = [plugin_view(status, settings.public_url) for status in host.statuses()]
         echo(
             "plugins as this shell's environment sets them up (no service asked; "
             f"set {PREFIX}URL to ask one):"

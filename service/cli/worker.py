@@ -18,6 +18,7 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
     from service.jobs.runtime import configure_job_runtime
     from service.jobs.workers import ForkingWorker, InProcessWorker
     from service.plugin_host.host import PluginHost
+    from service.plugin_host.link_check import warn_of_loopback_links
     from service.plugin_host.manager import build_plugin_manager
 
     if not settings.redis_url:
@@ -26,9 +27,9 @@ def worker(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    configure_job_runtime(
-        settings, PluginHost(build_plugin_manager(settings), settings.plugin_environment)
-    )
+    plugins = PluginHost(build_plugin_manager(settings), settings.plugin_environment)
+    warn_of_loopback_links(settings.public_url, plugins)
+    configure_job_runtime(settings, plugins)
     kind = InProcessWorker if args.no_fork else ForkingWorker
     # A job's description is its call, arguments (session IDs, requesters) included.
     worker = kind(

@@ -10,6 +10,7 @@ from litestar import Request, get
 
 from service.auth.guards import services_of
 from service.plugin_host.host import PluginStatus
+from service.plugin_host.link_check import loopback_link_warning
 from service.plugin_host.types import plugin_env_prefix
 
 __all__ = ["PluginSettingView", "PluginView", "plugin_route_handlers"]
@@ -46,12 +47,18 @@ class PluginView(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None
     """The error type (and HTTP status) of the last failed hook call in this process."""
     last_error_at: datetime | None
+    warning: str | None = None
+    """Something an admin should fix although the plugin runs: for an active ticket
+    provider, replay links on a loopback public URL."""
 
 
-def plugin_view(status: PluginStatus) -> PluginView:
-    """What the API shows of one plugin's status."""
+def plugin_view(status: PluginStatus, public_url: str | None = None) -> PluginView:
+    """What the API shows of one plugin's status; with `public_url` (the one its ticket links
+    are built on), a warning when an active provider's links would open only locally."""
     prefix = plugin_env_prefix(status.name)
+    provides = status.state == "active" and status.provider is not None
     return PluginView(
+        warning=loopback_link_warning(public_url) if public_url and provides else None,
         name=status.name,
         version=status.version,
         distribution=status.distribution,
@@ -81,7 +88,9 @@ def plugin_view(status: PluginStatus) -> PluginView:
 async def list_plugins(request: Request[Any, Any, Any]) -> list[PluginView]:
     """Each plugin's state, hooks and settings (set or not, never their values), and the last
     error one of its hooks raised in this process."""
-    return [plugin_view(status) for status in services_of(request).plugins.statuses()]
+    services = services_of(request)
+    public_url = services.settings.public_url
+    return [plugin_view(status, public_url) for status in services.plugins.statuses()]
 
 
 plugin_route_handlers = [list_plugins]

@@ -27,6 +27,7 @@ from service.jobs.queue import JobQueue
 from service.jobs.routes import job_route_handlers
 from service.jobs.runtime import configure_job_runtime
 from service.plugin_host.host import PluginHost
+from service.plugin_host.link_check import warn_of_loopback_links
 from service.plugin_host.manager import build_plugin_manager
 from service.plugin_host.routes import plugin_route_handlers
 from service.sessions.erasure import ErasureKeys
@@ -78,6 +79,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
         async with contextlib.AsyncExitStack() as stack:
             # Exceptions in any logger's records lose their message while the app runs.
             stack.callback(log_redaction.install())
+            warn_of_loopback_links(settings.public_url, plugins)
             engine = create_engine(settings.database_url)
             stack.push_async_callback(engine.dispose)
             blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)

@@ -311,3 +311,34 @@ def test_issue_asks_the_running_service_and_says_so(
     assert alone.returncode == 1
     assert "no service runs on this data dir" in alone.stderr
     assert "no ticket provider 'jira'" in alone.stderr and "Traceback" not in alone.stderr
+
+
+ZENDESK = {
+    "REPLAYDESK_ZENDESK_URL": "https://acme.zendesk.com",
+    "REPLAYDESK_ZENDESK_EMAIL": "bot@acme.test",
+    "REPLAYDESK_ZENDESK_API_TOKEN": "zd-token-not-real",
+    "REPLAYDESK_ZENDESK_WEBHOOK_SECRET": "zd-secret-not-real",
+}
+
+
+def test_loopback_ticket_links_are_warned_of_where_an_admin_looks(
+    embedded_env: dict[str, str], tmp_path: Path
+) -> None:
+    base = f"http://127.0.0.1:{embedded_env['REPLAYDESK_PORT']}"
+    env = {**embedded_env, **ZENDESK}
+    warning = f"REPLAYDESK_PUBLIC_URL is {base}, a loopback address"
+    with serving(env, tmp_path / "serve.log", base):
+        listing = run_cli(env, "plugins")
+        time.sleep(0.2)
+        log = (tmp_path / "serve.log").read_text()
+    assert log.count(warning) == 1, log
+    assert "zd-token-not-real" not in log and "zd-secret-not-real" not in log
+    assert f"  warning: {warning}" in listing.stdout, listing.stdout
+    redis_url = os.environ.get("REPLAYDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    worker = run_cli({**env, "REPLAYDESK_REDIS_URL": redis_url}, "worker", "--burst")
+    assert worker.returncode == 0, worker.stderr
+    assert (worker.stdout + worker.stderr).count(warning) == 1
+    # A public URL that others reach, or no provider active: no warning.
+    public = run_cli({**env, "REPLAYDESK_PUBLIC_URL": "https://replay.example.com"}, "plugins")
+    assert "warning:" not in public.stdout
+    assert "warning:" not in run_cli(embedded_env, "plugins").stdout

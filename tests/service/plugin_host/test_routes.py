@@ -36,6 +36,8 @@ async def test_the_service_lists_its_plugins_with_settings_set_but_no_values(
     }
     assert taskboard.token not in answer.text
     assert plugins["zendesk"]["state"] == "idle" and "unset" in plugins["zendesk"]["detail"]
+    # The test service's links are loopback ones: said of the active provider, not the idle one.
+    assert "a loopback address" in board["warning"] and plugins["zendesk"]["warning"] is None
 
 
 class Failing:
