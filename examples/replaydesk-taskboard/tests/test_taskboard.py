@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 import replaydesk_taskboard as plugin
-from replaydesk_taskboard.fake_server import FakeTaskboard, Fault, signed_webhook
+from replaydesk_taskboard.fake_server import FakeTaskboard, signed_webhook
 
 from service import (
     PermanentError,
@@ -19,7 +19,7 @@ from service import (
     WebhookRejected,
     WebhookRequest,
 )
-from service.plugin_testing import sample_report
+from service.plugin_testing import Fault, sample_report
 
 SECRET = "whsec-test"
 TICKET = TicketRef(provider="taskboard", ticket_id="T-7")
@@ -70,7 +70,7 @@ def test_the_marker_is_also_the_idempotency_key(
     taskboard: FakeTaskboard, settings: PluginSettings
 ) -> None:
     plugin.replaydesk_attach_report(TICKET, sample_report(marker="m-1"), settings)
-    assert taskboard.idempotency_keys == ["m-1"]
+    assert [r.headers["idempotency-key"] for r in taskboard.requests] == ["m-1"]
 
 
 def test_5xx_and_429_are_retryable_with_retry_after(
