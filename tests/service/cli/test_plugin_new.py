@@ -10,10 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from service import log_redaction
 from service.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def _process_wide_logging_untouched(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`main` installs log redaction for the whole process, as a command should; in the test
+    process that would outlive the test."""
+    monkeypatch.setattr(log_redaction, "install", lambda: lambda: None)
 
 
 @pytest.mark.parametrize("name", ["Acme", "9lives", "acme-desk", "class", "acme__desk", "a" * 41])
