@@ -8,12 +8,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from service.errors import WebhookInvalid, WebhookRejected
     from service.plugin_host.hookspecs import hookimpl
+    from service.plugin_host.remote_classifiers import (
+        ResponseClassifier,
+        rate_limit_exhausted,
+        retryable_statuses,
+    )
     from service.plugin_host.remote_errors import (
         PermanentError,
         RemoteError,
         RetryableError,
         before_the_write,
         parse_retry_after,
+        rate_limit_wait,
     )
     from service.plugin_host.remote_http import DEFAULT_TIMEOUT, remote_client, remote_request
     from service.plugin_host.types import (
@@ -66,6 +72,7 @@ __all__ = [
     "ReportFile",
     "ReproStep",
     "RequestFailure",
+    "ResponseClassifier",
     "RetryableError",
     "SessionCounts",
     "SessionSummary",
@@ -84,11 +91,14 @@ __all__ = [
     "hmac_sha256",
     "hookimpl",
     "parse_retry_after",
+    "rate_limit_exhausted",
+    "rate_limit_wait",
     "remote_client",
     "remote_request",
     "render_markdown",
     "render_text",
     "request_status",
+    "retryable_statuses",
     "struggle_text",
     "timestamp_is_fresh",
     "verify_hmac_sha256",
@@ -118,6 +128,10 @@ _EXPORTS = {
     "RetryableError": "service.plugin_host.remote_errors",
     "before_the_write": "service.plugin_host.remote_errors",
     "parse_retry_after": "service.plugin_host.remote_errors",
+    "rate_limit_wait": "service.plugin_host.remote_errors",
+    "ResponseClassifier": "service.plugin_host.remote_classifiers",
+    "rate_limit_exhausted": "service.plugin_host.remote_classifiers",
+    "retryable_statuses": "service.plugin_host.remote_classifiers",
     "DEFAULT_TIMEOUT": "service.plugin_host.remote_http",
     "remote_client": "service.plugin_host.remote_http",
     "remote_request": "service.plugin_host.remote_http",

@@ -37,9 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     # A command that calls a tracker (`replaydesk issue`) prints its answer, not each request.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    settings = load_settings()
+    settings = load_settings() if getattr(args, "settings", True) else None
     try:
-        result: int = _command(args.run)(settings, args)
+        result: int = _command(args.run)(settings, args)  # type: ignore[arg-type]
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader has gone (`replaydesk last u42 | head -3`): stop quietly, as other tools do.
@@ -109,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="installed plugins, their hooks and settings")
     plugins.set_defaults(run="plugins:plugins")
+    plugin = commands.add_parser("plugin", help="write a new plugin package")
+    plugin_commands = plugin.add_subparsers(title="plugin commands")
+    new = plugin_commands.add_parser("new", help="a plugin package that passes its own tests")
+    new.add_argument("name", help="the plugin's name: lower-case letters, digits and _")
+    new.add_argument("--dir", help="where to write replaydesk-NAME/ (default: here)")
+    # Writing files needs no settings: no data dir or generated keys appear where it runs.
+    new.set_defaults(run="plugin_new:plugin_new", settings=False)
 
     erasures = commands.add_parser("erasures", help="erasure tombstones; lift a user's")
     erasures.set_defaults(run="erasures:list_erasures")

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from service.plugin_host.remote_classifiers import ResponseClassifier
 from service.plugin_host.remote_errors import RetryableError, error_for_status, rate_limit_wait
 
 __all__ = ["DEFAULT_TIMEOUT", "remote_client", "remote_request"]
@@ -41,14 +42,21 @@ def remote_client(
 
 
 def remote_request(
-    client: httpx.Client, method: str, url: str, *, what: str | None = None, **kwargs: Any
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    what: str | None = None,
+    classify: ResponseClassifier | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
     """Send one request; return the 2xx/3xx response or raise a `RemoteError`.
 
     Timeouts and connection failures raise `RetryableError`, as do 5xx, 408, 425 and 429
     (with the wait `Retry-After` or the rate-limit reset headers ask for); other 4xx raise
-    `PermanentError`. `what` names the call in
-    messages (default: the method and the URL's path).
+    `PermanentError`. `classify`, when given, reads every answer first: the `RemoteError` it
+    returns is raised, None leaves the answer to those rules (see `remote_classifiers`).
+    `what` names the call in messages (default: the method and the URL's path).
 
     The error's `may_have_written` is False when the request provably was not processed: no
     connection was made (refused, connect or pool timeout), or the answer was a 4xx or 503.
@@ -67,6 +75,10 @@ def remote_request(
             f"{label} failed: {type(exc).__name__}: {exc}",
             may_have_written=not isinstance(exc, _NOT_SENT),
         ) from exc
+    if classify is not None:
+        classified = classify(response)
+        if classified is not None:
+            raise classified
     error = error_for_status(
         response.status_code,
         label,

@@ -60,7 +60,7 @@ def test_the_embedded_worker_takes_a_job_within_a_second_and_stops_at_once(
 async def test_a_retry_after_a_503_runs_in_process_and_posts_once(
     tmp_path: Path, database_url: str, taskboard: Any
 ) -> None:
-    from replaydesk_taskboard.fake_server import Fault
+    from service.plugin_testing import Fault
 
     settings = make_settings(
         tmp_path / "data",
@@ -68,7 +68,7 @@ async def test_a_retry_after_a_503_runs_in_process_and_posts_once(
         None,
         plugin_environment=taskboard_environment(taskboard),
     )
-    taskboard.fail_next(Fault(503))
+    taskboard.fail_next(Fault(503), method="POST")
     async with AsyncTestClient(app=create_app(settings)) as client:
         body = batch("sess-embedded-1", 0, checkout_events(BASE_TS), user_id="u42")
         await client.post("/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST)

@@ -77,10 +77,10 @@ async def test_attach_writes_the_report_once_with_a_working_ticket_link(
 async def test_a_job_retried_after_a_503_and_a_429_posts_once(
     ticket_client: Any, taskboard: Any, ticket_settings: Any
 ) -> None:
-    from replaydesk_taskboard.fake_server import Fault
+    from service.plugin_testing import Fault
 
     await record(ticket_client, "sess-tkt-0002", "u42")
-    taskboard.fail_next(Fault(503), Fault(429, retry_after="30"))
+    taskboard.fail_next(Fault(503), Fault(429, retry_after="30"), method="POST")
     job_id = (await attach(ticket_client, ticket_id="T-2", user_id="u42")).json()["job_id"]
 
     await run_jobs(ticket_settings.redis_url)
@@ -106,11 +106,11 @@ async def test_a_job_retried_after_a_503_and_a_429_posts_once(
 async def test_a_write_that_landed_before_the_error_is_not_written_again(
     ticket_client: Any, taskboard: Any, ticket_settings: Any
 ) -> None:
-    from replaydesk_taskboard.fake_server import Fault
+    from service.plugin_testing import Fault
 
     await record(ticket_client, "sess-tkt-0003", "u42")
     # Taskboard stores the comment, then the answer is lost behind a 502.
-    taskboard.fail_next(Fault(502, lands=True))
+    taskboard.fail_next(Fault(502, lands=True), method="POST")
     job_id = (await attach(ticket_client, ticket_id="T-3", user_id="u42")).json()["job_id"]
     await run_jobs(ticket_settings.redis_url)
     assert (await job(ticket_client, job_id))["state"] == "queued"
@@ -142,12 +142,11 @@ async def test_a_job_that_fails_permanently_shows_as_failed_with_its_error(
 async def test_a_job_that_keeps_failing_gives_up_after_its_retries(
     ticket_client: Any, taskboard: Any, ticket_settings: Any
 ) -> None:
-    from replaydesk_taskboard.fake_server import Fault
-
     from service.jobs.retry_policies import REMOTE_WRITE
+    from service.plugin_testing import Fault
 
     await record(ticket_client, "sess-tkt-0005", "u42")
-    taskboard.fail_next(*[Fault(503)] * (REMOTE_WRITE.max_retries + 5))
+    taskboard.fail_next(Fault(503, times=REMOTE_WRITE.max_retries + 5), method="POST")
     job_id = (await attach(ticket_client, ticket_id="T-5", user_id="u42")).json()["job_id"]
     await run_jobs(ticket_settings.redis_url)
     while bring_retries_forward(ticket_settings.redis_url):
@@ -235,11 +234,11 @@ async def test_a_session_from_a_browser_two_hours_fast_is_still_before_the_ticke
 async def test_a_retry_whose_lookup_is_not_served_still_writes_once(
     ticket_client: Any, taskboard: Any, ticket_settings: Any
 ) -> None:
-    from replaydesk_taskboard.fake_server import Fault
+    from service.plugin_testing import Fault
 
     await record(ticket_client, "sess-tkt-look-01", "u42")
-    taskboard.fail_next(Fault(503))
-    taskboard.listing_status = 404
+    taskboard.fail_next(Fault(503), method="POST")
+    taskboard.fail_next(Fault(404, times=None), method="GET")
     job_id = (await attach(ticket_client, ticket_id="T-look", user_id="u42")).json()["job_id"]
     await run_jobs(ticket_settings.redis_url)
     assert (await job(ticket_client, job_id))["state"] == "queued"

@@ -1,4 +1,4 @@
-"""Ready-made values for plugin tests: a realistic replay report without a running service."""
+"""A realistic replay report for plugin tests, without a running service."""
 
 from __future__ import annotations
 
