@@ -78,8 +78,12 @@ class TicketRig:
         self._processes.append(process)
         return process
 
-    async def start_service(self) -> None:
-        process = self._spawn("serve", "--port", str(self.port))
+    async def start_service(self, embedded: bool = False) -> None:
+        """`replaydesk serve`; `embedded`: without a Redis URL, so with its own private Redis
+        (in the work dir) and worker thread, as `make run` starts it."""
+        process = self._spawn(
+            "serve", "--port", str(self.port), *(["--embedded"] if embedded else [])
+        )
         deadline = time.monotonic() + READY_SECONDS
         async with httpx.AsyncClient(trust_env=False) as client:
             while time.monotonic() < deadline:
@@ -91,10 +95,25 @@ class TicketRig:
                 await asyncio.sleep(0.1)
         raise RuntimeError("the service did not become healthy")
 
-    def start_worker(self, burst: bool = False, fork: bool = True) -> subprocess.Popen[bytes]:
-        return self._spawn(
-            "work", *(["--burst"] if burst else []), *([] if fork else ["--no-fork"])
-        )
+    def start_worker(
+        self, burst: bool = False, fork: bool = True, threads: int = 0
+    ) -> subprocess.Popen[bytes]:
+        """A `replaydesk worker`: forking, or with `fork=False` not, or with `threads` that
+        many workers on threads of one process."""
+        mode = ["--threads", str(threads)] if threads else [] if fork else ["--no-fork"]
+        return self._spawn("work", *(["--burst"] if burst else []), *mode)
+
+    async def wait_for_workers(self, count: int) -> None:
+        """Until `count` RQ workers have registered in Redis (their start-up is not a job's
+        latency)."""
+        from rq import Worker
+
+        deadline = time.monotonic() + READY_SECONDS
+        with Redis.from_url(BENCH_REDIS_URL) as redis:
+            while Worker.count(connection=redis) < count:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the worker did not start")
+                await asyncio.sleep(0.1)
 
     def stop(self) -> None:
         for process in self._processes:
@@ -190,15 +209,16 @@ class TicketRig:
 
 
 @contextlib.asynccontextmanager
-async def ticket_rig(purpose: str) -> AsyncIterator[TicketRig]:
+async def ticket_rig(purpose: str, embedded: bool = False) -> AsyncIterator[TicketRig]:
     """A fresh database (PostgreSQL when it answers, else SQLite), Redis db 13, a stand-in
-    Taskboard, the service."""
+    Taskboard, the service; `embedded`: a service with its own Redis and worker thread, on a
+    SQLite file, as `make run` starts it."""
     with tempfile.TemporaryDirectory(prefix=f"replaydesk-{purpose}-") as tmp:
         workdir = Path(tmp)
         with Redis.from_url(BENCH_REDIS_URL) as redis:
             redis.flushdb()
         async with contextlib.AsyncExitStack() as stack:
-            if await postgres_available():
+            if not embedded and await postgres_available():
                 url = await stack.enter_async_context(temporary_database(purpose))
                 database = "PostgreSQL"
             else:
@@ -208,5 +228,5 @@ async def ticket_rig(purpose: str) -> AsyncIterator[TicketRig]:
             vendor = stack.enter_context(FakeTaskboard(token=BENCH_VENDOR_TOKEN))
             rig = TicketRig(workdir, url, database, vendor)
             stack.callback(rig.stop)
-            await rig.start_service()
+            await rig.start_service(embedded)
             yield rig

@@ -1,4 +1,6 @@
-"""One process of the ticket benchmarks: the service (`serve`) or an RQ worker (`work`)."""
+"""One process of the ticket benchmarks: the service (`serve`, with `--embedded` its own
+private Redis and worker thread) or an RQ worker (`work`, forking, `--no-fork` or
+`--threads N`)."""
 
 from __future__ import annotations
 
@@ -40,7 +42,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     return bench_settings(
         args.data_dir,
         args.database_url,
-        args.redis_url,
+        None if args.embedded else args.redis_url,
         plugins=(TASKBOARD,),
         plugin_environment={
             "TASKBOARD_URL": args.vendor_url,
@@ -76,33 +78,44 @@ def _serve(settings: Settings, port: int) -> None:
         uvicorn.Server(config).run()
 
 
-def _work(settings: Settings, burst: bool, fork: bool) -> None:
+def _work(settings: Settings, burst: bool, fork: bool, threads: int) -> None:
     from redis import Redis
 
     from service.jobs.context import close_job_loop
     from service.jobs.queue import QUEUE_NAME
     from service.jobs.runtime import configure_job_runtime
+    from service.jobs.worker_threads import WorkerThreads
     from service.jobs.workers import ForkingWorker, InProcessWorker
     from service.plugin_host.host import PluginHost
 
     host = _plugins(settings)
     assert isinstance(host, PluginHost)
     configure_job_runtime(settings, host)
-    # As `replaydesk worker [--no-fork]` runs it.
+    redis_url = settings.redis_url or ""
+    # As `replaydesk worker [--no-fork | --threads N]` runs it.
+    if threads:
+        with contextlib.suppress(KeyboardInterrupt):
+            WorkerThreads(threads, lambda: Redis.from_url(redis_url)).work(
+                burst=burst, with_scheduler=True, logging_level="WARNING"
+            )
+        return
     kind = ForkingWorker if fork else InProcessWorker
-    worker = kind([QUEUE_NAME], connection=Redis.from_url(settings.redis_url or ""))
+    worker = kind([QUEUE_NAME], connection=Redis.from_url(redis_url))
     with contextlib.suppress(KeyboardInterrupt):
         worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
     close_job_loop()
 
 
 def main() -> None:
-    """`serve --port N ...` or `work [--burst] ...`, until SIGINT/SIGTERM."""
+    """`serve --port N [--embedded] ...` or `work [--burst] [--no-fork | --threads N] ...`,
+    until SIGINT/SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("role", choices=["serve", "work"])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--burst", action="store_true")
     parser.add_argument("--no-fork", action="store_true")
+    parser.add_argument("--threads", type=int, default=0)
+    parser.add_argument("--embedded", action="store_true", help="serve without --redis-url")
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--redis-url", required=True)
@@ -112,7 +125,7 @@ def main() -> None:
     if args.role == "serve":
         _serve(settings, args.port)
     else:
-        _work(settings, args.burst, fork=not args.no_fork)
+        _work(settings, args.burst, fork=not args.no_fork, threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run jobs in this process, not a forked one per job (faster, less isolated)",
     )
+    worker.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="run up to N jobs at once on threads of this process (implies --no-fork)",
+    )
     worker.set_defaults(run="worker:worker")
 
     db = commands.add_parser("db", help="database schema").add_subparsers(title="db commands")
@@ -152,3 +158,10 @@ def _command(name: str) -> Command:
     module, function = name.split(":")
     run: Command = getattr(importlib.import_module(f"service.cli.{module}"), function)
     return run
+
+
+def _positive_int(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
+    return number

@@ -17,12 +17,10 @@ from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from rq import SimpleWorker
-from rq.scheduler import RQScheduler
-from rq.timeouts import TimerDeathPenalty
 
 from service.jobs.context import close_job_loop
 from service.jobs.queue import QUEUE_NAME
+from service.jobs.worker_threads import InProcessScheduler, ThreadWorker
 
 __all__ = ["EmbeddedRedis", "EmbeddedWorker", "InProcessScheduler", "ThreadWorker"]
 
@@ -34,8 +32,6 @@ _START_TIMEOUT_SECONDS = 10.0
 # How often the embedded worker looks for new jobs when the queue was empty, and for delayed
 # retries that are due.
 _POLL_SECONDS = 0.5
-# The scheduler lock lives 61 s (RQ: interval + 60); refreshing it every 10 s keeps it.
-_SCHEDULER_HEARTBEAT_SECONDS = 10.0
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -152,53 +148,6 @@ class EmbeddedRedis:
         self._process = None
 
 
-class ThreadWorker(SimpleWorker):
-    """A worker that runs jobs in a thread other than the main one (no signal handlers).
-
-    It does not listen on RQ's command channel either: it lives inside the service, which
-    stops it directly. Each burst would otherwise start a pub/sub thread blocked in a read of
-    up to 60 s, and with redis-py 8 its teardown waits for that read to end.
-    """
-
-    # Signals can only be handled in the main thread; timeouts use a timer instead.
-    death_penalty_class = TimerDeathPenalty
-
-    def _install_signal_handlers(self) -> None:
-        return None
-
-    def subscribe(self) -> None:
-        return None
-
-
-class InProcessScheduler(RQScheduler):
-    """RQ's scheduler, driven from a thread of this process instead of a forked child.
-
-    A fork would not share an in-memory fakeredis, and a service process should not fork.
-    The scheduler lock still makes only one process (this one, or a `replaydesk worker`)
-    move due jobs at a time.
-    """
-
-    def __init__(self, redis: Redis[bytes]) -> None:
-        super().__init__([QUEUE_NAME], connection=redis, logging_level="WARNING")
-        self._redis = redis
-        self._last_heartbeat = 0.0
-
-    @property
-    def connection(self) -> Redis[bytes]:
-        return self._redis
-
-    def tick(self) -> None:
-        """Hold the lock and enqueue scheduled jobs (delayed retries) that are due."""
-        if self.should_reacquire_locks:
-            self.acquire_locks()  # type: ignore[no-untyped-call]
-        if not self.acquired_locks:
-            return
-        if time.monotonic() - self._last_heartbeat > _SCHEDULER_HEARTBEAT_SECONDS:
-            self.heartbeat()  # type: ignore[no-untyped-call]
-            self._last_heartbeat = time.monotonic()
-        self.enqueue_scheduled_jobs()  # type: ignore[no-untyped-call]
-
-
 class EmbeddedWorker:
     """Runs queued jobs, and delayed retries when they are due, in a daemon thread."""
 
@@ -216,10 +165,7 @@ class EmbeddedWorker:
         """Finish the current job, then stop."""
         self._stop.set()
         self._thread.join(timeout)
-        try:
-            self.scheduler.release_locks()  # type: ignore[no-untyped-call]
-        except Exception as exc:
-            log.warning("could not release the scheduler lock (%s); it expires by itself", exc)
+        self.scheduler.release()
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +12,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import URL, Engine, event, make_url
+from sqlalchemy import URL, Engine, event, exc, make_url
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 __all__ = [
+    "IDLE_PING_SECONDS",
     "SQLITE_TIMEOUT_SECONDS",
     "alembic_config",
     "apply_sqlite_pragmas",
@@ -32,6 +34,10 @@ __all__ = [
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # How long the driver waits for SQLite's lock before the busy handler takes over.
 SQLITE_TIMEOUT_SECONDS = 30
+# A PostgreSQL connection back in the pool for longer than this is pinged before it is handed
+# out again; one used more recently is handed out as it is.
+IDLE_PING_SECONDS = 1.0
+_RETURNED_AT = "replaydesk_returned_at"
 
 
 def is_embedded(database_url: str) -> bool:
@@ -53,9 +59,42 @@ def create_engine(database_url: str, **kwargs: Any) -> AsyncEngine:
         )
         apply_sqlite_pragmas(engine.sync_engine)
         return engine
-    return create_async_engine(
-        database_url, pool_size=10, max_overflow=10, pool_pre_ping=True, **kwargs
-    )
+    engine = create_async_engine(database_url, pool_size=10, max_overflow=10, **kwargs)
+    ping_idle_connections(engine.sync_engine)
+    return engine
+
+
+def ping_idle_connections(engine: Engine) -> None:
+    """Ping a pooled connection before handing it out when it sat idle in the pool for over
+    `IDLE_PING_SECONDS`; a dead one is replaced by a new connection.
+
+    A connection that went away while idle (a database restart, an idle timeout on a proxy)
+    is found before a request or job uses it, as with SQLAlchemy's `pool_pre_ping`. That pings
+    at every check-out, and on asyncpg a ping is three round trips (BEGIN, the ping,
+    ROLLBACK): most of the round trips of an attach job, which checks out six times. A
+    connection returned within the last second is not pinged; it fails only when the database
+    restarted within that second, and then like a statement under way at the restart.
+    """
+    dialect = engine.dialect
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        # A new connection has not been back yet: it was opened just now.
+        if returned is None or time.monotonic() - returned <= IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # The pool throws this connection away and checks out another (or opens one).
+            raise exc.DisconnectionError("an idle pooled connection failed its ping") from error
+
+    event.listen(engine, "checkin", _note_return)
+    event.listen(engine, "checkout", ping_if_idle)
+
+
+def _note_return(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_RETURNED_AT] = time.monotonic()
 
 
 def apply_sqlite_pragmas(engine: Engine) -> None:

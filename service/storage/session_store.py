@@ -355,23 +355,22 @@ class SessionStore:
         return found[0] if found else None
 
     async def signals(self, session_id: str, kinds: Sequence[str] | None = None) -> list[Signal]:
-        """A session's derived signals in time order."""
+        """A session's derived signals in time order (one statement, read as
+        `newest_with_pages` is)."""
         query = select(signals.c.kind, signals.c.ts, signals.c.data).where(
             signals.c.session_id == session_id
         )
         if kinds:
             query = query.where(signals.c.kind.in_(kinds))
         query = query.order_by(signals.c.ts, signals.c.id)
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(query)
-            return [s for s in (signal_from_row(*row) for row in rows) if s is not None]
+        return await self._transactions.read(_signals, query)
 
     async def session_chunks(self, session_id: str) -> list[tuple[str, bytes | None]]:
         """Blob keys of a session's chunks in recording order (seq), each with its bytes while
         it is in the chunk journal (None once it is in the blob store).
 
         One statement, so each chunk is in one place or the other: the mover removes an
-        entry only once its chunk is stored.
+        entry only once its chunk is stored. Read as `newest_with_pages` is.
         """
         journal = chunk_journal.c
         query = (
@@ -385,9 +384,7 @@ class SessionStore:
             .where(chunks.c.session_id == session_id)
             .order_by(chunks.c.seq)
         )
-        async with self.engine.connect() as conn:
-            rows = await conn.execute(query)
-            return [(key, None if data is None else bytes(data)) for key, data in rows]
+        return await self._transactions.read(_chunk_sources, query)
 
     # -- chunk journal (see service/ingest/chunk_mover.py) ---------------------------------------
 
@@ -786,6 +783,14 @@ def _with_pages(conn: Connection, chosen: Select[Any]) -> list[SessionWithPages]
         if row.page_url is not None:
             entry[1].append(row.page_url)
     return list(found.values())
+
+
+def _signals(conn: Connection, query: Select[Any]) -> list[Signal]:
+    return [s for s in (signal_from_row(*row) for row in conn.execute(query)) if s is not None]
+
+
+def _chunk_sources(conn: Connection, query: Select[Any]) -> list[tuple[str, bytes | None]]:
+    return [(key, None if data is None else bytes(data)) for key, data in conn.execute(query)]
 
 
 def _escape_like(text: str) -> str:

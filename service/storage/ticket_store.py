@@ -3,13 +3,14 @@ attempts at opening an issue."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Literal, cast
 
 import msgspec
 from sqlalchemy import Table, and_, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.storage.models import IssueAttemptRow, TicketAttachmentRow
 
@@ -56,6 +57,22 @@ class TicketStore:
         self.engine = engine
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._autocommit = dialect == "postgresql"
+
+    @contextlib.asynccontextmanager
+    async def _single_statement(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one statement that writes, committed when the block ends.
+
+        On PostgreSQL in autocommit mode: a lone statement is a transaction of its own there,
+        and BEGIN and COMMIT would be two more round trips (an attach job runs three such
+        statements). On SQLite in a transaction, as any write.
+        """
+        if not self._autocommit:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        async with self.engine.connect() as conn:
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
     async def get(self, job_id: str) -> AttachmentRecord | None:
         """One attachment by its job id."""
@@ -255,23 +272,24 @@ class TicketStore:
             return [_record(row) for row in await conn.execute(query)]
 
     async def claim(self, job_id: str, now: int, lease_ms: int) -> AttachmentRecord | None:
-        """Take the lease of an unwritten attachment; None when written or leased by another."""
-        async with self.engine.begin() as conn:
-            taken = await conn.execute(
-                update(attachments)
-                .where(
-                    attachments.c.job_id == job_id,
-                    attachments.c.state != "written",
-                    or_(attachments.c.lease_until.is_(None), attachments.c.lease_until < now),
-                )
-                .values(lease_until=now + lease_ms, updated_at=now)
-            )
-            if taken.rowcount != 1:
-                return None
+        """Take the lease of an unwritten attachment; None when written or leased by another.
+
+        One statement, which returns the row it leased.
+        """
+        async with self._single_statement() as conn:
             row = (
-                await conn.execute(select(attachments).where(attachments.c.job_id == job_id))
-            ).one()
-        return _record(row)
+                await conn.execute(
+                    update(attachments)
+                    .where(
+                        attachments.c.job_id == job_id,
+                        attachments.c.state != "written",
+                        or_(attachments.c.lease_until.is_(None), attachments.c.lease_until < now),
+                    )
+                    .values(lease_until=now + lease_ms, updated_at=now)
+                    .returning(*attachments.c)
+                )
+            ).first()
+        return _record(row) if row else None
 
     async def start_attempt(self, job_id: str, now: int) -> None:
         """Count a remote write about to start (before it starts: it may land and then fail,
@@ -286,7 +304,7 @@ class TicketStore:
 
     async def mark_written(self, job_id: str, remote: dict[str, Any], now: int) -> None:
         """The tracker has the report: record what it created and release the lease."""
-        async with self.engine.begin() as conn:
+        async with self._single_statement() as conn:
             await conn.execute(
                 update(attachments)
                 .where(attachments.c.job_id == job_id)
