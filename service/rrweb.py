@@ -19,6 +19,7 @@ from service.identifiers import UserId
 __all__ = [
     "CLICK_TAG",
     "CONSOLE_PLUGIN",
+    "CONSOLE_STACK_LEVELS",
     "IDENTIFY_TAG",
     "NAVIGATION_PLUGIN",
     "NETWORK_PLUGIN",
@@ -100,6 +101,10 @@ NETWORK_PLUGIN = "replaydesk/network@1"
 NAVIGATION_PLUGIN = "replaydesk/navigation@1"
 IDENTIFY_TAG = "replaydesk/identify"
 CLICK_TAG = "replaydesk/click"
+# Console levels whose entries keep a stack. A `log` or `info` call's trace is the logging
+# line's own call site, which nobody triaging needs; `trace` is there because a stack is what
+# `console.trace()` is for.
+CONSOLE_STACK_LEVELS = frozenset({"assert", "error", "trace", "warn"})
 
 
 class EventHead(msgspec.Struct):

@@ -7,7 +7,7 @@ export interface ConsolePayload {
   level: "assert" | "clear" | "count" | "countReset" | "debug" | "dir" | "dirxml" | "error" | "group" | "groupCollapsed" | "groupEnd" | "info" | "log" | "table" | "time" | "timeEnd" | "timeLog" | "trace" | "warn";
   /** The call's arguments, each JSON-encoded (a string arrives quoted). */
   payload: Array<string>;
-  /** Stack frames, innermost first. */
+  /** Stack frames, innermost first, each `function (file:line:column)` or `file:line:column`; empty unless `level` is in `consoleStackLevels`. */
   trace: Array<string>;
 }
 

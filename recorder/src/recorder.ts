@@ -4,7 +4,7 @@
 import { record } from '@rrweb/record';
 import { getRecordConsolePlugin, type LogData } from '@rrweb/rrweb-plugin-console-record';
 import type { eventWithTime, RecordPlugin } from '@rrweb/types';
-import { plugins as pluginNames, tags } from '../../wire/vocabulary.json';
+import { consoleStackLevels, plugins as pluginNames, tags } from '../../wire/vocabulary.json';
 import type { ConsolePayload, IdentifyPayload } from '../../wire/payloads';
 import { clickLabel } from './clicks';
 import { stopCompressionWorker } from './compress';
@@ -112,9 +112,17 @@ function scrub(event: eventWithTime): void {
   } else if (event.type === PLUGIN && event.data.plugin === pluginNames.console) {
     // rrweb's type for the payload must fit the vocabulary's (wire/vocabulary.json).
     const log: ConsolePayload = event.data.payload as LogData;
-    log.payload = log.payload.map(scrubText);
-    log.trace = log.trace.map(scrubText);
+    log.payload = log.payload.map((arg) => scrubText(withoutErrorArtifact(arg)));
+    log.trace = STACK_LEVELS.has(log.level) ? log.trace.map(scrubText) : [];
   }
+}
+
+const STACK_LEVELS: ReadonlySet<string> = new Set(consoleStackLevels);
+// rrweb's console plugin ends a logged Error's JSON-encoded stack with this line of its own.
+const ERROR_ARTIFACT = '\\nEnd of stack for Error object"';
+
+function withoutErrorArtifact(arg: string): string {
+  return arg.endsWith(ERROR_ARTIFACT) ? `${arg.slice(0, -ERROR_ARTIFACT.length)}"` : arg;
 }
 
 function onEvent(event: eventWithTime): void {

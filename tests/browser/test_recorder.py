@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sqlite3
 import time
 from collections import Counter
@@ -131,7 +132,15 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     assert sum(e["type"] == FULL_SNAPSHOT for e in events) == 3
 
     report = service.report(session_id)
-    assert any("Payment declined" in e["message"] for e in report["console_errors"])
+    (declined,) = [e for e in report["console_errors"] if "Payment declined" in e["message"]]
+    # The logged Error reads as its message, its frames one per line with line and column.
+    assert declined["message"] == "Payment declined Error: HTTP 500"
+    assert declined["stack"] and all(
+        re.search(r"/shop\.html:\d+:\d+\)?$", frame) for frame in declined["stack"]
+    ), declined["stack"]
+    consoles = plugin_payloads(events, "rrweb/console@1")
+    assert "End of stack" not in json.dumps(consoles)
+    assert [c["trace"] for c in consoles if c["level"] == "info"] == [[], []]
     failed = {(r["method"], r["url"].split("?")[0], r["status"]) for r in report["failed_requests"]}
     assert ("POST", f"{site.origin}/api/pay", 500) in failed
     assert ("GET", "http://127.0.0.1:9/stock", 0) in failed

@@ -13,6 +13,7 @@ from jsonschema import Draft202012Validator
 from service.rrweb import (
     CLICK_TAG,
     CONSOLE_PLUGIN,
+    CONSOLE_STACK_LEVELS,
     IDENTIFY_TAG,
     NAVIGATION_PLUGIN,
     NETWORK_PLUGIN,
@@ -52,6 +53,8 @@ def test_the_services_names_are_the_vocabularys() -> None:
         "navigation": NAVIGATION_PLUGIN,
     }
     assert VOCABULARY["tags"] == {"identify": IDENTIFY_TAG, "click": CLICK_TAG}
+    assert set(VOCABULARY["consoleStackLevels"]) == CONSOLE_STACK_LEVELS
+    assert CONSOLE_STACK_LEVELS <= set(DEFS["console"]["properties"]["level"]["enum"])
 
 
 def test_every_name_has_a_payload_schema_and_a_decoder() -> None:
