@@ -18,7 +18,9 @@ from service import (
     ReplayReport,
     format_offset,
     headline,
+    omitted_steps_line,
     request_status,
+    step_sections,
     struggle_text,
 )
 
@@ -124,9 +126,9 @@ def bullet_list(items: Iterable[Node]) -> Node:
     return {"type": "bulletList", "content": _items(items)}
 
 
-def ordered_list(items: Iterable[Node]) -> Node:
-    """A numbered list of paragraphs (at least one), counting from 1."""
-    return {"type": "orderedList", "attrs": {"order": 1}, "content": _items(items)}
+def ordered_list(items: Iterable[Node], start: int = 1) -> Node:
+    """A numbered list of paragraphs (at least one), counting from `start`."""
+    return {"type": "orderedList", "attrs": {"order": start}, "content": _items(items)}
 
 
 def table(header: list[str], rows: Iterable[list[Node | None]]) -> Node:
@@ -174,13 +176,15 @@ def _steps(report: ReplayReport) -> list[Node]:
     if not report.steps:
         return []
     blocks = [heading("Steps to reproduce")]
-    if report.omitted_steps:
-        blocks.append(paragraph(text(f"({report.omitted_steps} more steps are in the replay)")))
-    items = (
-        paragraph(text(step.text), text(f" ({format_offset(step.offset_ms)})"))
-        for step in report.steps
-    )
-    blocks.append(ordered_list(items))
+    for section in step_sections(report.steps, report.omitted_steps):
+        if section.omitted_before:
+            blocks.append(paragraph(text(omitted_steps_line(section.omitted_before))))
+        if section.steps:
+            items = (
+                paragraph(text(step.text), text(f" ({format_offset(step.offset_ms)})"))
+                for step in section.steps
+            )
+            blocks.append(ordered_list(items, start=section.steps[0].number))
     return blocks
 
 

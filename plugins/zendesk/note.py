@@ -11,7 +11,9 @@ from service import (
     ReplayReport,
     format_offset,
     headline,
+    omitted_steps_line,
     request_status,
+    step_sections,
     struggle_text,
 )
 
@@ -65,12 +67,17 @@ def _links(report: ReplayReport) -> str:
 def _steps(report: ReplayReport) -> list[str]:
     if not report.steps:
         return []
-    items = "".join(
-        f"<li>{_text(step.text)} ({format_offset(step.offset_ms)})</li>" for step in report.steps
-    )
-    parts = [_heading("Steps to reproduce"), f"<ol>{items}</ol>"]
-    if report.omitted_steps:
-        parts.append(f"<p>({report.omitted_steps} more steps are in the replay)</p>")
+    parts = [_heading("Steps to reproduce")]
+    for section in step_sections(report.steps, report.omitted_steps):
+        if section.omitted_before:
+            parts.append(f"<p>{_text(omitted_steps_line(section.omitted_before))}</p>")
+        if section.steps:
+            items = "".join(
+                f"<li>{_text(step.text)} ({format_offset(step.offset_ms)})</li>"
+                for step in section.steps
+            )
+            start = section.steps[0].number
+            parts.append(f'<ol start="{start}">{items}</ol>' if start > 1 else f"<ol>{items}</ol>")
     return parts
 
 

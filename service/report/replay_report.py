@@ -33,7 +33,7 @@ MAX_ERRORS = 5
 MAX_STACK_LINES = 8
 MAX_REQUESTS = 10
 MAX_STRUGGLES = 10
-MAX_STEPS = 30
+MAX_STEPS = 12
 # A ticket opened this long after the session's last event is not "during" the session.
 TICKET_STEP_GRACE_MS = 60_000
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Literal
@@ -23,8 +24,10 @@ __all__ = [
     "MAX_TEXT_CHARS",
     "ReproStep",
     "StepKind",
+    "StepSection",
     "build_repro_steps",
     "request_status",
+    "step_sections",
     "trim_steps",
 ]
 
@@ -35,6 +38,13 @@ MAX_TEXT_CHARS = 120
 MAX_LABEL_CHARS = 60
 # Repeats read "Clicked 'Pay' <times>3" with the multiplication sign, not the letter x.
 TIMES = "\N{MULTIPLICATION SIGN}"
+# Campaign and click-tracking parameters say nothing about what the user saw.
+_TRACKING = re.compile(r"utm_\w+|gclid|fbclid|msclkid|dclid|yclid|mc_cid|mc_eid|_ga|_gl", re.I)
+# A cut step list keeps this many steps of the start, and this many after the first failure.
+HEAD_STEPS = 3
+AFTER_FAILURE = 2
+# The longest run of steps folded when repeated: a click, its request, its error and a retry.
+MAX_FOLDED_RUN = 4
 
 
 class ReproStep(msgspec.Struct, frozen=True, kw_only=True):
@@ -47,7 +57,36 @@ class ReproStep(msgspec.Struct, frozen=True, kw_only=True):
     text: str
     """`Opened /cart`, `Clicked 'Place order'` (with the repeat count), `POST /api/pay → 500`."""
     count: int = 1
-    """How many identical steps in a row this line stands for."""
+    """How many times this step happened in a row (or in a repeated run of a few steps)."""
+    number: int = 0
+    """Its place among all of the session's steps, from 1; kept when steps are left out, so a
+    ticket numbers the steps it shows as the replay's step list does."""
+
+
+class StepSection(msgspec.Struct, frozen=True, kw_only=True):
+    """Steps without a gap between them, and how many were left out before them."""
+
+    omitted_before: int
+    steps: list[ReproStep]
+
+
+def step_sections(steps: Sequence[ReproStep], omitted: int) -> list[StepSection]:
+    """Kept steps split where steps were left out (their numbers jump), for renderers: each
+    says "(N more steps are in the replay)" where its gap is, so every output puts it in the
+    same place. `omitted` is the report's count of left-out steps; those after the last kept
+    step make a last section without steps."""
+    sections: list[StepSection] = []
+    expected = 1
+    for step in steps:
+        number = step.number or expected
+        if not sections or number != expected:
+            sections.append(StepSection(omitted_before=number - expected, steps=[]))
+        sections[-1].steps.append(step)
+        expected = number + 1
+    trailing = omitted - sum(section.omitted_before for section in sections)
+    if trailing > 0:
+        sections.append(StepSection(omitted_before=trailing, steps=[]))
+    return sections
 
 
 def request_status(status: int, error: str | None) -> str:
@@ -62,8 +101,24 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
-def _path(url: str) -> str:
-    return urlsplit(url).path or "/"
+def _where(url: str, fragment: bool = False) -> str:
+    """A page as a step names it: its path and query without campaign tracking (and its
+    fragment, for hash routes)."""
+    parts = urlsplit(url)
+    query = "&".join(
+        pair
+        for pair in parts.query.split("&")
+        if pair and not _TRACKING.fullmatch(pair.split("=")[0])
+    )
+    where = (parts.path or "/") + (f"?{query}" if query else "")
+    return where + (f"#{parts.fragment}" if fragment and parts.fragment else "")
+
+
+def _request_target(url: str, page: str | None) -> str:
+    """A request as a step names it: its path, with its host when that is not the page's."""
+    parts = urlsplit(url)
+    own = page is not None and urlsplit(page).netloc == parts.netloc
+    return (parts.path or "/") if own or not parts.netloc else f"{parts.netloc}{parts.path}"
 
 
 def _field_name(click: ClickSignal) -> str | None:
@@ -81,64 +136,85 @@ def _target(click: ClickSignal) -> str | None:
     return f"'{name}'" if name and click.label and click.label.strip() else name
 
 
-class _Steps:
-    """Accumulates steps, folding repeats of the same step into one line with a count."""
+class _Line:
+    """A step being built: what it is about, its text without count, and a note after it."""
 
-    def __init__(self, started_at: int) -> None:
-        self.started_at = started_at
-        self.steps: list[ReproStep] = []
-        # What each step is about (a node id, a URL, ...), to fold repeats of the same thing.
-        self.keys: list[object] = []
-        self.bases: list[str] = []
+    __slots__ = ("base", "count", "key", "kind", "note", "ts")
 
-    def add(self, ts: int, kind: StepKind, base: str, key: object) -> None:
-        if self.steps and self.keys[-1] == (kind, key) and self.bases[-1] == base:
-            last = self.steps[-1]
-            count = last.count + 1
-            text = f"{base} {TIMES}{count}"
-            self.steps[-1] = msgspec.structs.replace(last, count=count, text=text)
-            return
-        self.steps.append(
-            ReproStep(
-                at=datetime.fromtimestamp(ts / 1000, tz=UTC),
-                offset_ms=max(0, ts - self.started_at),
-                kind=kind,
-                text=base,
-            )
-        )
-        self.keys.append((kind, key))
-        self.bases.append(base)
+    def __init__(self, ts: int, kind: StepKind, base: str, key: object) -> None:
+        self.ts = ts
+        self.kind = kind
+        self.base = base
+        self.key = key
+        self.count = 1
+        self.note = ""
 
-    def replace_last(self, ts: int, kind: StepKind, base: str, key: object) -> None:
-        self.steps.pop()
-        self.keys.pop()
-        self.bases.pop()
-        self.add(ts, kind, base, key)
+    def same_as(self, other: _Line) -> bool:
+        return (self.kind, self.key, self.base) == (other.kind, other.key, other.base)
 
-    def annotate_last(self, kind: StepKind, key: object, suffix: str) -> None:
-        if not self.steps or self.keys[-1] != (kind, key) or self.bases[-1].endswith(suffix):
-            return
-        self.bases[-1] += suffix
-        last = self.steps[-1]
-        text = self.bases[-1] + (f" {TIMES}{last.count}" if last.count > 1 else "")
-        self.steps[-1] = msgspec.structs.replace(last, text=text)
+
+def _repeated(lines: list[_Line], start: int, period: int, again: int) -> bool:
+    """Whether the `again`-th run of `period` lines after `start` repeats the first."""
+    first = lines[start : start + period]
+    later = lines[start + again * period : start + (again + 1) * period]
+    return len(later) == period and all(a.same_as(b) for a, b in zip(first, later, strict=True))
+
+
+def _fold_runs(lines: list[_Line]) -> list[_Line]:
+    """Fold a run of a few steps repeated in a row into one, counts added up: five tries at
+    "Place order", each a click, a failed request and an error, read as three lines ×5."""
+    for period in range(2, MAX_FOLDED_RUN + 1):
+        folded: list[_Line] = []
+        i = 0
+        while i < len(lines):
+            repeats = 1
+            while _repeated(lines, i, period, repeats):
+                repeats += 1
+            if repeats == 1:
+                folded.append(lines[i])
+                i += 1
+                continue
+            run = lines[i : i + period]
+            for again in range(1, repeats):
+                for line, later in zip(run, lines[i + again * period :], strict=False):
+                    line.count += later.count
+                    line.note = line.note or later.note
+            folded.extend(run)
+            i += repeats * period
+        lines = folded
+    return lines
 
 
 def build_repro_steps(signals: Sequence[Signal], started_at: int) -> list[ReproStep]:
     """Every step of a session, in time order; `started_at` is the session start (ms).
 
-    Typed text is never shown (the recorder does not send it): inputs read "(masked)".
+    The same action repeated on the same target is one step with a count, and so is a run of a
+    few steps repeated in a row. Typed text is never shown (the recorder does not send it):
+    inputs read "(masked)".
     """
-    out = _Steps(started_at)
+    lines: list[_Line] = []
     page: str | None = None
     field_names: dict[int, str] = {}
+
+    def add(ts: int, kind: StepKind, base: str, key: object) -> None:
+        line = _Line(ts, kind, base, key)
+        if lines and lines[-1].same_as(line):
+            lines[-1].count += 1
+        else:
+            lines.append(line)
+
     for signal in signals:
         match signal:
-            case PageViewSignal(url=url):
+            case PageViewSignal(url=url, via=via):
+                if via == "reload":
+                    add(signal.ts, "page", f"Reloaded {_where(url)}", ("reload", url))
                 # rrweb repeats the page's Meta event at every full-snapshot checkout.
-                if url != page:
-                    page = url
-                    out.add(signal.ts, "page", f"Opened {_path(url)}", url)
+                elif url != page:
+                    if via == "load":
+                        add(signal.ts, "page", f"Opened {_where(url)}", url)
+                    else:
+                        add(signal.ts, "page", f"Went to {_where(url, via == 'hash')}", url)
+                page = url
             case ClickSignal():
                 name = _field_name(signal)
                 if name:
@@ -146,36 +222,54 @@ def build_repro_steps(signals: Sequence[Signal], started_at: int) -> list[ReproS
                 target = _target(signal)
                 tag = (signal.tag or "").lower()
                 what = target or (f"a {tag}" if tag else "the page")
-                out.add(signal.ts, "click", f"Clicked {what}", signal.node_id)
+                add(signal.ts, "click", f"Clicked {what}", signal.node_id)
             case DeadClickSignal():
-                out.annotate_last("click", signal.node_id, " (nothing happened)")
+                if lines and (lines[-1].kind, lines[-1].key) == ("click", signal.node_id):
+                    lines[-1].note = " (nothing happened)"
             case InputSignal(node_id=node):
                 text = f"Typed into {field_names.get(node, 'a field')} (masked)"
+                last = lines[-1] if lines else None
                 # Clicking into a field and typing is one step, not two.
-                if out.steps and out.keys[-1] == ("click", node):
-                    out.replace_last(signal.ts, "input", text, node)
-                elif not (out.steps and out.keys[-1] == ("input", node)):
-                    out.add(signal.ts, "input", text, node)
+                if last is not None and (last.kind, last.key) == ("click", node):
+                    lines[-1] = _Line(signal.ts, "input", text, node)
+                elif last is None or (last.kind, last.key) != ("input", node):
+                    add(signal.ts, "input", text, node)
             case FailedRequestSignal():
                 outcome = request_status(signal.status, signal.error or "failed")
-                line = f"{(signal.method or 'GET').upper()} {_path(signal.url)} → {outcome}"
-                out.add(signal.ts, "request", _cut(line, MAX_TEXT_CHARS), signal.url)
+                method = (signal.method or "GET").upper()
+                line = f"{method} {_request_target(signal.url, page)} → {outcome}"
+                add(signal.ts, "request", _cut(line, MAX_TEXT_CHARS), signal.url)
             case ConsoleErrorSignal():
                 first_line = signal.message.strip().split("\n", 1)[0]
                 text = _cut(f"Console error: {first_line}", MAX_TEXT_CHARS)
-                out.add(signal.ts, "error", text, None)
-    return out.steps
+                add(signal.ts, "error", text, text)
+    return [
+        ReproStep(
+            at=datetime.fromtimestamp(line.ts / 1000, tz=UTC),
+            offset_ms=max(0, line.ts - started_at),
+            kind=line.kind,
+            text=line.base + (f" {TIMES}{line.count}" if line.count > 1 else "") + line.note,
+            count=line.count,
+        )
+        for line in _fold_runs(lines)
+    ]
 
 
 def trim_steps(steps: list[ReproStep], limit: int) -> tuple[list[ReproStep], int]:
-    """At most `limit` steps, keeping those that lead up to the first error; and how many went.
+    """At most `limit` steps, numbered, and how many were left out.
 
-    When there are too many, the window ends a few steps after the first error (what the user
-    did next often tells what they expected), or at the last step when nothing failed.
+    When there are too many, the first few stay (how the visit began) and so does the run that
+    leads to the first failure, with a couple of steps after it (what the user did next often
+    tells what they expected); or the last steps, when nothing failed.
     """
-    if len(steps) <= limit:
-        return steps, 0
-    failing = next((i for i, s in enumerate(steps) if s.kind in ("error", "request")), None)
-    end = len(steps) if failing is None else min(len(steps), failing + 1 + limit // 5)
-    start = max(0, end - limit)
-    return steps[start:end], len(steps) - (end - start)
+    numbered = [msgspec.structs.replace(step, number=n) for n, step in enumerate(steps, 1)]
+    if len(numbered) <= limit:
+        return numbered, 0
+    failing = next((i for i, s in enumerate(numbered) if s.kind in ("error", "request")), None)
+    end = len(numbered) if failing is None else min(len(numbered), failing + 1 + AFTER_FAILURE)
+    if end <= limit:
+        kept = numbered[:limit]
+    else:
+        head = min(HEAD_STEPS, limit // 3)
+        kept = numbered[:head] + numbered[end - (limit - head) : end]
+    return kept, len(numbered) - len(kept)

@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.report.replay_report import ReplayReport, Struggle
-from service.report.repro_steps import request_status
+from service.report.repro_steps import request_status, step_sections
 
-__all__ = ["format_offset", "headline", "render_markdown", "render_text", "struggle_text"]
+__all__ = [
+    "format_offset",
+    "headline",
+    "omitted_steps_line",
+    "render_markdown",
+    "render_text",
+    "struggle_text",
+]
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -18,6 +25,11 @@ def format_offset(offset_ms: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def omitted_steps_line(count: int) -> str:
+    """The line that stands where steps were left out of a ticket's step list."""
+    return f"({_plural(count, 'more step')} {'is' if count == 1 else 'are'} in the replay)"
 
 
 def struggle_text(struggle: Struggle) -> str:
@@ -73,12 +85,13 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
     lines.append("")
     if report.steps:
         lines.append(bold("Steps to reproduce"))
-        if report.omitted_steps:
-            lines.append(f"({report.omitted_steps} more steps are in the replay)")
-        lines += [
-            f"{n}. {step.text} ({format_offset(step.offset_ms)})"
-            for n, step in enumerate(report.steps, 1)
-        ]
+        for section in step_sections(report.steps, report.omitted_steps):
+            if section.omitted_before:
+                lines.append(omitted_steps_line(section.omitted_before))
+            lines += [
+                f"{step.number}. {step.text} ({format_offset(step.offset_ms)})"
+                for step in section.steps
+            ]
         lines.append("")
     if report.console_errors:
         lines.append(bold("Console errors"))

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-from service.signal_kinds import PageViewSignal, Signal
+from service.signal_kinds import PageVia, PageViewSignal, Signal
 
 __all__ = ["ANY", "Click", "ClickLabel", "Findings", "finite", "rewrite", "try_decode"]
 
@@ -53,8 +53,8 @@ class Findings:
         self.requests: list[tuple[int, int]] = []
         self.user_id: str | None = None
 
-    def page_view(self, ts: int, url: str) -> None:
-        self.signals.append(PageViewSignal(ts=ts, url=url))
+    def page_view(self, ts: int, url: str, via: PageVia = "load") -> None:
+        self.signals.append(PageViewSignal(ts=ts, url=url, via=via))
         self.activity.append(ts)
 
 

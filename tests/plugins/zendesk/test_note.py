@@ -9,8 +9,11 @@ from html.parser import HTMLParser
 import msgspec
 
 from plugins.zendesk.note import no_recording_note, report_note
-from service import MissingRecording, ReplayReport, ReportFile
+from service import MissingRecording, ReplayReport, ReportFile, ReproStep
 from service.plugin_testing import sample_report
+from service.report.repro_steps import trim_steps
+
+AT = datetime(2026, 9, 21, 9, 30, 5, tzinfo=UTC)
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 SAFE_TAGS = {"p", "strong", "a", "ol", "ul", "li", "code", "pre", "small"}
@@ -125,3 +128,17 @@ def test_the_no_recording_note_says_whose_recording_is_missing_and_why() -> None
     assert notice.reason in markup.text and notice.marker in markup.text
     anonymous = Markup(no_recording_note(msgspec.structs.replace(notice, user_id=None))).text
     assert "for this customer." in anonymous
+
+
+def test_left_out_steps_are_named_where_they_were_left_out() -> None:
+    steps = [
+        ReproStep(at=AT, offset_ms=n * 1000, kind="click", text=f"Clicked 'b{n}'")
+        for n in range(1, 31)
+    ]
+    kept, omitted = trim_steps(steps, 12)
+    note = report_note(msgspec.structs.replace(sample_report(), steps=kept, omitted_steps=omitted))
+    section = note[note.index("Steps to reproduce") : note.index("Console errors")]
+    # The first three steps, the gap, the last nine under their own numbers.
+    assert section.index("b3") < section.index("(18 more steps are in the replay)")
+    assert section.index("(18 more steps are in the replay)") < section.index('<ol start="22">')
+    assert "b22" in section and "b21" not in section

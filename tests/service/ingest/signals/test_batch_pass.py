@@ -388,8 +388,8 @@ def test_page_views_come_from_meta_and_navigation() -> None:
     )
     assert [(s.ts, signal_data(s)) for s in of_kind(batch, "page_view")] == [
         (T0, {"url": "https://shop.example.com/checkout"}),
-        (T0 + 500, {"url": "https://shop.example.com/orders?session=[secret]"}),
-        (T0 + 900, {"url": "https://shop.example.com/orders#details"}),
+        (T0 + 500, {"url": "https://shop.example.com/orders?session=[secret]", "via": "push"}),
+        (T0 + 900, {"url": "https://shop.example.com/orders#details", "via": "hash"}),
     ]
     assert stored(batch)[2]["data"]["payload"] == {
         "url": "https://shop.example.com/orders?session=[secret]",
