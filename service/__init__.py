@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     )
     from service.report.repro_steps import ReproStep, StepSection, request_status, step_sections
     from service.report.text import (
+        environment_line,
         format_offset,
         headline,
         omitted_steps_line,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
         render_text,
         struggle_text,
     )
+    from service.session_environment import SessionEnvironment
     from service.sessions.reader import SessionCounts, SessionSummary
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "RequestFailure",
     "RetryableError",
     "SessionCounts",
+    "SessionEnvironment",
     "SessionSummary",
     "SettingSpec",
     "StepSection",
@@ -79,6 +82,7 @@ __all__ = [
     "WebhookRejected",
     "WebhookRequest",
     "__version__",
+    "environment_line",
     "format_offset",
     "headline",
     "hmac_sha256",
@@ -127,6 +131,7 @@ _EXPORTS = {
     "ReportFile": "service.report.replay_report",
     "RequestFailure": "service.report.replay_report",
     "Struggle": "service.report.replay_report",
+    "environment_line": "service.report.text",
     "format_offset": "service.report.text",
     "headline": "service.report.text",
     "omitted_steps_line": "service.report.text",
@@ -138,6 +143,7 @@ _EXPORTS = {
     "StepSection": "service.report.repro_steps",
     "step_sections": "service.report.repro_steps",
     "SessionCounts": "service.sessions.reader",
+    "SessionEnvironment": "service.session_environment",
     "SessionSummary": "service.sessions.reader",
     "hmac_sha256": "service.plugin_host.webhook_signatures",
     "timestamp_is_fresh": "service.plugin_host.webhook_signatures",

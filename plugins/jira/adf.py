@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from service import (
     MissingRecording,
     ReplayReport,
+    environment_line,
     format_offset,
     headline,
     omitted_steps_line,
@@ -169,7 +170,11 @@ def _replay(report: ReplayReport) -> list[Node]:
         )
     else:
         line = paragraph(link("Watch the replay", report.replay_url), text(valid))
-    return [heading("Session replay"), line, paragraph(text(headline(report)))]
+    blocks = [heading("Session replay"), line, paragraph(text(headline(report)))]
+    environment = environment_line(report)
+    if environment:
+        blocks.append(paragraph(text(f"Environment: {environment}")))
+    return blocks
 
 
 def _steps(report: ReplayReport) -> list[Node]:
@@ -195,7 +200,9 @@ def _errors(report: ReplayReport) -> list[Node]:
     for error in report.console_errors:
         repeat = f", {TIMES}{error.count}" if error.count > 1 else ""
         level = error.level.capitalize() or "Error"
-        blocks.append(paragraph(text(f"{level} at {format_offset(error.first_offset_ms)}{repeat}")))
+        where = f" on {error.page_url}" if error.page_url else ""
+        at = format_offset(error.first_offset_ms)
+        blocks.append(paragraph(text(f"{level} at {at}{where}{repeat}")))
         blocks.append(code_block("\n".join([error.message, *error.stack])))
     return blocks
 

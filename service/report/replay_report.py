@@ -49,6 +49,8 @@ class ErrorGroup(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     first_at: datetime
     first_offset_ms: int
+    page_url: str | None = None
+    """The page the user was on the first time it happened."""
 
 
 class RequestFailure(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +131,7 @@ def _error_groups(evidence: SessionEvidence) -> list[ErrorGroup]:
             count=1,
             first_at=error.at,
             first_offset_ms=error.offset_ms,
+            page_url=error.page_url,
         )
     return sorted(groups.values(), key=lambda g: (-g.count, g.first_at))[:MAX_ERRORS]
 

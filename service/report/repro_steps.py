@@ -40,9 +40,10 @@ MAX_LABEL_CHARS = 60
 TIMES = "\N{MULTIPLICATION SIGN}"
 # Campaign and click-tracking parameters say nothing about what the user saw.
 _TRACKING = re.compile(r"utm_\w+|gclid|fbclid|msclkid|dclid|yclid|mc_cid|mc_eid|_ga|_gl", re.I)
-# A cut step list keeps this many steps of the start, and this many after the first failure.
+# A cut step list keeps this many steps of the start.
 HEAD_STEPS = 3
-AFTER_FAILURE = 2
+# A page that opens this soon after a click was opened by it.
+CLICK_NAVIGATION_MS = 1500
 # The longest run of steps folded when repeated: a click, its request, its error and a retry.
 MAX_FOLDED_RUN = 4
 
@@ -139,7 +140,7 @@ def _target(click: ClickSignal) -> str | None:
 class _Line:
     """A step being built: what it is about, its text without count, and a note after it."""
 
-    __slots__ = ("base", "count", "key", "kind", "note", "ts")
+    __slots__ = ("base", "count", "fields", "key", "kind", "nodes", "note", "ts")
 
     def __init__(self, ts: int, kind: StepKind, base: str, key: object) -> None:
         self.ts = ts
@@ -148,9 +149,27 @@ class _Line:
         self.key = key
         self.count = 1
         self.note = ""
+        self.nodes: set[int] = set()
+        """The elements a click or input step is about."""
+        self.fields: list[str | None] = []
+        """For a typing step: the fields typed into, in order (None: a field without a name)."""
 
     def same_as(self, other: _Line) -> bool:
         return (self.kind, self.key, self.base) == (other.kind, other.key, other.base)
+
+
+def _typed_into(fields: list[str | None]) -> str:
+    """`Typed into Email (masked)`, `Typed into Email, Card and 2 other fields (masked)`."""
+    named = list(dict.fromkeys(field for field in fields if field))
+    if len(fields) == 1:
+        return f"Typed into {named[0] if named else 'a field'} (masked)"
+    if not named:
+        return f"Typed into {len(fields)} fields (masked)"
+    shown = named[:2]
+    others = len(fields) - len(shown)
+    if not others:
+        return f"Typed into {' and '.join(shown)} (masked)"
+    return f"Typed into {', '.join(shown)} and {others} other field{'s' * (others > 1)} (masked)"
 
 
 def _repeated(lines: list[_Line], start: int, period: int, again: int) -> bool:
@@ -185,64 +204,119 @@ def _fold_runs(lines: list[_Line]) -> list[_Line]:
     return lines
 
 
+class _StepBuilder:
+    """Turns signals into lines, folding what reads as one step."""
+
+    def __init__(self) -> None:
+        self.lines: list[_Line] = []
+        self.page: str | None = None
+        self.field_names: dict[int, str] = {}
+
+    def add(self, line: _Line) -> None:
+        if self.lines and self.lines[-1].same_as(line):
+            self.lines[-1].count += 1
+            self.lines[-1].nodes |= line.nodes
+        else:
+            self.lines.append(line)
+
+    def page_view(self, signal: PageViewSignal) -> None:
+        url, via = signal.url, signal.via
+        if via == "reload" and self.page is not None:
+            self.add(_Line(signal.ts, "page", f"Reloaded {_where(url)}", ("reload", url)))
+        # rrweb repeats the page's Meta event at every full-snapshot checkout.
+        elif url != self.page:
+            verb = "Opened" if via in ("load", "reload") else "Went to"
+            where = _where(url, via == "hash")
+            last = self.lines[-1] if self.lines else None
+            if (
+                last is not None
+                and last.kind == "click"
+                and last.count == 1
+                and not last.note
+                and signal.ts - last.ts <= CLICK_NAVIGATION_MS
+            ):
+                # The click that made it: "Clicked 'Orders' and went to /orders".
+                last.base += f" and {verb.lower()} {where}"
+                last.key = (last.key, url)
+            else:
+                self.add(_Line(signal.ts, "page", f"{verb} {where}", url))
+        self.page = url
+
+    def click(self, signal: ClickSignal) -> None:
+        name = _field_name(signal)
+        if name:
+            self.field_names[signal.node_id] = name
+        target = _target(signal)
+        tag = (signal.tag or "").lower()
+        what = target or (f"a {tag}" if tag else "the page")
+        # Elements with the same words are one target: two "Add to cart" buttons read ×2.
+        key = what if signal.label and signal.label.strip() else signal.node_id
+        line = _Line(signal.ts, "click", f"Clicked {what}", key)
+        line.nodes.add(signal.node_id)
+        self.add(line)
+
+    def dead_click(self, signal: DeadClickSignal) -> None:
+        last = self.lines[-1] if self.lines else None
+        if last is not None and last.kind == "click" and signal.node_id in last.nodes:
+            last.note = " (nothing happened)"
+
+    def typed(self, signal: InputSignal) -> None:
+        node = signal.node_id
+        name = self.field_names.get(node)
+        last = self.lines[-1] if self.lines else None
+        if last is not None and last.kind == "input":
+            # Filling in a form is one step: each field once, in the order typed into.
+            if node not in last.nodes:
+                last.nodes.add(node)
+                last.fields.append(name)
+                last.base = _typed_into(last.fields)
+            return
+        line = _Line(signal.ts, "input", _typed_into([name]), "input")
+        line.nodes.add(node)
+        line.fields.append(name)
+        # Clicking into a field and typing is one step, not two.
+        if last is not None and last.kind == "click" and last.nodes == {node}:
+            self.lines[-1] = line
+        else:
+            self.add(line)
+
+    def failed_request(self, signal: FailedRequestSignal) -> None:
+        outcome = request_status(signal.status, signal.error or "failed")
+        method = (signal.method or "GET").upper()
+        text = _cut(
+            f"{method} {_request_target(signal.url, self.page)} → {outcome}", MAX_TEXT_CHARS
+        )
+        self.add(_Line(signal.ts, "request", text, signal.url))
+
+    def console_error(self, signal: ConsoleErrorSignal) -> None:
+        first_line = signal.message.strip().split("\n", 1)[0]
+        text = _cut(f"Console error: {first_line}", MAX_TEXT_CHARS)
+        self.add(_Line(signal.ts, "error", text, text))
+
+
 def build_repro_steps(signals: Sequence[Signal], started_at: int) -> list[ReproStep]:
     """Every step of a session, in time order; `started_at` is the session start (ms).
 
     The same action repeated on the same target is one step with a count, and so is a run of a
-    few steps repeated in a row. Typed text is never shown (the recorder does not send it):
+    few steps repeated in a row; a click and the page it opened are one step, and so is typing
+    into the fields of a form. Typed text is never shown (the recorder does not send it):
     inputs read "(masked)".
     """
-    lines: list[_Line] = []
-    page: str | None = None
-    field_names: dict[int, str] = {}
-
-    def add(ts: int, kind: StepKind, base: str, key: object) -> None:
-        line = _Line(ts, kind, base, key)
-        if lines and lines[-1].same_as(line):
-            lines[-1].count += 1
-        else:
-            lines.append(line)
-
+    builder = _StepBuilder()
     for signal in signals:
         match signal:
-            case PageViewSignal(url=url, via=via):
-                if via == "reload":
-                    add(signal.ts, "page", f"Reloaded {_where(url)}", ("reload", url))
-                # rrweb repeats the page's Meta event at every full-snapshot checkout.
-                elif url != page:
-                    if via == "load":
-                        add(signal.ts, "page", f"Opened {_where(url)}", url)
-                    else:
-                        add(signal.ts, "page", f"Went to {_where(url, via == 'hash')}", url)
-                page = url
+            case PageViewSignal():
+                builder.page_view(signal)
             case ClickSignal():
-                name = _field_name(signal)
-                if name:
-                    field_names[signal.node_id] = name
-                target = _target(signal)
-                tag = (signal.tag or "").lower()
-                what = target or (f"a {tag}" if tag else "the page")
-                add(signal.ts, "click", f"Clicked {what}", signal.node_id)
+                builder.click(signal)
             case DeadClickSignal():
-                if lines and (lines[-1].kind, lines[-1].key) == ("click", signal.node_id):
-                    lines[-1].note = " (nothing happened)"
-            case InputSignal(node_id=node):
-                text = f"Typed into {field_names.get(node, 'a field')} (masked)"
-                last = lines[-1] if lines else None
-                # Clicking into a field and typing is one step, not two.
-                if last is not None and (last.kind, last.key) == ("click", node):
-                    lines[-1] = _Line(signal.ts, "input", text, node)
-                elif last is None or (last.kind, last.key) != ("input", node):
-                    add(signal.ts, "input", text, node)
+                builder.dead_click(signal)
+            case InputSignal():
+                builder.typed(signal)
             case FailedRequestSignal():
-                outcome = request_status(signal.status, signal.error or "failed")
-                method = (signal.method or "GET").upper()
-                line = f"{method} {_request_target(signal.url, page)} → {outcome}"
-                add(signal.ts, "request", _cut(line, MAX_TEXT_CHARS), signal.url)
+                builder.failed_request(signal)
             case ConsoleErrorSignal():
-                first_line = signal.message.strip().split("\n", 1)[0]
-                text = _cut(f"Console error: {first_line}", MAX_TEXT_CHARS)
-                add(signal.ts, "error", text, text)
+                builder.console_error(signal)
     return [
         ReproStep(
             at=datetime.fromtimestamp(line.ts / 1000, tz=UTC),
@@ -251,25 +325,41 @@ def build_repro_steps(signals: Sequence[Signal], started_at: int) -> list[ReproS
             text=line.base + (f" {TIMES}{line.count}" if line.count > 1 else "") + line.note,
             count=line.count,
         )
-        for line in _fold_runs(lines)
+        for line in _fold_runs(builder.lines)
     ]
 
 
+def _end_of_first_failure(steps: list[ReproStep]) -> int:
+    """Where the first failure and the failures right after it end; the end when none."""
+    failing = [step.kind in ("error", "request") for step in steps]
+    if True not in failing:
+        return len(steps)
+    end = failing.index(True) + 1
+    while end < len(steps) and failing[end]:
+        end += 1
+    return end
+
+
 def trim_steps(steps: list[ReproStep], limit: int) -> tuple[list[ReproStep], int]:
-    """At most `limit` steps, numbered, and how many were left out.
+    """At most `limit` lines of steps, numbered, and how many steps were left out.
 
     When there are too many, the first few stay (how the visit began) and so does the run that
-    leads to the first failure, with a couple of steps after it (what the user did next often
-    tells what they expected); or the last steps, when nothing failed.
+    leads to the first failure and ends with it (the failed request and the error it caused);
+    or the last steps, when nothing failed. Each gap costs a line
+    (the renderings say there how many steps are in the replay), so a single step is never
+    left out: naming it takes no more room than showing it.
     """
     numbered = [msgspec.structs.replace(step, number=n) for n, step in enumerate(steps, 1)]
     if len(numbered) <= limit:
         return numbered, 0
-    failing = next((i for i, s in enumerate(numbered) if s.kind in ("error", "request")), None)
-    end = len(numbered) if failing is None else min(len(numbered), failing + 1 + AFTER_FAILURE)
-    if end <= limit:
-        kept = numbered[:limit]
+    end = _end_of_first_failure(numbered)
+    if len(numbered) - end == 1:
+        end = len(numbered)
+    trailing_gap = int(end < len(numbered))
+    if end <= limit - 1:
+        kept = numbered[:end]  # and a line for the steps after them
     else:
         head = min(HEAD_STEPS, limit // 3)
-        kept = numbered[:head] + numbered[end - (limit - head) : end]
+        start = end - (limit - head - 1 - trailing_gap)
+        kept = numbered[:end] if start - head <= 1 else numbered[:head] + numbered[start:end]
     return kept, len(numbered) - len(kept)

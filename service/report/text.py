@@ -8,6 +8,7 @@ from service.report.replay_report import ReplayReport, Struggle
 from service.report.repro_steps import request_status, step_sections
 
 __all__ = [
+    "environment_line",
     "format_offset",
     "headline",
     "omitted_steps_line",
@@ -63,6 +64,13 @@ def headline(report: ReplayReport) -> str:
     return ", ".join(parts)
 
 
+def environment_line(report: ReplayReport) -> str | None:
+    """`Chrome 131 on Windows 10 (desktop), viewport 1280×720, en-NZ, Europe/Berlin, release
+    4.2.0 (production)`; None when the recorder did not say."""
+    environment = report.session.environment
+    return environment.describe() or None if environment else None
+
+
 def _lines(report: ReplayReport, markdown: bool) -> list[str]:
     def bold(text: str) -> str:
         return f"**{text}**" if markdown else text.upper()
@@ -82,6 +90,11 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
         lines = [f"{bold('Session replay')}: {' · '.join(links)} {valid}", "", headline(report)]
     else:
         lines = [bold("Session replay"), *links, f"Links {valid}.", headline(report)]
+    environment = environment_line(report)
+    if environment:
+        lines += (
+            ["", f"Environment: {environment}"] if markdown else [f"Environment: {environment}"]
+        )
     lines.append("")
     if report.steps:
         lines.append(bold("Steps to reproduce"))
@@ -98,7 +111,10 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
         for error in report.console_errors:
             repeat = f" {TIMES}{error.count}" if error.count > 1 else ""
             first_line = error.message.strip().split("\n", 1)[0]
-            lines.append(f"- {code(first_line)}{repeat} at {format_offset(error.first_offset_ms)}")
+            where = f" on {error.page_url}" if error.page_url else ""
+            lines.append(
+                f"- {code(first_line)}{repeat} at {format_offset(error.first_offset_ms)}{where}"
+            )
             lines += [f"    {frame}" for frame in error.stack]
         lines.append("")
     if report.failed_requests:

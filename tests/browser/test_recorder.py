@@ -69,6 +69,28 @@ def console_messages(events: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def test_a_reload_is_a_step(page: Page, site: Site, service: Service) -> None:
+    site.configure(site.user_id, flushIntervalMs=500)
+    page.goto(site.url("shop.html"))
+    page.click("#add")
+    session_id = wait_for(lambda: session_id_of(page), what="a session")
+    page.reload()
+    page.click("#add")
+    page.close()
+
+    def steps() -> list[str] | None:
+        texts = [s["text"] for s in service.report(str(session_id))["steps"]]
+        return texts if texts.count("Clicked 'Add to basket'") == 2 else None
+
+    texts = wait_for(steps, what="the click after the reload")
+    assert texts == [
+        "Opened /shop.html",
+        "Clicked 'Add to basket'",
+        "Reloaded /shop.html",
+        "Clicked 'Add to basket'",
+    ], texts
+
+
 def session_id_of(page: Page) -> str | None:
     value = page.evaluate("ReplayDesk.getSessionId()")
     return value if isinstance(value, str) else None
@@ -77,7 +99,7 @@ def session_id_of(page: Page) -> str | None:
 def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     page: Page, site: Site, service: Service
 ) -> None:
-    site.configure(site.user_id, flushIntervalMs=500)
+    site.configure(site.user_id, flushIntervalMs=500, release="2026.12.1", environment="staging")
     page.goto(site.url("shop.html"))
     for selector, text in TYPED.items():
         page.click(selector)
@@ -121,6 +143,14 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     ]
     sessions = service.sessions_of(site.user_id)
     assert [s["session_id"] for s in sessions] == [session_id]
+    # Each page load said where it was recorded: Chromium, this window, the init() release.
+    pages = custom_payloads(events, "replaydesk/page")
+    assert [p["navigation"] for p in pages] == ["navigate", "navigate", "back_forward"]
+    environment = sessions[0]["environment"]
+    assert environment["browser"] in ("Chrome", "HeadlessChrome")
+    assert environment["os"] == "Linux" and environment["device"] == "desktop"
+    assert environment["release"] == "2026.12.1" and environment["environment"] == "staging"
+    assert environment["viewport"] == page.viewport_size
 
     # One full snapshot per page view: shop, delivery options, and shop again.
     metas = [e for e in events if e["type"] == META]
@@ -138,6 +168,7 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     assert declined["stack"] and all(
         re.search(r"/shop\.html:\d+:\d+\)?$", frame) for frame in declined["stack"]
     ), declined["stack"]
+    assert declined["page_url"].endswith("/shop.html")
     consoles = plugin_payloads(events, "rrweb/console@1")
     assert "End of stack" not in json.dumps(consoles)
     assert [c["trace"] for c in consoles if c["level"] == "info"] == [[], []]

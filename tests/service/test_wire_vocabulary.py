@@ -17,11 +17,13 @@ from service.rrweb import (
     IDENTIFY_TAG,
     NAVIGATION_PLUGIN,
     NETWORK_PLUGIN,
+    PAGE_TAG,
     ClickLabelPayload,
     ConsolePayload,
     IdentifyPayload,
     NavigationPayload,
     NetworkPayload,
+    PagePayload,
 )
 from tests.recordings import checkout_events
 from tests.wire_vocabulary import VOCABULARY, assert_recorder_payloads_valid, payload_validator
@@ -33,6 +35,7 @@ STRUCTS: dict[str, type[msgspec.Struct]] = {
     "navigation": NavigationPayload,
     "identify": IdentifyPayload,
     "click": ClickLabelPayload,
+    "page": PagePayload,
 }
 DEFS: dict[str, dict[str, Any]] = VOCABULARY["$defs"]
 # JSON Schema's name for the type of a JSON value, as decoded.
@@ -52,7 +55,7 @@ def test_the_services_names_are_the_vocabularys() -> None:
         "network": NETWORK_PLUGIN,
         "navigation": NAVIGATION_PLUGIN,
     }
-    assert VOCABULARY["tags"] == {"identify": IDENTIFY_TAG, "click": CLICK_TAG}
+    assert VOCABULARY["tags"] == {"identify": IDENTIFY_TAG, "click": CLICK_TAG, "page": PAGE_TAG}
     assert set(VOCABULARY["consoleStackLevels"]) == CONSOLE_STACK_LEVELS
     assert CONSOLE_STACK_LEVELS <= set(DEFS["console"]["properties"]["level"]["enum"])
 
@@ -79,6 +82,7 @@ def _accepted(info: msgspec.inspect.Type) -> frozenset[str]:
         msgspec.inspect.NoneType: {"null"},
         msgspec.inspect.ListType: {"array"},
         msgspec.inspect.DictType: {"object"},
+        msgspec.inspect.StructType: {"object"},
     }
     for kind, types in simple.items():
         if isinstance(info, kind):

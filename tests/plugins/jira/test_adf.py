@@ -24,6 +24,7 @@ from service import (
 )
 from service.plugin_testing import sample_report
 from service.report.repro_steps import trim_steps
+from tests.plugins.environment import with_environment
 from tests.plugins.jira.contract import adf_violations, example, links, nodes
 
 AT = datetime(2026, 9, 21, 9, 30, 5, tzinfo=UTC)
@@ -212,3 +213,11 @@ def test_left_out_steps_are_named_where_they_were_left_out_and_numbers_carry_on(
     assert [(n["attrs"]["order"], len(n["content"])) for n in lists] == [(1, 3), (22, 9)]
     texts = plain_text(comment)
     assert texts.index("b3") < texts.index("(18 more steps are in the replay)") < texts.index("b22")
+
+
+def test_the_comment_says_where_the_session_was_recorded_and_on_which_page_errors_came() -> None:
+    comment = report_comment(with_environment(sample_report()))
+    assert adf_violations(comment) == []
+    texts = plain_text(comment)
+    assert "Environment: Chrome 131 on Windows 10 (desktop), viewport 1280×720" in texts
+    assert "Error at 0:04 on https://shop.example/cart" in texts

@@ -12,6 +12,7 @@ from plugins.zendesk.note import no_recording_note, report_note
 from service import MissingRecording, ReplayReport, ReportFile, ReproStep
 from service.plugin_testing import sample_report
 from service.report.repro_steps import trim_steps
+from tests.plugins.environment import with_environment
 
 AT = datetime(2026, 9, 21, 9, 30, 5, tzinfo=UTC)
 
@@ -142,3 +143,13 @@ def test_left_out_steps_are_named_where_they_were_left_out() -> None:
     assert section.index("b3") < section.index("(18 more steps are in the replay)")
     assert section.index("(18 more steps are in the replay)") < section.index('<ol start="22">')
     assert "b22" in section and "b21" not in section
+
+
+def test_the_note_says_where_the_session_was_recorded_and_on_which_page_errors_came() -> None:
+    report = with_environment(sample_report())
+    text = Markup(report_note(report)).text
+    assert (
+        "Environment: Chrome 131 on Windows 10 (desktop), viewport 1280×720, en-NZ, "
+        "Pacific/Auckland, release 4.2.0 (production)" in text
+    )
+    assert "at 0:04 on https://shop.example/cart" in text

@@ -86,12 +86,13 @@ def test_too_many_steps_keep_the_start_and_the_run_to_the_first_error() -> None:
     signals.insert(60, signal(595, "console_error", message="boom", stack=[]))
     steps = build_repro_steps(signals, START)
     kept, omitted = trim_steps(steps, 12)
-    assert len(kept) == 12 and omitted == len(steps) - 12
-    # The first three steps, then the nine up to the error and two after it.
-    assert [s.number for s in kept] == [1, 2, 3, *range(55, 64)]
-    assert kept[-3].kind == "error"
+    assert len(kept) == 10 and omitted == len(steps) - 10
+    # Twelve lines: the first three steps, a gap, the seven that end with the error, and the
+    # gap after them.
+    assert [s.number for s in kept] == [1, 2, 3, *range(55, 62)]
+    assert kept[-1].kind == "error"
     sections = step_sections(kept, omitted)
-    assert [(s.omitted_before, len(s.steps)) for s in sections] == [(0, 3), (51, 9), (38, 0)]
+    assert [(s.omitted_before, len(s.steps)) for s in sections] == [(0, 3), (51, 7), (40, 0)]
     assert trim_steps(steps[:10], 30) == (
         [msgspec.structs.replace(s, number=n) for n, s in enumerate(steps[:10], 1)],
         0,
@@ -102,7 +103,25 @@ def test_an_early_failure_keeps_the_first_steps_whole() -> None:
     signals = [signal(i * 10, "click", node_id=i, label=f"b{i}") for i in range(40)]
     signals.insert(4, signal(35, "failed_request", method="GET", url="/x", status=502))
     kept, omitted = trim_steps(build_repro_steps(signals, START), 12)
-    assert [s.number for s in kept] == list(range(1, 13)) and omitted == 29
+    # The steps end with the failure; the replay has the rest.
+    assert [s.number for s in kept] == [1, 2, 3, 4, 5] and omitted == 36
+    assert kept[-1].kind == "request"
+
+
+def test_a_gap_is_never_a_single_step() -> None:
+    def steps(count: int, failing_at: int) -> list[Signal]:
+        made = [signal(i * 10, "click", node_id=i, label=f"b{i}") for i in range(count)]
+        made[failing_at] = signal(failing_at * 10, "console_error", message="boom", stack=[])
+        return made
+
+    for count in range(13, 20):
+        for failing_at in range(count):
+            kept, omitted = trim_steps(build_repro_steps(steps(count, failing_at), START), 12)
+            sections = step_sections(kept, omitted)
+            lines = len(kept) + sum(1 for s in sections if s.omitted_before)
+            assert lines <= 12, (count, failing_at)
+            assert all(s.omitted_before != 1 for s in sections), (count, failing_at)
+            assert any(step.kind == "error" for step in kept), (count, failing_at)
 
 
 def test_repeats_fold_across_batches_and_dead_clicks() -> None:
