@@ -47,14 +47,17 @@ if TYPE_CHECKING:
         RequestFailure,
         Struggle,
     )
-    from service.report.repro_steps import ReproStep, request_status
+    from service.report.repro_steps import ReproStep, StepSection, request_status, step_sections
     from service.report.text import (
+        environment_line,
         format_offset,
         headline,
+        omitted_steps_line,
         render_markdown,
         render_text,
         struggle_text,
     )
+    from service.session_environment import SessionEnvironment
     from service.sessions.reader import SessionCounts, SessionSummary
 
 __all__ = [
@@ -75,8 +78,10 @@ __all__ = [
     "ResponseClassifier",
     "RetryableError",
     "SessionCounts",
+    "SessionEnvironment",
     "SessionSummary",
     "SettingSpec",
+    "StepSection",
     "Struggle",
     "TicketEvent",
     "TicketProvider",
@@ -86,10 +91,12 @@ __all__ = [
     "WebhookRequest",
     "__version__",
     "before_the_write",
+    "environment_line",
     "format_offset",
     "headline",
     "hmac_sha256",
     "hookimpl",
+    "omitted_steps_line",
     "parse_retry_after",
     "rate_limit_exhausted",
     "rate_limit_wait",
@@ -99,6 +106,7 @@ __all__ = [
     "render_text",
     "request_status",
     "retryable_statuses",
+    "step_sections",
     "struggle_text",
     "timestamp_is_fresh",
     "verify_hmac_sha256",
@@ -140,14 +148,19 @@ _EXPORTS = {
     "ReportFile": "service.report.replay_report",
     "RequestFailure": "service.report.replay_report",
     "Struggle": "service.report.replay_report",
+    "environment_line": "service.report.text",
     "format_offset": "service.report.text",
     "headline": "service.report.text",
+    "omitted_steps_line": "service.report.text",
     "render_markdown": "service.report.text",
     "render_text": "service.report.text",
     "struggle_text": "service.report.text",
     "ReproStep": "service.report.repro_steps",
     "request_status": "service.report.repro_steps",
+    "StepSection": "service.report.repro_steps",
+    "step_sections": "service.report.repro_steps",
     "SessionCounts": "service.sessions.reader",
+    "SessionEnvironment": "service.session_environment",
     "SessionSummary": "service.sessions.reader",
     "hmac_sha256": "service.plugin_host.webhook_signatures",
     "timestamp_is_fresh": "service.plugin_host.webhook_signatures",

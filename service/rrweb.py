@@ -19,9 +19,11 @@ from service.identifiers import UserId
 __all__ = [
     "CLICK_TAG",
     "CONSOLE_PLUGIN",
+    "CONSOLE_STACK_LEVELS",
     "IDENTIFY_TAG",
     "NAVIGATION_PLUGIN",
     "NETWORK_PLUGIN",
+    "PAGE_TAG",
     "BatchEvent",
     "ClickLabelPayload",
     "ConsolePayload",
@@ -38,6 +40,8 @@ __all__ = [
     "MouseInteractions",
     "NavigationPayload",
     "NetworkPayload",
+    "PagePayload",
+    "PageSize",
     "PluginData",
 ]
 
@@ -100,6 +104,11 @@ NETWORK_PLUGIN = "replaydesk/network@1"
 NAVIGATION_PLUGIN = "replaydesk/navigation@1"
 IDENTIFY_TAG = "replaydesk/identify"
 CLICK_TAG = "replaydesk/click"
+PAGE_TAG = "replaydesk/page"
+# Console levels whose entries keep a stack. A `log` or `info` call's trace is the logging
+# line's own call site, which nobody triaging needs; `trace` is there because a stack is what
+# `console.trace()` is for.
+CONSOLE_STACK_LEVELS = frozenset({"assert", "error", "trace", "warn"})
 
 
 class EventHead(msgspec.Struct):
@@ -237,3 +246,29 @@ class ClickLabelPayload(msgspec.Struct, kw_only=True):
     label: str | None = None
     selector: str | None = None
     tag: str | None = None
+
+
+# A window or screen wider or taller than this is not a real one.
+_MAX_PIXELS = 100_000
+
+
+class PageSize(msgspec.Struct):
+    """A width and a height in CSS pixels."""
+
+    width: Annotated[int, msgspec.Meta(ge=0, le=_MAX_PIXELS)]
+    height: Annotated[int, msgspec.Meta(ge=0, le=_MAX_PIXELS)]
+
+
+class PagePayload(msgspec.Struct, kw_only=True, rename="camel"):
+    """A `replaydesk/page` payload: the page and browser a page load's recording started in."""
+
+    url: str
+    navigation: str | None = None
+    user_agent: str = ""
+    language: str = ""
+    time_zone: str = ""
+    viewport: PageSize | None = None
+    screen: PageSize | None = None
+    pixel_ratio: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    release: str | None = None
+    environment: str | None = None

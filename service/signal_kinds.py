@@ -17,6 +17,7 @@ __all__ = [
     "DeadClickSignal",
     "FailedRequestSignal",
     "InputSignal",
+    "PageVia",
     "PageViewSignal",
     "RageClickSignal",
     "Signal",
@@ -36,10 +37,16 @@ class _Signal(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag
     """Milliseconds since the epoch: the timestamp of the event it was derived from."""
 
 
+PageVia = Literal["load", "reload", "push", "replace", "pop", "hash"]
+
+
 class PageViewSignal(_Signal, frozen=True, tag="page_view"):
     """A page load (rrweb Meta event) or an in-page route change."""
 
     url: str
+    via: PageVia = "load"
+    """How the page was reached: loaded, reloaded, or a route change in the page (the history
+    API's push and replace, back or forward, a new hash)."""
 
 
 class _ClickOn(_Signal, frozen=True):

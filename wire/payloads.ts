@@ -7,7 +7,7 @@ export interface ConsolePayload {
   level: "assert" | "clear" | "count" | "countReset" | "debug" | "dir" | "dirxml" | "error" | "group" | "groupCollapsed" | "groupEnd" | "info" | "log" | "table" | "time" | "timeEnd" | "timeLog" | "trace" | "warn";
   /** The call's arguments, each JSON-encoded (a string arrives quoted). */
   payload: Array<string>;
-  /** Stack frames, innermost first. */
+  /** Stack frames, innermost first, each `function (file:line:column)` or `file:line:column`; empty unless `level` is in `consoleStackLevels`. */
   trace: Array<string>;
 }
 
@@ -57,4 +57,34 @@ export interface ClickLabelPayload {
   selector: string;
   /** The element's tag name, lower case. */
   tag: string;
+}
+
+/** Where the session is watched from, sent once a page load's recording starts (and again when a new session starts in the same page). */
+export interface PagePayload {
+  /** The page's address, with secrets scrubbed. */
+  url: string;
+  /** How the page was loaded (the Navigation Timing type); absent for a session started again in a page already recording. */
+  navigation?: "navigate" | "reload" | "back_forward" | "prerender" | undefined;
+  /** `navigator.userAgent`. */
+  userAgent: string;
+  /** `navigator.language`, like `en-NZ`. */
+  language: string;
+  /** The IANA time zone, like `Pacific/Auckland`. */
+  timeZone: string;
+  /** The window's inner size in CSS pixels. */
+  viewport: {
+  width: number;
+  height: number;
+};
+  /** The screen's size in CSS pixels. */
+  screen: {
+  width: number;
+  height: number;
+};
+  /** `devicePixelRatio`. */
+  pixelRatio: number;
+  /** The site's release, from `init({ release })`. */
+  release?: string | undefined;
+  /** Like `production` or `staging`, from `init({ environment })`. */
+  environment?: string | undefined;
 }

@@ -16,9 +16,12 @@ from urllib.parse import urlsplit
 from service import (
     MissingRecording,
     ReplayReport,
+    environment_line,
     format_offset,
     headline,
+    omitted_steps_line,
     request_status,
+    step_sections,
     struggle_text,
 )
 
@@ -124,9 +127,9 @@ def bullet_list(items: Iterable[Node]) -> Node:
     return {"type": "bulletList", "content": _items(items)}
 
 
-def ordered_list(items: Iterable[Node]) -> Node:
-    """A numbered list of paragraphs (at least one), counting from 1."""
-    return {"type": "orderedList", "attrs": {"order": 1}, "content": _items(items)}
+def ordered_list(items: Iterable[Node], start: int = 1) -> Node:
+    """A numbered list of paragraphs (at least one), counting from `start`."""
+    return {"type": "orderedList", "attrs": {"order": start}, "content": _items(items)}
 
 
 def table(header: list[str], rows: Iterable[list[Node | None]]) -> Node:
@@ -167,20 +170,26 @@ def _replay(report: ReplayReport) -> list[Node]:
         )
     else:
         line = paragraph(link("Watch the replay", report.replay_url), text(valid))
-    return [heading("Session replay"), line, paragraph(text(headline(report)))]
+    blocks = [heading("Session replay"), line, paragraph(text(headline(report)))]
+    environment = environment_line(report)
+    if environment:
+        blocks.append(paragraph(text(f"Environment: {environment}")))
+    return blocks
 
 
 def _steps(report: ReplayReport) -> list[Node]:
     if not report.steps:
         return []
     blocks = [heading("Steps to reproduce")]
-    if report.omitted_steps:
-        blocks.append(paragraph(text(f"({report.omitted_steps} more steps are in the replay)")))
-    items = (
-        paragraph(text(step.text), text(f" ({format_offset(step.offset_ms)})"))
-        for step in report.steps
-    )
-    blocks.append(ordered_list(items))
+    for section in step_sections(report.steps, report.omitted_steps):
+        if section.omitted_before:
+            blocks.append(paragraph(text(omitted_steps_line(section.omitted_before))))
+        if section.steps:
+            items = (
+                paragraph(text(step.text), text(f" ({format_offset(step.offset_ms)})"))
+                for step in section.steps
+            )
+            blocks.append(ordered_list(items, start=section.steps[0].number))
     return blocks
 
 
@@ -191,7 +200,9 @@ def _errors(report: ReplayReport) -> list[Node]:
     for error in report.console_errors:
         repeat = f", {TIMES}{error.count}" if error.count > 1 else ""
         level = error.level.capitalize() or "Error"
-        blocks.append(paragraph(text(f"{level} at {format_offset(error.first_offset_ms)}{repeat}")))
+        where = f" on {error.page_url}" if error.page_url else ""
+        at = format_offset(error.first_offset_ms)
+        blocks.append(paragraph(text(f"{level} at {at}{where}{repeat}")))
         blocks.append(code_block("\n".join([error.message, *error.stack])))
     return blocks
 

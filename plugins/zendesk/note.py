@@ -9,9 +9,12 @@ from urllib.parse import urlsplit
 from service import (
     MissingRecording,
     ReplayReport,
+    environment_line,
     format_offset,
     headline,
+    omitted_steps_line,
     request_status,
+    step_sections,
     struggle_text,
 )
 
@@ -65,12 +68,17 @@ def _links(report: ReplayReport) -> str:
 def _steps(report: ReplayReport) -> list[str]:
     if not report.steps:
         return []
-    items = "".join(
-        f"<li>{_text(step.text)} ({format_offset(step.offset_ms)})</li>" for step in report.steps
-    )
-    parts = [_heading("Steps to reproduce"), f"<ol>{items}</ol>"]
-    if report.omitted_steps:
-        parts.append(f"<p>({report.omitted_steps} more steps are in the replay)</p>")
+    parts = [_heading("Steps to reproduce")]
+    for section in step_sections(report.steps, report.omitted_steps):
+        if section.omitted_before:
+            parts.append(f"<p>{_text(omitted_steps_line(section.omitted_before))}</p>")
+        if section.steps:
+            items = "".join(
+                f"<li>{_text(step.text)} ({format_offset(step.offset_ms)})</li>"
+                for step in section.steps
+            )
+            start = section.steps[0].number
+            parts.append(f'<ol start="{start}">{items}</ol>' if start > 1 else f"<ol>{items}</ol>")
     return parts
 
 
@@ -81,9 +89,10 @@ def _errors(report: ReplayReport) -> list[str]:
     for error in report.console_errors:
         first_line = error.message.strip().split("\n", 1)[0]
         at = format_offset(error.first_offset_ms)
+        where = f" on {_text(error.page_url)}" if error.page_url else ""
         trace = "\n".join([error.message.strip(), *error.stack])
         items.append(
-            f"<li><code>{_text(first_line)}</code>{_repeat(error.count)} at {at}"
+            f"<li><code>{_text(first_line)}</code>{_repeat(error.count)} at {at}{where}"
             f"<pre>{_text(trace)}</pre></li>"
         )
     return [_heading("Console errors"), f"<ul>{''.join(items)}</ul>"]
@@ -114,6 +123,9 @@ def _struggles(report: ReplayReport) -> list[str]:
 def report_note(report: ReplayReport) -> str:
     """The replay report as a note: links, headline, steps, errors, requests, struggles."""
     parts = [_links(report), f"<p>{_text(headline(report))}</p>"]
+    environment = environment_line(report)
+    if environment:
+        parts.append(f"<p>Environment: {_text(environment)}</p>")
     parts += _steps(report) + _errors(report) + _requests(report) + _struggles(report)
     if report.log_file is not None:
         name = _text(report.log_file.filename)

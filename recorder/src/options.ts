@@ -32,6 +32,10 @@ export interface InitOptions {
   endpoint?: string;
   /** Who is using the site; sessions are found again by this ID. */
   userId?: string;
+  /** The site's release (a version or commit), shown with the session and its errors. */
+  release?: string;
+  /** Where the site runs, like `production` or `staging`. */
+  environment?: string;
   /** Share of sessions recorded, 0 to 1. Default 1. */
   sampleRate?: number;
   /** Record nothing for visitors whose browser sends Global Privacy Control. Default false. */
@@ -66,12 +70,16 @@ export interface InitOptions {
   maxQueueAgeMs?: number;
 }
 
-type Defaulted = Required<Omit<InitOptions, 'userId' | 'endpoint' | 'blockSelector' | 'maskTextSelector'>>;
+type Defaulted = Required<
+  Omit<InitOptions, 'userId' | 'endpoint' | 'blockSelector' | 'maskTextSelector' | 'release' | 'environment'>
+>;
 
 export interface Config extends Defaulted {
   endpoint: string;
   ingestUrl: string;
   userId?: string;
+  release?: string;
+  environment?: string;
   blockSelector?: string;
   maskTextSelector?: string;
   console: Required<ConsoleOptions> | false;

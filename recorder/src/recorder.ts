@@ -4,12 +4,13 @@
 import { record } from '@rrweb/record';
 import { getRecordConsolePlugin, type LogData } from '@rrweb/rrweb-plugin-console-record';
 import type { eventWithTime, RecordPlugin } from '@rrweb/types';
-import { plugins as pluginNames, tags } from '../../wire/vocabulary.json';
+import { consoleStackLevels, plugins as pluginNames, tags } from '../../wire/vocabulary.json';
 import type { ConsolePayload, IdentifyPayload } from '../../wire/payloads';
 import { clickLabel } from './clicks';
 import { stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
+import { pagePayload } from './page';
 import { navigationPlugin } from './plugins/navigation';
 import { startedEarly } from './plugins/early';
 import { networkPlugin } from './plugins/network';
@@ -112,8 +113,37 @@ function scrub(event: eventWithTime): void {
   } else if (event.type === PLUGIN && event.data.plugin === pluginNames.console) {
     // rrweb's type for the payload must fit the vocabulary's (wire/vocabulary.json).
     const log: ConsolePayload = event.data.payload as LogData;
-    log.payload = log.payload.map(scrubText);
-    log.trace = log.trace.map(scrubText);
+    log.payload = log.payload.map((arg) => scrubText(withoutOwnFrames(withoutErrorArtifact(arg))));
+    log.trace = STACK_LEVELS.has(log.level) ? log.trace.filter((frame) => !isOwnFrame(frame)).map(scrubText) : [];
+  }
+}
+
+const STACK_LEVELS: ReadonlySet<string> = new Set(consoleStackLevels);
+// rrweb's console plugin ends a logged Error's JSON-encoded stack with this line of its own.
+const ERROR_ARTIFACT = '\\nEnd of stack for Error object"';
+// This script, read while it runs: its own frames (the wrapped fetch and console) are not
+// where the page's code failed.
+const OWN_SCRIPT = ((document.currentScript as HTMLScriptElement | null)?.src ?? '').split(/[?#]/)[0] ?? '';
+
+const isOwnFrame = (frame: string): boolean => OWN_SCRIPT !== '' && frame.includes(OWN_SCRIPT);
+
+function withoutErrorArtifact(arg: string): string {
+  return arg.endsWith(ERROR_ARTIFACT) ? `${arg.slice(0, -ERROR_ARTIFACT.length)}"` : arg;
+}
+
+/** A JSON-encoded error text without the lines of this script's frames. */
+function withoutOwnFrames(arg: string): string {
+  if (OWN_SCRIPT === '' || !arg.startsWith('"') || !arg.includes(OWN_SCRIPT)) return arg;
+  try {
+    const text = JSON.parse(arg) as string;
+    return JSON.stringify(
+      text
+        .split('\n')
+        .filter((line) => !isOwnFrame(line))
+        .join('\n'),
+    );
+  } catch {
+    return arg; // cut short by the console plugin's length limit: not JSON any more
   }
 }
 
@@ -136,6 +166,7 @@ function afterStart(): void {
   // Registered after rrweb's own click listener, so each label follows its click.
   started = true;
   listen(document, 'click', onClick);
+  addCustom(tags.page, pagePayload(config.release, config.environment));
   for (const [tag, payload] of pending.splice(0)) addCustom(tag, payload);
 }
 

@@ -112,6 +112,7 @@ class Ingestor:
             received_at=received_at,
             final=batch.final,
             signals=times.signals,
+            environment=processed.environment,
         )
         stored = await self.writer.store(
             PendingBatch(record=record, chunk=chunk, subject_hashes=subjects)

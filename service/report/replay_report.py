@@ -33,7 +33,7 @@ MAX_ERRORS = 5
 MAX_STACK_LINES = 8
 MAX_REQUESTS = 10
 MAX_STRUGGLES = 10
-MAX_STEPS = 30
+MAX_STEPS = 12
 # A ticket opened this long after the session's last event is not "during" the session.
 TICKET_STEP_GRACE_MS = 60_000
 
@@ -49,6 +49,8 @@ class ErrorGroup(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     first_at: datetime
     first_offset_ms: int
+    page_url: str | None = None
+    """The page the user was on the first time it happened."""
 
 
 class RequestFailure(msgspec.Struct, frozen=True, kw_only=True):
@@ -129,6 +131,7 @@ def _error_groups(evidence: SessionEvidence) -> list[ErrorGroup]:
             count=1,
             first_at=error.at,
             first_offset_ms=error.offset_ms,
+            page_url=error.page_url,
         )
     return sorted(groups.values(), key=lambda g: (-g.count, g.first_at))[:MAX_ERRORS]
 

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from service.report.replay_report import ReplayReport, Struggle
-from service.report.repro_steps import request_status
+from service.report.repro_steps import request_status, step_sections
 
-__all__ = ["format_offset", "headline", "render_markdown", "render_text", "struggle_text"]
+__all__ = [
+    "environment_line",
+    "format_offset",
+    "headline",
+    "omitted_steps_line",
+    "render_markdown",
+    "render_text",
+    "struggle_text",
+]
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -18,6 +26,11 @@ def format_offset(offset_ms: int) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{seconds:02d}" if hours else f"{minutes}:{seconds:02d}"
+
+
+def omitted_steps_line(count: int) -> str:
+    """The line that stands where steps were left out of a ticket's step list."""
+    return f"({_plural(count, 'more step')} {'is' if count == 1 else 'are'} in the replay)"
 
 
 def struggle_text(struggle: Struggle) -> str:
@@ -51,6 +64,13 @@ def headline(report: ReplayReport) -> str:
     return ", ".join(parts)
 
 
+def environment_line(report: ReplayReport) -> str | None:
+    """`Chrome 131 on Windows 10 (desktop), viewport 1280×720, en-NZ, Europe/Berlin, release
+    4.2.0 (production)`; None when the recorder did not say."""
+    environment = report.session.environment
+    return environment.describe() or None if environment else None
+
+
 def _lines(report: ReplayReport, markdown: bool) -> list[str]:
     def bold(text: str) -> str:
         return f"**{text}**" if markdown else text.upper()
@@ -70,22 +90,31 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
         lines = [f"{bold('Session replay')}: {' · '.join(links)} {valid}", "", headline(report)]
     else:
         lines = [bold("Session replay"), *links, f"Links {valid}.", headline(report)]
+    environment = environment_line(report)
+    if environment:
+        lines += (
+            ["", f"Environment: {environment}"] if markdown else [f"Environment: {environment}"]
+        )
     lines.append("")
     if report.steps:
         lines.append(bold("Steps to reproduce"))
-        if report.omitted_steps:
-            lines.append(f"({report.omitted_steps} more steps are in the replay)")
-        lines += [
-            f"{n}. {step.text} ({format_offset(step.offset_ms)})"
-            for n, step in enumerate(report.steps, 1)
-        ]
+        for section in step_sections(report.steps, report.omitted_steps):
+            if section.omitted_before:
+                lines.append(omitted_steps_line(section.omitted_before))
+            lines += [
+                f"{step.number}. {step.text} ({format_offset(step.offset_ms)})"
+                for step in section.steps
+            ]
         lines.append("")
     if report.console_errors:
         lines.append(bold("Console errors"))
         for error in report.console_errors:
             repeat = f" {TIMES}{error.count}" if error.count > 1 else ""
             first_line = error.message.strip().split("\n", 1)[0]
-            lines.append(f"- {code(first_line)}{repeat} at {format_offset(error.first_offset_ms)}")
+            where = f" on {error.page_url}" if error.page_url else ""
+            lines.append(
+                f"- {code(first_line)}{repeat} at {format_offset(error.first_offset_ms)}{where}"
+            )
             lines += [f"    {frame}" for frame in error.stack]
         lines.append("")
     if report.failed_requests:

@@ -12,6 +12,7 @@ from isal import isal_zlib
 from service.clock import now_ms
 from service.errors import NotFound
 from service.report.repro_steps import ReproStep, build_repro_steps
+from service.session_environment import SessionEnvironment
 from service.signal_kinds import (
     ConsoleErrorSignal,
     DeadClickSignal,
@@ -77,6 +78,9 @@ class SessionSummary(msgspec.Struct, frozen=True, kw_only=True):
     active: bool
     """True while batches may still arrive: no `final` batch and not idle past the timeout."""
     last_received_at: datetime
+    environment: SessionEnvironment | None = None
+    """Browser, OS, device, window, language, time zone and release, as the latest page load
+    reported them; None for sessions whose recorder did not."""
 
 
 class SessionList(msgspec.Struct, frozen=True, kw_only=True):
@@ -94,6 +98,8 @@ class ConsoleError(msgspec.Struct, frozen=True, kw_only=True):
     level: str
     message: str
     stack: list[str]
+    page_url: str | None = None
+    """The page the user was on when it happened."""
 
 
 class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -182,8 +188,11 @@ class SessionReader:
             "page_views": [],
         }
         signals = await self.store.signals(session_id)
+        page: str | None = None
         for signal in signals:
-            item = _report_item(signal, start)
+            if isinstance(signal, PageViewSignal):
+                page = signal.url
+            item = _report_item(signal, start, page)
             if item is not None:
                 report[item[0]].append(item[1])
         return SessionEvidence(session=summary, steps=build_repro_steps(signals, start), **report)
@@ -242,10 +251,11 @@ class SessionReader:
             ),
             active=not r.final and now - r.received_last_at < self.idle_timeout_ms,
             last_received_at=to_datetime(r.received_last_at),
+            environment=r.environment,
         )
 
 
-def _report_item(signal: Signal, start: int) -> tuple[str, Any] | None:
+def _report_item(signal: Signal, start: int, page: str | None) -> tuple[str, Any] | None:
     at, offset = to_datetime(signal.ts), max(0, signal.ts - start)
     match signal:
         case ConsoleErrorSignal():
@@ -255,6 +265,7 @@ def _report_item(signal: Signal, start: int) -> tuple[str, Any] | None:
                 level=signal.level,
                 message=signal.message,
                 stack=signal.stack,
+                page_url=page,
             )
         case FailedRequestSignal():
             return "failed_requests", FailedRequest(

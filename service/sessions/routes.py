@@ -104,6 +104,15 @@ async def search_sessions(
     url: Annotated[str | None, QueryParameter(description="Substring of a visited URL")] = None,
     has_errors: FromQuery[bool | None] = None,
     has_rage_clicks: FromQuery[bool | None] = None,
+    browser: Annotated[
+        str | None, QueryParameter(description="Browser name, like Chrome (any case)")
+    ] = None,
+    os: Annotated[
+        str | None, QueryParameter(description="OS name, like Windows (any case)")
+    ] = None,
+    release: Annotated[
+        str | None, QueryParameter(description="The site's release, as init() gave it")
+    ] = None,
     since: Time = None,
     until: Time = None,
     before: Time = None,
@@ -115,6 +124,9 @@ async def search_sessions(
         url=url,
         has_errors=has_errors,
         has_rage_clicks=has_rage_clicks,
+        browser=browser,
+        os=os,
+        release=release,
         since=_millis("since", since),
         until=_millis("until", until),
         before=_millis("before", before),

@@ -65,6 +65,11 @@ class SessionRow(Base):
     dead_click_count: Mapped[int] = mapped_column(Integer, default=0)
     input_count: Mapped[int] = mapped_column(Integer, default=0)
     page_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The latest page load's environment: what search filters on, and all of it as JSON.
+    browser: Mapped[str | None] = mapped_column(String(64))
+    os: Mapped[str | None] = mapped_column(String(64))
+    release: Mapped[str | None] = mapped_column(String(128))
+    environment: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         # Serves "latest session of a user" and the per-user list with one index range scan.

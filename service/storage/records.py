@@ -6,6 +6,7 @@ from typing import Literal
 
 import msgspec
 
+from service.session_environment import SessionEnvironment
 from service.signal_kinds import Signal
 
 __all__ = ["BatchRecord", "SessionFilters", "SessionRecord", "TombstoneKind", "TombstoneRecord"]
@@ -35,6 +36,7 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     dead_click_count: int
     input_count: int
     page_count: int
+    environment: SessionEnvironment | None = None
 
 
 class BatchRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +53,8 @@ class BatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     received_at: int
     final: bool
     signals: list[Signal]
+    environment: SessionEnvironment | None = None
+    """From the batch's last page event, if it had one."""
 
 
 class SessionFilters(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,6 +64,9 @@ class SessionFilters(msgspec.Struct, frozen=True, kw_only=True):
     url: str | None = None
     has_errors: bool | None = None
     has_rage_clicks: bool | None = None
+    browser: str | None = None
+    os: str | None = None
+    release: str | None = None
     since: int | None = None
     until: int | None = None
     before: int | None = None

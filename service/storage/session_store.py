@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, NamedTuple, cast
 
+import msgspec
 from sqlalchemy import (
     Column,
     Select,
@@ -28,6 +29,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.clock import now_ms
+from service.session_environment import SessionEnvironment
 from service.signal_kinds import (
     ConsoleErrorSignal,
     PageViewSignal,
@@ -112,14 +114,20 @@ _COUNTERS: dict[SignalKind, str] = {
     "page_view": "page_count",
 }
 _PARAMETERS_PER_STATEMENT = 500
-_SESSION_COLUMNS = [c for c in sessions.c if c.name != "id"]
+# The latest page load's environment: each set by the newest batch that had one.
+_ENVIRONMENT_COLUMNS = ("browser", "os", "release", "environment")
+_SESSION_COLUMNS = [c for c in sessions.c if c.name != "id" and c.name not in _ENVIRONMENT_COLUMNS]
 _SUMMED = ("chunk_count", "byte_count", "event_count", *_COUNTERS.values())
+_ENVIRONMENT_JSON = msgspec.json.Decoder(SessionEnvironment)
 
 
 def _session_record(row: Any) -> SessionRecord:
     mapping = row._mapping
+    environment = mapping["environment"]
     return SessionRecord(
-        session_id=mapping["id"], **{c.name: mapping[c.name] for c in _SESSION_COLUMNS}
+        session_id=mapping["id"],
+        environment=None if environment is None else _ENVIRONMENT_JSON.decode(environment),
+        **{c.name: mapping[c.name] for c in _SESSION_COLUMNS},
     )
 
 
@@ -292,6 +300,10 @@ class SessionStore:
         new, old = statement.excluded, sessions.c
         update: dict[str, Any] = {
             "user_id": func.coalesce(new.user_id, old.user_id),
+            **{
+                name: case((new.environment.is_not(None), new[name]), else_=old[name])
+                for name in _ENVIRONMENT_COLUMNS
+            },
             "received_last_at": case(
                 (new.received_last_at > old.received_last_at, new.received_last_at),
                 else_=old.received_last_at,
@@ -703,8 +715,13 @@ def _session_row(batch: BatchRecord) -> dict[str, Any]:
         ):
             first_error_at = signal.ts
     has_events = batch.first_ts is not None and batch.last_ts is not None
+    environment = batch.environment
     return {
         "id": batch.session_id,
+        "browser": environment.browser if environment else None,
+        "os": environment.os if environment else None,
+        "release": environment.release if environment else None,
+        "environment": msgspec.json.encode(environment).decode() if environment else None,
         "user_id": batch.user_id,
         "started_at": batch.first_ts if has_events else batch.received_at,
         "ended_at": batch.last_ts if has_events else batch.received_at,
@@ -725,6 +742,10 @@ def _fold(old: dict[str, Any], new: dict[str, Any], span: bool = True) -> dict[s
     folded = {
         **old,
         "user_id": new["user_id"] if new["user_id"] is not None else old["user_id"],
+        **{
+            name: new[name] if new["environment"] is not None else old[name]
+            for name in _ENVIRONMENT_COLUMNS
+        },
         "first_error_at": min(errors) if errors else None,
         "received_first_at": min(old["received_first_at"], new["received_first_at"]),
         "received_last_at": max(old["received_last_at"], new["received_last_at"]),
@@ -746,6 +767,13 @@ def _search_query(filters: SessionFilters) -> Select[Any]:
         query = query.where((sessions.c.error_count > 0) == filters.has_errors)
     if filters.has_rage_clicks is not None:
         query = query.where((sessions.c.rage_click_count > 0) == filters.has_rage_clicks)
+    for column, wanted in (
+        (sessions.c.browser, filters.browser),
+        (sessions.c.os, filters.os),
+        (sessions.c.release, filters.release),
+    ):
+        if wanted is not None:
+            query = query.where(func.lower(column) == wanted.lower())
     if filters.since is not None:
         query = query.where(sessions.c.ended_at >= filters.since)
     if filters.until is not None:

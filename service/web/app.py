@@ -22,6 +22,7 @@ from service.ingest.body import allow_deep_nesting
 from service.ingest.ingestor import Ingestor
 from service.ingest.recorder_routes import recorder_route_handlers
 from service.ingest.routes import IngestCorsMiddleware, ingest
+from service.ingest.signals import environment as user_agents
 from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker
 from service.jobs.queue import JobQueue
 from service.jobs.routes import job_route_handlers
@@ -88,6 +89,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             store = SessionStore(engine)
             stack.callback(store.dispose)
             ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
+            # The first page event would otherwise wait for the parser's rules on the loop.
+            await asyncio.to_thread(user_agents.warm_up)
             ingestor.start()
             stack.push_async_callback(ingestor.close)
             attachments = TicketAttachments(store, TicketStore(engine), queue, plugins)

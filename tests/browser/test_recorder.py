@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import sqlite3
 import time
 from collections import Counter
@@ -68,6 +69,28 @@ def console_messages(events: list[dict[str, Any]]) -> list[str]:
     ]
 
 
+def test_a_reload_is_a_step(page: Page, site: Site, service: Service) -> None:
+    site.configure(site.user_id, flushIntervalMs=500)
+    page.goto(site.url("shop.html"))
+    page.click("#add")
+    session_id = wait_for(lambda: session_id_of(page), what="a session")
+    page.reload()
+    page.click("#add")
+    page.close()
+
+    def steps() -> list[str] | None:
+        texts = [s["text"] for s in service.report(str(session_id))["steps"]]
+        return texts if texts.count("Clicked 'Add to basket'") == 2 else None
+
+    texts = wait_for(steps, what="the click after the reload")
+    assert texts == [
+        "Opened /shop.html",
+        "Clicked 'Add to basket'",
+        "Reloaded /shop.html",
+        "Clicked 'Add to basket'",
+    ], texts
+
+
 def session_id_of(page: Page) -> str | None:
     value = page.evaluate("ReplayDesk.getSessionId()")
     return value if isinstance(value, str) else None
@@ -76,7 +99,7 @@ def session_id_of(page: Page) -> str | None:
 def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     page: Page, site: Site, service: Service
 ) -> None:
-    site.configure(site.user_id, flushIntervalMs=500)
+    site.configure(site.user_id, flushIntervalMs=500, release="2026.12.1", environment="staging")
     page.goto(site.url("shop.html"))
     for selector, text in TYPED.items():
         page.click(selector)
@@ -120,6 +143,14 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     ]
     sessions = service.sessions_of(site.user_id)
     assert [s["session_id"] for s in sessions] == [session_id]
+    # Each page load said where it was recorded: Chromium, this window, the init() release.
+    pages = custom_payloads(events, "replaydesk/page")
+    assert [p["navigation"] for p in pages] == ["navigate", "navigate", "back_forward"]
+    environment = sessions[0]["environment"]
+    assert environment["browser"] in ("Chrome", "HeadlessChrome")
+    assert environment["os"] == "Linux" and environment["device"] == "desktop"
+    assert environment["release"] == "2026.12.1" and environment["environment"] == "staging"
+    assert environment["viewport"] == page.viewport_size
 
     # One full snapshot per page view: shop, delivery options, and shop again.
     metas = [e for e in events if e["type"] == META]
@@ -131,7 +162,16 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     assert sum(e["type"] == FULL_SNAPSHOT for e in events) == 3
 
     report = service.report(session_id)
-    assert any("Payment declined" in e["message"] for e in report["console_errors"])
+    (declined,) = [e for e in report["console_errors"] if "Payment declined" in e["message"]]
+    # The logged Error reads as its message, its frames one per line with line and column.
+    assert declined["message"] == "Payment declined Error: HTTP 500"
+    assert declined["stack"] and all(
+        re.search(r"/shop\.html:\d+:\d+\)?$", frame) for frame in declined["stack"]
+    ), declined["stack"]
+    assert declined["page_url"].endswith("/shop.html")
+    consoles = plugin_payloads(events, "rrweb/console@1")
+    assert "End of stack" not in json.dumps(consoles)
+    assert [c["trace"] for c in consoles if c["level"] == "info"] == [[], []]
     failed = {(r["method"], r["url"].split("?")[0], r["status"]) for r in report["failed_requests"]}
     assert ("POST", f"{site.origin}/api/pay", 500) in failed
     assert ("GET", "http://127.0.0.1:9/stock", 0) in failed

@@ -62,12 +62,29 @@ def snapshot(ts: int, *body_children: Any) -> dict[str, Any]:
     }
 
 
+def page_event(ts: int) -> dict[str, Any]:
+    payload = {
+        "url": "https://shop.test/cart",
+        "navigation": "navigate",
+        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 "
+        "Firefox/133.0",
+        "language": "fr-FR",
+        "timeZone": "Europe/Paris",
+        "viewport": {"width": 1440, "height": 900},
+        "screen": {"width": 2560, "height": 1440},
+        "pixelRatio": 2,
+        "release": "7.3.1",
+    }
+    return {"type": 5, "timestamp": ts, "data": {"tag": "replaydesk/page", "payload": payload}}
+
+
 def checkout_recording() -> list[dict[str, Any]]:
     body = [
         element(10, "h1", {}, text(11, "Checkout")),
         element(12, "button", {"id": "pay"}, text(13, "Place order")),
     ]
     events = [meta(BASE_TS, "https://shop.test/cart"), snapshot(BASE_TS + 5, *body)]
+    events.append(page_event(BASE_TS + 6))
     events += [click(BASE_TS + 1000 + i * 200, node_id=12) for i in range(3)]
     events += [
         network(BASE_TS + 4000, "https://shop.test/api/pay", 500),
@@ -192,6 +209,11 @@ def test_a_minted_link_plays_with_panels_and_markers(
     assert "GET /api/v1/sessions/{session_id}/events 200" in access_log
     assert token not in access_log and SID not in access_log
     assert "#t=" not in page.url  # the token left the address bar
+    environment = page.get_by_test_id("environment")
+    assert (
+        environment.inner_text() == "Firefox 133 · Windows 10 · desktop · 1440×900 · release 7.3.1"
+    )
+    assert "Time zone Europe/Paris" in (environment.get_attribute("title") or "")
 
     frame = page.get_by_test_id("replay-frame").locator("iframe")
     assert frame.get_attribute("sandbox") == "allow-same-origin"

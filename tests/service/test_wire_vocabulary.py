@@ -13,14 +13,17 @@ from jsonschema import Draft202012Validator
 from service.rrweb import (
     CLICK_TAG,
     CONSOLE_PLUGIN,
+    CONSOLE_STACK_LEVELS,
     IDENTIFY_TAG,
     NAVIGATION_PLUGIN,
     NETWORK_PLUGIN,
+    PAGE_TAG,
     ClickLabelPayload,
     ConsolePayload,
     IdentifyPayload,
     NavigationPayload,
     NetworkPayload,
+    PagePayload,
 )
 from tests.recordings import checkout_events
 from tests.wire_vocabulary import VOCABULARY, assert_recorder_payloads_valid, payload_validator
@@ -32,6 +35,7 @@ STRUCTS: dict[str, type[msgspec.Struct]] = {
     "navigation": NavigationPayload,
     "identify": IdentifyPayload,
     "click": ClickLabelPayload,
+    "page": PagePayload,
 }
 DEFS: dict[str, dict[str, Any]] = VOCABULARY["$defs"]
 # JSON Schema's name for the type of a JSON value, as decoded.
@@ -51,7 +55,9 @@ def test_the_services_names_are_the_vocabularys() -> None:
         "network": NETWORK_PLUGIN,
         "navigation": NAVIGATION_PLUGIN,
     }
-    assert VOCABULARY["tags"] == {"identify": IDENTIFY_TAG, "click": CLICK_TAG}
+    assert VOCABULARY["tags"] == {"identify": IDENTIFY_TAG, "click": CLICK_TAG, "page": PAGE_TAG}
+    assert set(VOCABULARY["consoleStackLevels"]) == CONSOLE_STACK_LEVELS
+    assert CONSOLE_STACK_LEVELS <= set(DEFS["console"]["properties"]["level"]["enum"])
 
 
 def test_every_name_has_a_payload_schema_and_a_decoder() -> None:
@@ -76,6 +82,7 @@ def _accepted(info: msgspec.inspect.Type) -> frozenset[str]:
         msgspec.inspect.NoneType: {"null"},
         msgspec.inspect.ListType: {"array"},
         msgspec.inspect.DictType: {"object"},
+        msgspec.inspect.StructType: {"object"},
     }
     for kind, types in simple.items():
         if isinstance(info, kind):

@@ -12,6 +12,25 @@ export type Summary = {
   first_error_at: string | null;
   first_error_offset_ms: number | null;
   counts: Record<string, number>;
+  environment?: Environment | null;
+};
+
+type Size = { width: number; height: number };
+/** Where the session was recorded, as its latest page load reported. */
+export type Environment = {
+  browser?: string;
+  browser_version?: string;
+  os?: string;
+  os_version?: string;
+  device?: string;
+  viewport?: Size;
+  screen?: Size;
+  pixel_ratio?: number;
+  language?: string;
+  time_zone?: string;
+  release?: string;
+  environment?: string;
+  user_agent?: string;
 };
 
 export type ConsoleError = { at: string; level: string; message: string; stack: string[] };

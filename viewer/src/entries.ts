@@ -2,8 +2,10 @@
 // arrives (the steps panel shows the report's steps).
 
 import type { ClickLabelPayload, ConsolePayload, NavigationPayload, NetworkPayload } from "../../wire/payloads";
-import { plugins, tags } from "../../wire/vocabulary.json";
+import { consoleStackLevels, plugins, tags } from "../../wire/vocabulary.json";
 import type { RawEvent } from "./event_stream";
+
+const STACK_LEVELS: ReadonlySet<string> = new Set(consoleStackLevels);
 
 export type ConsoleEntry = {
   ts: number;
@@ -110,13 +112,10 @@ export class SessionEntries {
 
   private consoleEvent(ts: number, payload: Stored<ConsolePayload>): void {
     const args = Array.isArray(payload.payload) ? payload.payload : [];
-    const trace = Array.isArray(payload.trace) ? payload.trace.map(str) : [];
-    const entry: ConsoleEntry = {
-      ts,
-      level: str(payload.level) || "log",
-      message: args.map(consoleArg).join(" "),
-      stack: trace,
-    };
+    const level = str(payload.level) || "log";
+    // Sessions stored before the service dropped other levels' traces still have them.
+    const trace = Array.isArray(payload.trace) && STACK_LEVELS.has(level) ? payload.trace.map(str) : [];
+    const entry: ConsoleEntry = { ts, level, message: args.map(consoleArg).join(" "), stack: trace };
     this.console.push(entry);
     if (entry.level === "error" || entry.level === "assert") {
       this.markers.push({ ts, kind: "error", label: `Console error: ${entry.message}` });

@@ -2,7 +2,7 @@
 
 import "@rrweb/replay/dist/style.css";
 import "./viewer.css";
-import { LinkRefused, ReplayApi, takeToken, type Report } from "./api";
+import { LinkRefused, ReplayApi, takeToken, type Environment, type Report } from "./api";
 import { append, formatOffset, h } from "./dom";
 import { SessionEntries, type Marker } from "./entries";
 import { readEventStream } from "./event_stream";
@@ -23,6 +23,32 @@ function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? "" : "s"}`;
 }
 
+const named = (name?: string, version?: string): string => (name ? (version ? `${name} ${version}` : name) : "");
+
+/** `Chrome 131 · Windows 10 · desktop · 1280×720 · release 4.2.0`; the rest on hover. */
+function environmentText(environment: Environment): [string, string] {
+  const e = environment;
+  const shown = [
+    named(e.browser, e.browser_version),
+    named(e.os, e.os_version),
+    e.device ?? "",
+    e.viewport ? `${e.viewport.width}×${e.viewport.height}` : "",
+    e.release ? `release ${e.release}` + (e.environment ? ` (${e.environment})` : "") : (e.environment ?? ""),
+  ].filter(Boolean);
+  const details = [
+    e.language ? `Language ${e.language}` : "",
+    e.time_zone ? `Time zone ${e.time_zone}` : "",
+    e.screen ? `Screen ${e.screen.width}×${e.screen.height} @${e.pixel_ratio ?? 1}x` : "",
+    e.user_agent ?? "",
+  ].filter(Boolean);
+  return [shown.join(" · "), details.join("\n")];
+}
+
+function environmentSpan(environment: Environment): HTMLElement {
+  const [shown, details] = environmentText(environment);
+  return h("span", { class: "environment", title: details, "data-testid": "environment" }, shown);
+}
+
 function header(report: Report, onJump: () => void): HTMLElement {
   const s = report.session;
   const started = new Date(s.started_at);
@@ -36,6 +62,7 @@ function header(report: Report, onJump: () => void): HTMLElement {
     h("span", {}, `User ${s.user_id ?? "unknown"}`),
     h("span", {}, started.toISOString().replace("T", " ").slice(0, 19) + " UTC"),
     h("span", {}, formatOffset(s.duration_ms)),
+    ...(s.environment ? [environmentSpan(s.environment)] : []),
     h("span", { class: s.counts.errors ? "bad" : "" }, plural(s.counts.errors ?? 0, "error")),
     h(
       "span",

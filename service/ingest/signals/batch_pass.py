@@ -22,6 +22,7 @@ from msgspec import UNSET, UnsetType
 from service.errors import BatchInvalid
 from service.ingest.signals.clicks import click_label_event, click_signals, mouse_click
 from service.ingest.signals.console_errors import console_event
+from service.ingest.signals.environment import page_event
 from service.ingest.signals.failed_requests import network_event
 from service.ingest.signals.findings import Findings, try_decode
 from service.ingest.signals.inputs import input_signals
@@ -32,6 +33,7 @@ from service.rrweb import (
     IDENTIFY_TAG,
     NAVIGATION_PLUGIN,
     NETWORK_PLUGIN,
+    PAGE_TAG,
     BatchEvent,
     CustomData,
     EventHead,
@@ -46,6 +48,7 @@ from service.rrweb import (
     MouseInteractions,
     PluginData,
 )
+from service.session_environment import SessionEnvironment
 from service.signal_kinds import Signal
 
 __all__ = [
@@ -83,6 +86,7 @@ class ProcessedBatch(msgspec.Struct, kw_only=True):
     last_index: int | None  # and the newest
     signals: list[Signal]  # in time order
     identified_user_id: str | None  # the last replaydesk/identify userId in the batch
+    environment: SessionEnvironment | None = None  # from the last replaydesk/page event
 
 
 def _decode_head(index: int, raw: msgspec.Raw) -> EventHead:
@@ -123,6 +127,8 @@ def _custom_event(
             out.user_id = identify.user_id
     elif tag == CLICK_TAG:
         return click_label_event(ts, raw, payload, out)
+    elif tag == PAGE_TAG:
+        return page_event(ts, raw, payload, out)
     return None
 
 
@@ -332,4 +338,5 @@ def _process(
         last_index=order[-1] if order else None,
         signals=signals,
         identified_user_id=out.user_id,
+        environment=out.environment,
     )

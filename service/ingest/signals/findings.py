@@ -7,7 +7,8 @@ from typing import Any, NamedTuple, TypeVar
 
 import msgspec
 
-from service.signal_kinds import PageViewSignal, Signal
+from service.session_environment import SessionEnvironment
+from service.signal_kinds import PageVia, PageViewSignal, Signal
 
 __all__ = ["ANY", "Click", "ClickLabel", "Findings", "finite", "rewrite", "try_decode"]
 
@@ -52,9 +53,10 @@ class Findings:
         self.activity: list[int] = []
         self.requests: list[tuple[int, int]] = []
         self.user_id: str | None = None
+        self.environment: SessionEnvironment | None = None
 
-    def page_view(self, ts: int, url: str) -> None:
-        self.signals.append(PageViewSignal(ts=ts, url=url))
+    def page_view(self, ts: int, url: str, via: PageVia = "load") -> None:
+        self.signals.append(PageViewSignal(ts=ts, url=url, via=via))
         self.activity.append(ts)
 
 

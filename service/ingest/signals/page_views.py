@@ -7,10 +7,17 @@ import msgspec
 from service.ingest.scrubbing import scrub_url
 from service.ingest.signals.findings import Findings, rewrite, try_decode
 from service.rrweb import NavigationPayload
+from service.signal_kinds import PageVia
 
 __all__ = ["meta_event", "navigation_event"]
 
 _NAVIGATION = msgspec.json.Decoder(NavigationPayload)
+_ROUTE_CHANGES: dict[str, PageVia] = {
+    "push": "push",
+    "replace": "replace",
+    "pop": "pop",
+    "hash": "hash",
+}
 
 
 def navigation_event(
@@ -21,7 +28,8 @@ def navigation_event(
     if navigation is None:
         return None
     url = scrub_url(navigation.url)
-    out.page_view(ts, url)
+    # Unknown kinds (a newer recorder's) still read as a route change.
+    out.page_view(ts, url, _ROUTE_CHANGES.get(navigation.kind or "", "push"))
     return rewrite(raw, ("data", "payload"), {"url": url}) if url != navigation.url else None
 
 

@@ -23,6 +23,8 @@ from service import (
     Struggle,
 )
 from service.plugin_testing import sample_report
+from service.report.repro_steps import trim_steps
+from tests.plugins.environment import with_environment
 from tests.plugins.jira.contract import adf_violations, example, links, nodes
 
 AT = datetime(2026, 9, 21, 9, 30, 5, tzinfo=UTC)
@@ -195,3 +197,27 @@ def test_the_validator_is_wired_to_the_strict_schema() -> None:
     for block in (empty_text, marked_code, unknown_key):
         assert adf_violations({"version": 1, "type": "doc", "content": [block]}) != []
     assert adf_violations({"type": "doc", "content": []}) != []  # no version
+
+
+def test_left_out_steps_are_named_where_they_were_left_out_and_numbers_carry_on() -> None:
+    steps = [
+        ReproStep(at=AT, offset_ms=n * 1000, kind="click", text=f"Clicked 'b{n}'")
+        for n in range(1, 31)
+    ]
+    kept, omitted = trim_steps(steps, 12)
+    comment = report_comment(
+        msgspec.structs.replace(sample_report(), steps=kept, omitted_steps=omitted)
+    )
+    assert adf_violations(comment) == []
+    lists = [n for n in nodes(comment) if n["type"] == "orderedList"]
+    assert [(n["attrs"]["order"], len(n["content"])) for n in lists] == [(1, 3), (22, 9)]
+    texts = plain_text(comment)
+    assert texts.index("b3") < texts.index("(18 more steps are in the replay)") < texts.index("b22")
+
+
+def test_the_comment_says_where_the_session_was_recorded_and_on_which_page_errors_came() -> None:
+    comment = report_comment(with_environment(sample_report()))
+    assert adf_violations(comment) == []
+    texts = plain_text(comment)
+    assert "Environment: Chrome 131 on Windows 10 (desktop), viewport 1280×720" in texts
+    assert "Error at 0:04 on https://shop.example/cart" in texts

@@ -9,8 +9,12 @@ from html.parser import HTMLParser
 import msgspec
 
 from plugins.zendesk.note import no_recording_note, report_note
-from service import MissingRecording, ReplayReport, ReportFile
+from service import MissingRecording, ReplayReport, ReportFile, ReproStep
 from service.plugin_testing import sample_report
+from service.report.repro_steps import trim_steps
+from tests.plugins.environment import with_environment
+
+AT = datetime(2026, 9, 21, 9, 30, 5, tzinfo=UTC)
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 SAFE_TAGS = {"p", "strong", "a", "ol", "ul", "li", "code", "pre", "small"}
@@ -125,3 +129,27 @@ def test_the_no_recording_note_says_whose_recording_is_missing_and_why() -> None
     assert notice.reason in markup.text and notice.marker in markup.text
     anonymous = Markup(no_recording_note(msgspec.structs.replace(notice, user_id=None))).text
     assert "for this customer." in anonymous
+
+
+def test_left_out_steps_are_named_where_they_were_left_out() -> None:
+    steps = [
+        ReproStep(at=AT, offset_ms=n * 1000, kind="click", text=f"Clicked 'b{n}'")
+        for n in range(1, 31)
+    ]
+    kept, omitted = trim_steps(steps, 12)
+    note = report_note(msgspec.structs.replace(sample_report(), steps=kept, omitted_steps=omitted))
+    section = note[note.index("Steps to reproduce") : note.index("Console errors")]
+    # The first three steps, the gap, the last nine under their own numbers.
+    assert section.index("b3") < section.index("(18 more steps are in the replay)")
+    assert section.index("(18 more steps are in the replay)") < section.index('<ol start="22">')
+    assert "b22" in section and "b21" not in section
+
+
+def test_the_note_says_where_the_session_was_recorded_and_on_which_page_errors_came() -> None:
+    report = with_environment(sample_report())
+    text = Markup(report_note(report)).text
+    assert (
+        "Environment: Chrome 131 on Windows 10 (desktop), viewport 1280×720, en-NZ, "
+        "Pacific/Auckland, release 4.2.0 (production)" in text
+    )
+    assert "at 0:04 on https://shop.example/cart" in text

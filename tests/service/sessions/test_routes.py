@@ -226,3 +226,72 @@ async def test_erasing_a_user_removes_sessions_and_blobs(client: Any, settings: 
     assert listed["sessions"] == []
     kept = await client.get("/api/v1/sessions/sess-keep-001/events", headers=AUTH)
     assert len(kept.json()) == 6
+
+
+def page_event(ts: int, agent: str, release: str) -> dict[str, Any]:
+    payload = {
+        "url": "https://shop.test/checkout",
+        "navigation": "navigate",
+        "userAgent": agent,
+        "language": "de-DE",
+        "timeZone": "Europe/Berlin",
+        "viewport": {"width": 390, "height": 844},
+        "screen": {"width": 390, "height": 844},
+        "pixelRatio": 3,
+        "release": release,
+    }
+    return {"type": 5, "timestamp": ts, "data": {"tag": "replaydesk/page", "payload": payload}}
+
+
+IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+async def test_the_environment_is_in_the_summary_and_searchable(client: Any) -> None:
+    start = BASE_TS
+    await ingest(
+        client,
+        batch("sess-env-0001", 0, [*checkout_events(start), page_event(start + 6, IPHONE, "4.1")]),
+    )
+    # A batch without a page event keeps it; the next page load's replaces it.
+    await ingest(client, batch("sess-env-0001", 1, [click(start + 9000)]))
+    await record(client, "sess-env-0002", "u42", start + MINUTE)
+    await ingest(
+        client,
+        batch("sess-env-0002", 1, [page_event(start + MINUTE + 10, CHROME, "4.2")]),
+    )
+    await record(client, "sess-env-0003", "u42", start + 2 * MINUTE)
+
+    summary = (await client.get("/api/v1/sessions/sess-env-0001", headers=AUTH)).json()
+    assert summary["environment"] == {
+        "browser": "Mobile Safari",
+        "browser_version": "17.5",
+        "os": "iOS",
+        "os_version": "17.5",
+        "device": "mobile",
+        "viewport": {"width": 390, "height": 844},
+        "screen": {"width": 390, "height": 844},
+        "pixel_ratio": 3.0,
+        "language": "de-DE",
+        "time_zone": "Europe/Berlin",
+        "release": "4.1",
+        "user_agent": IPHONE,
+    }
+    unknown = (await client.get("/api/v1/sessions/sess-env-0003", headers=AUTH)).json()
+    assert unknown["environment"] is None
+
+    async def ids(**params: Any) -> list[str]:
+        response = await client.get("/api/v1/sessions", params=params, headers=AUTH)
+        assert response.status_code == 200, response.text
+        return [s["session_id"] for s in response.json()["sessions"]]
+
+    assert await ids(browser="chrome") == ["sess-env-0002"]
+    assert await ids(os="iOS") == ["sess-env-0001"]
+    assert await ids(release="4.2", user_id="u42") == ["sess-env-0002"]
+    assert await ids(browser="Firefox") == []

@@ -171,7 +171,7 @@ def test_events_needing_no_scrubbing_are_stored_byte_for_byte() -> None:
         b'{"type":2,"data":{"node":{"type":0,"childNodes":[],"id":1},'
         b'"initialOffset":{"left":0,"top":0}},"timestamp":1700000000001}',
         b'{"type":6,"timestamp":1700000000002,"data":{"plugin":"rrweb/console@1","payload":'
-        b'{"level":"log","trace":["at f (https://x.example/app.js:1:2)"],'
+        b'{"level":"warn","trace":["at f (https://x.example/app.js:1:2)"],'
         b'"payload":["\\"r\\u00e9sum\\u00e9 saved\\"","{\\"id\\":7}"]}}}',
         b'{"type":3,"data":{"source":2,"type":2,"id":12,"x":1.5,"y":2},"timestamp":1700000000003}',
     ]
@@ -388,8 +388,8 @@ def test_page_views_come_from_meta_and_navigation() -> None:
     )
     assert [(s.ts, signal_data(s)) for s in of_kind(batch, "page_view")] == [
         (T0, {"url": "https://shop.example.com/checkout"}),
-        (T0 + 500, {"url": "https://shop.example.com/orders?session=[secret]"}),
-        (T0 + 900, {"url": "https://shop.example.com/orders#details"}),
+        (T0 + 500, {"url": "https://shop.example.com/orders?session=[secret]", "via": "push"}),
+        (T0 + 900, {"url": "https://shop.example.com/orders#details", "via": "hash"}),
     ]
     assert stored(batch)[2]["data"]["payload"] == {
         "url": "https://shop.example.com/orders?session=[secret]",
@@ -696,3 +696,50 @@ def test_a_realistic_checkout_yields_time_ordered_signals() -> None:
     assert batch.identified_user_id == "u42"
     assert json.loads(msgspec.json.encode(batch.signals))  # every signal is JSON-serialisable
     assert all(signal_data(s) for s in batch.signals)
+
+
+def test_a_logged_error_gives_its_frames_to_the_trace_and_keeps_only_its_message() -> None:
+    # What rrweb's console plugin sends for console.error('Checkout failed', error).
+    thrown = (
+        "Error: Payment failed: HTTP 500\n"
+        "    at https://shop.example.com/demo.js:84:43\n"
+        "    at async placeOrder (https://shop.example.com/demo.js:80:5)\n"
+        "End of stack for Error object"
+    )
+    logged_at = ["console.error (https://shop.example.com/demo.js:88:19)"]
+    batch = run(
+        console(T0, "error", ['"Checkout failed"', json.dumps(thrown)], logged_at),
+    )
+    (signal,) = of_kind(batch, "console_error")
+    assert signal_data(signal) == {
+        "message": "Checkout failed Error: Payment failed: HTTP 500",
+        "stack": [
+            "https://shop.example.com/demo.js:84:43",
+            "async placeOrder (https://shop.example.com/demo.js:80:5)",
+        ],
+        "level": "error",
+    }
+    (event,) = stored(batch)
+    assert event["data"]["payload"] == {
+        "level": "error",
+        "trace": signal_data(signal)["stack"],
+        "payload": ['"Checkout failed"', '"Error: Payment failed: HTTP 500"'],
+    }
+    assert "End of stack" not in batch.events_json.decode()
+
+
+def test_only_errors_and_warnings_keep_a_stack() -> None:
+    call_site = ["log (https://shop.example.com/app.js:5:9)"]
+    batch = run(
+        console(T0, "info", ['"added to cart"'], call_site),
+        console(T0 + 1, "log", [json.dumps("Error: x\nEnd of stack for Error object")], call_site),
+        console(T0 + 2, "warn", ['"slow"'], call_site),
+        console(T0 + 3, "trace", ['"here"'], call_site),
+    )
+    payloads = [event["data"]["payload"] for event in stored(batch)]
+    assert [(p["level"], p["trace"], p["payload"]) for p in payloads] == [
+        ("info", [], ['"added to cart"']),
+        ("log", [], ['"Error: x"']),
+        ("warn", call_site, ['"slow"']),
+        ("trace", call_site, ['"here"']),
+    ]
