@@ -83,6 +83,28 @@ def console_error(ts: int, message: str, stack: list[str] | None = None) -> dict
     }
 
 
+CHROME_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def page_event(ts: int, **payload: Any) -> dict[str, Any]:
+    """A `replaydesk/page` event as the recorder sends it when a page load's recording starts:
+    Chrome 131 on Windows in New Zealand unless `payload` says otherwise."""
+    body = {
+        "url": "https://shop.test/checkout",
+        "navigation": "navigate",
+        "userAgent": CHROME_WINDOWS,
+        "language": "en-NZ",
+        "timeZone": "Pacific/Auckland",
+        "viewport": {"width": 1280, "height": 720},
+        "screen": {"width": 1920, "height": 1080},
+        "pixelRatio": 1.5,
+    } | payload
+    return {"type": 5, "timestamp": ts, "data": {"tag": "replaydesk/page", "payload": body}}
+
+
 def network(ts: int, url: str, status: int, method: str = "POST") -> dict[str, Any]:
     return {
         "type": 6,

@@ -21,7 +21,16 @@ from service.web.app import create_app
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import API_KEY, INGEST, make_settings
 from tests.processes import free_port
-from tests.recordings import BASE_TS, batch, click, console_error, meta, mutation, network
+from tests.recordings import (
+    BASE_TS,
+    batch,
+    click,
+    console_error,
+    meta,
+    mutation,
+    network,
+    page_event,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -62,29 +71,26 @@ def snapshot(ts: int, *body_children: Any) -> dict[str, Any]:
     }
 
 
-def page_event(ts: int) -> dict[str, Any]:
-    payload = {
-        "url": "https://shop.test/cart",
-        "navigation": "navigate",
-        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 "
-        "Firefox/133.0",
-        "language": "fr-FR",
-        "timeZone": "Europe/Paris",
-        "viewport": {"width": 1440, "height": 900},
-        "screen": {"width": 2560, "height": 1440},
-        "pixelRatio": 2,
-        "release": "7.3.1",
-    }
-    return {"type": 5, "timestamp": ts, "data": {"tag": "replaydesk/page", "payload": payload}}
-
-
 def checkout_recording() -> list[dict[str, Any]]:
     body = [
         element(10, "h1", {}, text(11, "Checkout")),
         element(12, "button", {"id": "pay"}, text(13, "Place order")),
     ]
     events = [meta(BASE_TS, "https://shop.test/cart"), snapshot(BASE_TS + 5, *body)]
-    events.append(page_event(BASE_TS + 6))
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    events.append(
+        page_event(
+            BASE_TS + 6,
+            url="https://shop.test/cart",
+            userAgent=firefox,
+            language="fr-FR",
+            timeZone="Europe/Paris",
+            viewport={"width": 1440, "height": 900},
+            screen={"width": 2560, "height": 1440},
+            pixelRatio=2,
+            release="7.3.1",
+        )
+    )
     events += [click(BASE_TS + 1000 + i * 200, node_id=12) for i in range(3)]
     events += [
         network(BASE_TS + 4000, "https://shop.test/api/pay", 500),

@@ -9,7 +9,15 @@ import pytest
 
 from service.sessions.erasure import erase_user
 from tests.conftest import AUTH, INGEST, move_chunks
-from tests.recordings import BASE_TS, batch, checkout_events, click, meta
+from tests.recordings import (
+    BASE_TS,
+    CHROME_WINDOWS,
+    batch,
+    checkout_events,
+    click,
+    meta,
+    page_event,
+)
 
 MINUTE = 60_000
 
@@ -228,28 +236,22 @@ async def test_erasing_a_user_removes_sessions_and_blobs(client: Any, settings: 
     assert len(kept.json()) == 6
 
 
-def page_event(ts: int, agent: str, release: str) -> dict[str, Any]:
-    payload = {
-        "url": "https://shop.test/checkout",
-        "navigation": "navigate",
-        "userAgent": agent,
-        "language": "de-DE",
-        "timeZone": "Europe/Berlin",
-        "viewport": {"width": 390, "height": 844},
-        "screen": {"width": 390, "height": 844},
-        "pixelRatio": 3,
-        "release": release,
-    }
-    return {"type": 5, "timestamp": ts, "data": {"tag": "replaydesk/page", "payload": payload}}
+def phone_page(ts: int, agent: str, release: str) -> dict[str, Any]:
+    return page_event(
+        ts,
+        userAgent=agent,
+        release=release,
+        language="de-DE",
+        timeZone="Europe/Berlin",
+        viewport={"width": 390, "height": 844},
+        screen={"width": 390, "height": 844},
+        pixelRatio=3,
+    )
 
 
 IPHONE = (
     "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
     "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
-)
-CHROME = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
 )
 
 
@@ -257,14 +259,14 @@ async def test_the_environment_is_in_the_summary_and_searchable(client: Any) -> 
     start = BASE_TS
     await ingest(
         client,
-        batch("sess-env-0001", 0, [*checkout_events(start), page_event(start + 6, IPHONE, "4.1")]),
+        batch("sess-env-0001", 0, [*checkout_events(start), phone_page(start + 6, IPHONE, "4.1")]),
     )
     # A batch without a page event keeps it; the next page load's replaces it.
     await ingest(client, batch("sess-env-0001", 1, [click(start + 9000)]))
     await record(client, "sess-env-0002", "u42", start + MINUTE)
     await ingest(
         client,
-        batch("sess-env-0002", 1, [page_event(start + MINUTE + 10, CHROME, "4.2")]),
+        batch("sess-env-0002", 1, [phone_page(start + MINUTE + 10, CHROME_WINDOWS, "4.2")]),
     )
     await record(client, "sess-env-0003", "u42", start + 2 * MINUTE)
 

@@ -13,28 +13,13 @@ from service.ingest.signals.batch_pass import process_events
 from service.ingest.signals.environment import parse_user_agent
 from service.session_environment import SessionEnvironment, Size
 from service.signal_kinds import PageViewSignal
+from tests.recordings import CHROME_WINDOWS, page_event
 from tests.service.ingest.signals.test_batch_pass import T0, as_raw, page_load, run, stored
-
-CHROME_WINDOWS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-    "Chrome/131.0.0.0 Safari/537.36"
-)
 
 
 def page(ts: int, **payload: Any) -> dict[str, Any]:
-    body = {
-        "url": "https://shop.example.com/checkout",
-        "navigation": "navigate",
-        "userAgent": CHROME_WINDOWS,
-        "language": "en-NZ",
-        "timeZone": "Pacific/Auckland",
-        "viewport": {"width": 1280, "height": 720},
-        "screen": {"width": 1920, "height": 1080},
-        "pixelRatio": 1.5,
-        "release": "4.2.0",
-        "environment": "production",
-    } | payload
-    return {"type": 5, "timestamp": ts, "data": {"tag": "replaydesk/page", "payload": body}}
+    fields = {"url": "https://shop.example.com/checkout", "release": "4.2.0"}
+    return page_event(ts, **(fields | {"environment": "production"} | payload))
 
 
 @pytest.mark.parametrize(
