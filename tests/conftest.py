@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, settings
 from litestar.testing import AsyncTestClient
 from redis import Redis
 from sqlalchemy import make_url, text
@@ -26,6 +27,12 @@ TEST_REDIS_URL = os.environ.get("REPLAYDESK_TEST_REDIS_URL", "redis://127.0.0.1:
 TEST_DATABASE_URL = os.environ.get(
     "REPLAYDESK_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+# A property holds or not whatever the machine's speed: no per-example deadline and no check
+# that input generation is quick, which fail on a loaded machine rather than on a wrong answer.
+# Example counts stay Hypothesis's own (the fuzz test sets its own).
+settings.register_profile("replaydesk", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("replaydesk")
+
 API_KEY = "test-api-key-0123456789"
 INGEST_KEY = "test-ingest-key"
 AUTH = {"Authorization": f"Bearer {API_KEY}"}

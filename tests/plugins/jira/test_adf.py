@@ -210,9 +210,9 @@ def test_left_out_steps_are_named_where_they_were_left_out_and_numbers_carry_on(
     )
     assert adf_violations(comment) == []
     lists = [n for n in nodes(comment) if n["type"] == "orderedList"]
-    assert [(n["attrs"]["order"], len(n["content"])) for n in lists] == [(1, 3), (22, 9)]
+    assert [(n["attrs"]["order"], len(n["content"])) for n in lists] == [(1, 3), (23, 8)]
     texts = plain_text(comment)
-    assert texts.index("b3") < texts.index("(18 more steps are in the replay)") < texts.index("b22")
+    assert texts.index("b3") < texts.index("(19 more steps are in the replay)") < texts.index("b23")
 
 
 def test_the_comment_says_where_the_session_was_recorded_and_on_which_page_errors_came() -> None:

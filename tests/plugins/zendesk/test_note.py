@@ -139,10 +139,10 @@ def test_left_out_steps_are_named_where_they_were_left_out() -> None:
     kept, omitted = trim_steps(steps, 12)
     note = report_note(msgspec.structs.replace(sample_report(), steps=kept, omitted_steps=omitted))
     section = note[note.index("Steps to reproduce") : note.index("Console errors")]
-    # The first three steps, the gap, the last nine under their own numbers.
-    assert section.index("b3") < section.index("(18 more steps are in the replay)")
-    assert section.index("(18 more steps are in the replay)") < section.index('<ol start="22">')
-    assert "b22" in section and "b21" not in section
+    # Twelve lines: the first three steps, the gap, the last eight under their own numbers.
+    assert section.index("b3") < section.index("(19 more steps are in the replay)")
+    assert section.index("(19 more steps are in the replay)") < section.index('<ol start="23">')
+    assert "b23" in section and "b22" not in section
 
 
 def test_the_note_says_where_the_session_was_recorded_and_on_which_page_errors_came() -> None:
