@@ -17,12 +17,22 @@ from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
+from rq import Queue
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.registry import FailedJobRegistry, StartedJobRegistry
 
 from service.jobs.context import close_job_loop
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.worker_threads import InProcessScheduler, ThreadWorker
 
-__all__ = ["EmbeddedRedis", "EmbeddedWorker", "InProcessScheduler", "ThreadWorker"]
+__all__ = [
+    "STOP_GRACE_SECONDS",
+    "EmbeddedRedis",
+    "EmbeddedWorker",
+    "InProcessScheduler",
+    "ThreadWorker",
+    "requeue_abandoned",
+]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +42,8 @@ _START_TIMEOUT_SECONDS = 10.0
 # How often the embedded worker looks for new jobs when the queue was empty, and for delayed
 # retries that are due.
 _POLL_SECONDS = 0.5
+# How long stopping the service waits for the job under way (SIGTERM to exit within 3 s).
+STOP_GRACE_SECONDS = 2.0
 
 
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
@@ -148,6 +160,31 @@ class EmbeddedRedis:
         self._process = None
 
 
+def requeue_abandoned(redis: Redis[bytes]) -> list[str]:
+    """Put the jobs a stopped service left under way back at the front of the queue.
+
+    Only for the embedded queue: one service serves a data dir (the data-dir lock), so a job
+    still marked started when it starts was abandoned by the one before, which stopped while
+    the job waited on a tracker. RQ would mark such a job failed only once its timeout passed.
+    """
+    queue = Queue(QUEUE_NAME, connection=redis)
+    started = StartedJobRegistry(queue=queue)
+    abandoned = started.get_job_ids(cleanup=False)
+    if not abandoned:
+        return []
+    # Every entry counts as expired: RQ moves them to the failed registry, whence they requeue.
+    started.cleanup(timestamp=float("inf"))
+    failed = FailedJobRegistry(queue=queue)
+    requeued: list[str] = []
+    for job_id in abandoned:
+        try:
+            failed.requeue(job_id, at_front=True)
+        except (NoSuchJobError, InvalidJobOperation):
+            continue  # gone meanwhile (expired, or requeued by someone else)
+        requeued.append(job_id)
+    return requeued
+
+
 class EmbeddedWorker:
     """Runs queued jobs, and delayed retries when they are due, in a daemon thread."""
 
@@ -156,15 +193,26 @@ class EmbeddedWorker:
         self.scheduler = InProcessScheduler(redis)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="replaydesk-worker", daemon=True)
+        self._current: ThreadWorker | None = None
 
     def start(self) -> None:
         """Start working the queue in the background."""
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish the current job, then stop."""
+    def stop(self, timeout: float = STOP_GRACE_SECONDS) -> None:
+        """Take no more jobs; give the job under way `timeout` seconds to finish.
+
+        A job still running then (a tracker that takes long to answer) is left: the process
+        ends, and the next start puts it back in the queue (`requeue_abandoned`). Its attempt
+        was recorded as one that may have written, so it looks before it writes again.
+        """
         self._stop.set()
+        current = self._current
+        if current is not None:
+            current.stop_after_this_job()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("a job was still running; it runs again when the service starts")
         self.scheduler.release()
 
     def _run(self) -> None:
@@ -175,9 +223,15 @@ class EmbeddedWorker:
                 worker = ThreadWorker(
                     [QUEUE_NAME], connection=self.redis, log_job_description=False
                 )
+                self._current = worker
+                # `stop` sets the event before it looks for the current worker.
+                if self._stop.is_set():
+                    break
                 worker.work(burst=True, logging_level="WARNING")
             except Exception:
                 log.exception("embedded worker failed; retrying")
+            finally:
+                self._current = None
             self._stop.wait(_POLL_SECONDS)
         try:
             close_job_loop()

@@ -56,6 +56,10 @@ class ThreadWorker(SimpleWorker):
     def subscribe(self) -> None:
         return None
 
+    def stop_after_this_job(self) -> None:
+        """Take no job after the one under way (RQ looks between jobs)."""
+        self._stop_requested = True
+
 
 class ListeningThreadWorker(QuickToStop, ThreadWorker):
     """One of `WorkerThreads`' workers: listens on the command channel (a shutdown command

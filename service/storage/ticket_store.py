@@ -302,6 +302,20 @@ class TicketStore:
                 .values(attempts=attachments.c.attempts + 1, write_uncertain=True, updated_at=now)
             )
 
+    async def release_leases(self, now: int) -> int:
+        """Release every unexpired lease of an unwritten attachment; how many there were.
+
+        Only for a process that knows no other worker is alive (the embedded queue at start):
+        the leases are those of jobs a stopped process left under way, which run again now.
+        """
+        async with self.engine.begin() as conn:
+            released = await conn.execute(
+                update(attachments)
+                .where(attachments.c.lease_until > now, attachments.c.state != "written")
+                .values(lease_until=None, updated_at=now)
+            )
+        return int(released.rowcount or 0)
+
     async def mark_written(self, job_id: str, remote: dict[str, Any], now: int) -> None:
         """The tracker has the report: record what it created and release the lease."""
         async with self._single_statement() as conn:

@@ -18,12 +18,13 @@ from service import __version__, log_redaction
 from service.auth.guards import require_api_key, require_api_key_or_viewer_token
 from service.auth.keys import AccessKeys
 from service.background_tasks import stop_task
+from service.clock import now_ms
 from service.ingest.body import allow_deep_nesting
 from service.ingest.ingestor import Ingestor
 from service.ingest.recorder_routes import recorder_route_handlers
 from service.ingest.routes import IngestCorsMiddleware, ingest
 from service.ingest.signals import environment as user_agents
-from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker
+from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker, requeue_abandoned
 from service.jobs.queue import JobQueue
 from service.jobs.routes import job_route_handlers
 from service.jobs.runtime import configure_job_runtime
@@ -84,7 +85,9 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             engine = create_engine(settings.database_url)
             stack.push_async_callback(engine.dispose)
             blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
-            redis = _open_redis(settings, stack, plugins)
+            redis = _open_redis(settings, stack)
+            if not settings.redis_url:
+                await _start_embedded_worker(settings, plugins, redis, TicketStore(engine), stack)
             queue = JobQueue(redis)
             store = SessionStore(engine)
             stack.callback(store.dispose)
@@ -185,9 +188,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
     )
 
 
-def _open_redis(
-    settings: Settings, stack: contextlib.AsyncExitStack, plugins: PluginHost
-) -> Redis[bytes]:
+def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[bytes]:
     if settings.redis_url:
         redis = Redis.from_url(
             settings.redis_url,
@@ -196,15 +197,30 @@ def _open_redis(
         )
         stack.callback(redis.close)
         return redis
-    # Embedded mode: a private Redis and a worker thread in this process.
+    # Embedded mode: a private Redis, and (`_start_embedded_worker`) a worker thread.
     embedded = EmbeddedRedis(settings.data_dir)
     redis = embedded.start()
     stack.callback(embedded.stop)
+    return redis
+
+
+async def _start_embedded_worker(
+    settings: Settings,
+    plugins: PluginHost,
+    redis: Redis[bytes],
+    tickets: TicketStore,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """The embedded queue's worker thread, once what the last stop left under way is back in
+    the queue with its lease released (nobody else works this data dir's queue)."""
     configure_job_runtime(settings, plugins)
+    requeued = await asyncio.to_thread(requeue_abandoned, redis)
+    await tickets.release_leases(now_ms())
+    if requeued:
+        log.warning("%d job(s) under way when the service last stopped run again", len(requeued))
     worker = EmbeddedWorker(redis)
     worker.start()
     stack.callback(worker.stop)
-    return redis
 
 
 def _safe_depth(queue: JobQueue) -> float:
