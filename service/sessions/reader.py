@@ -176,6 +176,10 @@ class SessionReader:
             next_before=to_datetime(found[-1][0].started_at) if full_page else None,
         )
 
+    async def summaries(self, session_ids: list[str]) -> list[SessionSummary]:
+        """Summaries of those of these sessions that exist, in the order given."""
+        return self._summaries(await self.store.get_many_with_pages(session_ids))
+
     async def evidence(self, session_id: str) -> SessionEvidence:
         """Console errors, failed requests, struggle signals, page views and repro steps."""
         summary = await self.summary(session_id)

@@ -303,14 +303,15 @@ def _groups(conn: Connection, filters: ErrorGroupFilters) -> list[ErrorGroupReco
     page = list(conn.execute(query))
     if not page:
         return []
-    # The first sighting anywhere, and the release of the newest occurrence in the window:
+    # The first sighting anywhere, and the release of the newest occurrence in the window that
+    # has one:
     # one index probe each, for this page's groups only.
     first_seen = (
         select(func.min(c.first_ts)).where(c.fingerprint == bindparam("fingerprint"))
     ).scalar_subquery()
     latest_release = (
         select(c.release)
-        .where(c.fingerprint == bindparam("fingerprint"), *where)
+        .where(c.fingerprint == bindparam("fingerprint"), c.release.is_not(None), *where)
         .order_by(c.last_ts.desc(), c.session_id.desc())
         .limit(1)
         .scalar_subquery()
