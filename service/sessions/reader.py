@@ -10,6 +10,7 @@ import msgspec
 from isal import isal_zlib
 
 from service.clock import now_ms
+from service.error_fingerprints import identity_of
 from service.errors import NotFound
 from service.report.repro_steps import ReproStep, build_repro_steps
 from service.session_environment import SessionEnvironment
@@ -100,6 +101,8 @@ class ConsoleError(msgspec.Struct, frozen=True, kw_only=True):
     stack: list[str]
     page_url: str | None = None
     """The page the user was on when it happened."""
+    fingerprint: str | None = None
+    """What makes it the same error in other sessions (`GET /api/v1/errors`)."""
 
 
 class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +115,8 @@ class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
     status: int
     duration_ms: float | None
     error: str | None
+    fingerprint: str | None = None
+    """As `ConsoleError.fingerprint`."""
 
 
 class StruggleClick(msgspec.Struct, frozen=True, kw_only=True):
@@ -270,6 +275,7 @@ def _report_item(signal: Signal, start: int, page: str | None) -> tuple[str, Any
                 message=signal.message,
                 stack=signal.stack,
                 page_url=page,
+                fingerprint=signal.fingerprint or identity_of(signal).fingerprint,
             )
         case FailedRequestSignal():
             return "failed_requests", FailedRequest(
@@ -280,6 +286,7 @@ def _report_item(signal: Signal, start: int, page: str | None) -> tuple[str, Any
                 status=signal.status,
                 duration_ms=signal.duration,
                 error=signal.error,
+                fingerprint=signal.fingerprint or identity_of(signal).fingerprint,
             )
         case RageClickSignal():
             return "rage_clicks", StruggleClick(
