@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 
 from bench import (
+    error_groups,
     ingest_throughput,
     latest_lookup,
     recorder_bundle,
@@ -24,11 +25,12 @@ from bench.ingest_stages import run_ingest_stages
 from bench.profile_ingest import run_ingest_profile
 from bench.viewer_first_frame import run_viewer_benchmark
 
-BENCHMARKS = ("ingest", "lookup", "viewer", "recorder", "tickets")
+BENCHMARKS = ("ingest", "lookup", "viewer", "recorder", "tickets", "errors")
 # These print their own figures as they go; their report line only names them.
 _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
     "recorder": (recorder_bundle.run, recorder_payload.run, recorder_main_thread.run),
     "tickets": (ticket_latency.run, ticket_throughput.run),
+    "errors": (error_groups.run,),
 }
 
 

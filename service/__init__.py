@@ -45,6 +45,7 @@ if TYPE_CHECKING:
         ReplayReport,
         ReportFile,
         RequestFailure,
+        SeenElsewhere,
         Struggle,
     )
     from service.report.repro_steps import ReproStep, StepSection, request_status, step_sections
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
         omitted_steps_line,
         render_markdown,
         render_text,
+        seen_elsewhere_text,
         struggle_text,
     )
     from service.session_environment import SessionEnvironment
@@ -77,6 +79,7 @@ __all__ = [
     "RequestFailure",
     "ResponseClassifier",
     "RetryableError",
+    "SeenElsewhere",
     "SessionCounts",
     "SessionEnvironment",
     "SessionSummary",
@@ -106,6 +109,7 @@ __all__ = [
     "render_text",
     "request_status",
     "retryable_statuses",
+    "seen_elsewhere_text",
     "step_sections",
     "struggle_text",
     "timestamp_is_fresh",
@@ -147,6 +151,7 @@ _EXPORTS = {
     "ReplayReport": "service.report.replay_report",
     "ReportFile": "service.report.replay_report",
     "RequestFailure": "service.report.replay_report",
+    "SeenElsewhere": "service.report.replay_report",
     "Struggle": "service.report.replay_report",
     "environment_line": "service.report.text",
     "format_offset": "service.report.text",
@@ -154,6 +159,7 @@ _EXPORTS = {
     "omitted_steps_line": "service.report.text",
     "render_markdown": "service.report.text",
     "render_text": "service.report.text",
+    "seen_elsewhere_text": "service.report.text",
     "struggle_text": "service.report.text",
     "ReproStep": "service.report.repro_steps",
     "request_status": "service.report.repro_steps",

@@ -88,6 +88,9 @@ class ConsoleErrorSignal(_Signal, frozen=True, tag="console_error"):
     message: str
     stack: list[str] = []
     level: str = "error"
+    fingerprint: str | None = None
+    """What makes it the same error in other sessions (`service.error_fingerprints`); None in
+    rows stored before fingerprints were."""
 
 
 class FailedRequestSignal(_Signal, frozen=True, tag="failed_request"):
@@ -98,6 +101,8 @@ class FailedRequestSignal(_Signal, frozen=True, tag="failed_request"):
     status: int
     duration: float | None = None
     error: str | None = None
+    fingerprint: str | None = None
+    """As `ConsoleErrorSignal.fingerprint`: method, host, path template and status."""
 
 
 Signal: TypeAlias = (

@@ -16,11 +16,13 @@ from urllib.parse import urlsplit
 from service import (
     MissingRecording,
     ReplayReport,
+    SeenElsewhere,
     environment_line,
     format_offset,
     headline,
     omitted_steps_line,
     request_status,
+    seen_elsewhere_text,
     step_sections,
     struggle_text,
 )
@@ -193,6 +195,14 @@ def _steps(report: ReplayReport) -> list[Node]:
     return blocks
 
 
+def _elsewhere(seen: SeenElsewhere | None, what: str, prefix: str = "") -> list[Node]:
+    """The paragraph about other users who hit it; none when nobody else did."""
+    if seen is None:
+        return []
+    words = f"{prefix}{seen_elsewhere_text(seen, what)}: "
+    return [paragraph(text(words), link("newest other session", seen.newest_session_url))]
+
+
 def _errors(report: ReplayReport) -> list[Node]:
     if not report.console_errors:
         return []
@@ -204,6 +214,7 @@ def _errors(report: ReplayReport) -> list[Node]:
         at = format_offset(error.first_offset_ms)
         blocks.append(paragraph(text(f"{level} at {at}{where}{repeat}")))
         blocks.append(code_block("\n".join([error.message, *error.stack])))
+        blocks += _elsewhere(error.seen_elsewhere, "error")
     return blocks
 
 
@@ -224,7 +235,12 @@ def _requests(report: ReplayReport) -> list[Node]:
             ]
         )
     header = ["Method", "URL", "Status", "Duration", "Count"]
-    return [heading("Failed requests"), table(header, rows)]
+    elsewhere = [
+        block
+        for failed in report.failed_requests
+        for block in _elsewhere(failed.seen_elsewhere, "failure", f"{failed.method} {failed.url}: ")
+    ]
+    return [heading("Failed requests"), table(header, rows), *elsewhere]
 
 
 def _struggles(report: ReplayReport) -> list[Node]:

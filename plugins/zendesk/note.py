@@ -9,11 +9,13 @@ from urllib.parse import urlsplit
 from service import (
     MissingRecording,
     ReplayReport,
+    SeenElsewhere,
     environment_line,
     format_offset,
     headline,
     omitted_steps_line,
     request_status,
+    seen_elsewhere_text,
     step_sections,
     struggle_text,
 )
@@ -82,6 +84,14 @@ def _steps(report: ReplayReport) -> list[str]:
     return parts
 
 
+def _elsewhere(seen: SeenElsewhere | None, what: str) -> str:
+    """The line about other users who hit it; nothing when nobody else did."""
+    if seen is None:
+        return ""
+    words = _text(seen_elsewhere_text(seen, what))
+    return f"<p>{words}: {_link('newest other session', seen.newest_session_url)}</p>"
+
+
 def _errors(report: ReplayReport) -> list[str]:
     if not report.console_errors:
         return []
@@ -93,7 +103,7 @@ def _errors(report: ReplayReport) -> list[str]:
         trace = "\n".join([error.message.strip(), *error.stack])
         items.append(
             f"<li><code>{_text(first_line)}</code>{_repeat(error.count)} at {at}{where}"
-            f"<pre>{_text(trace)}</pre></li>"
+            f"<pre>{_text(trace)}</pre>{_elsewhere(error.seen_elsewhere, 'error')}</li>"
         )
     return [_heading("Console errors"), f"<ul>{''.join(items)}</ul>"]
 
@@ -108,7 +118,8 @@ def _requests(report: ReplayReport) -> list[str]:
         at = format_offset(failed.first_offset_ms)
         items.append(
             f"<li><code>{_text(failed.method)} {_text(failed.url)}</code> → {_text(status)}"
-            f"{took}{_repeat(failed.count)} at {at}</li>"
+            f"{took}{_repeat(failed.count)} at {at}"
+            f"{_elsewhere(failed.seen_elsewhere, 'failure')}</li>"
         )
     return [_heading("Failed requests"), f"<ul>{''.join(items)}</ul>"]
 

@@ -6,7 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from service.report.replay_report import ReplayReport, build_replay_report
+from service.error_fingerprints import console_identity
+from service.report.replay_report import (
+    SEEN_ELSEWHERE_DAYS,
+    ReplayReport,
+    SeenElsewhere,
+    build_replay_report,
+)
 from service.report.repro_steps import build_repro_steps
 from service.report.session_log import LogBuilder
 from service.sessions.reader import (
@@ -167,6 +173,21 @@ def sample_report(
     )
     log = LogBuilder(summary)
     log.add_chunk(msgspec.json.encode(_logged_events()))
+    # Others hit the console error lately; nobody else got the 500.
+    elsewhere = SeenElsewhere(
+        other_users=14,
+        days=SEEN_ELSEWHERE_DAYS,
+        first_seen=_START - timedelta(days=5),
+        first_release="4.1.0",
+        newest_session_url=f"{public_url}/replay/sess-other-0001#t={_PLACEHOLDER_TOKEN}",
+    )
+    error = report.console_errors[0]
     return build_replay_report(
-        report, link, first_error, ticket_created_at=None, marker=marker, log_file=log.file()
+        report,
+        link,
+        first_error,
+        ticket_created_at=None,
+        marker=marker,
+        log_file=log.file(),
+        seen_elsewhere={console_identity(error.message, error.stack).fingerprint: elsewhere},
     )

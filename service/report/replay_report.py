@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Literal
+from typing import Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import msgspec
 
+from service.error_fingerprints import console_identity, request_identity
 from service.report.repro_steps import ReproStep, trim_steps
 from service.sessions.reader import SessionEvidence, SessionSummary, StruggleClick
 from service.viewer.tokens import ViewerLink
@@ -19,12 +20,15 @@ __all__ = [
     "MAX_REQUESTS",
     "MAX_STEPS",
     "MAX_STRUGGLES",
+    "SEEN_ELSEWHERE_DAYS",
     "ErrorGroup",
     "ReplayReport",
     "ReportFile",
     "RequestFailure",
+    "SeenElsewhere",
     "Struggle",
     "build_replay_report",
+    "reported_fingerprints",
 ]
 
 # A ticket is read by a person: the few most frequent errors and failures, with enough stack to
@@ -37,7 +41,23 @@ MAX_STEPS = 12
 # A ticket opened this long after the session's last event is not "during" the session.
 TICKET_STEP_GRACE_MS = 60_000
 
-_VOLATILE = re.compile(r"0x[0-9a-fA-F]+|\d+")
+# "Other users" are counted over this many days before the ticket.
+SEEN_ELSEWHERE_DAYS = 7
+
+
+class SeenElsewhere(msgspec.Struct, frozen=True, kw_only=True):
+    """The same error (by fingerprint) in other users' sessions, for the ticket to say
+    "this error hit 14 other users in the last 7 days"."""
+
+    other_users: int
+    """Identified users other than this session's who hit it in the last `days` days."""
+    days: int
+    first_seen: datetime
+    """Its first occurrence in any stored session."""
+    first_release: str | None
+    """The release of the session it was first seen in, when that session named one."""
+    newest_session_url: str
+    """A viewer link to the newest of those users' sessions, bound to the same ticket."""
 
 
 class ErrorGroup(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +71,10 @@ class ErrorGroup(msgspec.Struct, frozen=True, kw_only=True):
     first_offset_ms: int
     page_url: str | None = None
     """The page the user was on the first time it happened."""
+    fingerprint: str | None = None
+    """The error's fingerprint (`GET /api/v1/errors/{fingerprint}/sessions`)."""
+    seen_elsewhere: SeenElsewhere | None = None
+    """Other users who hit it lately; None when nobody else did."""
 
 
 class RequestFailure(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +89,10 @@ class RequestFailure(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     first_at: datetime
     first_offset_ms: int
+    fingerprint: str | None = None
+    """As `ErrorGroup.fingerprint`."""
+    seen_elsewhere: SeenElsewhere | None = None
+    """As `ErrorGroup.seen_elsewhere`."""
 
 
 class Struggle(msgspec.Struct, frozen=True, kw_only=True):
@@ -76,6 +104,9 @@ class Struggle(msgspec.Struct, frozen=True, kw_only=True):
     count: int
     at: datetime
     offset_ms: int
+
+
+_Grouped = TypeVar("_Grouped", ErrorGroup, RequestFailure)
 
 
 class ReportFile(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,11 +146,11 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def _error_groups(evidence: SessionEvidence) -> list[ErrorGroup]:
-    # Messages that differ only in numbers or addresses ("order 41 failed") are one error.
-    groups: dict[tuple[str, str], ErrorGroup] = {}
+    # One error is one fingerprint: "order 41 failed" and "order 42 failed" at the same place
+    # are one group here as in `GET /api/v1/errors`.
+    groups: dict[str, ErrorGroup] = {}
     for error in evidence.console_errors:
-        first_line = error.message.strip().split("\n", 1)[0]
-        key = (_VOLATILE.sub("#", first_line), error.stack[0] if error.stack else "")
+        key = error.fingerprint or console_identity(error.message, error.stack).fingerprint
         known = groups.get(key)
         if known is not None:
             groups[key] = msgspec.structs.replace(known, count=known.count + 1)
@@ -132,6 +163,7 @@ def _error_groups(evidence: SessionEvidence) -> list[ErrorGroup]:
             first_at=error.at,
             first_offset_ms=error.offset_ms,
             page_url=error.page_url,
+            fingerprint=key,
         )
     return sorted(groups.values(), key=lambda g: (-g.count, g.first_at))[:MAX_ERRORS]
 
@@ -142,25 +174,45 @@ def _without_query(url: str) -> str:
 
 
 def _request_failures(evidence: SessionEvidence) -> list[RequestFailure]:
-    groups: dict[tuple[str, str, int], RequestFailure] = {}
+    # By fingerprint: method, host, path with its IDs as `{id}`, status.
+    groups: dict[str, RequestFailure] = {}
     for failed in evidence.failed_requests:
-        url = _without_query(failed.url)
-        key = (failed.method.upper(), url, failed.status)
+        key = (
+            failed.fingerprint
+            or request_identity(failed.method, failed.url, failed.status).fingerprint
+        )
         known = groups.get(key)
         if known is not None:
             groups[key] = msgspec.structs.replace(known, count=known.count + 1)
             continue
         groups[key] = RequestFailure(
-            method=key[0],
-            url=url,
+            method=failed.method.upper(),
+            url=_without_query(failed.url),
             status=failed.status,
             duration_ms=failed.duration_ms,
             error=failed.error,
             count=1,
             first_at=failed.at,
             first_offset_ms=failed.offset_ms,
+            fingerprint=key,
         )
     return sorted(groups.values(), key=lambda f: (-f.count, f.first_at))[:MAX_REQUESTS]
+
+
+def reported_fingerprints(evidence: SessionEvidence) -> list[str]:
+    """The fingerprints of the error groups and request failures a report of this evidence
+    shows, to look up who else hit them."""
+    errors = [group.fingerprint for group in _error_groups(evidence)]
+    requests = [failure.fingerprint for failure in _request_failures(evidence)]
+    return [fingerprint for fingerprint in [*errors, *requests] if fingerprint]
+
+
+def _with_elsewhere(groups: list[_Grouped], seen: Mapping[str, SeenElsewhere]) -> list[_Grouped]:
+    found = [(group, seen.get(group.fingerprint or "")) for group in groups]
+    return [
+        group if other is None else msgspec.structs.replace(group, seen_elsewhere=other)
+        for group, other in found
+    ]
 
 
 def _target(click: StruggleClick) -> str:
@@ -218,13 +270,15 @@ def build_replay_report(
     ticket_created_at: datetime | None = None,
     marker: str = "",
     log_file: ReportFile | None = None,
+    seen_elsewhere: Mapping[str, SeenElsewhere] | None = None,
 ) -> ReplayReport:
     """The report of one session for one ticket (pure: everything comes in as arguments).
 
     `link` is the ticket-scoped viewer link; `first_error_link` the one that opens at the first
     error; `ticket_created_at` places a "Ticket opened" step when the ticket was opened during
-    the session.
+    the session; `seen_elsewhere` says, by fingerprint, who else hit an error.
     """
+    seen = seen_elsewhere or {}
     summary = evidence.session
     steps = _with_ticket_step(evidence.steps, summary, ticket_created_at)
     kept, omitted = trim_steps(steps, MAX_STEPS)
@@ -236,8 +290,8 @@ def build_replay_report(
         replay_url_expires_at=link.expires_at,
         first_error_url=first_error_link.url if first_error_link else None,
         ticket_created_at=ticket_created_at,
-        console_errors=_error_groups(evidence),
-        failed_requests=_request_failures(evidence),
+        console_errors=_with_elsewhere(_error_groups(evidence), seen),
+        failed_requests=_with_elsewhere(_request_failures(evidence), seen),
         struggles=_struggles(evidence),
         steps=kept,
         omitted_steps=omitted,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.report.replay_report import ReplayReport, Struggle
+from service.report.replay_report import ReplayReport, SeenElsewhere, Struggle
 from service.report.repro_steps import request_status, step_sections
 
 __all__ = [
@@ -14,8 +14,12 @@ __all__ = [
     "omitted_steps_line",
     "render_markdown",
     "render_text",
+    "seen_elsewhere_text",
     "struggle_text",
 ]
+
+# The words before a `SeenElsewhere`'s link, which each format writes its own way.
+NEWEST_OTHER_SESSION = "newest other session"
 
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -38,6 +42,16 @@ def struggle_text(struggle: Struggle) -> str:
     what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
     target = struggle.target or "an element"
     return f"{what} on {target} ({struggle.count}) at {format_offset(struggle.offset_ms)}"
+
+
+def seen_elsewhere_text(seen: SeenElsewhere, what: str = "error") -> str:
+    """`This error hit 14 other users in the last 7 days (first seen 2026-12-01, release
+    4.1.0)`: the words before the link to the newest of their sessions."""
+    first = f"first seen {seen.first_seen:%Y-%m-%d}"
+    if seen.first_release:
+        first += f", release {seen.first_release}"
+    days = _plural(seen.days, "day") if seen.days != 1 else "day"
+    return f"This {what} hit {_plural(seen.other_users, 'other user')} in the last {days} ({first})"
 
 
 def _when(moment: datetime) -> str:
@@ -81,6 +95,10 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
     def code(text: str) -> str:
         return f"`{text}`" if markdown else text
 
+    def elsewhere(seen: SeenElsewhere, what: str) -> str:
+        words = seen_elsewhere_text(seen, what)
+        return f"  {words}: {link(NEWEST_OTHER_SESSION, seen.newest_session_url)}"
+
     links = [link("Watch the replay", report.replay_url)]
     if report.first_error_url:
         links.append(link("Jump to the first error", report.first_error_url))
@@ -116,6 +134,8 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
                 f"- {code(first_line)}{repeat} at {format_offset(error.first_offset_ms)}{where}"
             )
             lines += [f"    {frame}" for frame in error.stack]
+            if error.seen_elsewhere:
+                lines.append(elsewhere(error.seen_elsewhere, "error"))
         lines.append("")
     if report.failed_requests:
         lines.append(bold("Failed requests"))
@@ -124,6 +144,8 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
             took = f", {failed.duration_ms:.0f} ms" if failed.duration_ms is not None else ""
             repeat = f" {TIMES}{failed.count}" if failed.count > 1 else ""
             lines.append(f"- {code(f'{failed.method} {failed.url}')} {status}{took}{repeat}")
+            if failed.seen_elsewhere:
+                lines.append(elsewhere(failed.seen_elsewhere, "failure"))
         lines.append("")
     if report.struggles:
         lines.append(bold("Struggles"))

@@ -10,6 +10,7 @@ import msgspec
 from isal import isal_zlib
 
 from service.clock import now_ms
+from service.error_fingerprints import identity_of
 from service.errors import NotFound
 from service.report.repro_steps import ReproStep, build_repro_steps
 from service.session_environment import SessionEnvironment
@@ -100,6 +101,8 @@ class ConsoleError(msgspec.Struct, frozen=True, kw_only=True):
     stack: list[str]
     page_url: str | None = None
     """The page the user was on when it happened."""
+    fingerprint: str | None = None
+    """What makes it the same error in other sessions (`GET /api/v1/errors`)."""
 
 
 class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,6 +115,8 @@ class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
     status: int
     duration_ms: float | None
     error: str | None
+    fingerprint: str | None = None
+    """As `ConsoleError.fingerprint`."""
 
 
 class StruggleClick(msgspec.Struct, frozen=True, kw_only=True):
@@ -175,6 +180,10 @@ class SessionReader:
             sessions=self._summaries(found),
             next_before=to_datetime(found[-1][0].started_at) if full_page else None,
         )
+
+    async def summaries(self, session_ids: list[str]) -> list[SessionSummary]:
+        """Summaries of those of these sessions that exist, in the order given."""
+        return self._summaries(await self.store.get_many_with_pages(session_ids))
 
     async def evidence(self, session_id: str) -> SessionEvidence:
         """Console errors, failed requests, struggle signals, page views and repro steps."""
@@ -266,6 +275,7 @@ def _report_item(signal: Signal, start: int, page: str | None) -> tuple[str, Any
                 message=signal.message,
                 stack=signal.stack,
                 page_url=page,
+                fingerprint=signal.fingerprint or identity_of(signal).fingerprint,
             )
         case FailedRequestSignal():
             return "failed_requests", FailedRequest(
@@ -276,6 +286,7 @@ def _report_item(signal: Signal, start: int, page: str | None) -> tuple[str, Any
                 status=signal.status,
                 duration_ms=signal.duration,
                 error=signal.error,
+                fingerprint=signal.fingerprint or identity_of(signal).fingerprint,
             )
         case RageClickSignal():
             return "rage_clicks", StruggleClick(

@@ -16,7 +16,7 @@ from service.sessions.erasure import erase_user, lift_user_erasure
 from service.sessions.reader import SessionEvidence, SessionList, SessionSummary
 from service.storage.records import SessionFilters
 
-__all__ = ["session_read_handlers", "session_route_handlers"]
+__all__ = ["Time", "query_millis", "session_read_handlers", "session_route_handlers"]
 
 Limit = Annotated[int, QueryParameter(ge=1, le=500, description="At most this many sessions")]
 Time = Annotated[
@@ -38,10 +38,19 @@ class ErasureLifted(msgspec.Struct, frozen=True, kw_only=True):
     lifted: bool
 
 
-def _millis(name: str, value: str | None) -> int | None:
+_MAX_MILLIS_DIGITS = 15
+
+
+def query_millis(name: str, value: str | None) -> int | None:
+    """A time parameter as milliseconds since the epoch (None when not given); a 400 that
+    names the parameter when it is neither an ISO 8601 time with a zone nor milliseconds."""
     if value is None or value == "":
         return None
-    if value.isdigit():
+    # ASCII only: "²" is a digit to str.isdigit, not to int(); and the database's integers stop
+    # at 2**63 (a year far beyond any session).
+    if value.isascii() and value.isdigit():
+        if len(value) > _MAX_MILLIS_DIGITS:
+            raise BadRequest(f"{name}: {value[:40]!r}… is too far in the future")
         return int(value)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -59,7 +68,7 @@ async def list_user_sessions(
     request: Request[Any, Any, Any], user_id: FromPath[str], limit: Limit = 50, before: Time = None
 ) -> SessionList:
     """Sessions recorded under this user ID, newest first; page with `before`."""
-    filters = SessionFilters(user_id=user_id, limit=limit, before=_millis("before", before))
+    filters = SessionFilters(user_id=user_id, limit=limit, before=query_millis("before", before))
     return await services_of(request).reader.search(filters)
 
 
@@ -127,9 +136,9 @@ async def search_sessions(
         browser=browser,
         os=os,
         release=release,
-        since=_millis("since", since),
-        until=_millis("until", until),
-        before=_millis("before", before),
+        since=query_millis("since", since),
+        until=query_millis("until", until),
+        before=query_millis("before", before),
         limit=limit,
     )
     return await services_of(request).reader.search(filters)

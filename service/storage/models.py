@@ -24,6 +24,7 @@ __all__ = [
     "ChunkJournalRow",
     "ChunkRow",
     "ErasureRow",
+    "ErrorOccurrenceRow",
     "IngestKeyRow",
     "IssueAttemptRow",
     "RevokedTokenRow",
@@ -134,6 +135,38 @@ class SignalRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
 
     __table_args__ = (Index("ix_signals_session_ts", "session_id", "ts"),)
+
+
+class ErrorOccurrenceRow(Base):
+    """One error (by fingerprint) in one session: how often, when first and last, and the
+    session's user and release, so "who else hit this" never reads signals or sessions.
+
+    Written with the batch's signals (`storage/error_store.py`), removed with its session.
+    """
+
+    __tablename__ = "error_occurrences"
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    # The session's, kept equal to sessions.user_id and sessions.release.
+    user_id: Mapped[str | None] = mapped_column(String(256))
+    release: Mapped[str | None] = mapped_column(String(128))
+    first_ts: Mapped[int] = mapped_column(BigInteger)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+    count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        # A group's sessions newest first, and its other users in a time window, from the
+        # index alone.
+        Index("ix_error_occurrences_fingerprint_last", "fingerprint", "last_ts", "user_id"),
+        # A group's first sighting (and its release) is the first entry.
+        Index("ix_error_occurrences_fingerprint_first", "fingerprint", "first_ts"),
+        # The groups seen in a time window, overall and in one release.
+        Index("ix_error_occurrences_last", "last_ts"),
+        Index("ix_error_occurrences_release_last", "release", "last_ts"),
+    )
 
 
 class ApiKeyRow(Base):

@@ -39,6 +39,7 @@ from service.signal_kinds import (
     signal_data,
     signal_from_row,
 )
+from service.storage.error_store import ErrorStore, OccurrenceWriter, occurrences
 from service.storage.models import (
     ChunkJournalRow,
     ChunkRow,
@@ -149,6 +150,9 @@ class SessionStore:
         self._upsert_with_span = self._upsert(update_span=True)
         self._upsert_without_span = self._upsert(update_span=False)
         self._insert_signals = insert(signals)
+        self._occurrences = OccurrenceWriter(dialect)
+        self.errors = ErrorStore(engine, self._transactions)
+        """Error occurrences by fingerprint: error groups and "who else hit this"."""
         self._insert_journal = insert(chunk_journal)
         self._locks_rows = dialect == "postgresql"
         # Built once with bound parameters (a fresh statement per batch costs more to build and
@@ -262,6 +266,7 @@ class SessionStore:
             signal_rows = [_signal_row(b, sig) for b in written for sig in b.signals]
             if signal_rows:
                 conn.execute(self._insert_signals, signal_rows)
+            self._occurrences.write(conn, written)
         return [
             firsts[(b.session_id, b.seq)] == i and (b.session_id, b.seq) in inserted_keys
             for i, b in enumerate(batches)
@@ -365,6 +370,17 @@ class SessionStore:
         query = select(sessions).where(sessions.c.id == session_id)
         found = await self._transactions.read(_with_pages, query)
         return found[0] if found else None
+
+    async def get_many_with_pages(self, session_ids: Sequence[str]) -> list[SessionWithPages]:
+        """These sessions (those that exist) with their page-view URLs, in the order given."""
+        if not session_ids:
+            return []
+        query = select(sessions).where(sessions.c.id.in_(list(session_ids)))
+        found = {
+            record.session_id: (record, pages)
+            for record, pages in await self._transactions.read(_with_pages, query)
+        }
+        return [found[sid] for sid in session_ids if sid in found]
 
     async def signals(self, session_id: str, kinds: Sequence[str] | None = None) -> list[Signal]:
         """A session's derived signals in time order (one statement, read as
@@ -565,8 +581,8 @@ class SessionStore:
         at: int = 0,
         user_id: str | None = None,
     ) -> None:
-        """Delete sessions with their chunk rows and signals; record tombstones (of session
-        IDs) in the same step.
+        """Delete sessions with their chunk rows, signals and error occurrences; record
+        tombstones (of session IDs) in the same step.
 
         With `user_id`, ticket attachment records forget that user too.
         """
@@ -641,6 +657,7 @@ class SessionStore:
     @classmethod
     async def _delete_sessions(cls, conn: AsyncConnection, session_ids: Sequence[str]) -> None:
         for column in (
+            occurrences.c.session_id,
             signals.c.session_id,
             chunk_journal.c.session_id,
             chunks.c.session_id,

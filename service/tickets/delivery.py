@@ -13,11 +13,16 @@ from service.jobs.retry_policies import is_retryable
 from service.plugin_host.host import PluginHost
 from service.plugin_host.remote_errors import PermanentError, RetryableError, may_have_written
 from service.plugin_host.types import AttachResult, MissingRecording, TicketRef
-from service.report.replay_report import ReplayReport, build_replay_report
+from service.report.replay_report import (
+    ReplayReport,
+    build_replay_report,
+    reported_fingerprints,
+)
 from service.report.session_log import log_file
 from service.sessions.reader import SessionReader, to_datetime
 from service.storage.ticket_store import AttachmentRecord, TicketStore
 from service.tickets.attachments import NO_SESSION, attachment_marker, no_session_reason
+from service.tickets.seen_elsewhere import seen_elsewhere
 from service.viewer.tokens import ViewerTokens
 
 __all__ = ["LEASE_MS", "Delivery", "ReportDelivery", "describe_error"]
@@ -170,6 +175,14 @@ class ReportDelivery:
             if evidence.session.first_error_at is not None
             else None
         )
+        others = await seen_elsewhere(
+            self.reader.store.errors,
+            self.tokens,
+            reported_fingerprints(evidence),
+            evidence.session.user_id,
+            ticket,
+            ttl,
+        )
         return build_replay_report(
             evidence,
             link,
@@ -177,6 +190,7 @@ class ReportDelivery:
             ticket_created_at=None if ticket_created_at is None else to_datetime(ticket_created_at),
             marker=marker,
             log_file=await log_file(evidence.session, self.reader.event_chunks(session_id)),
+            seen_elsewhere=others,
         )
 
     @staticmethod

@@ -19,6 +19,7 @@ from service.auth.guards import require_api_key, require_api_key_or_viewer_token
 from service.auth.keys import AccessKeys
 from service.background_tasks import stop_task
 from service.clock import now_ms
+from service.error_groups.routes import error_group_route_handlers
 from service.ingest.body import allow_deep_nesting
 from service.ingest.ingestor import Ingestor
 from service.ingest.recorder_routes import recorder_route_handlers
@@ -165,6 +166,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                     *ticket_route_handlers,
                     *job_route_handlers,
                     *plugin_route_handlers,
+                    *error_group_route_handlers,
                 ],
                 guards=[require_api_key],
             ),

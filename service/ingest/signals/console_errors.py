@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from service.error_fingerprints import console_identity
 from service.ingest.payload_scrubbing import scrub_console_arg, scrub_json
 from service.ingest.scrubbing import scrub_text
 from service.ingest.signals.findings import ANY, Findings, rewrite, try_decode
@@ -75,12 +76,15 @@ def console_event(
     else:
         trace = [scrub_text(line) for line in thrown_at or console.trace]
     if level in ERROR_LEVELS:
+        message = _message(shown)
+        stack = [line[:MAX_STACK_LINE_CHARS] for line in trace[:MAX_STACK_LINES]]
         out.signals.append(
             ConsoleErrorSignal(
                 ts=ts,
-                message=_message(shown),
-                stack=[line[:MAX_STACK_LINE_CHARS] for line in trace[:MAX_STACK_LINES]],
+                message=message,
+                stack=stack,
                 level=level,
+                fingerprint=console_identity(message, stack).fingerprint,
             )
         )
     updates: dict[str, Any] = {}

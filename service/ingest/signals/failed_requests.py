@@ -6,6 +6,7 @@ import math
 
 import msgspec
 
+from service.error_fingerprints import request_identity
 from service.ingest.payload_scrubbing import scrub_network_payload
 from service.ingest.signals.findings import ANY, Findings, finite, rewrite, try_decode
 from service.rrweb import NetworkPayload
@@ -47,6 +48,9 @@ def network_event(
                     status=request.status,
                     duration=finite(request.duration),
                     error=request.error or None,
+                    fingerprint=request_identity(
+                        request.method, request.url, request.status
+                    ).fingerprint,
                 )
             )
     return rewrite(raw, ("data",), {"payload": payload}) if changed else None

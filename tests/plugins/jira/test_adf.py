@@ -76,13 +76,25 @@ def test_the_comment_validates_and_holds_every_part_of_the_report() -> None:
     kinds = [node["type"] for node in comment["content"]]
     assert kinds[0] == "heading"
     assert {"orderedList", "codeBlock", "table", "bulletList"} <= set(kinds)
-    # The replay opens at the first error; the plain link is offered too.
-    assert links(comment) == [report.first_error_url, report.replay_url]
+    # The replay opens at the first error; the plain link is offered too; and the newest
+    # session of another user who hit the console error (nobody else got the 500).
+    elsewhere = report.console_errors[0].seen_elsewhere
+    assert elsewhere is not None
+    assert links(comment) == [
+        report.first_error_url,
+        report.replay_url,
+        elsewhere.newest_session_url,
+    ]
     text = plain_text(comment)
     assert "valid until 2026-10-21 09:30 UTC" in text
     assert "user u42" in text and "1 console error" in text
     (steps,) = [node for node in comment["content"] if node["type"] == "orderedList"]
     assert "Clicked 'Place order' ×3 (0:04)" in plain_text(steps)
+    assert (
+        "This error hit 14 other users in the last 7 days (first seen 2026-09-16, release 4.1.0):"
+        " newest other session" in text
+    )
+    assert "This failure" not in text
     (code,) = [node for node in comment["content"] if node["type"] == "codeBlock"]
     assert plain_text(code) == (
         "TypeError: payment failed\nat pay (https://shop.example/app.js:10:5)"
@@ -221,3 +233,22 @@ def test_the_comment_says_where_the_session_was_recorded_and_on_which_page_error
     texts = plain_text(comment)
     assert "Environment: Chrome 131 on Windows 10 (desktop), viewport 1280×720" in texts
     assert "Error at 0:04 on https://shop.example/cart" in texts
+
+
+def test_a_failed_request_others_hit_says_so_under_the_table() -> None:
+    report = sample_report()
+    elsewhere = report.console_errors[0].seen_elsewhere
+    assert elsewhere is not None
+    seen = msgspec.structs.replace(elsewhere, other_users=1, first_release=None)
+    failed = msgspec.structs.replace(report.failed_requests[0], seen_elsewhere=seen)
+    quiet = msgspec.structs.replace(report.console_errors[0], seen_elsewhere=None)
+    comment = report_comment(
+        msgspec.structs.replace(report, failed_requests=[failed], console_errors=[quiet])
+    )
+    assert adf_violations(comment) == []
+    text = plain_text(comment)
+    assert (
+        "POST https://shop.example/api/pay: This failure hit 1 other user in the last 7 days"
+        " (first seen 2026-09-16): newest other session" in text
+    )
+    assert "This error" not in text

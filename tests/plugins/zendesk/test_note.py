@@ -79,11 +79,39 @@ def test_the_first_link_opens_the_replay_at_the_first_error() -> None:
     report = sample_report()
     assert report.first_error_url
     markup = Markup(report_note(report))
-    assert markup.hrefs == [report.first_error_url, report.replay_url]
+    elsewhere = report.console_errors[0].seen_elsewhere
+    assert elsewhere is not None
+    assert markup.hrefs == [
+        report.first_error_url,
+        report.replay_url,
+        elsewhere.newest_session_url,
+    ]
     assert "links valid until 2026-10-21 09:30 UTC" in markup.text
 
-    nothing_failed = msgspec.structs.replace(report, first_error_url=None)
+    nothing_failed = msgspec.structs.replace(
+        report, first_error_url=None, console_errors=[], failed_requests=[]
+    )
     assert Markup(report_note(nothing_failed)).hrefs == [report.replay_url]
+
+
+def test_the_note_says_how_many_other_users_hit_an_error_and_nothing_when_none_did() -> None:
+    report = sample_report()
+    text = Markup(report_note(report)).text
+    assert (
+        "This error hit 14 other users in the last 7 days (first seen 2026-09-16, release 4.1.0):"
+        " newest other session" in text
+    )
+    # Nobody else got the 500.
+    assert "This failure" not in text
+    elsewhere = report.console_errors[0].seen_elsewhere
+    assert elsewhere is not None
+    failed = msgspec.structs.replace(
+        report.failed_requests[0],
+        seen_elsewhere=msgspec.structs.replace(elsewhere, newest_session_url="javascript:x"),
+    )
+    markup = Markup(report_note(msgspec.structs.replace(report, failed_requests=[failed])))
+    assert "This failure hit 14 other users" in markup.text
+    assert set(markup.tags) <= SAFE_TAGS and "javascript:x" not in markup.hrefs
 
 
 def test_the_steps_are_an_ordered_list_in_order() -> None:

@@ -25,17 +25,20 @@ from service import (
     WebhookInvalid,
     WebhookRequest,
     hookimpl,
+    render_text,
 )
+from service.clock import now_ms
 from service.jobs.runtime import configure_job_runtime
 from service.plugin_host.host import PluginHost
 from service.plugin_host.manager import build_plugin_manager
 from service.settings import Settings
 from service.storage.database import create_engine
 from service.storage.ticket_store import TicketStore
+from service.viewer.tokens import ViewerTokens
 from service.web.app import create_app
-from tests.conftest import AUTH, make_settings
+from tests.conftest import AUTH, INGEST, make_settings
 from tests.job_runner import job_state, settle
-from tests.recordings import record_session
+from tests.recordings import batch, checkout_events, console_error, record_session
 
 # One minute into the recorded session (BASE_TS is 2026-09-21T14:13:20Z).
 OPENED = "2026-09-21T14:14:20Z"
@@ -301,3 +304,41 @@ async def test_with_redis_down_a_requester_webhook_is_refused_so_the_vendor_send
         # A ticket that names its user is recorded in the outbox and answered as usual.
         kept = await client.post("/webhooks/desk", json={"ticket": 507, "user_id": "u42"})
         assert kept.status_code == 202 and kept.json()["job_id"].startswith("attach-")
+
+
+async def test_a_report_says_how_many_other_users_hit_its_errors_lately(
+    desk_client: Any, desk: Desk, settings: Settings
+) -> None:
+    recent = now_ms() - 3600_000
+    for i, user in enumerate(["u1", "u2", "u2", "u42"]):
+        body = batch(f"sess-other-{i:04d}", 0, checkout_events(recent + i * 60_000), user_id=user)
+        sent = await desk_client.post(
+            "/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST
+        )
+        assert sent.status_code == 202, sent.text
+    # Only the 500 happened elsewhere: this user's own session has the same console error.
+    lonely = [*checkout_events(recent + 3600_000)[:-1], console_error(recent, "only mine")]
+    body = batch(SESSION, 0, lonely, user_id="u42")
+    sent = await desk_client.post(
+        "/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST
+    )
+    assert sent.status_code == 202, sent.text
+    attach = {"provider": "desk", "ticket_id": "601", "session_id": SESSION}
+    accepted = await desk_client.post("/api/v1/tickets/attach", json=attach, headers=AUTH)
+    assert accepted.status_code == 202, accepted.text
+    await settle(settings.redis_url)
+
+    [(_, report)] = desk.reports
+    [error] = report.console_errors
+    assert error.seen_elsewhere is None  # nobody else said "only mine"
+    [failed] = report.failed_requests
+    seen = failed.seen_elsewhere
+    assert seen is not None
+    # u1 and u2, not u42 (this session's user), whose other session also hit it.
+    assert (seen.other_users, seen.days, seen.first_release) == (2, 7, None)
+    tokens = ViewerTokens(settings.secret_key, settings.public_url)
+    token = seen.newest_session_url.split("#t=", 1)[1]
+    assert tokens.verify(token, "sess-other-0002").ticket == "desk:601"
+    text = render_text(report)
+    assert "This failure hit 2 other users in the last 7 days (first seen " in text
+    assert "This error hit" not in text

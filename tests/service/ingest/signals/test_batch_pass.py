@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from service.error_fingerprints import console_identity, request_identity
 from service.errors import BatchInvalid
 from service.ingest.signals.batch_pass import process_events
 from service.ingest.signals.console_errors import MAX_MESSAGE_CHARS, MAX_STACK_LINES
@@ -550,6 +551,7 @@ def test_console_error_with_stack() -> None:
         "message": 'Checkout failed: {"status":500} 42',
         "stack": trace,
         "level": "error",
+        "fingerprint": console_identity('Checkout failed: {"status":500} 42', trace).fingerprint,
     }
 
 
@@ -569,6 +571,10 @@ def test_urls_in_console_messages_and_stacks_lose_their_secrets() -> None:
         "message": "GET https://api.example.com/me?access_token=[secret]&page=2 401",
         "stack": ["at load (https://cdn.example.com/app.js?api_key=[secret]:1:2)"],
         "level": "error",
+        "fingerprint": console_identity(
+            "GET https://api.example.com/me?access_token=[secret]&page=3 404",
+            ["load (https://cdn.example.com/app.js)"],
+        )[0],
     }
 
 
@@ -643,6 +649,7 @@ def test_failed_requests() -> None:
                 "url": "https://api.example.com/orders",
                 "status": 500,
                 "duration": 120.5,
+                "fingerprint": request_identity("POST", "https://api.example.com/orders", 500)[0],
             },
         ),
         (
@@ -653,6 +660,7 @@ def test_failed_requests() -> None:
                 "status": 0,
                 "duration": 3,
                 "error": "TypeError: Failed to fetch",
+                "fingerprint": request_identity("GET", "https://api.example.com/cart", 0)[0],
             },
         ),
         (
@@ -662,6 +670,7 @@ def test_failed_requests() -> None:
                 "url": "https://api.example.com/slow",
                 "status": 0,
                 "duration": 30000,
+                "fingerprint": request_identity("GET", "https://api.example.com/slow", 0)[0],
             },
         ),
     ]
@@ -718,6 +727,11 @@ def test_a_logged_error_gives_its_frames_to_the_trace_and_keeps_only_its_message
             "async placeOrder (https://shop.example.com/demo.js:80:5)",
         ],
         "level": "error",
+        # The same error whatever it said about HTTP 500 and wherever demo.js was served from.
+        "fingerprint": console_identity(
+            "Checkout failed Error: Payment failed: HTTP 404",
+            ["/demo.js:1:1", "async placeOrder (https://cdn.example/demo.js?v=2:9:9)"],
+        ).fingerprint,
     }
     (event,) = stored(batch)
     assert event["data"]["payload"] == {

@@ -1,0 +1,1 @@
+"""Error groups: every session that hit the same error, across users (API key)."""

@@ -1,0 +1,336 @@
+"""Error occurrences: each error's fingerprint per session, written at ingest, read by the error
+groups API and by every ticket ("14 other users hit this in the last 7 days").
+
+One row per (session, fingerprint) keeps the table a fraction of the signals' size; the
+indexes in `models.ErrorOccurrenceRow` serve every query here with a range scan of one
+fingerprint or of one time window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple, cast
+
+import msgspec
+from sqlalchemy import (
+    BindParameter,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    case,
+    distinct,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from service.error_fingerprints import identity_of
+from service.signal_kinds import ConsoleErrorSignal, FailedRequestSignal, kind_of
+from service.storage.models import ErrorOccurrenceRow, SessionRow, SignalRow
+from service.storage.records import BatchRecord
+from service.storage.transactions import TransactionRunner
+
+__all__ = [
+    "ErrorGroupFilters",
+    "ErrorGroupRecord",
+    "ErrorStore",
+    "OccurrenceWriter",
+    "SeenElsewhere",
+    "escape_like",
+]
+
+occurrences = cast(Table, ErrorOccurrenceRow.__table__)
+_sessions = cast(Table, SessionRow.__table__)
+_signals = cast(Table, SignalRow.__table__)
+
+
+def escape_like(text: str) -> str:
+    """`text` as a LIKE pattern that matches it literally (escape character `\\`)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class OccurrenceWriter:
+    """The occurrence rows of a group of batches, written in the batches' transaction after
+    their session rows (whose user ID and release they copy)."""
+
+    def __init__(self, dialect: str) -> None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        of_session = _sessions.c.id == bindparam("session_id")
+        statement = insert(occurrences).values(
+            session_id=bindparam("session_id"),
+            fingerprint=bindparam("fingerprint"),
+            kind=bindparam("kind"),
+            title=bindparam("title"),
+            first_ts=bindparam("first_ts"),
+            last_ts=bindparam("last_ts"),
+            count=bindparam("count"),
+            user_id=select(_sessions.c.user_id).where(of_session).scalar_subquery(),
+            release=select(_sessions.c.release).where(of_session).scalar_subquery(),
+        )
+        new, old = statement.excluded, occurrences.c
+        self._upsert = statement.on_conflict_do_update(
+            index_elements=["session_id", "fingerprint"],
+            set_={
+                "count": old.count + new.count,
+                "first_ts": case((new.first_ts < old.first_ts, new.first_ts), else_=old.first_ts),
+                "last_ts": case((new.last_ts > old.last_ts, new.last_ts), else_=old.last_ts),
+                "user_id": new.user_id,
+                "release": new.release,
+            },
+        )
+        # A user identified after the session's first errors: those rows follow the session,
+        # as sessions.user_id does.
+        self._follow_user = (
+            update(occurrences)
+            .where(
+                occurrences.c.session_id == bindparam("b_session_id"),
+                or_(
+                    occurrences.c.user_id.is_(None),
+                    occurrences.c.user_id != bindparam("b_user_id"),
+                ),
+            )
+            .values(user_id=bindparam("b_user_id"))
+        )
+
+    def write(self, conn: Connection, batches: Sequence[BatchRecord]) -> None:
+        """Add these written batches' errors to their sessions' occurrence rows."""
+        users = {(b.session_id, b.user_id) for b in batches if b.user_id is not None}
+        if users:
+            conn.execute(
+                self._follow_user,
+                [{"b_session_id": s, "b_user_id": u} for s, u in sorted(users)],
+            )
+        rows = _occurrence_rows(batches)
+        if rows:
+            conn.execute(self._upsert, rows)
+
+
+def _occurrence_rows(batches: Sequence[BatchRecord]) -> list[dict[str, Any]]:
+    # Folded per (session, fingerprint): one statement may not touch a row twice.
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    for batch in batches:
+        for signal in batch.signals:
+            if not isinstance(signal, ConsoleErrorSignal | FailedRequestSignal):
+                continue
+            if signal.fingerprint is None:
+                continue
+            key = (batch.session_id, signal.fingerprint)
+            row = folded.get(key)
+            if row is None:
+                folded[key] = {
+                    "session_id": batch.session_id,
+                    "fingerprint": signal.fingerprint,
+                    "kind": kind_of(signal),
+                    "title": identity_of(signal).title,
+                    "first_ts": signal.ts,
+                    "last_ts": signal.ts,
+                    "count": 1,
+                }
+            else:
+                row["first_ts"] = min(row["first_ts"], signal.ts)
+                row["last_ts"] = max(row["last_ts"], signal.ts)
+                row["count"] += 1
+    return [folded[key] for key in sorted(folded)]
+
+
+class SeenElsewhere(NamedTuple):
+    """One error in other users' sessions: how many users since a time, their newest session
+    (None when there is no other user), and the error's first sighting anywhere."""
+
+    other_users: int
+    newest_other_session: str | None
+    first_seen: int
+    first_release: str | None
+
+
+class ErrorGroupFilters(NamedTuple):
+    """What `ErrorStore.groups` narrows to; `after` is the previous page's last
+    (last seen, fingerprint)."""
+
+    since: int | None = None
+    until: int | None = None
+    release: str | None = None
+    url: str | None = None
+    kind: str | None = None
+    limit: int = 50
+    after: tuple[int, str] | None = None
+
+
+class ErrorGroupRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """One error group in a time window."""
+
+    fingerprint: str
+    kind: str
+    title: str
+    count: int
+    users: int
+    sessions: int
+    first_seen: int
+    last_seen: int
+    latest_release: str | None
+
+
+class ErrorStore:
+    """Reads of the error occurrences (SQLite or PostgreSQL)."""
+
+    def __init__(self, engine: AsyncEngine, transactions: TransactionRunner) -> None:
+        self.engine = engine
+        self._transactions = transactions
+
+    async def seen_elsewhere(
+        self, fingerprints: Sequence[str], user_id: str | None, since: int
+    ) -> dict[str, SeenElsewhere]:
+        """For each fingerprint that has occurrences: users other than `user_id` (identified
+        ones; every identified user when `user_id` is None) whose sessions had it at or after
+        `since`, the newest of their sessions, and its first sighting. One statement each."""
+        if not fingerprints:
+            return {}
+        return await self._transactions.read(
+            _seen_elsewhere, sorted(set(fingerprints)), user_id, since
+        )
+
+    async def groups(self, filters: ErrorGroupFilters) -> list[ErrorGroupRecord]:
+        """Error groups with an occurrence in the window, last seen first."""
+        return await self._transactions.read(_groups, filters)
+
+    async def group_sessions(
+        self, fingerprint: str, after: tuple[int, str] | None, limit: int
+    ) -> list[tuple[int, str]]:
+        """(last occurrence, session ID) of the group's sessions, newest first: the first
+        `limit` after `after` (a previous page's last pair)."""
+        c = occurrences.c
+        query = select(c.last_ts, c.session_id).where(c.fingerprint == fingerprint)
+        if after is not None:
+            query = query.where(tuple_(c.last_ts, c.session_id) < tuple_(*after))
+        query = query.order_by(c.last_ts.desc(), c.session_id.desc()).limit(limit)
+        return await self._transactions.read(_pairs, query)
+
+
+def _pairs(conn: Connection, query: Select[Any]) -> list[tuple[int, str]]:
+    return [(at, session_id) for at, session_id in conn.execute(query)]
+
+
+def _others(fingerprint: Any, user_id: str | None, since: int) -> Any:
+    c = occurrences.c
+    condition = and_(c.fingerprint == fingerprint, c.last_ts >= since, c.user_id.is_not(None))
+    return condition if user_id is None else and_(condition, c.user_id != user_id)
+
+
+def _seen_elsewhere(
+    conn: Connection, fingerprints: list[str], user_id: str | None, since: int
+) -> dict[str, SeenElsewhere]:
+    c = occurrences.c
+    fingerprint: BindParameter[str] = bindparam("fingerprint")
+    others = _others(fingerprint, user_id, since)
+    first = (
+        select(c.first_ts, c.release)
+        .where(c.fingerprint == fingerprint)
+        .order_by(c.first_ts)
+        .limit(1)
+        .subquery()
+    )
+    query = select(
+        select(func.count(distinct(c.user_id))).where(others).scalar_subquery(),
+        select(c.session_id)
+        .where(others)
+        .order_by(c.last_ts.desc(), c.session_id.desc())
+        .limit(1)
+        .scalar_subquery(),
+        first.c.first_ts,
+        first.c.release,
+    ).select_from(first)
+    found: dict[str, SeenElsewhere] = {}
+    for wanted in fingerprints:
+        row = conn.execute(query, {"fingerprint": wanted}).first()
+        if row is not None:
+            found[wanted] = SeenElsewhere(int(row[0]), row[1], row[2], row[3])
+    return found
+
+
+def _window(filters: ErrorGroupFilters) -> list[Any]:
+    c = occurrences.c
+    where: list[Any] = []
+    if filters.since is not None:
+        where.append(c.last_ts >= filters.since)
+    if filters.until is not None:
+        where.append(c.first_ts <= filters.until)
+    if filters.release is not None:
+        where.append(c.release == filters.release)
+    if filters.kind is not None:
+        where.append(c.kind == filters.kind)
+    if filters.url:
+        pattern = "%" + escape_like(filters.url) + "%"
+        where.append(
+            exists().where(
+                _signals.c.session_id == c.session_id,
+                _signals.c.kind == "page_view",
+                _signals.c.url.like(pattern, escape="\\"),
+            )
+        )
+    return where
+
+
+def _groups(conn: Connection, filters: ErrorGroupFilters) -> list[ErrorGroupRecord]:
+    c = occurrences.c
+    where = _window(filters)
+    last_seen = func.max(c.last_ts)
+    query = (
+        select(
+            c.fingerprint,
+            func.min(c.kind),
+            func.min(c.title),
+            func.sum(c.count),
+            func.count(distinct(c.user_id)),
+            func.count(),
+            last_seen,
+        )
+        .where(*where)
+        .group_by(c.fingerprint)
+    )
+    if filters.after is not None:
+        at, fingerprint = filters.after
+        query = query.having(
+            or_(last_seen < at, and_(last_seen == at, c.fingerprint < fingerprint))
+        )
+    query = query.order_by(last_seen.desc(), c.fingerprint.desc()).limit(filters.limit)
+    page = list(conn.execute(query))
+    if not page:
+        return []
+    # The first sighting anywhere, and the release of the newest occurrence in the window that
+    # has one:
+    # one index probe each, for this page's groups only.
+    first_seen = (
+        select(func.min(c.first_ts)).where(c.fingerprint == bindparam("fingerprint"))
+    ).scalar_subquery()
+    latest_release = (
+        select(c.release)
+        .where(c.fingerprint == bindparam("fingerprint"), c.release.is_not(None), *where)
+        .order_by(c.last_ts.desc(), c.session_id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    details = select(first_seen, latest_release)
+    records = []
+    for fingerprint, kind, title, count, users, sessions, last in page:
+        first, release = conn.execute(details, {"fingerprint": fingerprint}).one()
+        records.append(
+            ErrorGroupRecord(
+                fingerprint=fingerprint,
+                kind=kind,
+                title=title,
+                count=int(count),
+                users=int(users),
+                sessions=int(sessions),
+                first_seen=int(first),
+                last_seen=int(last),
+                latest_release=release,
+            )
+        )
+    return records
