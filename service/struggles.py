@@ -6,10 +6,11 @@ Each struggle hangs off a click and depends only on evidence near it:
   `RAGE_RADIUS_PX` of the burst's previous click), each within `RAGE_WINDOW_MS` of the one before,
   at least `RAGE_MIN_CLICKS` of them inside one window. One signal per burst, at its first click,
   counting all of its clicks. A click on another target ends the burst.
-- a **dead click** is a click after which the page did not visibly react for `DEAD_CLICK_WINDOW_MS`:
-  no mutation, input, page view, and no network request in flight during that time. A click on a
-  form field is never dead (focus and caret are not recorded), and a click is only judged once
-  the session's events reach the end of its window.
+- a **dead click** is a click after which the page did not visibly react for `DEAD_CLICK_WINDOW_MS`,
+  or until the next click on another element if that came sooner (what happens after it answers
+  that click): no mutation, input, page view, and no network request in flight during that
+  time. A click on a form field is never dead (focus and caret are not recorded), and a click is
+  only judged once the session's events reach the end of its window.
 - an **error click** is a click followed within `ERROR_CLICK_WINDOW_MS` by a console error or by
   the start of a request that failed, when no other click came in between: each failure is
   blamed on the latest click before it.
@@ -27,8 +28,8 @@ instead would have left search with counters from another definition, or with a 
 every session on every batch. The work per batch is the tail from the last burst on.
 
 Activity is kept compactly: moments and request spans merged whenever the gap between them is
-at most `DEAD_CLICK_WINDOW_MS` (`merge_activity`), which answers "did anything happen between t
-and t + window" exactly as the raw moments would.
+at most `MIN_REACTION_WINDOW_MS` (`merge_activity`), which answers "did anything happen between
+t and t + w" exactly as the raw moments would for every w the definition asks about.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ __all__ = [
     "DEAD_CLICK_WINDOW_MS",
     "ERROR_CLICK_WINDOW_MS",
     "FORM_FIELD_TAGS",
+    "MIN_REACTION_WINDOW_MS",
     "RAGE_MIN_CLICKS",
     "RAGE_RADIUS_PX",
     "RAGE_WINDOW_MS",
@@ -78,6 +80,10 @@ DEAD_CLICK_WINDOW_MS = 1000
 # A handler that fails does so at once (a throw) or by starting a request that fails; a second
 # is ample for both to begin, and short enough not to blame a click for a timer's error.
 ERROR_CLICK_WINDOW_MS = 1000
+# A click followed sooner than this by a click elsewhere is not judged dead: too little time to
+# tell. Activity is kept merged at this resolution (`merge_activity`), exact for every window
+# at least this long.
+MIN_REACTION_WINDOW_MS = 250
 # How far before a change in the evidence a struggle's anchor (its click) may lie.
 REACH_MS = max(RAGE_WINDOW_MS, DEAD_CLICK_WINDOW_MS, ERROR_CLICK_WINDOW_MS)
 # Clicking a form field answers with focus and a caret, neither of which rrweb records, so a
@@ -93,14 +99,14 @@ Span: TypeAlias = tuple[int, int]
 def merge_activity(moments: Iterable[int], spans: Iterable[Span]) -> list[Span]:
     """Activity moments and (start, end) spans as few spans, in time order.
 
-    Two are merged when at most `DEAD_CLICK_WINDOW_MS` lies between them: a window that long
-    touching the merged span then always holds one of the originals, so a click is judged the
-    same on the merged spans as on the raw activity.
+    Two are merged when at most `MIN_REACTION_WINDOW_MS` lies between them: a window at least
+    that long touching the merged span then always holds one of the originals, so a click is
+    judged the same on the merged spans as on the raw activity.
     """
     ordered = sorted([*((t, t) for t in moments), *spans])
     merged: list[Span] = []
     for start, end in ordered:
-        if merged and start - merged[-1][1] <= DEAD_CLICK_WINDOW_MS:
+        if merged and start - merged[-1][1] <= MIN_REACTION_WINDOW_MS:
             if end > merged[-1][1]:
                 merged[-1] = (merged[-1][0], end)
         else:
@@ -213,6 +219,21 @@ def _on(kind: type[DeadClickSignal | ErrorClickSignal], click: ClickSignal) -> S
     )
 
 
+def _reaction_window_end(clicks: Sequence[ClickSignal], index: int) -> int | None:
+    """Until when the page's reaction to `clicks[index]` is looked for: the window, or up to a
+    click on another element within it, since what follows that click answers that click.
+    None when that click came too soon to tell."""
+    click = clicks[index]
+    window_end = click.ts + DEAD_CLICK_WINDOW_MS
+    for later in clicks[index + 1 :]:
+        if later.ts > window_end:
+            break
+        if not _same_target(click, later):
+            end = later.ts - 1
+            return end if end - click.ts >= MIN_REACTION_WINDOW_MS else None
+    return window_end
+
+
 def find_struggles(
     clicks: Sequence[ClickSignal],
     activity: Sequence[Span],
@@ -238,10 +259,11 @@ def find_struggles(
     # Bursts first, so a click's own struggles read rage, dead, error once sorted (stably).
     found: list[StruggleSignal] = [*_rage_clicks(clicks)]
     for index, click in enumerate(clicks):
-        window_end = click.ts + DEAD_CLICK_WINDOW_MS
+        window_end = _reaction_window_end(clicks, index)
         on_form_field = (click.tag or "").lower() in FORM_FIELD_TAGS
         if (
-            evidence_until >= window_end
+            window_end is not None
+            and evidence_until >= window_end
             and not on_form_field
             and not reactions.between(click.ts, window_end)
         ):

@@ -179,6 +179,22 @@ async def test_any_visible_reaction_saves_a_click(store: SessionStore) -> None:
         assert found == [], reaction
 
 
+async def test_what_follows_a_click_elsewhere_does_not_save_a_click(store: SessionStore) -> None:
+    # "Apply coupon" does nothing; "Place order" half a second later starts a request.
+    events: Batch = [
+        page_load(),
+        mouse(T0 + 1000, 2, COUPON_ID, x=100, y=100),
+        mouse(T0 + 1500, 2, BUTTON_ID, x=640, y=410),
+        network(T0 + 1600, method="POST", duration=90),
+        mutation(T0 + 1610),
+        mouse_move(T0 + 5000),
+    ]
+    found = await struggles_of(store, events)
+    assert [(kind_of(s), s.ts - T0, signal_data(s)["node_id"]) for s in found] == [
+        ("dead_click", 1000, COUPON_ID)
+    ]
+
+
 async def test_a_click_into_a_form_field_is_not_dead(store: SessionStore) -> None:
     events: Batch = [
         page_load(),
@@ -244,7 +260,11 @@ async def test_a_late_batch_from_earlier_changes_the_verdict(store: SessionStore
 
 
 def test_merged_activity_answers_as_the_raw_moments_do() -> None:
-    assert merge_activity([5, 900, 3000], [(2500, 2600)]) == [(5, 900), (2500, 3000)]
+    assert merge_activity([5, 200, 900, 2800], [(2500, 2600)]) == [
+        (5, 200),
+        (900, 900),
+        (2500, 2800),
+    ]
     assert merge_activity([], []) == []
 
 

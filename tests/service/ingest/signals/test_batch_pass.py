@@ -452,7 +452,12 @@ def test_clicks_are_signals_and_activity_is_kept_as_merged_spans() -> None:
         network(T0 + 6000, duration=500.7),
     )
     assert [kind_of(s) for s in batch.signals] == ["page_view", "click", "input"]
-    assert batch.activity == [(T0, T0 + 900), (T0 + 5500, T0 + 6000)]
+    assert batch.activity == [
+        (T0, T0),
+        (T0 + 400, T0 + 400),
+        (T0 + 900, T0 + 900),
+        (T0 + 5500, T0 + 6000),
+    ]
 
 
 # --- inputs -----------------------------------------------------------------------------------
