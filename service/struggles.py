@@ -142,15 +142,18 @@ def changed_from(earliest_new: int, previous_end: int | None) -> int:
     return earliest - REACH_MS
 
 
-def recount_start(changed: int, click_times_before: Iterable[int]) -> int:
+def recount_start(changed: int, clicks_before: Iterable[ClickSignal]) -> int:
     """Where to derive struggles again from: `changed`, moved back to the first click of the
-    burst it falls in. `click_times_before` are the stored clicks before `changed`, newest
-    first; a burst never spans a gap longer than `RAGE_WINDOW_MS` between two clicks."""
+    burst it may fall in. `clicks_before` are the stored clicks before `changed`, newest
+    first; a burst never spans a gap longer than `RAGE_WINDOW_MS` nor a change of target."""
     start = changed
-    for ts in click_times_before:
-        if start - ts > RAGE_WINDOW_MS:
+    later: ClickSignal | None = None
+    for click in clicks_before:
+        if start - click.ts > RAGE_WINDOW_MS or (
+            later is not None and not _same_target(click, later)
+        ):
             break
-        start = ts
+        start, later = click.ts, click
     return start
 
 

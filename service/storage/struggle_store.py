@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from service.signal_kinds import (
@@ -110,47 +110,51 @@ def derive_struggles(
         _derive(conn, session_id, changed, max(b.seq for b in written))
 
 
-def _click_times_before(conn: Connection, session_id: str, before: int) -> Iterator[int]:
-    """Stored clicks before `before`, newest first, read a page at a time."""
+def _clicks_before(conn: Connection, session_id: str, before: int) -> Iterator[ClickSignal]:
+    """Stored clicks before `before`, newest first, read a page at a time (a walk back
+    usually stops at the first or second)."""
     while True:
         query = (
-            select(signals.c.ts)
+            select(signals.c.kind, signals.c.ts, signals.c.data)
             .where(
                 signals.c.session_id == session_id,
                 signals.c.kind == "click",
                 signals.c.ts < before,
             )
-            .order_by(signals.c.ts.desc())
+            .order_by(signals.c.ts.desc(), signals.c.seq.desc(), signals.c.id.desc())
             .limit(_WALK_PAGE)
         )
-        times = list(conn.execute(query).scalars())
-        yield from times
-        if len(times) < _WALK_PAGE:
+        rows = list(conn.execute(query))
+        for row in rows:
+            click = signal_from_row(*row)
+            if isinstance(click, ClickSignal):
+                yield click
+        if len(rows) < _WALK_PAGE:
             return
-        before = times[-1]
+        # Clicks in the same millisecond as the page's last may be skipped: zero apart, they
+        # would not have ended the walk.
+        before = rows[-1].ts
 
 
 def _activity(conn: Connection, session_id: str, since: int) -> tuple[list[Span], int]:
     """Activity spans of the session's batches that reach `since`, and its last event."""
+    of_session = chunks.c.session_id == session_id
+    last = conn.execute(select(func.max(chunks.c.last_ts)).where(of_session)).scalar()
     query = select(chunks.c.first_ts, chunks.c.last_ts, chunks.c.activity).where(
-        chunks.c.session_id == session_id, chunks.c.last_ts.is_not(None)
+        of_session, chunks.c.last_ts >= since
     )
     spans: list[Span] = []
-    last = since
     for first_ts, last_ts, activity in conn.execute(query):
-        last = max(last, last_ts)
-        if last_ts < since:
-            continue
         if activity is None:
             # Stored before activity was kept: never judge a click in it dead.
             spans.append((first_ts, last_ts))
         else:
             spans += [(start, end) for start, end in activity]
-    return spans, last
+    return spans, since if last is None else last
 
 
 def _derive(conn: Connection, session_id: str, changed: int, seq: int) -> None:
-    start = recount_start(changed, _click_times_before(conn, session_id, changed))
+    start = recount_start(changed, _clicks_before(conn, session_id, changed))
     evidence = (
         select(signals.c.kind, signals.c.ts, signals.c.data)
         .where(
@@ -158,7 +162,8 @@ def _derive(conn: Connection, session_id: str, changed: int, seq: int) -> None:
             signals.c.kind.in_(_EVIDENCE_KINDS),
             signals.c.ts >= start,
         )
-        .order_by(signals.c.ts, signals.c.id)
+        # Within a millisecond, in the order sent (batches may arrive in another order).
+        .order_by(signals.c.ts, signals.c.seq, signals.c.id)
     )
     found: list[Signal] = [
         s for s in (signal_from_row(*row) for row in conn.execute(evidence)) if s is not None

@@ -20,7 +20,7 @@ from hypothesis import event as note_event
 from hypothesis import strategies as st
 
 from service.ingest.signals.batch_pass import process_events
-from service.signal_kinds import Signal, kind_of, signal_data
+from service.signal_kinds import ClickSignal, Signal, kind_of, signal_data
 from service.storage.database import create_engine
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
@@ -269,8 +269,14 @@ def test_merged_activity_answers_as_the_raw_moments_do() -> None:
 
 
 def test_the_recount_starts_at_the_first_click_of_the_burst() -> None:
-    assert recount_start(10_000, [9_500, 8_800, 7_000]) == 8_800
-    assert recount_start(10_000, [8_000]) == 10_000
+    def on(ts: int, node: int) -> ClickSignal:
+        return ClickSignal(ts=ts, node_id=node, x=node * 100, y=0)
+
+    burst = [on(9_500, 1), on(8_800, 1), on(7_000, 1)]
+    assert recount_start(10_000, burst) == 8_800
+    # Another target ends a burst: the click on it is the first one that may start a burst.
+    assert recount_start(10_000, [on(9_500, 1), on(9_000, 2), on(8_500, 2)]) == 9_500
+    assert recount_start(10_000, [on(8_000, 1)]) == 10_000
     assert recount_start(10_000, []) == 10_000
 
 
