@@ -15,6 +15,7 @@ __all__ = [
     "ClickSignal",
     "ConsoleErrorSignal",
     "DeadClickSignal",
+    "ErrorClickSignal",
     "FailedRequestSignal",
     "InputSignal",
     "PageVia",
@@ -28,7 +29,14 @@ __all__ = [
 ]
 
 SignalKind = Literal[
-    "page_view", "click", "rage_click", "dead_click", "input", "console_error", "failed_request"
+    "page_view",
+    "click",
+    "rage_click",
+    "dead_click",
+    "error_click",
+    "input",
+    "console_error",
+    "failed_request",
 ]
 
 
@@ -65,15 +73,22 @@ class ClickSignal(_ClickOn, frozen=True, tag="click"):
 
 
 class DeadClickSignal(_ClickOn, frozen=True, tag="dead_click"):
-    """A click after which the page did not visibly react."""
+    """A click after which the page did not visibly react (see `service.struggles`)."""
+
+
+class ErrorClickSignal(_ClickOn, frozen=True, tag="error_click"):
+    """A click followed at once by a console error or a failed request (see
+    `service.struggles`)."""
 
 
 class RageClickSignal(_Signal, frozen=True, tag="rage_click"):
-    """A burst of fast clicks on one element; `ts` is the first click's."""
+    """A burst of fast clicks on one element; `ts` is the first click's (see
+    `service.struggles`)."""
 
     node_id: int
     count: int
     label: str | None = None
+    selector: str | None = None
 
 
 class InputSignal(_Signal, frozen=True, tag="input"):
@@ -110,6 +125,7 @@ Signal: TypeAlias = (
     | ClickSignal
     | DeadClickSignal
     | RageClickSignal
+    | ErrorClickSignal
     | InputSignal
     | ConsoleErrorSignal
     | FailedRequestSignal

@@ -17,6 +17,7 @@ import msgspec
 from service.errors import BatchInvalid
 from service.ingest.signals.batch_pass import ProcessedBatch
 from service.signal_kinds import Signal
+from service.struggles import Span
 
 __all__ = [
     "EARLIEST_MS",
@@ -72,12 +73,13 @@ class ServiceTimes(NamedTuple):
     first_ts: int | None
     last_ts: int | None
     signals: list[Signal]
+    activity: list[Span]
 
 
 def on_service_clock(
     processed: ProcessedBatch, sent_at: int | None, received_at: int
 ) -> ServiceTimes:
-    """The batch's first and last times and its signals, shifted onto the service's clock.
+    """The batch's first and last times, its signals and activity, shifted onto the service's clock.
 
     400 naming the event when a shifted time is before 2000 or more than `MAX_AHEAD_MS` past
     the receive time.
@@ -94,11 +96,12 @@ def on_service_clock(
             f"{_corrected(offset)}; send sent_at with the sender's clock"
         )
     if not offset:
-        return ServiceTimes(first, last, processed.signals)
+        return ServiceTimes(first, last, processed.signals, processed.activity)
     return ServiceTimes(
         None if first is None else first + offset,
         None if last is None else last + offset,
         [msgspec.structs.replace(signal, ts=signal.ts + offset) for signal in processed.signals],
+        [(start + offset, end + offset) for start, end in processed.activity],
     )
 
 

@@ -112,6 +112,7 @@ class Ingestor:
             received_at=received_at,
             final=batch.final,
             signals=times.signals,
+            activity=times.activity,
             environment=processed.environment,
         )
         stored = await self.writer.store(

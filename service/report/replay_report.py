@@ -96,9 +96,10 @@ class RequestFailure(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Struggle(msgspec.Struct, frozen=True, kw_only=True):
-    """A rage click (fast repeated clicks) or dead clicks (nothing happened) on one element."""
+    """A rage click (fast repeated clicks), or dead clicks (nothing happened) or error clicks
+    (an error or failed request followed) on one element (see `service.struggles`)."""
 
-    kind: Literal["rage_click", "dead_click"]
+    kind: Literal["rage_click", "dead_click", "error_click"]
     target: str
     """The element's label in quotes, else its selector, else `an element`."""
     count: int
@@ -232,18 +233,28 @@ def _struggles(evidence: SessionEvidence) -> list[Struggle]:
         )
         for click in evidence.rage_clicks
     ]
-    dead: dict[str, Struggle] = {}
-    for click in evidence.dead_clicks:
-        target = _target(click)
-        known = dead.get(target)
-        dead[target] = (
-            msgspec.structs.replace(known, count=known.count + 1)
-            if known
-            else Struggle(
-                kind="dead_click", target=target, count=1, at=click.at, offset_ms=click.offset_ms
+    # Dead and error clicks on one element are one line each, with their count.
+    per_target: dict[tuple[str, str], Struggle] = {}
+    by_kind: list[tuple[Literal["dead_click", "error_click"], list[StruggleClick]]] = [
+        ("dead_click", evidence.dead_clicks),
+        ("error_click", evidence.error_clicks),
+    ]
+    for kind, clicks in by_kind:
+        for click in clicks:
+            key = (kind, _target(click))
+            known = per_target.get(key)
+            per_target[key] = (
+                msgspec.structs.replace(known, count=known.count + 1)
+                if known
+                else Struggle(
+                    kind=kind,
+                    target=key[1],
+                    count=1,
+                    at=click.at,
+                    offset_ms=click.offset_ms,
+                )
             )
-        )
-    return sorted([*rage, *dead.values()], key=lambda s: s.at)[:MAX_STRUGGLES]
+    return sorted([*rage, *per_target.values()], key=lambda s: s.at)[:MAX_STRUGGLES]
 
 
 def _with_ticket_step(

@@ -22,6 +22,11 @@ __all__ = [
 NEWEST_OTHER_SESSION = "newest other session"
 
 TIMES = "\N{MULTIPLICATION SIGN}"
+_STRUGGLE_WORDS = {
+    "rage_click": "Rage clicks",
+    "dead_click": "Dead clicks",
+    "error_click": "Clicks followed by an error",
+}
 
 
 def format_offset(offset_ms: int) -> str:
@@ -39,7 +44,7 @@ def omitted_steps_line(count: int) -> str:
 
 def struggle_text(struggle: Struggle) -> str:
     """One struggle signal in words: `Rage clicks on 'Place order' (3) at 0:04`."""
-    what = "Rage clicks" if struggle.kind == "rage_click" else "Dead clicks"
+    what = _STRUGGLE_WORDS[struggle.kind]
     target = struggle.target or "an element"
     return f"{what} on {target} ({struggle.count}) at {format_offset(struggle.offset_ms)}"
 

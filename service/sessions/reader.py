@@ -17,6 +17,7 @@ from service.session_environment import SessionEnvironment
 from service.signal_kinds import (
     ConsoleErrorSignal,
     DeadClickSignal,
+    ErrorClickSignal,
     FailedRequestSignal,
     PageViewSignal,
     RageClickSignal,
@@ -62,6 +63,7 @@ class SessionCounts(msgspec.Struct, frozen=True, kw_only=True):
     dead_clicks: int
     inputs: int
     pages: int
+    error_clicks: int = 0
 
 
 class SessionSummary(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,7 +122,8 @@ class FailedRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class StruggleClick(msgspec.Struct, frozen=True, kw_only=True):
-    """A rage click (repeated on one element) or a dead click (nothing happened)."""
+    """A rage click (repeated on one element), a dead click (nothing happened) or an error
+    click (an error or a failed request followed); see `service.struggles`."""
 
     at: datetime
     offset_ms: int
@@ -146,6 +149,7 @@ class SessionEvidence(msgspec.Struct, frozen=True, kw_only=True):
     rage_clicks: list[StruggleClick]
     dead_clicks: list[StruggleClick]
     page_views: list[PageView]
+    error_clicks: list[StruggleClick] = msgspec.field(default_factory=list)
     steps: list[ReproStep] = msgspec.field(default_factory=list)
     """Steps to reproduce in plain language (`Opened /cart`, `POST /api/pay → 500`, ...)."""
 
@@ -194,6 +198,7 @@ class SessionReader:
             "failed_requests": [],
             "rage_clicks": [],
             "dead_clicks": [],
+            "error_clicks": [],
             "page_views": [],
         }
         signals = await self.store.signals(session_id)
@@ -253,6 +258,7 @@ class SessionReader:
                 dead_clicks=r.dead_click_count,
                 inputs=r.input_count,
                 pages=r.page_count,
+                error_clicks=r.error_click_count,
             ),
             first_error_at=to_datetime(r.first_error_at) if r.first_error_at else None,
             first_error_offset_ms=(
@@ -290,10 +296,18 @@ def _report_item(signal: Signal, start: int, page: str | None) -> tuple[str, Any
             )
         case RageClickSignal():
             return "rage_clicks", StruggleClick(
-                at=at, offset_ms=offset, label=signal.label, selector=None, count=signal.count
+                at=at,
+                offset_ms=offset,
+                label=signal.label,
+                selector=signal.selector,
+                count=signal.count,
             )
         case DeadClickSignal():
             return "dead_clicks", StruggleClick(
+                at=at, offset_ms=offset, label=signal.label, selector=signal.selector, count=1
+            )
+        case ErrorClickSignal():
+            return "error_clicks", StruggleClick(
                 at=at, offset_ms=offset, label=signal.label, selector=signal.selector, count=1
             )
         case PageViewSignal():

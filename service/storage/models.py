@@ -66,6 +66,11 @@ class SessionRow(Base):
     dead_click_count: Mapped[int] = mapped_column(Integer, default=0)
     input_count: Mapped[int] = mapped_column(Integer, default=0)
     page_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Struggle counters are not summed per batch: they count the session's struggle signals,
+    # which are derived again over the session as batches land (service/struggles.py).
+    error_click_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The newest click: a batch that starts well after it cannot change any struggle.
+    last_click_at: Mapped[int | None] = mapped_column(BigInteger)
     # The latest page load's environment: what search filters on, and all of it as JSON.
     browser: Mapped[str | None] = mapped_column(String(64))
     os: Mapped[str | None] = mapped_column(String(64))
@@ -93,6 +98,9 @@ class ChunkRow(Base):
     event_count: Mapped[int] = mapped_column(Integer)
     byte_count: Mapped[int] = mapped_column(Integer)
     received_at: Mapped[int] = mapped_column(BigInteger)
+    # [[start, end], ...] on the service's clock: when the page was visibly busy, what dead
+    # clicks are judged by. NULL for batches stored before it was kept (read as busy throughout).
+    activity: Mapped[list[list[int]] | None] = mapped_column(JSON)
 
 
 class ChunkJournalRow(Base):

@@ -36,6 +36,9 @@ class SessionRecord(msgspec.Struct, frozen=True, kw_only=True):
     dead_click_count: int
     input_count: int
     page_count: int
+    error_click_count: int = 0
+    last_click_at: int | None = None
+    """The newest click's time: whether a batch can change the session's struggles."""
     environment: SessionEnvironment | None = None
 
 
@@ -55,6 +58,8 @@ class BatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     signals: list[Signal]
     environment: SessionEnvironment | None = None
     """From the batch's last page event, if it had one."""
+    activity: list[tuple[int, int]] | None = None
+    """When the page was visibly busy (`service.struggles.merge_activity`); None when unknown."""
 
 
 class SessionFilters(msgspec.Struct, frozen=True, kw_only=True):

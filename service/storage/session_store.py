@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from service.clock import now_ms
 from service.session_environment import SessionEnvironment
 from service.signal_kinds import (
+    ClickSignal,
     ConsoleErrorSignal,
     PageViewSignal,
     Signal,
@@ -55,6 +56,7 @@ from service.storage.records import (
     TombstoneKind,
     TombstoneRecord,
 )
+from service.storage.struggle_store import derive_struggles, struggle_states
 from service.storage.transactions import TransactionRunner
 
 __all__ = [
@@ -105,12 +107,12 @@ signals = cast(Table, SignalRow.__table__)
 erasures = cast(Table, ErasureRow.__table__)
 ticket_attachments = cast(Table, TicketAttachmentRow.__table__)
 
+# Counters summed over batches. The struggle counters (rage, dead and error clicks) count the
+# session's struggle signals instead, which `struggle_store` derives again as batches land.
 _COUNTERS: dict[SignalKind, str] = {
     "click": "click_count",
     "console_error": "error_count",
     "failed_request": "failed_request_count",
-    "rage_click": "rage_click_count",
-    "dead_click": "dead_click_count",
     "input": "input_count",
     "page_view": "page_count",
 }
@@ -261,12 +263,14 @@ class SessionStore:
         }
         written = [b for b in unique if (b.session_id, b.seq) in inserted_keys]
         if written:
+            before = struggle_states(conn, list({b.session_id for b in written}))
             for statement, rows in self._upsert_sessions(written):
                 conn.execute(statement, rows)
             signal_rows = [_signal_row(b, sig) for b in written for sig in b.signals]
             if signal_rows:
                 conn.execute(self._insert_signals, signal_rows)
             self._occurrences.write(conn, written)
+            derive_struggles(conn, written, before)
         return [
             firsts[(b.session_id, b.seq)] == i and (b.session_id, b.seq) in inserted_keys
             for i, b in enumerate(batches)
@@ -314,6 +318,11 @@ class SessionStore:
                 else_=old.received_last_at,
             ),
             "final": or_(old.final, new.final),
+            "last_click_at": case(
+                (old.last_click_at.is_(None), new.last_click_at),
+                (new.last_click_at > old.last_click_at, new.last_click_at),
+                else_=old.last_click_at,
+            ),
             "first_error_at": case(
                 (old.first_error_at.is_(None), new.first_error_at),
                 (
@@ -707,6 +716,7 @@ def _chunk_row(batch: BatchRecord) -> dict[str, Any]:
         "event_count": batch.event_count,
         "byte_count": batch.byte_count,
         "received_at": batch.received_at,
+        "activity": None if batch.activity is None else [list(span) for span in batch.activity],
     }
 
 
@@ -725,8 +735,13 @@ def _signal_row(batch: BatchRecord, signal: Signal) -> dict[str, Any]:
 def _session_row(batch: BatchRecord) -> dict[str, Any]:
     counts = dict.fromkeys(_COUNTERS.values(), 0)
     first_error_at: int | None = None
+    last_click_at: int | None = None
     for signal in batch.signals:
-        counts[_COUNTERS[kind_of(signal)]] += 1
+        counter = _COUNTERS.get(kind_of(signal))
+        if counter is not None:
+            counts[counter] += 1
+        if isinstance(signal, ClickSignal) and (last_click_at is None or signal.ts > last_click_at):
+            last_click_at = signal.ts
         if isinstance(signal, ConsoleErrorSignal) and (
             first_error_at is None or signal.ts < first_error_at
         ):
@@ -743,6 +758,7 @@ def _session_row(batch: BatchRecord) -> dict[str, Any]:
         "started_at": batch.first_ts if has_events else batch.received_at,
         "ended_at": batch.last_ts if has_events else batch.received_at,
         "first_error_at": first_error_at,
+        "last_click_at": last_click_at,
         "received_first_at": batch.received_at,
         "received_last_at": batch.received_at,
         "final": batch.final,
@@ -756,6 +772,7 @@ def _session_row(batch: BatchRecord) -> dict[str, Any]:
 def _fold(old: dict[str, Any], new: dict[str, Any], span: bool = True) -> dict[str, Any]:
     """Two session rows of one session as one, the way the upsert would combine them."""
     errors = [t for t in (old["first_error_at"], new["first_error_at"]) if t is not None]
+    clicks = [t for t in (old["last_click_at"], new["last_click_at"]) if t is not None]
     folded = {
         **old,
         "user_id": new["user_id"] if new["user_id"] is not None else old["user_id"],
@@ -764,6 +781,7 @@ def _fold(old: dict[str, Any], new: dict[str, Any], span: bool = True) -> dict[s
             for name in _ENVIRONMENT_COLUMNS
         },
         "first_error_at": min(errors) if errors else None,
+        "last_click_at": max(clicks) if clicks else None,
         "received_first_at": min(old["received_first_at"], new["received_first_at"]),
         "received_last_at": max(old["received_last_at"], new["received_last_at"]),
         "final": old["final"] or new["final"],

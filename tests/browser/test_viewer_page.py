@@ -91,8 +91,11 @@ def checkout_recording() -> list[dict[str, Any]]:
             release="7.3.1",
         )
     )
+    # Three quick clicks that change nothing: a rage click and three dead clicks.
     events += [click(BASE_TS + 1000 + i * 200, node_id=12) for i in range(3)]
     events += [
+        # A click that starts the request that fails: an error click.
+        click(BASE_TS + 3800, node_id=10),
         network(BASE_TS + 4000, "https://shop.test/api/pay", 500),
         console_error(BASE_TS + 5000, "TypeError: card declined"),
         mutation(BASE_TS + 6000),
@@ -250,6 +253,57 @@ def test_a_minted_link_plays_with_panels_and_markers(
     page.locator(".marker-error").click()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "viewer.png"))
+
+
+def test_the_timeline_shows_one_marker_per_struggle_of_the_report(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, _ = viewer_service
+    report = httpx.get(
+        f"{base}/api/v1/sessions/{SID}/report", headers={"Authorization": f"Bearer {API_KEY}"}
+    ).json()
+    assert (
+        len(report["rage_clicks"]),
+        len(report["dead_clicks"]),
+        len(report["error_clicks"]),
+    ) == (
+        1,
+        3,
+        1,
+    )
+    page.goto(minted_link(base, SID))
+    page.wait_for_selector("body[data-loaded=true]")
+    titles = {
+        "rage": "Rage click",
+        "dead": "Dead click",
+        "error-click": "Click followed by an error",
+    }
+    for kind, listed in (
+        ("rage", report["rage_clicks"]),
+        ("dead", report["dead_clicks"]),
+        ("error-click", report["error_clicks"]),
+    ):
+        markers = page.locator(f".marker[data-kind={kind}]")
+        assert markers.count() == len(listed), kind
+        offsets = sorted(
+            int(markers.nth(i).get_attribute("data-offset") or "-1") for i in range(len(listed))
+        )
+        assert offsets == sorted(item["offset_ms"] for item in listed), kind
+        for i in range(len(listed)):
+            marker = markers.nth(i)
+            assert (marker.get_attribute("aria-label") or "").startswith(titles[kind])
+            assert (marker.get_attribute("title") or "").startswith(titles[kind])
+    # Each kind looks unlike the others and unlike an ordinary click.
+    looks = {
+        kind: page.locator(f".marker[data-kind={kind}]").first.evaluate(
+            "m => { const s = getComputedStyle(m); return"
+            " [s.backgroundColor, s.borderRadius, s.transform, s.clipPath, s.width].join('|') }"
+        )
+        for kind in ("click", "rage", "dead", "error-click")
+    }
+    assert len(set(looks.values())) == 4, looks
+    page.locator(".marker-dead").first.click()
+    assert wait_for_offset(page, lambda offset: offset > 0) == 500
 
 
 def test_links_can_open_at_the_first_error(

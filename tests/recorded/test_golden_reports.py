@@ -48,10 +48,10 @@ def recorded_batches(name: str) -> list[dict[str, Any]]:
 
 def ticket_text(report: Any) -> str:
     """What a ticket says of the session, without the parts that name the day it was run: the
-    environment, the steps, the errors and the failed requests."""
+    environment, the steps, the errors, the failed requests and the struggles."""
     text = render_text(report)
     start = text.index("Environment:")
-    return text[start:].split("STRUGGLES")[0].strip() + "\n"
+    return text[start:].strip() + "\n"
 
 
 def check_golden(path: Path, actual: str) -> None:

@@ -60,6 +60,8 @@ export type Report = {
   failed_requests: FailedRequest[];
   rage_clicks: Struggle[];
   dead_clicks: Struggle[];
+  /** Absent from services older than error clicks. */
+  error_clicks?: Struggle[];
   page_views: PageView[];
   steps: Step[];
 };

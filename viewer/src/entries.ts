@@ -25,7 +25,9 @@ export type NetworkEntry = {
   failed: boolean;
 };
 
-export type MarkerKind = "page" | "click" | "rage" | "error" | "request";
+// Rage, dead and error clicks come from the report (the server's one definition), never from
+// the stream.
+export type MarkerKind = "page" | "click" | "rage" | "dead" | "error-click" | "error" | "request";
 
 export type Marker = { ts: number; kind: MarkerKind; label: string };
 
@@ -37,7 +39,7 @@ const SOURCE_MOUSE_INTERACTION = 2;
 const INTERACTION_CLICK = 2;
 // A click label is emitted right after its click; pair the two within this window.
 const CLICK_LABEL_WINDOW_MS = 100;
-// Clicks on one element closer than this are one "×N" click, like the server's rage detection.
+// Clicks on one element closer than this are one "×N" click marker, to keep the timeline legible.
 const REPEAT_CLICK_WINDOW_MS = 1000;
 
 type Obj = Record<string, unknown>;
@@ -79,7 +81,7 @@ export class SessionEntries {
   readonly console: ConsoleEntry[] = [];
   readonly network: NetworkEntry[] = [];
   readonly markers: Marker[] = [];
-  private lastClick: { node: number; ts: number; text: string; count: number } | null = null;
+  private lastClick: { node: number; ts: number; text: string; count: number; marker: Marker } | null = null;
   private pendingClick: { node: number; ts: number } | null = null;
 
   add(events: RawEvent[]): void {
@@ -150,13 +152,13 @@ export class SessionEntries {
       last.count += 1;
       last.ts = ts;
       last.text = last.text.replace(/( ×\d+)?$/, ` ×${last.count}`);
-      if (last.count === 3) {
-        this.markers.push({ ts, kind: "rage", label: `Rage click: ${last.text}` });
-      }
+      const marker = last.marker;
+      if (marker) marker.label = last.text;
       return;
     }
-    this.markers.push({ ts, kind: "click", label: "Click" });
-    this.lastClick = { node, ts, text: "Clicked an element", count: 1 };
+    const marker: Marker = { ts, kind: "click", label: "Clicked an element" };
+    this.markers.push(marker);
+    this.lastClick = { node, ts, text: "Clicked an element", count: 1, marker };
   }
 
   private labelClick(ts: number, payload: Stored<ClickLabelPayload>): void {
@@ -166,8 +168,7 @@ export class SessionEntries {
     const last = this.lastClick;
     if (last && last.node === pending.node && last.count === 1) {
       last.text = `Clicked '${label}'`;
-      const marker = this.markers[this.markers.length - 1];
-      if (marker && marker.kind === "click") marker.label = `Clicked '${label}'`;
+      last.marker.label = last.text;
     }
     this.pendingClick = null;
   }

@@ -2,7 +2,7 @@
 
 import "@rrweb/replay/dist/style.css";
 import "./viewer.css";
-import { LinkRefused, ReplayApi, takeToken, type Environment, type Report } from "./api";
+import { LinkRefused, ReplayApi, takeToken, type Environment, type Report, type Struggle } from "./api";
 import { append, formatOffset, h } from "./dom";
 import { SessionEntries, type Marker } from "./entries";
 import { readEventStream } from "./event_stream";
@@ -73,12 +73,22 @@ function header(report: Report, onJump: () => void): HTMLElement {
   );
 }
 
+function target(click: Struggle): string {
+  return click.label ? ` on '${click.label}'` : click.selector ? ` on ${click.selector}` : "";
+}
+
+/** One marker per struggle signal of the report: the server's definition, never recomputed. */
 function struggleMarkers(report: Report, start: number): Marker[] {
-  return report.dead_clicks.map((c) => ({
-    ts: start + c.offset_ms,
-    kind: "click" as const,
-    label: `Dead click${c.label ? ` on '${c.label}'` : ""}`,
-  }));
+  const at = (click: Struggle): number => start + click.offset_ms;
+  return [
+    ...report.rage_clicks.map((c) => ({ ts: at(c), kind: "rage" as const, label: `${c.count} fast clicks${target(c)}` })),
+    ...report.dead_clicks.map((c) => ({ ts: at(c), kind: "dead" as const, label: `Nothing happened${target(c)}` })),
+    ...(report.error_clicks ?? []).map((c) => ({
+      ts: at(c),
+      kind: "error-click" as const,
+      label: `An error followed${target(c)}`,
+    })),
+  ];
 }
 
 async function boot(): Promise<void> {

@@ -13,6 +13,8 @@ const MARKER_TITLES: Record<Marker["kind"], string> = {
   page: "Page view",
   click: "Click",
   rage: "Rage click",
+  dead: "Dead click",
+  "error-click": "Click followed by an error",
   error: "Console error",
   request: "Failed request",
 };

@@ -50,6 +50,7 @@ from service.rrweb import (
 )
 from service.session_environment import SessionEnvironment
 from service.signal_kinds import Signal
+from service.struggles import Span, merge_activity
 
 __all__ = [
     "ProcessedBatch",
@@ -85,6 +86,7 @@ class ProcessedBatch(msgspec.Struct, kw_only=True):
     first_index: int | None  # where the earliest event stands in the batch as sent
     last_index: int | None  # and the newest
     signals: list[Signal]  # in time order
+    activity: list[Span]  # when the page was visibly busy (`service.struggles.merge_activity`)
     identified_user_id: str | None  # the last replaydesk/identify userId in the batch
     environment: SessionEnvironment | None = None  # from the last replaydesk/page event
 
@@ -320,14 +322,7 @@ def _process(
     first_ts = events[order[0]].timestamp if order else None
     last_ts = events[order[-1]].timestamp if order else None
     signals: list[Signal] = [*out.signals, *input_signals(out.inputs)]
-    if last_ts is not None:
-        signals += click_signals(
-            out.clicks,
-            out.labels,
-            activity=out.activity,
-            requests=out.requests,
-            batch_end=last_ts,
-        )
+    signals += click_signals(out.clicks, out.labels)
     signals.sort(key=lambda signal: signal.ts)
     return ProcessedBatch(
         events_json=b"[" + b",".join(parts) + b"]",
@@ -337,6 +332,7 @@ def _process(
         first_index=order[0] if order else None,
         last_index=order[-1] if order else None,
         signals=signals,
+        activity=merge_activity(out.activity, out.requests),
         identified_user_id=out.user_id,
         environment=out.environment,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import msgspec
 
 from service.error_fingerprints import request_identity
@@ -11,6 +9,7 @@ from service.ingest.payload_scrubbing import scrub_network_payload
 from service.ingest.signals.findings import ANY, Findings, finite, rewrite, try_decode
 from service.rrweb import NetworkPayload
 from service.signal_kinds import FailedRequestSignal
+from service.struggles import request_start
 
 __all__ = ["FIRST_FAILED_STATUS", "network_event"]
 
@@ -35,9 +34,7 @@ def network_event(
         out.requests.append((ts, ts))
     else:
         # The recorder emits the event when the request settles, so it ends at `ts`.
-        duration = request.duration
-        took = int(duration) if math.isfinite(duration) and duration > 0 else 0
-        out.requests.append((ts - took, ts))
+        out.requests.append((request_start(ts, request.duration), ts))
         answered = request.status != 0 or request.kind in _NO_RESPONSE_KINDS
         if request.status >= FIRST_FAILED_STATUS or not answered or request.error:
             out.signals.append(

@@ -441,76 +441,24 @@ def test_label_text_is_scrubbed_in_signal_and_event() -> None:
     assert label_event["data"]["payload"]["label"] == "Log out [email]"
 
 
-def test_rage_click_once_per_burst_at_its_first_click() -> None:
-    burst = [T0 + 100, T0 + 300, T0 + 450, T0 + 700]
-    events: list[Event | list[Event]] = [page_load()]
-    for ts in burst:
-        events += [click(ts), click_label(ts + 1, "Place order")]
-    batch = run(*events, mutation(T0 + 3000))
-    assert [(s.ts, signal_data(s)) for s in of_kind(batch, "rage_click")] == [
-        (T0 + 100, {"node_id": BUTTON_ID, "count": 4, "label": "Place order"})
-    ]
-    assert len(of_kind(batch, "click")) == 4
-
-
-def test_slow_or_scattered_clicks_are_not_rage() -> None:
-    slow = run(page_load(), click(T0 + 100), click(T0 + 1000), click(T0 + 1900))
-    assert of_kind(slow, "rage_click") == []
-    scattered = run(
-        page_load(),
-        click(T0 + 100, BUTTON_ID),
-        click(T0 + 200, EMAIL_INPUT_ID),
-        click(T0 + 300, BUTTON_ID),
-        click(T0 + 400, EMAIL_INPUT_ID),
-    )
-    assert of_kind(scattered, "rage_click") == []
-
-
-def test_dead_click_when_nothing_reacts_within_a_second() -> None:
+def test_clicks_are_signals_and_activity_is_kept_as_merged_spans() -> None:
+    # Struggles are derived over the whole session (tests/service/test_struggles.py); a batch
+    # gives its clicks and when the page was busy.
     batch = run(
         page_load(),
         click(T0 + 100),
-        click_label(T0 + 100, "Place order"),
-        mouse_move(T0 + 600),
-        mouse_move(T0 + 1500),
-    )
-    assert [(s.ts, signal_data(s)["label"]) for s in of_kind(batch, "dead_click")] == [
-        (T0 + 100, "Place order")
-    ]
-
-
-@pytest.mark.parametrize(
-    "reaction",
-    [
         mutation(T0 + 400),
-        typed(T0 + 400, NOTE_INPUT_ID, "x"),
-        navigation(T0 + 1050, "https://shop.example.com/done"),
-        meta(T0 + 900, "https://shop.example.com/next"),
-        network(T0 + 300, method="POST", url="https://api.example.com/pay"),
-        # A slow request that started right after the click and answered later.
-        network(T0 + 3000, method="POST", url="https://api.example.com/pay", duration=2850),
-    ],
-    ids=["mutation", "input", "navigation", "page-load", "request", "slow-request"],
-)
-def test_click_with_a_reaction_is_not_dead(reaction: Event) -> None:
-    batch = run(page_load(), click(T0 + 100), reaction, mouse_move(T0 + 4000))
-    assert of_kind(batch, "dead_click") == []
-
-
-def test_dead_click_is_undecided_near_the_end_of_the_batch() -> None:
-    batch = run(page_load(), click(T0 + 100), mouse_move(T0 + 1099))
-    assert len(of_kind(batch, "click")) == 1
-    assert of_kind(batch, "dead_click") == []
-
-
-def test_click_into_a_form_field_is_not_dead() -> None:
-    batch = run(
-        page_load(),
-        click(T0 + 100, EMAIL_INPUT_ID),
-        click_label(T0 + 100, "", selector="input#email", tag="input"),
-        mouse_move(T0 + 2000),
+        typed(T0 + 900, NOTE_INPUT_ID, "x"),
+        mouse_move(T0 + 2500),
+        network(T0 + 6000, duration=500.7),
     )
-    assert of_kind(batch, "dead_click") == []
+    assert [kind_of(s) for s in batch.signals] == ["page_view", "click", "input"]
+    assert batch.activity == [
+        (T0, T0),
+        (T0 + 400, T0 + 400),
+        (T0 + 900, T0 + 900),
+        (T0 + 5500, T0 + 6000),
+    ]
 
 
 # --- inputs -----------------------------------------------------------------------------------
