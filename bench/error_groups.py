@@ -92,7 +92,7 @@ INSERT INTO error_occurrences
 SELECT id, lpad(to_hex(f), 16, '0'),
        CASE WHEN f % 3 = 0 THEN 'failed_request' ELSE 'console_error' END,
        'TypeError: thing <n> failed in step ' || f, user_id,
-       '4.' || ((started_at - :base) / (:span / 10)) || '.0',
+       '4.' || ((started_at - CAST(:base AS bigint)) / (CAST(:span AS bigint) / 10)) || '.0',
        started_at + 30000, started_at + 30000 + k * 5000, 1 + k
 FROM (
     SELECT id, user_id, started_at, k, (u * u * u / 1000000) * :fingerprints / 1000 AS f

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,14 @@ import pytest
 
 from plugins.jira.adf import plain_text, report_comment
 from service.clock import now_ms
-from service.report.replay_report import build_replay_report
+from service.jobs.attach import report_delivery
+from service.jobs.context import JobContext, in_context
+from service.plugin_host.host import PluginHost
+from service.plugin_host.manager import build_plugin_manager
+from service.report.replay_report import ReplayReport
 from service.report.text import render_text
-from service.sessions.reader import SessionEvidence
-from service.viewer.tokens import ViewerTokens
-from tests.conftest import AUTH, INGEST, move_chunks
+from service.settings import Settings
+from tests.conftest import INGEST, move_chunks
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
@@ -31,8 +35,8 @@ RECORDINGS = sorted(
 )
 
 
-def recorded_batches(name: str) -> list[dict[str, Any]]:
-    """The recording's batches, its clock moved so that it ended a minute ago.
+def recorded_batches(name: str, ended_minutes_ago: int = 1) -> list[dict[str, Any]]:
+    """The recording's batches, its clock moved so that it ended that many minutes ago.
 
     They are sent without `sent_at`: sent one after another now, batches sent seconds apart
     would each look like a browser clock that much behind, and be moved by that much.
@@ -40,18 +44,19 @@ def recorded_batches(name: str) -> list[dict[str, Any]]:
     lines = gzip.decompress((HERE / "sessions" / f"{name}.jsonl.gz").read_bytes()).splitlines()
     batches = [json.loads(line)["batch"] for line in lines]
     events = [event for batch in batches for event in batch["events"]]
-    shift = now_ms() - 60_000 - max(event["timestamp"] for event in events)
+    shift = now_ms() - ended_minutes_ago * 60_000 - max(event["timestamp"] for event in events)
     for event in events:
         event["timestamp"] += shift
     return batches
 
 
 def ticket_text(report: Any) -> str:
-    """What a ticket says of the session, without the parts that name the day it was run: the
-    environment, the steps, the errors, the failed requests and the struggles."""
+    """What a ticket says of the session from its environment on, with what names the day it
+    was run (dates, signed links) put as placeholders."""
     text = render_text(report)
-    start = text.index("Environment:")
-    return text[start:].strip() + "\n"
+    text = text[text.index("Environment:") :].strip() + "\n"
+    text = re.sub(r"https?://\S+/replay/\S+", "<replay link>", text)
+    return re.sub(r"\b\d{4}-\d{2}-\d{2}\b", "<date>", text)
 
 
 def check_golden(path: Path, actual: str) -> None:
@@ -63,25 +68,42 @@ def check_golden(path: Path, actual: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", RECORDINGS)
-async def test_a_recorded_session_reads_as_pinned(name: str, client: Any) -> None:
-    session_id = ""
-    for batch in recorded_batches(name):
-        session_id = batch["session_id"]
+async def ingest(client: Any, batches: list[dict[str, Any]]) -> None:
+    for batch in batches:
         response = await client.post(
             "/api/v1/ingest", content=msgspec.json.encode(batch), headers=INGEST
         )
         assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("name", RECORDINGS)
+async def test_a_recorded_session_reads_as_pinned(
+    name: str, client: Any, settings: Settings
+) -> None:
+    batches = recorded_batches(name)
+    session_id = batches[0]["session_id"]
+    # Another customer went through the same a few minutes earlier: the same errors.
+    other = [
+        batch | {"session_id": session_id[::-1], "user_id": "golden-other-customer"}
+        for batch in recorded_batches(name, ended_minutes_ago=10)
+    ]
+    await ingest(client, other)
+    await ingest(client, batches)
     await move_chunks(client)
-    answer = await client.get(f"/api/v1/sessions/{session_id}/report", headers=AUTH)
-    evidence = msgspec.convert(answer.json(), SessionEvidence, strict=False)
-    tokens = ViewerTokens("golden-secret-key-0123456789abcdef", "https://replay.example")
-    report = build_replay_report(evidence, tokens.mint(session_id, 3600))
+
+    # The report as the attach job builds it for a ticket.
+    async def build(context: JobContext) -> ReplayReport:
+        delivery = report_delivery(context)
+        return await delivery.build_report(session_id, "golden", "zendesk:4242")
+
+    plugins = PluginHost(build_plugin_manager(settings), settings.plugin_environment)
+    report = await in_context(settings, plugins, False, build)
     text = ticket_text(report)
     check_golden(GOLDEN / f"{name}.txt", text)
     # Jira's comment has the same environment and steps, and the gap in the same place.
     comment = plain_text(report_comment(report))
     assert text.splitlines()[0] in comment
+    assert "hit 1 other user in the last 7 days" in comment
     position = 0
     for line in text.split("STEPS TO REPRODUCE")[1].split("CONSOLE ERRORS")[0].splitlines():
         if line:
