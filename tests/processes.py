@@ -6,10 +6,15 @@ import socket
 import subprocess
 import sys
 
-__all__ = ["REPLAYDESK", "free_port", "run_cli"]
+from service.jobs.embedded import death_signal_setter
+
+__all__ = ["DIES_WITH_THE_TESTS", "REPLAYDESK", "free_port", "run_cli"]
 
 # `replaydesk` from this checkout, whether or not the console script is installed.
 REPLAYDESK = [sys.executable, "-m", "service.cli"]
+# `preexec_fn` for every service or worker a test starts: a test run that is killed takes them
+# with it, instead of leaving a worker that takes the next run's jobs from the test Redis.
+DIES_WITH_THE_TESTS = death_signal_setter()
 
 
 def free_port() -> int:

@@ -31,6 +31,7 @@ __all__ = [
     "EmbeddedWorker",
     "InProcessScheduler",
     "ThreadWorker",
+    "death_signal_setter",
     "requeue_abandoned",
 ]
 
@@ -49,8 +50,9 @@ STOP_GRACE_SECONDS = 2.0
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def _death_signal_setter() -> Callable[[], None] | None:
-    """A pre-exec hook that stops the private Redis if the service dies (Linux only).
+def death_signal_setter() -> Callable[[], None] | None:
+    """A pre-exec hook that stops a child process when its parent dies (Linux only): the
+    private Redis when the service dies, say.
 
     libc is looked up here, in the parent, so the child only makes one C call between fork
     and exec (Python code there can deadlock when other threads held locks at the fork).
@@ -114,7 +116,7 @@ class EmbeddedRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_death_signal_setter(),
+            preexec_fn=death_signal_setter(),
         )
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
         while time.monotonic() < deadline:

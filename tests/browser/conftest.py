@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 
 from service.ingest.recorder_routes import RECORDER_BUNDLE
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
-from tests.processes import REPLAYDESK, free_port
+from tests.processes import DIES_WITH_THE_TESTS, REPLAYDESK, free_port
 from tests.wire_vocabulary import assert_recorder_payloads_valid
 
 SITE_DIR = Path(__file__).parent / "site"
@@ -135,6 +135,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=DIES_WITH_THE_TESTS,
         )
     base = f"http://127.0.0.1:{port}"
 

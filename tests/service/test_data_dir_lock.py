@@ -22,7 +22,7 @@ from service.cli.jobs import _redis as jobs_queue
 from service.data_dir_lock import LOCK_FILE, DataDirBusy, acquire_data_dir_lock, serving_url
 from service.jobs.embedded import EmbeddedRedis
 from service.settings import load_settings
-from tests.processes import REPLAYDESK, free_port, run_cli
+from tests.processes import DIES_WITH_THE_TESTS, REPLAYDESK, free_port, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,6 +92,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
             str(tmp_path),
         ],
         cwd=ROOT,
+        preexec_fn=DIES_WITH_THE_TESTS,
     )
     try:
         deadline = time.monotonic() + 30
@@ -166,6 +167,7 @@ def _serve(
             env={**env, "REPLAYDESK_PORT": str(port)},
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=DIES_WITH_THE_TESTS,
         )
     started.append(process)
     base = f"http://127.0.0.1:{port}"

@@ -14,7 +14,7 @@ import httpx
 import msgspec
 import pytest
 
-from tests.processes import REPLAYDESK, free_port, run_cli
+from tests.processes import DIES_WITH_THE_TESTS, REPLAYDESK, free_port, run_cli
 from tests.recordings import batch, checkout_events
 
 
@@ -32,7 +32,11 @@ def serving(env: dict[str, str], log: Path, base: str, *args: str) -> Iterator[s
     """`replaydesk serve ARGS` with `env`, until it answers at `base`; yields its first output."""
     with log.open("w") as out:
         process = subprocess.Popen(
-            [*REPLAYDESK, "serve", *args], env=env, stdout=out, stderr=subprocess.STDOUT
+            [*REPLAYDESK, "serve", *args],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=DIES_WITH_THE_TESTS,
         )
     try:
         deadline = time.monotonic() + 60

@@ -20,7 +20,7 @@ from bench.server_process import ROOT
 from bench.ticket_server import BENCH_VENDOR_TOKEN
 from service.plugin_testing import Fault
 from tests.conftest import TEST_REDIS_URL
-from tests.processes import free_port
+from tests.processes import DIES_WITH_THE_TESTS, free_port
 from tests.recordings import BASE_TS, batch, checkout_events
 
 # What the issue promises: SIGTERM to exit within 3 s.
@@ -55,6 +55,7 @@ def embedded_service(data_dir: Path, database_url: str, vendor_url: str) -> Iter
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=DIES_WITH_THE_TESTS,
     )
     client = httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=10)
     try:

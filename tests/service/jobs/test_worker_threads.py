@@ -22,6 +22,7 @@ from rq.registry import FailedJobRegistry
 from service.jobs.queue import QUEUE_NAME
 from service.jobs.worker_threads import WorkerThreads
 from tests.conftest import TEST_REDIS_URL
+from tests.processes import DIES_WITH_THE_TESTS
 
 PATIENCE_SECONDS = 30.0
 ROOT = Path(__file__).resolve().parents[3]
@@ -164,6 +165,7 @@ def _start_cli_worker(tmp_path: Path, *extra: str) -> subprocess.Popen[bytes]:
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        preexec_fn=DIES_WITH_THE_TESTS,
     )
 
 

@@ -28,7 +28,7 @@ from service.tickets.outbox import OutboxRelay
 from service.web.app import create_app
 from tests.conftest import AUTH, INGEST, make_settings
 from tests.job_runner import run_queued_jobs
-from tests.processes import free_port
+from tests.processes import DIES_WITH_THE_TESTS, free_port
 from tests.recordings import BASE_TS, batch, checkout_events
 from tests.service.conftest import taskboard_environment
 
@@ -64,6 +64,7 @@ class PrivateRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=DIES_WITH_THE_TESTS,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
