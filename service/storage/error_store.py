@@ -403,7 +403,8 @@ def _rolled_up_groups(conn: Connection, filters: ErrorGroupFilters) -> list[Erro
         query = query.where(g.c.kind == filters.kind)
     if filters.after is not None:
         at, after = filters.after
-        query = query.where(or_(last_seen < at, and_(last_seen == at, fingerprint < after)))
+        # A row value comparison: both backends start the index range there.
+        query = query.where(tuple_(last_seen, fingerprint) < tuple_(at, after))
     query = query.order_by(last_seen.desc(), fingerprint.desc()).limit(filters.limit)
     page = list(conn.execute(query))
     if not page:
