@@ -38,6 +38,7 @@ from service.signal_kinds import (
 )
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine, upgrade_database
+from service.storage.error_rollups import rebuild_rollups
 from service.storage.error_store import ErrorGroupFilters
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
@@ -108,6 +109,15 @@ ON CONFLICT DO NOTHING
 """
 
 
+_ERROR_TABLES = (
+    "error_occurrences",
+    "error_groups",
+    "error_group_releases",
+    "error_group_days",
+    "error_group_users",
+)
+
+
 def _fingerprint(index: int) -> str:
     return f"{index:016x}"
 
@@ -124,9 +134,12 @@ async def _fill_occurrences(database_url: str, size: FillSize) -> None:
         async with engine.begin() as conn:
             statement = _POSTGRESQL_OCCURRENCES if postgres else _SQLITE_OCCURRENCES
             await conn.execute(text(statement), parameters)
+            # What ingest would have kept, computed at once.
+            await conn.run_sync(rebuild_rollups)
         if postgres:
             async with engine.connect() as conn:
-                await conn.execute(text("ANALYZE error_occurrences"))
+                for table in _ERROR_TABLES:
+                    await conn.execute(text(f"ANALYZE {table}"))
                 await conn.commit()
     finally:
         await engine.dispose()
@@ -194,6 +207,7 @@ class BackendFigures(msgspec.Struct, kw_only=True):
     occurrences: int
     elsewhere_ms: list[float]
     first_page_ms: list[float]
+    next_page_ms: list[float]
     all_time_page_ms: list[float]
     report_ms: list[float]
     report_groups: int
@@ -238,6 +252,9 @@ async def _measure(
             elsewhere_ms.append((time.perf_counter() - started) * 1000)
         week_page = ErrorGroupFilters(since=week, limit=50)
         first_page_ms = await _timed(lambda: store.errors.groups(week_page), config.pages)
+        last = (await store.errors.groups(week_page))[-1]
+        next_page = week_page._replace(after=(last.last_seen, last.fingerprint))
+        next_page_ms = await _timed(lambda: store.errors.groups(next_page), config.pages)
         all_time = ErrorGroupFilters(limit=50)
         all_time_page_ms = await _timed(lambda: store.errors.groups(all_time), config.pages)
 
@@ -256,6 +273,10 @@ async def _measure(
         groups = await report()
         report_ms = await _timed(report, config.reports)
     finally:
+        # The long session's commit may have started a checkpoint of the SQLite log in a worker
+        # thread (copying the whole fill can take seconds): it must end before the temporary
+        # folder goes, or it opens its connection in a folder that is no longer there.
+        await store.truncate_log()
         store.dispose()
         await engine.dispose()
     return BackendFigures(
@@ -264,6 +285,7 @@ async def _measure(
         occurrences=occurrences,
         elsewhere_ms=elsewhere_ms,
         first_page_ms=first_page_ms,
+        next_page_ms=next_page_ms,
         all_time_page_ms=all_time_page_ms,
         report_ms=report_ms,
         report_groups=groups,
@@ -302,7 +324,11 @@ def _report(config: ErrorGroupsConfig, runs: list[BackendFigures]) -> str:
     sessions = config.users * config.sessions_per_user
     rows = []
     for run in runs:
-        worst = max(percentile(run.elsewhere_ms, 0.95), percentile(run.first_page_ms, 0.95))
+        worst = max(
+            percentile(run.elsewhere_ms, 0.95),
+            percentile(run.first_page_ms, 0.95),
+            percentile(run.next_page_ms, 0.95),
+        )
         rows.append(
             [
                 run.backend,
@@ -310,6 +336,7 @@ def _report(config: ErrorGroupsConfig, runs: list[BackendFigures]) -> str:
                 f"{run.occurrences:,}",
                 _triple(run.elsewhere_ms),
                 _triple(run.first_page_ms),
+                _triple(run.next_page_ms),
                 _triple(run.all_time_page_ms),
                 f"{verdict(worst <= TARGET_P95_MS)} ({worst:.2f} ms)",
                 _triple(run.report_ms),
@@ -332,6 +359,7 @@ def _report(config: ErrorGroupsConfig, runs: list[BackendFigures]) -> str:
                     "occurrences",
                     "others 7d p50/p95/p99 ms",
                     "page 7d p50/p95/p99 ms",
+                    "next page 7d p50/p95/p99 ms",
                     "page all time p50/p95/p99 ms",
                     f"target p95 <= {TARGET_P95_MS:g} ms",
                     "report p50/p95/p99 ms",

@@ -41,7 +41,9 @@ class ErrorGroupSummary(msgspec.Struct, frozen=True, kw_only=True):
     placeholders: `TypeError: Cannot read properties of undefined (reading '…')`,
     `POST shop.example/api/orders/{id} → 500`."""
     count: int
-    """Occurrences in the sessions counted (all of a session's, when it is in the window)."""
+    """Occurrences in the sessions counted (all of a session's, when it is in the window).
+    Without `until` and `url`, a session is counted when its last occurrence falls on `since`'s
+    UTC day or later (the rollups add up whole days); `users_affected` and `sessions` likewise."""
     users_affected: int
     """Identified users among those sessions (anonymous sessions count in `sessions` only)."""
     sessions: int

@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     distinct,
     exists,
     func,
@@ -30,9 +31,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import FromClause
 
 from service.error_fingerprints import identity_of
 from service.signal_kinds import ConsoleErrorSignal, FailedRequestSignal, kind_of
+from service.storage import error_rollups as rollups
+from service.storage.error_rollups import ALL_RELEASES, RollupWriter, read_occurrences
 from service.storage.models import ErrorOccurrenceRow, SessionRow, SignalRow
 from service.storage.records import BatchRecord
 from service.storage.transactions import TransactionRunner
@@ -49,6 +53,10 @@ __all__ = [
 occurrences = cast(Table, ErrorOccurrenceRow.__table__)
 _sessions = cast(Table, SessionRow.__table__)
 _signals = cast(Table, SignalRow.__table__)
+
+
+def _in_parts(values: Sequence[str], size: int = 500) -> list[list[str]]:
+    return [list(values[start : start + size]) for start in range(0, len(values), size)]
 
 
 def escape_like(text: str) -> str:
@@ -98,18 +106,42 @@ class OccurrenceWriter:
             )
             .values(user_id=bindparam("b_user_id"))
         )
+        self._rollups = RollupWriter(dialect)
 
     def write(self, conn: Connection, batches: Sequence[BatchRecord]) -> None:
-        """Add these written batches' errors to their sessions' occurrence rows."""
+        """Add these written batches' errors to their sessions' occurrence rows, and the change
+        to the error groups' rollups."""
         users = {(b.session_id, b.user_id) for b in batches if b.user_id is not None}
-        if users:
+        rows = _occurrence_rows(batches)
+        touched = {s for s, _ in users} | {row["session_id"] for row in rows}
+        before = read_occurrences(conn, touched) if touched else []
+        if not before and not rows:
+            return
+        # Only sessions whose rows name another user (or none) are updated.
+        following = {
+            (s, u) for s, u in users if any(o.session_id == s and o.user_id != u for o in before)
+        }
+        if following:
             conn.execute(
                 self._follow_user,
-                [{"b_session_id": s, "b_user_id": u} for s, u in sorted(users)],
+                [{"b_session_id": s, "b_user_id": u} for s, u in sorted(following)],
             )
-        rows = _occurrence_rows(batches)
         if rows:
             conn.execute(self._upsert, rows)
+        if following or rows:
+            changed = {s for s, _ in following} | {row["session_id"] for row in rows}
+            self._rollups.apply(
+                conn,
+                [o for o in before if o.session_id in changed],
+                read_occurrences(conn, changed),
+            )
+
+    def remove(self, conn: Connection, session_ids: Sequence[str]) -> None:
+        """Delete these sessions' occurrence rows, and them from the rollups."""
+        before = read_occurrences(conn, session_ids)
+        for part in _in_parts(sorted({o.session_id for o in before})):
+            conn.execute(delete(occurrences).where(occurrences.c.session_id.in_(part)))
+        self._rollups.apply(conn, before, [])
 
 
 def _occurrence_rows(batches: Sequence[BatchRecord]) -> list[dict[str, Any]]:
@@ -197,7 +229,11 @@ class ErrorStore:
         )
 
     async def groups(self, filters: ErrorGroupFilters) -> list[ErrorGroupRecord]:
-        """Error groups with an occurrence in the window, last seen first."""
+        """Error groups with an occurrence in the window, last seen first: from the rollups
+        (counts from `since`'s UTC day on, see `error_rollups`), or with `until` or `url` by
+        aggregating the occurrences in the window (exact, slower)."""
+        if filters.until is None and not filters.url and filters.release != "":
+            return await self._transactions.read(_rolled_up_groups, filters)
         return await self._transactions.read(_groups, filters)
 
     async def group_sessions(
@@ -334,3 +370,73 @@ def _groups(conn: Connection, filters: ErrorGroupFilters) -> list[ErrorGroupReco
             )
         )
     return records
+
+
+def _rolled_up_groups(conn: Connection, filters: ErrorGroupFilters) -> list[ErrorGroupRecord]:
+    """The page from `error_groups` (or `error_group_releases`) by last seen, then each
+    group's window from `error_group_days`: two statements, index ranges only."""
+    g, r = rollups.groups, rollups.group_releases
+    release_key = ALL_RELEASES if filters.release is None else filters.release
+    source: FromClause
+    if filters.release is None:
+        last_seen, fingerprint, source = g.c.last_ts, g.c.fingerprint, g
+        newest_release = (
+            select(r.c.release)
+            .where(r.c.fingerprint == g.c.fingerprint, *_since(r.c.last_ts, filters.since))
+            .order_by(r.c.last_ts.desc(), r.c.release.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        latest_release: Any = newest_release
+    else:
+        last_seen, fingerprint = r.c.last_ts, r.c.fingerprint
+        source = r.join(g, g.c.fingerprint == r.c.fingerprint)
+        latest_release = r.c.release
+    query = (
+        select(fingerprint, g.c.kind, g.c.title, g.c.first_ts, last_seen, latest_release)
+        .select_from(source)
+        .where(*_since(last_seen, filters.since))
+    )
+    if filters.release is not None:
+        query = query.where(r.c.release == filters.release)
+    if filters.kind is not None:
+        query = query.where(g.c.kind == filters.kind)
+    if filters.after is not None:
+        at, after = filters.after
+        # A row value comparison: both backends start the index range there.
+        query = query.where(tuple_(last_seen, fingerprint) < tuple_(at, after))
+    query = query.order_by(last_seen.desc(), fingerprint.desc()).limit(filters.limit)
+    page = list(conn.execute(query))
+    if not page:
+        return []
+    d = rollups.group_days.c
+    sums = select(d.fingerprint, func.sum(d.count), func.sum(d.sessions), func.sum(d.users)).where(
+        d.release_key == release_key, d.fingerprint.in_([row[0] for row in page])
+    )
+    if filters.since is not None:
+        sums = sums.where(d.day >= rollups.day_of(filters.since))
+    figures = {
+        found: (int(count), int(sessions), int(users))
+        for found, count, sessions, users in conn.execute(sums.group_by(d.fingerprint))
+    }
+    records = []
+    for found, kind, title, first, last, release in page:
+        count, sessions, users = figures.get(found, (0, 0, 0))
+        records.append(
+            ErrorGroupRecord(
+                fingerprint=found,
+                kind=kind,
+                title=title,
+                count=count,
+                users=users,
+                sessions=sessions,
+                first_seen=int(first),
+                last_seen=int(last),
+                latest_release=release,
+            )
+        )
+    return records
+
+
+def _since(column: Any, since: int | None) -> list[Any]:
+    return [] if since is None else [column >= since]

@@ -24,6 +24,10 @@ __all__ = [
     "ChunkJournalRow",
     "ChunkRow",
     "ErasureRow",
+    "ErrorGroupDayRow",
+    "ErrorGroupReleaseRow",
+    "ErrorGroupRow",
+    "ErrorGroupUserRow",
     "ErrorOccurrenceRow",
     "IngestKeyRow",
     "IssueAttemptRow",
@@ -171,10 +175,78 @@ class ErrorOccurrenceRow(Base):
         Index("ix_error_occurrences_fingerprint_last", "fingerprint", "last_ts", "user_id"),
         # A group's first sighting (and its release) is the first entry.
         Index("ix_error_occurrences_fingerprint_first", "fingerprint", "first_ts"),
-        # The groups seen in a time window, overall and in one release.
+        # The groups seen in a time window (the exact path of `until` and `url`).
         Index("ix_error_occurrences_last", "last_ts"),
-        Index("ix_error_occurrences_release_last", "release", "last_ts"),
+        # A group's newest occurrence in one release, and a user's newest occurrence of a
+        # group (overall and per release): what the rollups are recounted from.
+        Index("ix_error_occurrences_fingerprint_release", "fingerprint", "release", "last_ts"),
+        Index(
+            "ix_error_occurrences_fingerprint_user", "fingerprint", "user_id", "release", "last_ts"
+        ),
     )
+
+
+# The error groups' rollups, kept by `storage/error_rollups.py` in the transaction that changes
+# error_occurrences, so the list of groups never aggregates occurrences. `release_key` '' means
+# "every release"; every other value is one release (sessions without one count under '' only).
+
+
+class ErrorGroupRow(Base):
+    """One error group over every stored session: what the list pages through, last seen
+    first."""
+
+    __tablename__ = "error_groups"
+
+    fingerprint: Mapped[str] = mapped_column(String(16), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    first_ts: Mapped[int] = mapped_column(BigInteger)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_error_groups_last", "last_ts", "fingerprint"),
+        Index("ix_error_groups_kind_last", "kind", "last_ts", "fingerprint"),
+    )
+
+
+class ErrorGroupReleaseRow(Base):
+    """One error group in one release: its newest occurrence there (the list with `release`)."""
+
+    __tablename__ = "error_group_releases"
+
+    fingerprint: Mapped[str] = mapped_column(String(16), primary_key=True)
+    release: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_error_group_releases_last", "release", "last_ts", "fingerprint"),)
+
+
+class ErrorGroupDayRow(Base):
+    """One error group on one UTC day (of its sessions' last occurrences), overall or in one
+    release: occurrences, sessions, and identified users whose last occurrence is that day.
+    Every column adds up over days, so a window's figures are a sum over a few rows."""
+
+    __tablename__ = "error_group_days"
+
+    fingerprint: Mapped[str] = mapped_column(String(16), primary_key=True)
+    release_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+    sessions: Mapped[int] = mapped_column(Integer)
+    users: Mapped[int] = mapped_column(Integer)
+
+
+class ErrorGroupUserRow(Base):
+    """One identified user of one error group (overall or in one release) and their newest
+    occurrence: the day it falls on is where `ErrorGroupDayRow.users` counts them. Holds user
+    IDs, so it goes with the user's sessions."""
+
+    __tablename__ = "error_group_users"
+
+    fingerprint: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    release_key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_ts: Mapped[int] = mapped_column(BigInteger)
 
 
 class ApiKeyRow(Base):

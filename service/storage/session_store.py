@@ -40,7 +40,7 @@ from service.signal_kinds import (
     signal_data,
     signal_from_row,
 )
-from service.storage.error_store import ErrorStore, OccurrenceWriter, occurrences
+from service.storage.error_store import ErrorStore, OccurrenceWriter
 from service.storage.models import (
     ChunkJournalRow,
     ChunkRow,
@@ -663,16 +663,16 @@ class SessionStore:
         async with self.engine.begin() as conn:
             return (await conn.execute(statement)).rowcount > 0
 
-    @classmethod
-    async def _delete_sessions(cls, conn: AsyncConnection, session_ids: Sequence[str]) -> None:
+    async def _delete_sessions(self, conn: AsyncConnection, session_ids: Sequence[str]) -> None:
+        # Error occurrences first, with the rollups that count them (and name their users).
+        await conn.run_sync(self._occurrences.remove, session_ids)
         for column in (
-            occurrences.c.session_id,
             signals.c.session_id,
             chunk_journal.c.session_id,
             chunks.c.session_id,
             sessions.c.id,
         ):
-            await cls._delete_in_parts(conn, column, session_ids)
+            await self._delete_in_parts(conn, column, session_ids)
 
     @staticmethod
     async def _delete_in_parts(

@@ -13,6 +13,7 @@ from tests.conftest import AUTH, INGEST, user_path
 from tests.recordings import BASE_TS, batch, checkout_events, meta, network
 
 MINUTE = 60_000
+DAY = 24 * 60 * MINUTE
 PAY = request_identity("POST", "https://shop.test/api/pay", 500).fingerprint
 
 
@@ -73,7 +74,13 @@ async def test_groups_count_users_sessions_and_page(client: Any) -> None:
     assert (await errors(client, "?url=/cart&kind=console_error"))["groups"][0]["sessions"] == 3
     assert (await errors(client, "?url=/nowhere"))["groups"] == []
     since = BASE_TS + MINUTE + 1200
-    assert [g["sessions"] for g in (await errors(client, f"?since={since}"))["groups"]] == [2, 2]
+    # Without `until`, the counts start at since's UTC day (all three sessions are on it) ...
+    assert [g["sessions"] for g in (await errors(client, f"?since={since}"))["groups"]] == [3, 3]
+    # ... with it, they are exact.
+    until = BASE_TS + DAY
+    windowed = await errors(client, f"?since={since}&until={until}")
+    assert [g["sessions"] for g in windowed["groups"]] == [2, 2]
+    assert (await errors(client, f"?since={BASE_TS + DAY}"))["groups"] == []
 
 
 async def test_group_sessions_newest_first_in_pages(client: Any) -> None:
