@@ -14,7 +14,6 @@ from service.signal_kinds import ClickSignal, Signal
 
 __all__ = [
     "LABEL_WINDOW_MS",
-    "MAX_LABEL_CANDIDATES",
     "Click",
     "ClickLabel",
     "click_label_event",
@@ -25,9 +24,6 @@ __all__ = [
 # The recorder emits the label in the same task as the click, so both normally carry the same
 # millisecond; 100 ms absorbs a busy main thread delaying the label's timestamp.
 LABEL_WINDOW_MS = 100
-# One label per click means a real window holds a handful of labels; a flood of thousands with
-# one timestamp (a recorder bug, a script) must not make matching quadratic.
-MAX_LABEL_CANDIDATES = 32
 
 _CLICK_LABEL = msgspec.json.Decoder(ClickLabelPayload)
 
@@ -36,7 +32,7 @@ def mouse_click(
     ts: int, node_id: int, x: int | float | None, y: int | float | None, out: Findings
 ) -> None:
     """Note a MouseInteraction Click for the batch-wide derivation."""
-    out.clicks.append(Click(ts, node_id, finite(x), finite(y)))
+    out.clicks.append(Click(ts, node_id, finite(x), finite(y), _next_order(out)))
 
 
 def click_label_event(
@@ -48,28 +44,34 @@ def click_label_event(
         return None
     original = {"label": label.label, "selector": label.selector, "tag": label.tag}
     clean = {key: None if v is None else scrub_text(v) for key, v in original.items()}
-    out.labels.append(ClickLabel(ts, clean["label"], clean["selector"], clean["tag"]))
+    label_order = _next_order(out)
+    out.labels.append(ClickLabel(ts, clean["label"], clean["selector"], clean["tag"], label_order))
     updates = {key: v for key, v in clean.items() if v != original[key]}
     return rewrite(raw, ("data", "payload"), updates) if updates else None
 
 
+def _next_order(out: Findings) -> int:
+    return len(out.clicks) + len(out.labels)
+
+
 def _match_labels(clicks: Sequence[Click], labels: Sequence[ClickLabel]) -> list[ClickLabel | None]:
-    """Pair each click with the nearest unused label within the window, both in time order."""
-    label_times = [label.ts for label in labels]
-    used = [False] * len(labels)
-    matched: list[ClickLabel | None] = []
-    for click in clicks:
-        best: int | None = None
-        index = bisect_left(label_times, click.ts - LABEL_WINDOW_MS)
-        stop = min(len(labels), index + MAX_LABEL_CANDIDATES)
-        while index < stop and label_times[index] <= click.ts + LABEL_WINDOW_MS:
-            distance = abs(label_times[index] - click.ts)
-            if not used[index] and (best is None or distance < abs(label_times[best] - click.ts)):
-                best = index
-            index += 1
-        if best is not None:
-            used[best] = True
-        matched.append(None if best is None else labels[best])
+    """Pair each label with the click it follows.
+
+    The recorder sends a label in the same task as its click, right after it: the label belongs
+    to the last click handled before it, when that click has no label yet and is within the
+    window of it. Times alone cannot tell clicks of one millisecond apart (a test script, a
+    double click), and the batch a label arrives in must not decide whose it is.
+    """
+    matched: list[ClickLabel | None] = [None] * len(clicks)
+    orders = [click.order for click in clicks]
+    for label in labels:
+        before = bisect_left(orders, label.order) - 1
+        if (
+            before >= 0
+            and matched[before] is None
+            and abs(clicks[before].ts - label.ts) <= LABEL_WINDOW_MS
+        ):
+            matched[before] = label
     return matched
 
 

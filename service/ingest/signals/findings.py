@@ -30,6 +30,8 @@ class Click(NamedTuple):
     node_id: int
     x: int | float | None
     y: int | float | None
+    order: int
+    """Its place among the batch's clicks and labels, in the order they were handled."""
 
 
 class ClickLabel(NamedTuple):
@@ -39,6 +41,8 @@ class ClickLabel(NamedTuple):
     label: str | None
     selector: str | None
     tag: str | None
+    order: int
+    """Its place among the batch's clicks and labels, in the order they were handled."""
 
 
 class Findings:

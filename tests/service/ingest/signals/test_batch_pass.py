@@ -429,6 +429,23 @@ def test_click_carries_position_and_the_recorder_label() -> None:
     ]
 
 
+def test_a_label_belongs_to_the_click_it_follows_even_within_one_millisecond() -> None:
+    # Three unlabelled clicks and a labelled one, all at one millisecond (a script, a test):
+    # the label is the last click's, not the first unlabelled one's.
+    batch = run(
+        page_load(),
+        click(T0 + 100),
+        click(T0 + 100),
+        click(T0 + 100, node_id=EMAIL_INPUT_ID),
+        click_label(T0 + 100, "", selector="input#email", tag="input"),
+    )
+    assert [signal_data(s).get("selector") for s in of_kind(batch, "click")] == [
+        None,
+        None,
+        "input#email",
+    ]
+
+
 def test_label_further_than_100_ms_away_is_not_attached() -> None:
     batch = run(page_load(), click(T0 + 100), click_label(T0 + 250, "Place order"))
     assert signal_data(of_kind(batch, "click")[0]) == {"node_id": BUTTON_ID, "x": 640, "y": 410}
