@@ -36,12 +36,15 @@ class ParsedAgent(msgspec.Struct, frozen=True):
     browser_version: str | None
     os: str | None
     os_version: str | None
-    device: DeviceClass
+    device: DeviceClass | None
 
 
-def _version(*parts: str | None) -> str | None:
+# What an event without a user agent says: nothing.
+_NO_AGENT = ParsedAgent(None, None, None, None, None)
+
+
+def _version(major: str | None, minor: str | None) -> str | None:
     """`131`, `17.5`: the major version and a minor one that says something."""
-    major, minor = parts[0], parts[1] if len(parts) > 1 else None
     if not major:
         return None
     return f"{major}.{minor}" if minor and minor != "0" else major
@@ -100,13 +103,13 @@ def page_event(ts: int, raw: msgspec.Raw, payload: msgspec.Raw, out: Findings) -
         return None
     url = scrub_url(page.url)
     agent = _clean(page.user_agent, _USER_AGENT_CHARS)
-    parsed = parse_user_agent(agent) if agent else None
+    parsed = parse_user_agent(agent) if agent else _NO_AGENT
     out.environment = SessionEnvironment(
-        browser=parsed.browser if parsed else None,
-        browser_version=parsed.browser_version if parsed else None,
-        os=parsed.os if parsed else None,
-        os_version=parsed.os_version if parsed else None,
-        device=parsed.device if parsed else None,
+        browser=parsed.browser,
+        browser_version=parsed.browser_version,
+        os=parsed.os,
+        os_version=parsed.os_version,
+        device=parsed.device,
         viewport=_size(page.viewport),
         screen=_size(page.screen),
         pixel_ratio=page.pixel_ratio,
