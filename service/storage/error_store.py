@@ -3,7 +3,8 @@ groups API and by every ticket ("14 other users hit this in the last 7 days").
 
 One row per (session, fingerprint) keeps the table a fraction of the signals' size; the
 indexes in `models.ErrorOccurrenceRow` serve every query here with a range scan of one
-fingerprint or of one time window.
+fingerprint or of one time window, except the counts of users, which read the rollups
+(`error_rollups`) so that they never count distinct users over a hot error's sessions.
 """
 
 from __future__ import annotations
@@ -221,7 +222,8 @@ class ErrorStore:
     ) -> dict[str, SeenElsewhere]:
         """For each fingerprint that has occurrences: users other than `user_id` (identified
         ones; every identified user when `user_id` is None) whose sessions had it at or after
-        `since`, the newest of their sessions, and its first sighting. One statement each."""
+        `since`, the newest of their sessions, and its first sighting. One statement each,
+        a few index probes: the count of users reads the rollups (exact at any `since`)."""
         if not fingerprints:
             return {}
         return await self._transactions.read(
@@ -259,12 +261,38 @@ def _others(fingerprint: Any, user_id: str | None, since: int) -> Any:
     return condition if user_id is None else and_(condition, c.user_id != user_id)
 
 
+def _users_since(fingerprint: Any, user_id: str | None, since: int) -> Any:
+    """Identified users other than `user_id` with an occurrence at or after `since`, from the
+    rollups: each user is counted on the day of their newest occurrence, so the whole days
+    after `since`'s own add up, and that day's users are an index range of error_group_users."""
+    d, u = rollups.group_days.c, rollups.group_users.c
+    since_day = rollups.day_of(since)
+    later_days = select(func.coalesce(func.sum(d.users), 0)).where(
+        d.fingerprint == fingerprint, d.release_key == ALL_RELEASES, d.day > since_day
+    )
+    same_day = select(func.count()).where(
+        u.fingerprint == fingerprint,
+        u.release_key == ALL_RELEASES,
+        u.last_ts >= since,
+        u.last_ts < (since_day + 1) * rollups.DAY_MS,
+    )
+    users = later_days.scalar_subquery() + same_day.scalar_subquery()
+    if user_id is None:
+        return users
+    themselves = select(func.count()).where(
+        u.fingerprint == fingerprint,
+        u.user_id == user_id,
+        u.release_key == ALL_RELEASES,
+        u.last_ts >= since,
+    )
+    return users - themselves.scalar_subquery()
+
+
 def _seen_elsewhere(
     conn: Connection, fingerprints: list[str], user_id: str | None, since: int
 ) -> dict[str, SeenElsewhere]:
     c = occurrences.c
     fingerprint: BindParameter[str] = bindparam("fingerprint")
-    others = _others(fingerprint, user_id, since)
     first = (
         select(c.first_ts, c.release)
         .where(c.fingerprint == fingerprint)
@@ -273,9 +301,9 @@ def _seen_elsewhere(
         .subquery()
     )
     query = select(
-        select(func.count(distinct(c.user_id))).where(others).scalar_subquery(),
+        _users_since(fingerprint, user_id, since),
         select(c.session_id)
-        .where(others)
+        .where(_others(fingerprint, user_id, since))
         .order_by(c.last_ts.desc(), c.session_id.desc())
         .limit(1)
         .scalar_subquery(),

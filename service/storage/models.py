@@ -248,6 +248,12 @@ class ErrorGroupUserRow(Base):
     release_key: Mapped[str] = mapped_column(String(128), primary_key=True)
     last_ts: Mapped[int] = mapped_column(BigInteger)
 
+    __table_args__ = (
+        # "Other users since T" (every ticket asks): whole days come from error_group_days,
+        # T's own day from this index range alone.
+        Index("ix_error_group_users_last", "fingerprint", "release_key", "last_ts", "user_id"),
+    )
+
 
 class ApiKeyRow(Base):
     """A secret API key created with `replaydesk keys`; only its SHA-256 is kept."""

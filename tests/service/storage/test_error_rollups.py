@@ -146,6 +146,32 @@ async def assert_list_equals_straight_aggregation(
         assert paged == expected
 
 
+async def assert_seen_elsewhere_equals_straight_count(
+    store: SessionStore, rng: random.Random, users: list[str | None]
+) -> None:
+    """Other users since any moment (not only a day's start) are exact, read from the
+    rollups; the newest other session is the newest by last occurrence."""
+    rows = await occurrence_rows(store)
+    for _ in range(6):
+        since = T0 + rng.randrange(-DAY_MS, 4 * DAY_MS)
+        user = rng.choice(users)
+        seen = await store.errors.seen_elsewhere(FINGERPRINTS, user, since)
+        for fingerprint in FINGERPRINTS:
+            mine = [row for row in rows if row.fingerprint == fingerprint]
+            if not mine:
+                assert fingerprint not in seen
+                continue
+            others = [
+                row
+                for row in mine
+                if row.last_ts >= since and row.user_id is not None and row.user_id != user
+            ]
+            newest = max(((r.last_ts, r.session_id) for r in others), default=(0, None))
+            assert seen[fingerprint].other_users == len({r.user_id for r in others}), since
+            assert seen[fingerprint].newest_other_session == newest[1]
+            assert seen[fingerprint].first_seen == min(r.first_ts for r in mine)
+
+
 async def test_rollups_equal_a_straight_aggregation_of_random_data(store: SessionStore) -> None:
     rng = random.Random(7)
     users = ["ann", "bob", "cy", "dee", None]
@@ -187,6 +213,7 @@ async def test_rollups_equal_a_straight_aggregation_of_random_data(store: Sessio
         await assert_rollups_equal_a_rebuild(store)
         if step % 5 == 4:
             await assert_list_equals_straight_aggregation(store, rng, releases)
+            await assert_seen_elsewhere_equals_straight_count(store, rng, users)
     assert (await rollup_tables(store))["error_groups"]
 
 
