@@ -44,6 +44,8 @@ fuzz: setup
 	REPLAYDESK_FUZZ_PROFILE=fuzz $(BIN)/pytest -p no:logging --hypothesis-show-statistics \
 		tests/service/ingest/test_ingest_fuzz.py
 
+# The ingest benchmark drives the servers with Debian's wrk, installed by it when missing
+# (apt-get, as root); without wrk it prints NOT RUN and no ingest figures.
 bench: setup
 	$(BIN)/python -m bench
 

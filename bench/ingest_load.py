@@ -1,4 +1,9 @@
-"""The ingest load generator: gzip batches POSTed with a fixed number in flight, bounded twice."""
+"""A Python load generator for the ingest diagnostics (`python -m bench profile`): gzip batches
+POSTed with a fixed number in flight, bounded twice, every latency kept.
+
+It measures ReplayDesk alone there. The ingest benchmark itself uses wrk: one Python thread is
+saturated before the bare baseline endpoint is, so a ratio to that baseline would measure it.
+"""
 
 from __future__ import annotations
 

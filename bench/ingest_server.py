@@ -1,4 +1,4 @@
-"""Startup script of one benchmarked server process: baseline, ReplayDesk, or ReplayDesk on json."""
+"""Startup script of one benchmarked server process: the bare baseline, or ReplayDesk."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BENCH_API_KEY", "BENCH_INGEST_KEY", "SERVER_KINDS", "bench_settings", "main"]
 
-SERVER_KINDS = ("baseline", "replaydesk", "stdlib-json")
+SERVER_KINDS = ("baseline", "replaydesk")
 BENCH_INGEST_KEY = "bench-ingest-key"
 BENCH_API_KEY = "bench-api-key-0123456789"
 
@@ -41,12 +41,6 @@ def bench_settings(
 def _replaydesk_app(args: argparse.Namespace) -> Litestar:
     from service.web.app import create_app
 
-    if args.kind == "stdlib-json":
-        import service.ingest.ingestor
-        from bench.stdlib_json_decoding import decode_batch_with_stdlib_json
-
-        # Ingestor.ingest looks decode_batch up in its module on every call.
-        service.ingest.ingestor.decode_batch = decode_batch_with_stdlib_json
     return create_app(bench_settings(args.data_dir, args.database_url, args.redis_url))
 
 

@@ -1,431 +1,275 @@
-"""Ingest throughput and ack latency of ReplayDesk against a bare Litestar baseline, same load."""
+"""Ingest throughput and ack latency of ReplayDesk against a bare Litestar endpoint, both driven
+by wrk with the same requests, in alternated rounds."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import math
-import statistics
+import shutil
 import tempfile
 import time
-from collections import Counter
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import msgspec
-from redis import Redis
-from sqlalchemy import func, select
 
-from bench.figures import format_table, percentile, ratio, verdict
-from bench.ingest_load import LoadResult, send_batches
-from bench.ingest_server import BENCH_INGEST_KEY
-from bench.rrweb_batches import BATCH_JSON_BYTES, BatchBody, batch_bodies
+from bench.ingest_report import RoundRun, ingest_report, not_run_report
+from bench.ingest_requests import (
+    INGEST_PATH,
+    RequestSet,
+    SessionTemplate,
+    session_templates,
+    write_requests,
+)
+from bench.ingest_servers import (
+    INGEST_HEADERS,
+    flush_bench_redis,
+    journal_drained,
+    replaydesk_arguments,
+    sqlite_database,
+)
+from bench.ingest_visibility import check_visibility, look_up
 from bench.server_process import ServerProcess
 from bench.temp_postgres import postgres_available, temporary_database
-from service.storage.database import create_engine, upgrade_database
-from service.storage.models import ChunkJournalRow, ChunkRow
+from bench.wrk_results import round_problems
+from bench.wrk_runner import WrkRun, WrkUnavailable, ensure_wrk, run_wrk
+from service.storage.database import upgrade_database
 
-__all__ = [
-    "FULL",
-    "INGEST_HEADERS",
-    "QUICK",
-    "IngestConfig",
-    "replaydesk_arguments",
-    "run_ingest_benchmark",
-    "sqlite_database",
-]
+__all__ = ["FULL", "QUICK", "IngestConfig", "run_ingest_benchmark"]
 
-BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
-TARGET_RATIO_TO_BASELINE = 0.8
-DRAIN_TIMEOUT_SECONDS = 60
-INGEST_HEADERS = {"X-ReplayDesk-Key": BENCH_INGEST_KEY}
+# What the recorder sends with every batch besides its key (recorder/src/outgoing.ts, post()).
+WRK_HEADERS = {"Content-Type": "application/json", "Content-Encoding": "gzip", **INGEST_HEADERS}
+# Requests are built for this many times the fastest ReplayDesk rate seen so far, plus the
+# in-flight ones: a ReplayDesk round that runs out anyway is invalid, and the estimate grows for
+# the next. The baseline, which stores nothing and reads no ID, goes through the same requests
+# again from the start when it reaches their end (building enough for its rate would take
+# longer than the rounds).
+REQUEST_MARGIN = 2.0
+# Before any rate is known (the warm-up), requests are built for this rate.
+FIRST_RATE_GUESS = 1500.0
+# Never fewer per wrk thread: what the baseline goes through again and again.
+MIN_REQUESTS_PER_THREAD = 1000
+# wrk sends on for up to 0.1 s after its clock stops, and its first thread starts a little early.
+STOP_SLACK_SECONDS = 0.5
+# Sessions open at once per wrk thread: at least twice the connections, so that no session has
+# two batches in flight.
+MIN_OPEN_SESSIONS = 64
 
 
 class IngestConfig(msgspec.Struct, frozen=True, kw_only=True):
-    """The size of one ingest run; every server gets exactly the same load."""
+    """How long an ingest run is: every server gets the same requests in every round."""
 
-    sessions: int
-    seqs: int
-    warmup_seqs: int
-    concurrency: int
-    max_seconds: float
-    warmup_max_seconds: float
-    # The load is sent in this many rounds; each round gives every server its next slice.
-    rounds: int
-
-
-FULL = IngestConfig(
-    sessions=64,
-    seqs=80,
-    warmup_seqs=2,
-    concurrency=16,
-    max_seconds=60,
-    warmup_max_seconds=20,
-    rounds=8,
-)
-QUICK = IngestConfig(
-    sessions=64,
-    seqs=3,
-    warmup_seqs=1,
-    concurrency=16,
-    max_seconds=8,
-    warmup_max_seconds=5,
-    rounds=1,
-)
+    rounds: int  # alternated rounds at `in_flight`
+    wide_rounds: int  # then at `wide_in_flight` (0: none)
+    round_seconds: int  # wrk takes whole seconds
+    warmup_seconds: int
+    threads: int = 2
+    in_flight: int = 16
+    wide_in_flight: int = 256
 
 
-class ServerFigures(msgspec.Struct, kw_only=True):
-    """One server's measured load and how many chunks it really stored."""
-
-    name: str
-    result: LoadResult
-    round_rates: list[float]  # batches/s in each round, in order
-    stored: int | None
-    server_cpu_seconds: float | None
-    server_loop_cpu_seconds: float | None  # the event-loop (main) thread alone
-    # Spent after the last acknowledgement of each slice, moving journaled chunks.
-    deferred_cpu_seconds: float | None
-    client_cpu_seconds: float
-
-
-async def _journal_drained(database_url: str) -> None:
-    """Wait until the server has moved every acknowledged chunk from its chunk journal into
-    its blob store (ReplayDesk does that a moment after acknowledging)."""
-    engine = create_engine(database_url)
-    deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
-    count = select(func.count()).select_from(ChunkJournalRow)
-    try:
-        while True:
-            async with engine.connect() as conn:
-                if not (await conn.execute(count)).scalar_one():
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"chunks still journaled after {DRAIN_TIMEOUT_SECONDS}s")
-            await asyncio.sleep(0.02)
-    finally:
-        await engine.dispose()
-
-
-async def _stored_chunks(database_url: str) -> int:
-    engine = create_engine(database_url)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(select(func.count()).select_from(ChunkRow))).scalar_one()
-    finally:
-        await engine.dispose()
+FULL = IngestConfig(rounds=6, wide_rounds=2, round_seconds=5, warmup_seconds=2)
+QUICK = IngestConfig(rounds=2, wide_rounds=1, round_seconds=3, warmup_seconds=1)
 
 
 class _Server(msgspec.Struct, kw_only=True):
-    """A running server and what its slices of the load measured so far."""
-
     name: str
     process: ServerProcess
-    database_url: str | None
-    warmed: int = 0
-    slices: list[LoadResult] = msgspec.field(default_factory=list)
-    cpu_seconds: float | None = 0.0
-    loop_cpu_seconds: float | None = 0.0
-    deferred_cpu_seconds: float | None = 0.0
-    client_cpu_seconds: float = 0.0
+    database_url: str | None  # None: the baseline, which stores nothing to check
 
 
-async def _start(
-    stack: contextlib.AsyncExitStack,
-    name: str,
-    arguments: list[str],
-    workdir: Path,
-    warmup: Sequence[BatchBody],
-    config: IngestConfig,
-    database_url: str | None,
-) -> _Server:
-    print(f"  {name}: starting", flush=True)
-    process = await stack.enter_async_context(ServerProcess(arguments, workdir / f"{name}.log"))
-    warm = await send_batches(
-        process.base_url, warmup, INGEST_HEADERS, config.concurrency, config.warmup_max_seconds
-    )
-    if database_url is not None:
-        await _journal_drained(database_url)
-    return _Server(name=name, process=process, database_url=database_url, warmed=warm.accepted)
+class _Rig(msgspec.Struct, kw_only=True):
+    """What every round needs: wrk, the servers, the templates, a scratch folder."""
+
+    wrk: str
+    servers: list[_Server]
+    templates: list[SessionTemplate]
+    workdir: Path
+    config: IngestConfig
+    fastest_rate: float = FIRST_RATE_GUESS  # of the ReplayDesk servers
+    build_seconds: float = 0.0
 
 
-async def _send_slice(server: _Server, bodies: Sequence[BatchBody], config: IngestConfig) -> None:
-    """Send one slice of the load to one server and add up what it measured.
-
-    ReplayDesk moves acknowledged chunks into its blob store a moment later. Before the next
-    slice starts, that is waited for, and the CPU time the server spends on it after the
-    slice's last acknowledgement is added to the slice's time, as if it had been done in line
-    (it would overlap with ingest under steady load, so this errs on the slow side).
-    """
-    process = server.process
-    cpu_before, client_before = process.cpu_seconds(), time.process_time()
-    loop_before = process.main_thread_cpu_seconds()
-    result = await send_batches(
-        process.base_url,
-        bodies,
-        INGEST_HEADERS,
-        config.concurrency,
-        config.max_seconds / config.rounds,
-    )
-    server.client_cpu_seconds += time.process_time() - client_before
-    if server.database_url is not None:
-        acked_cpu = process.cpu_seconds()
-        await _journal_drained(server.database_url)
-        drained_cpu = process.cpu_seconds()
-        server.deferred_cpu_seconds = _sum(server.deferred_cpu_seconds, acked_cpu, drained_cpu)
-        if acked_cpu is not None and drained_cpu is not None:
-            elapsed = result.elapsed_seconds + drained_cpu - acked_cpu
-            result = msgspec.structs.replace(result, elapsed_seconds=elapsed)
-    server.cpu_seconds = _sum(server.cpu_seconds, cpu_before, process.cpu_seconds())
-    server.loop_cpu_seconds = _sum(
-        server.loop_cpu_seconds, loop_before, process.main_thread_cpu_seconds()
-    )
-    server.slices.append(result)
-
-
-def _sum(total: float | None, before: float | None, after: float | None) -> float | None:
-    if total is None or before is None or after is None:
-        return None
-    return total + after - before
-
-
-def _merged(slices: Sequence[LoadResult]) -> LoadResult:
-    statuses: Counter[str] = Counter()
-    for result in slices:
-        statuses.update(result.statuses)
-    return LoadResult(
-        sent=sum(result.sent for result in slices),
-        accepted=sum(result.accepted for result in slices),
-        elapsed_seconds=sum(result.elapsed_seconds for result in slices),
-        latencies_ms=[ms for result in slices for ms in result.latencies_ms],
-        json_bytes=sum(result.json_bytes for result in slices),
-        wire_bytes=sum(result.wire_bytes for result in slices),
-        statuses=dict(statuses),
-        stopped_by_time=any(result.stopped_by_time for result in slices),
-    )
-
-
-async def _figures(server: _Server) -> ServerFigures:
-    result = _merged(server.slices)
-    stored = None
-    if server.database_url is not None:
-        # Chunk rows written by the measured batches: proof that each one was a real write.
-        stored = await _stored_chunks(server.database_url) - server.warmed
-    return ServerFigures(
-        name=server.name,
-        result=result,
-        round_rates=[s.accepted / s.elapsed_seconds for s in server.slices if s.elapsed_seconds],
-        stored=stored,
-        server_cpu_seconds=server.cpu_seconds,
-        server_loop_cpu_seconds=server.loop_cpu_seconds,
-        deferred_cpu_seconds=server.deferred_cpu_seconds if server.database_url else None,
-        client_cpu_seconds=server.client_cpu_seconds,
-    )
-
-
-@contextlib.asynccontextmanager
-async def sqlite_database(directory: Path) -> AsyncIterator[str]:
-    """The URL of a migrated SQLite file in `directory` (removed with the directory)."""
-    url = f"sqlite+aiosqlite:///{directory / 'replaydesk.db'}"
-    await asyncio.to_thread(upgrade_database, url)
-    yield url
-
-
-def replaydesk_arguments(kind: str, data_dir: Path, database_url: str) -> list[str]:
-    """Command-line arguments of `bench.ingest_server` for a ReplayDesk server of this kind."""
-    return [
-        kind,
-        "--data-dir",
-        str(data_dir),
-        "--database-url",
-        database_url,
-        "--redis-url",
-        BENCH_REDIS_URL,
-    ]
-
-
-def _flush_bench_redis() -> None:
-    """The servers enqueue their hourly retention job in the bench's Redis database."""
-    client = Redis.from_url(BENCH_REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
-
-
-def _row(figures: ServerFigures) -> list[str]:
-    result = figures.result
-    seconds = result.elapsed_seconds
-    refused = result.sent - result.accepted
-    return [
-        figures.name,
-        str(result.accepted),
-        "-" if figures.stored is None else str(figures.stored),
-        f"{result.accepted / seconds:.1f}",
-        f"{result.json_bytes / seconds / 1e6:.2f}",
-        f"{result.wire_bytes / seconds / 1e6:.2f}",
-        f"{percentile(result.latencies_ms, 0.50):.1f}",
-        f"{percentile(result.latencies_ms, 0.99):.1f}",
-        f"{max(result.latencies_ms, default=math.nan):.1f}",
-        _per_batch_ms(figures.server_cpu_seconds, result.accepted),
-        _per_batch_ms(figures.server_loop_cpu_seconds, result.accepted),
-        _per_batch_ms(figures.deferred_cpu_seconds, result.accepted),
-        _per_batch_ms(figures.client_cpu_seconds, result.accepted),
-        str(refused),
-        "time" if result.stopped_by_time else "count",
-    ]
-
-
-def _per_batch_ms(seconds: float | None, batches: int) -> str:
-    if seconds is None or not batches:
-        return "-"
-    return f"{seconds / batches * 1000:.2f}"
-
-
-def _throughput(figures: ServerFigures) -> float:
-    return figures.result.accepted / figures.result.elapsed_seconds
-
-
-def _report(config: IngestConfig, bodies: Sequence[BatchBody], runs: list[ServerFigures]) -> str:
-    json_kb = sum(body.json_bytes for body in bodies) / len(bodies) / 1024
-    wire_kb = sum(len(body.wire) for body in bodies) / len(bodies) / 1024
-    lines = [
-        "Ingest throughput: POST /api/v1/ingest, gzip rrweb batches",
-        f"  load: {len(bodies)} batches ({config.sessions} sessions x {config.seqs} seqs), "
-        f"{json_kb:.1f} KB JSON / {wire_kb:.1f} KB gzip each, {config.concurrency} in flight, "
-        f"capped at {config.max_seconds:g}s per server, after "
-        f"{config.sessions * config.warmup_seqs} warm-up batches",
-        f"  sent in {config.rounds} round(s): all servers run at once, and each round gives every"
-        " server its next slice, in alternating order",
-        "  servers: baseline = bare Litestar app appending each body to a file;",
-        "    replaydesk = create_app on SQLite + local blob folder (embedded defaults);",
-        "    stdlib-json = the same, decode_batch done with the stdlib json module;",
-        "    replaydesk-postgresql = create_app on PostgreSQL + local blob folder",
-        "  stored = chunk rows written by the measured batches; CPU ms/b = CPU time per acked",
-        "    batch of the server process (all threads; loop: its event-loop thread alone)",
-        "    and of this load generator; deferred = the server's CPU time after each slice's",
-        "    last ack, moving journaled chunks into the blob store, which is waited for and",
-        "    added to the slice's time (so batches/s include it; latencies do not)",
-        "",
-        format_table(
-            [
-                "server",
-                "acked",
-                "stored",
-                "batches/s",
-                "JSON MB/s",
-                "wire MB/s",
-                "p50 ms",
-                "p99 ms",
-                "max ms",
-                "server CPU ms/b",
-                "loop CPU ms/b",
-                "deferred CPU ms/b",
-                "client CPU ms/b",
-                "not 202",
-                "ended by",
-            ],
-            [_row(figures) for figures in runs],
-        ),
-        "",
-    ]
-    lines += [_load_generator_line(runs), ""]
-    by_name = {figures.name: _throughput(figures) for figures in runs}
-    rounds = {figures.name: figures.round_rates for figures in runs}
-    baseline = by_name.get("baseline", 0.0)
-    ratios: list[list[str]] = []
-    for name, value in by_name.items():
-        if name == "baseline":
-            continue
-        share = ratio(value, baseline)
-        target = ""
-        if name == "replaydesk":
-            met = share >= TARGET_RATIO_TO_BASELINE
-            target = f">= {TARGET_RATIO_TO_BASELINE:.2f}  {verdict(met)}"
-        spread = _round_spread(rounds[name], rounds.get("baseline", []))
-        ratios.append([f"{name} / baseline", f"{share:.2f}", spread, target])
-    if "replaydesk" in by_name and "stdlib-json" in by_name:
-        speedup = ratio(by_name["replaydesk"], by_name["stdlib-json"])
-        spread = _round_spread(rounds["replaydesk"], rounds["stdlib-json"])
-        ratios.append(["replaydesk / stdlib-json", f"{speedup:.2f}", spread, ""])
-    header = ["ratio of batches/s", "value", "per round: median (min-max)", "target"]
-    lines.append(format_table(header, ratios))
-    return "\n".join(lines)
-
-
-def _load_generator_line(runs: Sequence[ServerFigures]) -> str:
-    """How busy the load generator's one thread was while it sent to each server: near 100%,
-    it, not the server, set that server's rate."""
-    busy = ", ".join(
-        f"{figures.name} {figures.client_cpu_seconds / figures.result.elapsed_seconds:.0%}"
-        for figures in runs
-        if figures.result.elapsed_seconds
-    )
-    return (
-        f"load generator busy (CPU time / wall time of its one thread, per server): {busy}; "
-        "near 100%, the generator sets the rate"
-    )
-
-
-def _round_spread(rates: Sequence[float], baseline_rates: Sequence[float]) -> str:
-    """The ratio round by round: how far one run's figure can be from the next run's."""
-    shares = [ratio(value, base) for value, base in zip(rates, baseline_rates, strict=False)]
-    if len(shares) < 2:
-        return "-"
-    return f"{statistics.median(shares):.2f} ({min(shares):.2f}-{max(shares):.2f})"
-
-
-async def _start_servers(
-    stack: contextlib.AsyncExitStack,
-    workdir: Path,
-    warmup: Sequence[BatchBody],
-    config: IngestConfig,
-) -> list[_Server]:
+async def _start_servers(stack: contextlib.AsyncExitStack, workdir: Path) -> list[_Server]:
     baseline_dir = workdir / "baseline"
     baseline_dir.mkdir()
-    baseline_arguments = ["baseline", "--data-dir", str(baseline_dir)]
-    servers = [await _start(stack, "baseline", baseline_arguments, workdir, warmup, config, None)]
-    databases: list[tuple[str, str, contextlib.AbstractAsyncContextManager[str]]] = [
-        (name, name, sqlite_database(workdir / f"{name}-db"))
-        for name in ("replaydesk", "stdlib-json")
+    arguments = ["baseline", "--data-dir", str(baseline_dir)]
+    print("  baseline: starting", flush=True)
+    process = await stack.enter_async_context(ServerProcess(arguments, workdir / "baseline.log"))
+    servers = [_Server(name="baseline", process=process, database_url=None)]
+    databases: list[tuple[str, contextlib.AbstractAsyncContextManager[str]]] = [
+        ("replaydesk", sqlite_database(workdir / "replaydesk-db"))
     ]
     if await postgres_available():
-        databases.append(("replaydesk-postgresql", "replaydesk", temporary_database("ingest")))
+        databases.append(("replaydesk-postgresql", temporary_database("ingest")))
     else:
-        print("  PostgreSQL on 127.0.0.1:5432 does not answer: skipped", flush=True)
-    for name, kind, database in databases:
+        print("  PostgreSQL on 127.0.0.1:5432 does not answer: its rows are skipped", flush=True)
+    for name, database in databases:
         database_url = await stack.enter_async_context(database)
         if not database_url.startswith("sqlite"):
             await asyncio.to_thread(upgrade_database, database_url)
         data_dir = workdir / name
         data_dir.mkdir()
-        arguments = replaydesk_arguments(kind, data_dir, database_url)
-        servers.append(await _start(stack, name, arguments, workdir, warmup, config, database_url))
+        print(f"  {name}: starting", flush=True)
+        arguments = replaydesk_arguments("replaydesk", data_dir, database_url)
+        process = await stack.enter_async_context(ServerProcess(arguments, workdir / f"{name}.log"))
+        servers.append(_Server(name=name, process=process, database_url=database_url))
     return servers
 
 
-async def run_ingest_benchmark(config: IngestConfig) -> str:
-    """Run the same load against every server and return the printed report.
+async def _build(rig: _Rig, tag: str, in_flight: int, seconds: int) -> RequestSet:
+    threads = rig.config.threads
+    expected = rig.fastest_rate * (seconds + STOP_SLACK_SECONDS) * REQUEST_MARGIN
+    per_thread = max(MIN_REQUESTS_PER_THREAD, math.ceil(expected / threads) + in_flight)
+    pool = max(MIN_OPEN_SESSIONS, 2 * math.ceil(in_flight / threads))
+    started = time.perf_counter()
+    requests = await asyncio.to_thread(
+        write_requests,
+        rig.workdir / tag,
+        tag,
+        rig.templates,
+        threads=threads,
+        per_thread=per_thread,
+        pool=pool,
+    )
+    rig.build_seconds += time.perf_counter() - started
+    return requests
 
-    All servers run at once, idle but for their turn: the load goes out in rounds, and each
-    round sends every server its next slice, in alternating order. A machine whose speed drifts
-    during the run (a shared host's does) then slows every server alike, which running them
-    one after the other did not.
-    """
-    print(f"ingest: building {config.sessions * config.seqs} batches", flush=True)
-    bodies = batch_bodies("bench", config.sessions, config.seqs, BATCH_JSON_BYTES)
-    warmup = batch_bodies("warmup", config.sessions, config.warmup_seqs, BATCH_JSON_BYTES)
-    per_round = math.ceil(len(bodies) / config.rounds)
+
+async def _send(
+    rig: _Rig, server: _Server, requests: RequestSet, in_flight: int, seconds: int
+) -> WrkRun:
+    return await asyncio.to_thread(
+        run_wrk,
+        rig.wrk,
+        server.process.base_url + INGEST_PATH,
+        requests_dir=requests.directory,
+        threads=rig.config.threads,
+        connections=in_flight,
+        seconds=seconds,
+        headers=WRK_HEADERS,
+        server_pid=server.process.pid,
+        workdir=rig.workdir,
+        wrap=server.database_url is None,
+    )
+
+
+async def _round(
+    rig: _Rig, server: _Server, requests: RequestSet, number: int, in_flight: int
+) -> RoundRun:
+    run = await _send(rig, server, requests, in_flight, rig.config.round_seconds)
+    ended = time.monotonic()
+    visibility = deferred = None
+    if server.database_url is not None:
+        rig.fastest_rate = max(rig.fastest_rate, run.result.requests / run.result.seconds)
+        process = server.process
+        after_round = process.cpu_seconds()
+        visibility = await check_visibility(
+            database_url=server.database_url,
+            acked=run.result.acked,
+            requests=requests,
+            round_ended=ended,
+        )
+        # The next round must not share the machine with this one's chunk moves.
+        await journal_drained(server.database_url)
+        drained = process.cpu_seconds()
+        if after_round is not None and drained is not None:
+            deferred = drained - after_round
+        await look_up(
+            visibility,
+            base_url=process.base_url,
+            acked=run.result.acked,
+            requests=requests,
+            templates=rig.templates,
+        )
+    problems = round_problems(run.result, run.cpu)
+    if visibility is not None and visibility.missing:
+        problems.append(f"{visibility.missing} acked batches not stored after 2 s")
+    verdict = "ok" if not problems else "INVALID: " + "; ".join(problems)
+    print(
+        f"  {in_flight} in flight, round {number}, {server.name}: "
+        f"{run.result.batches_per_second:.0f} batches/s, {verdict}",
+        flush=True,
+    )
+    return RoundRun(
+        number=number,
+        in_flight=in_flight,
+        server=server.name,
+        result=run.result,
+        cpu=run.cpu,
+        problems=problems,
+        deferred_cpu_seconds=deferred,
+        visibility=visibility,
+    )
+
+
+async def _warm_up(rig: _Rig) -> dict[str, float]:
+    """Each server's first requests, not measured; the fastest ReplayDesk rate sizes the rounds'
+    requests."""
+    seconds = rig.config.warmup_seconds
+    requests = await _build(rig, "warm", rig.config.in_flight, seconds)
+    rates = {}
+    for server in rig.servers:
+        run = await _send(rig, server, requests, rig.config.in_flight, seconds)
+        rates[server.name] = run.result.batches_per_second
+        if server.database_url is not None:
+            await journal_drained(server.database_url)
+    shutil.rmtree(requests.directory)
+    replaydesk = [rates[server.name] for server in rig.servers if server.database_url]
+    rig.fastest_rate = max(replaydesk, default=FIRST_RATE_GUESS)
+    return rates
+
+
+async def _rounds(rig: _Rig) -> tuple[list[RoundRun], list[RequestSet]]:
+    config = rig.config
+    runs: list[RoundRun] = []
+    sets: list[RequestSet] = []
+    number = 0
+    for in_flight, count in (
+        (config.in_flight, config.rounds),
+        (config.wide_in_flight, config.wide_rounds),
+    ):
+        for index in range(count):
+            number += 1
+            requests = await _build(rig, f"r{number:02d}", in_flight, config.round_seconds)
+            # Alternated: the baseline goes first, then last, then first again.
+            order = rig.servers if index % 2 == 0 else rig.servers[::-1]
+            for server in order:
+                runs.append(await _round(rig, server, requests, number, in_flight))
+            shutil.rmtree(requests.directory)
+            sets.append(requests)
+    return runs, sets
+
+
+async def run_ingest_benchmark(config: IngestConfig) -> str:
+    """Drive the bare endpoint and ReplayDesk with wrk; return the printed report."""
+    started = time.perf_counter()
+    try:
+        wrk = await asyncio.to_thread(ensure_wrk)
+    except WrkUnavailable as exc:
+        return not_run_report(str(exc))
+    templates = session_templates()
     with tempfile.TemporaryDirectory(prefix="replaydesk-bench-ingest-") as tmp:
+        workdir = Path(tmp)
         try:
             async with contextlib.AsyncExitStack() as stack:
-                servers = await _start_servers(stack, Path(tmp), warmup, config)
-                for index in range(config.rounds):
-                    load = bodies[index * per_round : (index + 1) * per_round]
-                    for server in servers if index % 2 == 0 else servers[::-1]:
-                        await _send_slice(server, load, config)
-                    print(f"  round {index + 1} of {config.rounds} done", flush=True)
-                # Counted while the databases still exist (the stack drops them).
-                runs = [await _figures(server) for server in servers]
+                servers = await _start_servers(stack, workdir)
+                rig = _Rig(
+                    wrk=wrk, servers=servers, templates=templates, workdir=workdir, config=config
+                )
+                warmup = await _warm_up(rig)
+                runs, sets = await _rounds(rig)
         finally:
-            await asyncio.to_thread(_flush_bench_redis)
-    return _report(config, bodies, runs)
+            await asyncio.to_thread(flush_bench_redis)
+    return ingest_report(
+        wrk=wrk,
+        threads=config.threads,
+        round_seconds=config.round_seconds,
+        warmup_seconds=config.warmup_seconds,
+        templates=templates,
+        request_sets=sets,
+        warmup=warmup,
+        runs=runs,
+        build_seconds=rig.build_seconds,
+        total_seconds=time.perf_counter() - started,
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.figures import format_table
 from bench.ingest_load import send_batches
-from bench.ingest_throughput import INGEST_HEADERS, replaydesk_arguments, sqlite_database
+from bench.ingest_servers import INGEST_HEADERS, replaydesk_arguments, sqlite_database
 from bench.rrweb_batches import batch_bodies
 from bench.server_process import ServerProcess
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.proc_cpu import stat_cpu_seconds
 from tests.processes import free_port
 
 __all__ = ["ServerProcess", "free_port"]
@@ -60,18 +60,23 @@ class ServerProcess:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"server not ready in {READY_TIMEOUT_SECONDS:g}s:\n{self.log_tail()}")
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return None if self._process is None else self._process.pid
+
     def cpu_seconds(self) -> float | None:
         """User + system CPU time the child has used so far, all threads (Linux /proc only)."""
         if self._process is None:
             return None
-        return _stat_cpu_seconds(Path(f"/proc/{self._process.pid}/stat"))
+        return stat_cpu_seconds(Path(f"/proc/{self._process.pid}/stat"))
 
     def main_thread_cpu_seconds(self) -> float | None:
         """The same for the child's main thread alone: the thread running the event loop."""
         if self._process is None:
             return None
         pid = self._process.pid
-        return _stat_cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
+        return stat_cpu_seconds(Path(f"/proc/{pid}/task/{pid}/stat"))
 
     async def stop(self) -> None:
         """SIGINT (a graceful uvicorn shutdown), then SIGKILL if it does not exit in time."""
@@ -99,13 +104,3 @@ class ServerProcess:
 
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
-
-
-def _stat_cpu_seconds(stat_path: Path) -> float | None:
-    try:
-        stat = stat_path.read_text()
-    except OSError:
-        return None
-    # utime and stime are fields 14 and 15 of proc(5); [0] after the ")" is field 3.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -12,7 +12,7 @@ from playwright.async_api import Page, async_playwright
 
 from bench.figures import format_table, ratio, verdict
 from bench.ingest_server import BENCH_API_KEY, BENCH_INGEST_KEY
-from bench.ingest_throughput import replaydesk_arguments, sqlite_database
+from bench.ingest_servers import replaydesk_arguments, sqlite_database
 from bench.rrweb_batches import batch_bodies
 from bench.server_process import ServerProcess
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS

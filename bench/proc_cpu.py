@@ -1,0 +1,53 @@
+"""CPU time read from /proc (Linux): a process, each of its threads, and the whole machine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = ["MachineTimes", "machine_times", "stat_cpu_seconds", "thread_cpu_seconds"]
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class MachineTimes(NamedTuple):
+    """CPU seconds summed over every CPU since boot: doing something, and idle."""
+
+    busy: float
+    idle: float
+
+
+def stat_cpu_seconds(stat_path: Path) -> float | None:
+    """User + system CPU seconds of the process or thread whose `stat` file this is; None once
+    it is gone."""
+    try:
+        stat = stat_path.read_text()
+    except OSError:
+        return None
+    # utime and stime are fields 14 and 15 of proc(5); [0] after the ")" is field 3.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of process `pid`, by thread id; empty once it is gone."""
+    found = {}
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return {}
+    for task in tasks:
+        seconds = stat_cpu_seconds(task / "stat")
+        if seconds is not None:
+            found[int(task.name)] = seconds
+    return found
+
+
+def machine_times() -> MachineTimes:
+    """The first line of /proc/stat: all CPUs together. Waiting for I/O counts as idle (the
+    CPU was free for anyone), guest time is already inside user time."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, idle, iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    busy = user + nice + system + irq + softirq + steal
+    return MachineTimes(busy / _CLOCK_TICKS, (idle + iowait) / _CLOCK_TICKS)
