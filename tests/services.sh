@@ -41,3 +41,8 @@ fi
 if [ -d tests/browser ] && [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
 fi
+
+# The ingest benchmark's load generator, whose Lua script the suite checks against a stub server.
+if [ -d tests/bench ] && ! command -v wrk >/dev/null; then
+    apt_install wrk
+fi
