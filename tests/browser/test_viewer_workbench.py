@@ -428,6 +428,12 @@ def test_keyboard_shortcuts_and_their_overlay(service_url: str, page: Page) -> N
     wait_for_offset(page, lambda offset: offset > 3700)
     page.keyboard.press(" ")
     assert page.get_by_test_id("play").inner_text() == "Play"
+    # After a click on Play, Space pauses (once: the button does not take it too).
+    page.get_by_test_id("play").click()
+    assert page.get_by_test_id("play").inner_text() == "Pause"
+    page.keyboard.press(" ")
+    page.wait_for_timeout(100)
+    assert page.get_by_test_id("play").inner_text() == "Play"
 
     # The header's signals go from one occurrence to the next.
     dead = page.get_by_test_id("signal-dead")
