@@ -33,6 +33,8 @@ export interface NetworkPayload {
   /** Only for allow-listed URLs, cut and scrubbed. */
   requestBody?: string | undefined;
   responseBody?: string | undefined;
+  /** Where the page's code made the call: its first stack frame outside the recorder, `function (file:line:column)`, scrubbed like console traces; absent when the browser gives no stack. */
+  initiator?: string | undefined;
 }
 
 /** An in-page route change (history API, back/forward, hash); page loads are Meta events. */

@@ -10,6 +10,7 @@ import { clickLabel } from './clicks';
 import { stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
+import { isOwnFrame, OWN_SCRIPT } from './own_script';
 import { pagePayload } from './page';
 import { navigationPlugin } from './plugins/navigation';
 import { startedEarly } from './plugins/early';
@@ -121,11 +122,6 @@ function scrub(event: eventWithTime): void {
 const STACK_LEVELS: ReadonlySet<string> = new Set(consoleStackLevels);
 // rrweb's console plugin ends a logged Error's JSON-encoded stack with this line of its own.
 const ERROR_ARTIFACT = '\\nEnd of stack for Error object"';
-// This script, read while it runs: its own frames (the wrapped fetch and console) are not
-// where the page's code failed.
-const OWN_SCRIPT = ((document.currentScript as HTMLScriptElement | null)?.src ?? '').split(/[?#]/)[0] ?? '';
-
-const isOwnFrame = (frame: string): boolean => OWN_SCRIPT !== '' && frame.includes(OWN_SCRIPT);
 
 function withoutErrorArtifact(arg: string): string {
   return arg.endsWith(ERROR_ARTIFACT) ? `${arg.slice(0, -ERROR_ARTIFACT.length)}"` : arg;

@@ -179,6 +179,10 @@ def test_a_visit_on_another_origin_is_one_session_without_anything_typed(
     network = plugin_payloads(events, "replaydesk/network@1")
     pay = next(n for n in network if "/api/pay" in n["url"])
     assert pay["kind"] == "fetch" and pay["duration"] >= 0 and pay["requestSize"] == 13
+    # The initiator is the page's own call, never the recorder's wrapper.
+    assert re.search(r"/shop\.html:\d+:\d+\)?$", pay["initiator"]), pay["initiator"]
+    stock = next(n for n in network if n["url"].endswith("/stock"))
+    assert re.search(r"/shop\.html:\d+:\d+\)?$", stock["initiator"]), stock["initiator"]
     assert "session_token=[secret]" in pay["url"]
     # Off by default: bodies and headers.
     assert not {"requestBody", "responseBody", "requestHeaders", "responseHeaders"} & set(pay)

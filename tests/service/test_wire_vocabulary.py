@@ -154,6 +154,7 @@ def test_the_test_recordings_send_what_the_recorder_sends() -> None:
                 "responseHeaders": {"content-type": "application/json"},
                 "requestBody": '{"amount":89}',
                 "responseBody": '{"error":"card_declined"}',
+                "initiator": "pay (https://shop.test/app.js:10:5)",
             },
         ),
         (

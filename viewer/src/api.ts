@@ -33,9 +33,10 @@ export type Environment = {
   user_agent?: string;
 };
 
-export type ConsoleError = { at: string; level: string; message: string; stack: string[] };
+export type ConsoleError = { at: string; offset_ms?: number; level: string; message: string; stack: string[] };
 export type FailedRequest = {
   at: string;
+  offset_ms?: number;
   method: string;
   url: string;
   status: number;

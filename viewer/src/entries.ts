@@ -15,6 +15,7 @@ export type ConsoleEntry = {
 };
 
 export type NetworkEntry = {
+  /** When the request settled (the recorder sends it then); it started `duration` earlier. */
   ts: number;
   kind: string;
   method: string;
@@ -23,6 +24,14 @@ export type NetworkEntry = {
   duration: number | null;
   error: string | null;
   failed: boolean;
+  requestSize: number | null;
+  responseSize: number | null;
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string>;
+  requestBody: string | null;
+  responseBody: string | null;
+  /** The page's code that made the call, `function (file:line:column)`; older recordings lack it. */
+  initiator: string | null;
 };
 
 // Rage, dead and error clicks come from the report (the server's one definition), never from
@@ -68,6 +77,16 @@ function consoleArg(arg: unknown): string {
   }
 }
 
+function size(value: unknown): number | null {
+  return typeof value === "number" && Number.isFinite(value) && value >= 0 ? value : null;
+}
+
+function headers(value: unknown): Record<string, string> {
+  return Object.fromEntries(Object.entries(obj(value)).map(([name, text]) => [name, str(text)]));
+}
+
+const text = (value: unknown): string | null => (typeof value === "string" ? value : null);
+
 function pathOf(url: string): string {
   try {
     const parsed = new URL(url);
@@ -81,11 +100,18 @@ export class SessionEntries {
   readonly console: ConsoleEntry[] = [];
   readonly network: NetworkEntry[] = [];
   readonly markers: Marker[] = [];
+  /** How many events arrived, and the timestamp of the latest. */
+  count = 0;
+  loadedUntil = 0;
   private lastClick: { node: number; ts: number; text: string; count: number; marker: Marker } | null = null;
   private pendingClick: { node: number; ts: number } | null = null;
 
   add(events: RawEvent[]): void {
-    for (const event of events) this.addOne(event);
+    for (const event of events) {
+      this.count += 1;
+      if (event.timestamp > this.loadedUntil) this.loadedUntil = event.timestamp;
+      this.addOne(event);
+    }
   }
 
   private addOne(event: RawEvent): void {
@@ -137,6 +163,13 @@ export class SessionEntries {
       duration: typeof payload.duration === "number" ? payload.duration : null,
       error,
       failed: status >= 400 || (status === 0 && kind !== "beacon") || error !== null,
+      requestSize: size(payload.requestSize),
+      responseSize: size(payload.responseSize),
+      requestHeaders: headers(payload.requestHeaders),
+      responseHeaders: headers(payload.responseHeaders),
+      requestBody: text(payload.requestBody),
+      responseBody: text(payload.responseBody),
+      initiator: text(payload.initiator),
     };
     this.network.push(entry);
     if (entry.failed) {

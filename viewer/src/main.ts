@@ -2,74 +2,25 @@
 
 import "@rrweb/replay/dist/style.css";
 import "./viewer.css";
-import { LinkRefused, ReplayApi, takeToken, type Environment, type Report, type Struggle } from "./api";
+import { LinkRefused, ReplayApi, takeToken, type Report, type Struggle } from "./api";
+import { announce, copyText } from "./clipboard";
 import { append, formatOffset, h } from "./dom";
 import { SessionEntries, type Marker } from "./entries";
 import { readEventStream } from "./event_stream";
+import { header, type Signal } from "./header";
+import { momentLink, readOpenAt } from "./moment_link";
 import { Panels } from "./panels";
-import { ReplayPlayer } from "./player";
+import { ReplayPlayer, SPEEDS } from "./player";
+import { bindShortcuts, ShortcutsOverlay } from "./shortcuts";
 
 // Panels are rebuilt from the entries at most this often while events stream in.
 const REFRESH_MS = 400;
 const REFUSED = "This replay link is invalid or has expired. Ask for a new link.";
+const EMPTY = "Nothing was recorded in this session: it has no events.";
 
 function showMessage(text: string): void {
   document.body.replaceChildren(
     h("main", { class: "message-page", "data-testid": "link-refused" }, h("h1", {}, "ReplayDesk"), h("p", {}, text)),
-  );
-}
-
-function plural(count: number, noun: string): string {
-  return `${count} ${noun}${count === 1 ? "" : "s"}`;
-}
-
-const named = (name?: string, version?: string): string => (name ? (version ? `${name} ${version}` : name) : "");
-
-/** `Chrome 131 · Windows 10 · desktop · 1280×720 · release 4.2.0`; the rest on hover. */
-function environmentText(environment: Environment): [string, string] {
-  const e = environment;
-  const shown = [
-    named(e.browser, e.browser_version),
-    named(e.os, e.os_version),
-    e.device ?? "",
-    e.viewport ? `${e.viewport.width}×${e.viewport.height}` : "",
-    e.release ? `release ${e.release}` + (e.environment ? ` (${e.environment})` : "") : (e.environment ?? ""),
-  ].filter(Boolean);
-  const details = [
-    e.language ? `Language ${e.language}` : "",
-    e.time_zone ? `Time zone ${e.time_zone}` : "",
-    e.screen ? `Screen ${e.screen.width}×${e.screen.height} @${e.pixel_ratio ?? 1}x` : "",
-    e.user_agent ?? "",
-  ].filter(Boolean);
-  return [shown.join(" · "), details.join("\n")];
-}
-
-function environmentSpan(environment: Environment): HTMLElement {
-  const [shown, details] = environmentText(environment);
-  return h("span", { class: "environment", title: details, "data-testid": "environment" }, shown);
-}
-
-function header(report: Report, onJump: () => void): HTMLElement {
-  const s = report.session;
-  const started = new Date(s.started_at);
-  const jump = h("button", { type: "button", class: "jump", "data-testid": "jump-to-error" }, "Jump to first error");
-  jump.disabled = s.first_error_at === null;
-  jump.addEventListener("click", onJump);
-  return h(
-    "header",
-    { class: "top" },
-    h("strong", {}, "ReplayDesk"),
-    h("span", {}, `User ${s.user_id ?? "unknown"}`),
-    h("span", {}, started.toISOString().replace("T", " ").slice(0, 19) + " UTC"),
-    h("span", {}, formatOffset(s.duration_ms)),
-    ...(s.environment ? [environmentSpan(s.environment)] : []),
-    h("span", { class: s.counts.errors ? "bad" : "" }, plural(s.counts.errors ?? 0, "error")),
-    h(
-      "span",
-      { class: s.counts.failed_requests ? "bad" : "" },
-      plural(s.counts.failed_requests ?? 0, "failed request"),
-    ),
-    jump,
   );
 }
 
@@ -91,12 +42,34 @@ function struggleMarkers(report: Report, start: number): Marker[] {
   ];
 }
 
+const offsetsOf = (items: Array<{ offset_ms?: number }>): number[] =>
+  items.flatMap((item) => (typeof item.offset_ms === "number" ? [item.offset_ms] : [])).sort((a, b) => a - b);
+
+/** The header's counts, each with where its occurrences are; the report is the one source. */
+function signalsOf(report: Report): Signal[] {
+  const counts = report.session.counts;
+  const signal = (kind: string, noun: string, short: string | undefined, offsets: number[], counted?: number): Signal => ({
+    kind,
+    noun,
+    short,
+    offsets,
+    count: Math.max(counted ?? 0, offsets.length),
+  });
+  return [
+    signal("error", "error", undefined, offsetsOf(report.console_errors), counts.errors),
+    signal("request", "failed request", "failed", offsetsOf(report.failed_requests), counts.failed_requests),
+    signal("rage", "rage click", "rage", offsetsOf(report.rage_clicks)),
+    signal("dead", "dead click", "dead", offsetsOf(report.dead_clicks)),
+    signal("error-click", "error click", "err-click", offsetsOf(report.error_clicks ?? [])),
+  ];
+}
+
 async function boot(): Promise<void> {
   const sessionId = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() ?? "");
   const token = takeToken(sessionId);
   if (!token) return showMessage(REFUSED);
   const api = new ReplayApi(sessionId, token);
-  const openAtFirstError = new URLSearchParams(location.search).get("at") === "first-error";
+  const openAt = readOpenAt(location.search);
 
   // Both requests go out at once: the first frame must not wait for the report.
   const eventsResponse = api.events();
@@ -105,6 +78,14 @@ async function boot(): Promise<void> {
   const entries = new SessionEntries();
   const player = new ReplayPlayer();
   const panels = new Panels((ts) => player.seekToTimestamp(ts, 0));
+  const signals = signalsOf(report);
+  const troubles: Signal = {
+    kind: "trouble",
+    noun: "error",
+    offsets: [...signals[0]!.offsets, ...signals[1]!.offsets].sort((a, b) => a - b),
+    count: 0,
+  };
+
   const firstError = (): number | null => {
     const fromStream = entries.markers.find((m) => m.kind === "error" || m.kind === "request");
     if (fromStream) return fromStream.ts;
@@ -116,10 +97,64 @@ async function boot(): Promise<void> {
     if (ts !== null) player.seekToTimestamp(ts);
   };
 
+  // The next occurrence after the playhead; pressed again at the moment it went to, the one
+  // after that (seeking lands a little before a moment, so "after the playhead" alone repeats).
+  let lastVisit: { signal: Signal; index: number; landed: number } | null = null;
+  const visit = (signal: Signal, direction: 1 | -1 = 1): void => {
+    const offsets = signal.offsets;
+    if (!offsets.length) return;
+    const now = player.offset;
+    let index: number;
+    if (lastVisit && lastVisit.signal === signal && Math.abs(lastVisit.landed - now) < 1) {
+      index = (lastVisit.index + direction + offsets.length) % offsets.length;
+    } else if (direction === 1) {
+      index = offsets.findIndex((offset) => offset > now);
+      if (index < 0) index = 0;
+    } else {
+      index = offsets.length - 1;
+      while (index >= 0 && offsets[index]! >= now) index--;
+      if (index < 0) index = offsets.length - 1;
+    }
+    player.seekToTimestamp(player.firstTimestamp + offsets[index]!);
+    lastVisit = { signal, index, landed: player.offset };
+    announce(`${signal.noun[0]!.toUpperCase()}${signal.noun.slice(1)} ${index + 1} of ${offsets.length} at ${formatOffset(offsets[index]!)}`);
+  };
+
+  const overlay = new ShortcutsOverlay();
+  const copyLink = (): void => {
+    const offset = player.offset;
+    void copyText(momentLink(location.href, token, offset), `Link copied: it opens at ${formatOffset(offset)}`);
+  };
+
   document.body.replaceChildren();
-  append(document.body, header(report, jumpToFirstError), h("main", { class: "layout" }, player.root, panels.root));
+  append(
+    document.body,
+    header(report, signals, {
+      next: (signal) => visit(signal),
+      jumpToFirstError,
+      copyLink,
+      showShortcuts: () => overlay.show(),
+    }),
+    h("main", { class: "layout" }, player.root, panels.root),
+    overlay.root,
+  );
   document.title = `Replay · ${report.session.user_id ?? sessionId}`;
-  player.onTime((offset) => panels.follow(player.firstTimestamp + offset));
+  player.onTime((offset, seeked) => panels.follow(player.firstTimestamp + offset, seeked));
+  bindShortcuts(
+    {
+      togglePlay: () => player.toggle(),
+      seekBy: (ms) => player.seek(player.offset + ms),
+      step: (direction) => player.step(direction),
+      speed: (index) => player.setSpeed(SPEEDS[index] ?? 1),
+      nextError: (direction) => visit(troubles, direction),
+      focusSearch: () => {
+        const search = panels.activeSearch();
+        search?.focus();
+        return search !== null;
+      },
+    },
+    overlay,
+  );
 
   let dirty = false;
   const refresh = (): void => {
@@ -135,28 +170,46 @@ async function boot(): Promise<void> {
   };
   const timer = window.setInterval(() => dirty && refresh(), REFRESH_MS);
 
-  let jumped = false;
-  const maybeJump = (): void => {
-    const ts = firstError();
-    if (!openAtFirstError || jumped || ts === null) return;
-    const loadedUntil = entries.markers.length ? Math.max(...entries.markers.map((m) => m.ts)) : 0;
-    if (loadedUntil >= ts) {
-      jumped = true;
-      void player.ready.then(jumpToFirstError);
+  let opened = openAt === null;
+  const openWhereAsked = (finished: boolean): void => {
+    if (opened || openAt === null) return;
+    const ts = openAt.kind === "offset" ? player.firstTimestamp + openAt.ms : firstError();
+    if (ts === null) {
+      opened = finished;
+      return;
+    }
+    if (finished || entries.loadedUntil >= ts) {
+      opened = true;
+      void player.ready.then(() =>
+        openAt.kind === "offset" ? player.seek(openAt.ms) : player.seekToTimestamp(ts),
+      );
     }
   };
 
+  let firstChunk = true;
   await readEventStream(await eventsResponse, (events) => {
     entries.add(events);
     player.add(events);
     dirty = true;
-    maybeJump();
+    // The first frame comes with its panels; later chunks are gathered every REFRESH_MS.
+    if (firstChunk) {
+      firstChunk = false;
+      refresh();
+    }
+    openWhereAsked(false);
   });
   performance.mark("replaydesk:all-events");
   player.finish();
   window.clearInterval(timer);
   refresh();
-  maybeJump();
+  openWhereAsked(true);
+  if (entries.count === 0) {
+    player.showNotice(EMPTY);
+    document.body.dataset.empty = "true";
+    for (const button of document.querySelectorAll<HTMLButtonElement>(".controls button, [data-testid=copy-link]")) {
+      button.disabled = true;
+    }
+  }
   document.body.dataset.loaded = "true";
 }
 

@@ -7,8 +7,9 @@ import { formatOffset, h } from "./dom";
 
 type ReplayerEvent = ConstructorParameters<typeof Replayer>[0][number];
 
-const SPEEDS = [1, 2, 4, 8];
+export const SPEEDS = [1, 2, 4, 8];
 const FULL_SNAPSHOT = 2;
+const CUSTOM = 5;
 const MARKER_TITLES: Record<Marker["kind"], string> = {
   page: "Page view",
   click: "Click",
@@ -19,33 +20,52 @@ const MARKER_TITLES: Record<Marker["kind"], string> = {
   request: "Failed request",
 };
 // Seek a little before a marker so the moment itself is seen, not just its aftermath.
-const MARKER_LEAD_MS = 500;
+export const MARKER_LEAD_MS = 500;
+// Markers of one kind closer than this share of the timeline are drawn as one, so a session
+// with thousands of errors keeps a timeline that can be read and clicked.
+const MARKER_BUCKETS = 400;
+// rrweb's Replayer wants two events; a session of one gets this harmless custom event after it.
+const PADDING_TAG = "replaydesk/viewer-padding";
 
 export class ReplayPlayer {
   readonly root: HTMLElement;
   private readonly stage = h("div", { class: "stage" });
   private readonly frame = h("div", { class: "frame", "data-testid": "replay-frame" });
-  private readonly playButton = h("button", { class: "play", type: "button" }, "Play");
-  private readonly clock = h("span", { class: "clock", "data-testid": "clock" }, "00:00 / 00:00");
-  private readonly track = h("div", { class: "track", "data-testid": "timeline" });
+  private readonly notice = h("p", { class: "stage-notice", "data-testid": "stage-notice", role: "status" });
+  private readonly playButton = h(
+    "button",
+    { class: "play", type: "button", "aria-keyshortcuts": "Space", "data-testid": "play" },
+    "Play",
+  );
+  private readonly speedSelect = h("select", { class: "speed", "aria-label": "Speed", "aria-keyshortcuts": "1 2 3 4" });
+  private readonly clock = h("span", { class: "clock", "data-testid": "clock", "aria-live": "off" }, "00:00 / 00:00");
+  private readonly track = h("div", {
+    class: "track",
+    "data-testid": "timeline",
+    role: "slider",
+    tabindex: 0,
+    "aria-label": "Playhead",
+    "aria-valuemin": 0,
+    "aria-valuenow": 0,
+  });
   private readonly progress = h("div", { class: "progress" });
   private readonly markerLayer = h("div", { class: "markers" });
   private replayer: Replayer | null = null;
   private pending: RawEvent[] = [];
   private startTs = 0;
+  private started = false;
   private playing = false;
-  private listeners: Array<(offset: number) => void> = [];
+  private readonly eventOffsets: number[] = [];
+  private listeners: Array<(offset: number, seeked: boolean) => void> = [];
   private readyWaiters: Array<() => void> = [];
   private markers: Marker[] = [];
   private lastOffset = -1;
+  private sawSnapshot = false;
 
   constructor() {
-    const speed = h("select", { class: "speed", "aria-label": "Speed" });
-    for (const value of SPEEDS) speed.appendChild(h("option", { value }, `${value}×`));
-    speed.addEventListener("change", () =>
-      this.replayer?.setConfig({ speed: Number(speed.value) }),
-    );
-    const skip = h("input", { type: "checkbox", checked: true, "aria-label": "Skip inactivity" });
+    for (const value of SPEEDS) this.speedSelect.appendChild(h("option", { value }, `${value}×`));
+    this.speedSelect.addEventListener("change", () => this.replayer?.setConfig({ speed: Number(this.speedSelect.value) }));
+    const skip = h("input", { type: "checkbox", checked: true });
     skip.addEventListener("change", () => this.replayer?.setConfig({ skipInactive: skip.checked }));
     this.playButton.addEventListener("click", () => this.toggle());
     this.track.append(this.progress, this.markerLayer);
@@ -54,17 +74,18 @@ export class ReplayPlayer {
       const box = this.track.getBoundingClientRect();
       this.seek(((e.clientX - box.left) / box.width) * this.duration());
     });
-    this.stage.appendChild(this.frame);
+    this.notice.hidden = true;
+    this.stage.append(this.frame, this.notice);
     this.root = h(
       "section",
-      { class: "player" },
+      { class: "player", "aria-label": "Replay" },
       this.stage,
       h(
         "div",
         { class: "controls" },
         this.playButton,
         this.clock,
-        speed,
+        this.speedSelect,
         h("label", { class: "skip" }, skip, " Skip inactivity"),
       ),
       this.track,
@@ -74,32 +95,57 @@ export class ReplayPlayer {
 
   /** Feed events as they stream in; playback can start once the first full snapshot is here. */
   add(events: RawEvent[]): void {
+    if (!this.started && events.length) {
+      this.started = true;
+      this.startTs = events[0]!.timestamp;
+    }
+    for (const event of events) {
+      this.eventOffsets.push(event.timestamp - this.startTs);
+      if (event.type === FULL_SNAPSHOT) this.sawSnapshot = true;
+    }
     if (this.replayer) {
       for (const event of events) this.replayer.addEvent(event as unknown as ReplayerEvent);
       this.render();
       return;
     }
     this.pending.push(...events);
-    if (this.pending.some((e) => e.type === FULL_SNAPSHOT)) this.start();
+    if (this.sawSnapshot) this.start();
   }
 
-  /** Called when the stream ended; a session with no full snapshot still gets a player. */
+  /** Called when the stream ended: any session with an event gets a player. */
   finish(): void {
     if (!this.replayer && this.pending.length) this.start();
+    if (this.replayer && !this.sawSnapshot) {
+      this.showNotice("No screen was recorded in this session (no page snapshot): the timeline and the panels show what was.");
+      this.frame.hidden = true;
+    }
     this.render();
   }
 
+  /** Instead of a replay: the session has nothing to play. */
+  showNotice(text: string): void {
+    this.notice.textContent = text;
+    this.notice.hidden = false;
+  }
+
   get ready(): Promise<void> {
-    return this.replayer
-      ? Promise.resolve()
-      : new Promise((resolve) => this.readyWaiters.push(resolve));
+    return this.replayer ? Promise.resolve() : new Promise((resolve) => this.readyWaiters.push(resolve));
   }
 
   get firstTimestamp(): number {
     return this.startTs;
   }
 
-  onTime(listener: (offset: number) => void): void {
+  get offset(): number {
+    return this.replayer ? this.replayer.getCurrentTime() : 0;
+  }
+
+  get isPlaying(): boolean {
+    return this.playing;
+  }
+
+  /** `seeked` is true when the playhead jumped (a seek), false while it plays on. */
+  onTime(listener: (offset: number, seeked: boolean) => void): void {
     this.listeners.push(listener);
   }
 
@@ -113,17 +159,60 @@ export class ReplayPlayer {
     const target = Math.max(0, Math.min(offset, this.duration()));
     if (this.playing) this.replayer.play(target);
     else this.replayer.pause(target);
-    this.emit(target);
+    this.emit(target, true);
   }
 
   seekToTimestamp(ts: number, lead = MARKER_LEAD_MS): void {
     this.seek(ts - this.startTs - lead);
   }
 
+  /** Pause on the next (or previous) recorded event: the finest step the recording has. */
+  step(direction: 1 | -1): void {
+    if (!this.replayer) return;
+    if (this.playing) this.toggle();
+    const now = this.offset;
+    const offsets = this.eventOffsets;
+    // Offsets arrive in time order; the first after (or last before) now, by binary search.
+    let low = 0;
+    let high = offsets.length;
+    while (low < high) {
+      const mid = (low + high) >> 1;
+      if (direction === 1 ? offsets[mid]! <= now : offsets[mid]! < now) low = mid + 1;
+      else high = mid;
+    }
+    const target = direction === 1 ? offsets[low] : offsets[low - 1];
+    if (target !== undefined) this.seek(target);
+  }
+
+  setSpeed(speed: number): void {
+    this.speedSelect.value = String(speed);
+    this.replayer?.setConfig({ speed });
+  }
+
+  toggle(): void {
+    if (!this.replayer) return;
+    const now = this.replayer.getCurrentTime();
+    if (this.playing) {
+      this.replayer.pause();
+      this.playing = false;
+    } else {
+      this.replayer.play(now >= this.duration() ? 0 : now);
+      this.playing = true;
+    }
+    this.playButton.textContent = this.playing ? "Pause" : "Play";
+  }
+
+  duration(): number {
+    return this.replayer ? this.replayer.getMetaData().totalTime : 0;
+  }
+
   private start(): void {
     const events = this.pending;
     this.pending = [];
-    this.startTs = events[0]?.timestamp ?? 0;
+    if (events.length < 2) {
+      const last = events[events.length - 1]!;
+      events.push({ type: CUSTOM, timestamp: last.timestamp, data: { tag: PADDING_TAG, payload: {} } });
+    }
     this.replayer = new Replayer(events as unknown as ReplayerEvent[], {
       root: this.frame,
       skipInactive: true,
@@ -142,52 +231,50 @@ export class ReplayPlayer {
     performance.mark("replaydesk:first-frame");
     this.frame.dataset.started = "true";
     this.fit();
+    this.emit(0, true);
     this.tick();
     for (const resolve of this.readyWaiters.splice(0)) resolve();
   }
 
-  private duration(): number {
-    return this.replayer ? this.replayer.getMetaData().totalTime : 0;
-  }
-
-  private toggle(): void {
-    if (!this.replayer) return;
-    const now = this.replayer.getCurrentTime();
-    if (this.playing) {
-      this.replayer.pause();
-      this.playing = false;
-    } else {
-      this.replayer.play(now >= this.duration() ? 0 : now);
-      this.playing = true;
-    }
-    this.playButton.textContent = this.playing ? "Pause" : "Play";
-  }
-
   private tick(): void {
     const offset = this.replayer ? this.replayer.getCurrentTime() : 0;
-    if (offset !== this.lastOffset) this.emit(offset);
+    if (offset !== this.lastOffset) this.emit(offset, false);
     requestAnimationFrame(() => this.tick());
   }
 
-  private emit(offset: number): void {
+  private emit(offset: number, seeked: boolean): void {
     this.lastOffset = offset;
     const total = this.duration();
     this.clock.textContent = `${formatOffset(offset)} / ${formatOffset(total)}`;
     this.clock.dataset.offset = String(Math.round(offset));
+    this.track.setAttribute("aria-valuemax", String(Math.round(total)));
+    this.track.setAttribute("aria-valuenow", String(Math.round(offset)));
+    this.track.setAttribute("aria-valuetext", `${formatOffset(offset)} of ${formatOffset(total)}`);
     this.progress.style.width = total ? `${Math.min(100, (offset / total) * 100)}%` : "0";
-    for (const listener of this.listeners) listener(offset);
+    for (const listener of this.listeners) listener(offset, seeked);
   }
 
   private render(): void {
     const total = this.duration();
+    const buckets = new Map<string, { marker: Marker; count: number }>();
+    for (const marker of this.markers) {
+      const offset = marker.ts - this.startTs;
+      const key = `${marker.kind}:${total ? Math.floor((offset / total) * MARKER_BUCKETS) : 0}`;
+      const bucket = buckets.get(key);
+      if (bucket) bucket.count += 1;
+      else buckets.set(key, { marker, count: 1 });
+    }
     this.markerLayer.replaceChildren(
-      ...this.markers.map((marker) => {
+      ...[...buckets.values()].map(({ marker, count }) => {
         const offset = marker.ts - this.startTs;
+        const title = MARKER_TITLES[marker.kind];
+        const what = count > 1 ? `${count} × ${title} from ${formatOffset(offset)}` : `${title} at ${formatOffset(offset)}`;
         const button = h("button", {
           class: `marker marker-${marker.kind}`,
           type: "button",
-          title: `${MARKER_TITLES[marker.kind]} at ${formatOffset(offset)}: ${marker.label}`,
-          "aria-label": `${MARKER_TITLES[marker.kind]} at ${formatOffset(offset)}`,
+          tabindex: -1,
+          title: `${what}: ${marker.label}`,
+          "aria-label": what,
           "data-kind": marker.kind,
           "data-offset": Math.round(offset),
         });

@@ -4,6 +4,7 @@ import type { RecordPlugin } from '@rrweb/types';
 import { plugins } from '../../../wire/vocabulary.json';
 import type { NetworkPayload } from '../../../wire/payloads';
 import type { NetworkOptions, UrlPattern } from '../options';
+import { callerFrame } from '../own_script';
 import { scrubBody, scrubText, scrubUrl } from '../scrub';
 
 // The payload (wire/vocabulary.json, $defs.network): fields left undefined are left out when
@@ -76,6 +77,7 @@ export function networkPlugin(capture: NetworkCapture): RecordPlugin<null> {
         method: string,
         url: string,
         started: number,
+        initiator: string | undefined,
         status: number,
         request: unknown,
         requestHeader: Header,
@@ -98,12 +100,14 @@ export function networkPlugin(capture: NetworkCapture): RecordPlugin<null> {
           responseHeaders: responseHeader && pick(capture.responseHeaders, responseHeader),
           requestBody: body(url, textOf(request)),
           responseBody: body(url, responseText),
+          initiator: initiator && scrubText(initiator),
         } satisfies NetworkPayload);
       };
 
       const nativeFetch = win.fetch;
       const fetchWrapper = function (this: unknown, input: RequestInfo | URL, init?: RequestInit) {
         const started = performance.now();
+        const initiator = callerFrame();
         const result = nativeFetch.apply(this, [input, init]);
         // Recording must never break the page's request: a failure here only loses the event.
         try {
@@ -117,6 +121,7 @@ export function networkPlugin(capture: NetworkCapture): RecordPlugin<null> {
                 init?.method || request?.method || 'GET',
                 url,
                 started,
+                initiator,
                 response ? response.status : 0,
                 init?.body,
                 (name) => headers.get(name),
@@ -162,6 +167,7 @@ export function networkPlugin(capture: NetworkCapture): RecordPlugin<null> {
         const request = requests.get(this);
         if (request && !capture.ignore(request[1])) {
           const started = performance.now();
+          const initiator = callerFrame();
           let error: string | undefined;
           const fail = (event: Event): void => {
             error = { error: 'NetworkError', abort: 'AbortError', timeout: 'TimeoutError' }[event.type];
@@ -174,6 +180,7 @@ export function networkPlugin(capture: NetworkCapture): RecordPlugin<null> {
               request[0],
               request[1],
               started,
+              initiator,
               this.status,
               payload,
               (name) => request[2][name],
@@ -193,7 +200,7 @@ export function networkPlugin(capture: NetworkCapture): RecordPlugin<null> {
         const queued = nativeBeacon!.call(nav, url, data);
         const href = absolute(String(url));
         if (!capture.ignore(href)) {
-          report('beacon', 'POST', href, performance.now(), 0, data, () => null, undefined, undefined, queued ? undefined : 'sendBeacon: not queued');
+          report('beacon', 'POST', href, performance.now(), callerFrame(), 0, data, () => null, undefined, undefined, queued ? undefined : 'sendBeacon: not queued');
         }
         return queued;
       };
