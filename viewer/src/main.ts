@@ -8,6 +8,7 @@ import { SessionEntries, type Marker } from "./entries";
 import { readEventStream } from "./event_stream";
 import { Panels } from "./panels";
 import { ReplayPlayer } from "./player";
+import { REBUILT_AT_MS, windowNote, windowStart } from "./window_note";
 
 // Panels are rebuilt from the entries at most this often while events stream in.
 const REFRESH_MS = 400;
@@ -62,6 +63,7 @@ function header(report: Report, onJump: () => void): HTMLElement {
     h("span", {}, `User ${s.user_id ?? "unknown"}`),
     h("span", {}, started.toISOString().replace("T", " ").slice(0, 19) + " UTC"),
     h("span", {}, formatOffset(s.duration_ms)),
+    windowNote(s),
     ...(s.environment ? [environmentSpan(s.environment)] : []),
     h("span", { class: s.counts.errors ? "bad" : "" }, plural(s.counts.errors ?? 0, "error")),
     h(
@@ -105,11 +107,15 @@ async function boot(): Promise<void> {
   const entries = new SessionEntries();
   const player = new ReplayPlayer();
   const panels = new Panels((ts) => player.seekToTimestamp(ts, 0));
+  // The report's offsets count from the session's start; a windowed player starts later.
+  const sessionStart = (): number => player.firstTimestamp - windowStart(report.session);
+  player.setClockStart(windowStart(report.session));
+  if (report.session.window) void player.ready.then(() => player.seek(REBUILT_AT_MS));
   const firstError = (): number | null => {
     const fromStream = entries.markers.find((m) => m.kind === "error" || m.kind === "request");
     if (fromStream) return fromStream.ts;
     const offset = report.session.first_error_offset_ms;
-    return offset === null ? null : player.firstTimestamp + offset;
+    return offset === null ? null : sessionStart() + offset;
   };
   const jumpToFirstError = (): void => {
     const ts = firstError();
@@ -124,7 +130,7 @@ async function boot(): Promise<void> {
   let dirty = false;
   const refresh = (): void => {
     dirty = false;
-    const start = player.firstTimestamp;
+    const start = sessionStart();
     panels.setConsole(entries.console, start);
     panels.setNetwork(entries.network, start);
     panels.setSteps(

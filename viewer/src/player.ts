@@ -38,6 +38,7 @@ export class ReplayPlayer {
   private readyWaiters: Array<() => void> = [];
   private markers: Marker[] = [];
   private lastOffset = -1;
+  private clockStart = 0;
 
   constructor() {
     const speed = h("select", { class: "speed", "aria-label": "Speed" });
@@ -97,6 +98,12 @@ export class ReplayPlayer {
 
   get firstTimestamp(): number {
     return this.startTs;
+  }
+
+  /** Show times from the session's start when the recording starts `ms` into it (a window). */
+  setClockStart(ms: number): void {
+    this.clockStart = ms;
+    this.render();
   }
 
   onTime(listener: (offset: number) => void): void {
@@ -172,7 +179,7 @@ export class ReplayPlayer {
   private emit(offset: number): void {
     this.lastOffset = offset;
     const total = this.duration();
-    this.clock.textContent = `${formatOffset(offset)} / ${formatOffset(total)}`;
+    this.clock.textContent = `${formatOffset(this.clockStart + offset)} / ${formatOffset(this.clockStart + total)}`;
     this.clock.dataset.offset = String(Math.round(offset));
     this.progress.style.width = total ? `${Math.min(100, (offset / total) * 100)}%` : "0";
     for (const listener of this.listeners) listener(offset);
@@ -183,11 +190,12 @@ export class ReplayPlayer {
     this.markerLayer.replaceChildren(
       ...this.markers.map((marker) => {
         const offset = marker.ts - this.startTs;
+        const shown = formatOffset(this.clockStart + offset);
         const button = h("button", {
           class: `marker marker-${marker.kind}`,
           type: "button",
-          title: `${MARKER_TITLES[marker.kind]} at ${formatOffset(offset)}: ${marker.label}`,
-          "aria-label": `${MARKER_TITLES[marker.kind]} at ${formatOffset(offset)}`,
+          title: `${MARKER_TITLES[marker.kind]} at ${shown}: ${marker.label}`,
+          "aria-label": `${MARKER_TITLES[marker.kind]} at ${shown}`,
           "data-kind": marker.kind,
           "data-offset": Math.round(offset),
         });
