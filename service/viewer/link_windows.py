@@ -27,6 +27,7 @@ __all__ = [
     "MAX_WINDOW_OFFSET_MS",
     "LinkWindow",
     "before_ticket",
+    "requested_window",
     "resolve_window",
 ]
 
@@ -60,6 +61,23 @@ class LinkWindow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """When the ticket was opened: ISO 8601 with a zone, or milliseconds since the epoch."""
     around_first_error_minutes: Minutes | None = None
     """Minutes on each side of the session's first console error."""
+
+
+class _Asked(msgspec.Struct):
+    window: msgspec.Raw = msgspec.Raw(b"null")
+
+
+def requested_window(body: bytes) -> LinkWindow | None:
+    """The `window` of a link request's body, read strictly: `"60000"`, `60000.0` and `true` are
+    not milliseconds (the web layer's lenient reading would take the first two)."""
+    try:
+        asked = msgspec.json.decode(body or b"{}", type=_Asked).window
+        return msgspec.json.decode(asked, type=LinkWindow | None)
+    except msgspec.ValidationError as exc:
+        # msgspec names the field from the window's root (`$.from_ms`): name it from the body's.
+        raise BadRequest(f"window: {str(exc).replace('`$', '`window')}") from None
+    except msgspec.DecodeError:
+        raise BadRequest("the body is not JSON") from None
 
 
 def _styles(window: LinkWindow) -> list[str]:

@@ -13,7 +13,7 @@ from service.auth.guards import require_api_key, services_of
 from service.errors import BadRequest, NotFound
 from service.sessions.reader import shown_window, to_datetime
 from service.sessions.windows import ShownWindow
-from service.viewer.link_windows import LinkWindow, resolve_window
+from service.viewer.link_windows import LinkWindow, requested_window, resolve_window
 from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from service.web.static_bundles import bundle_response
 
@@ -152,7 +152,8 @@ async def mint_link(
     if session is None:
         raise NotFound(f"no session {session_id!r}")
     options = data or LinkRequest()
-    window = None if options.window is None else resolve_window(options.window, session)
+    asked = None if options.window is None else requested_window(await request.body())
+    window = None if asked is None else resolve_window(asked, session)
     link = services.viewer_tokens.mint(
         session_id,
         options.ttl_seconds or services.settings.default_link_ttl_seconds,
