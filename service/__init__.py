@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from service.report.replay_report import (
         ErrorGroup,
         ReplayReport,
+        ReplayWindow,
         ReportFile,
         RequestFailure,
         SeenElsewhere,
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
         render_text,
         seen_elsewhere_text,
         struggle_text,
+        window_label,
     )
     from service.session_environment import SessionEnvironment
     from service.sessions.reader import SessionCounts, SessionSummary
@@ -74,6 +76,7 @@ __all__ = [
     "PluginSettings",
     "RemoteError",
     "ReplayReport",
+    "ReplayWindow",
     "ReportFile",
     "ReproStep",
     "RequestFailure",
@@ -114,6 +117,7 @@ __all__ = [
     "struggle_text",
     "timestamp_is_fresh",
     "verify_hmac_sha256",
+    "window_label",
 ]
 
 __version__ = "0.1.0"
@@ -149,6 +153,7 @@ _EXPORTS = {
     "remote_request": "service.plugin_host.remote_http",
     "ErrorGroup": "service.report.replay_report",
     "ReplayReport": "service.report.replay_report",
+    "ReplayWindow": "service.report.replay_report",
     "ReportFile": "service.report.replay_report",
     "RequestFailure": "service.report.replay_report",
     "SeenElsewhere": "service.report.replay_report",
@@ -161,6 +166,7 @@ _EXPORTS = {
     "render_text": "service.report.text",
     "seen_elsewhere_text": "service.report.text",
     "struggle_text": "service.report.text",
+    "window_label": "service.report.text",
     "ReproStep": "service.report.repro_steps",
     "request_status": "service.report.repro_steps",
     "StepSection": "service.report.repro_steps",

@@ -83,6 +83,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     ticket_link_ttl_seconds: Annotated[int, msgspec.Meta(gt=0)] = 30 * 24 * 3600
     """Lifetime of viewer links written into tickets (they are read days later)."""
 
+    ticket_link_window_minutes: Annotated[int, msgspec.Meta(ge=0, le=24 * 60)] = 10
+    """The replay link written into a ticket shows the minutes before the ticket was opened
+    (the session's last minutes when it had ended before), the whole session one more link
+    away; 0: the link shows the whole session."""
+
     viewer_frame_ancestors: str = "'none'"
     """CSP `frame-ancestors` of the replay page: who may embed it in a frame (e.g. your
     helpdesk's origin). Default: nobody."""
@@ -136,6 +141,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("retention_days", int),
         ("default_link_ttl_seconds", int),
         ("ticket_link_ttl_seconds", int),
+        ("ticket_link_window_minutes", int),
     ):
         value = get(field.upper())
         if value is not None:

@@ -25,6 +25,7 @@ from service import (
     seen_elsewhere_text,
     step_sections,
     struggle_text,
+    window_label,
 )
 
 __all__ = [
@@ -163,7 +164,15 @@ def doc(*blocks: Node | None) -> Node:
 
 def _replay(report: ReplayReport) -> list[Node]:
     valid = f" (valid until {_when(report.replay_url_expires_at)})"
-    if report.first_error_url:
+    if report.replay_window and report.whole_session_url:
+        # The minutes before the ticket first; the first error and all of it a click away.
+        label = f"Watch the replay {window_label(report.replay_window)}"
+        parts = [link(label, report.replay_url)]
+        if report.first_error_url:
+            parts += [text(", "), link("from the first error", report.first_error_url)]
+        parts += [text(" or "), link("the whole session", report.whole_session_url), text(valid)]
+        line = paragraph(*parts)
+    elif report.first_error_url:
         line = paragraph(
             link("Watch the replay from the first error", report.first_error_url),
             text(" or "),

@@ -18,6 +18,7 @@ from service import (
     seen_elsewhere_text,
     step_sections,
     struggle_text,
+    window_label,
 )
 
 __all__ = ["no_recording_note", "report_note"]
@@ -56,7 +57,14 @@ def _footer(marker: str) -> str:
 
 
 def _links(report: ReplayReport) -> str:
-    if report.first_error_url:
+    if report.replay_window and report.whole_session_url:
+        # The minutes before the ticket first; the first error and all of it a click away.
+        label = f"Watch the replay {window_label(report.replay_window)}"
+        links = [_link(label, report.replay_url)]
+        if report.first_error_url:
+            links.append(_link("from the first error", report.first_error_url))
+        links.append(_link("the whole session", report.whole_session_url))
+    elif report.first_error_url:
         links = [
             _link("Watch the replay from the first error", report.first_error_url),
             _link("the whole session", report.replay_url),

@@ -1,4 +1,5 @@
-"""Route guards for the API-key scheme."""
+"""Route guards for the API-key and viewer-token schemes, and what a request's credential
+lets it see."""
 
 from __future__ import annotations
 
@@ -7,9 +8,19 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from service.sessions.windows import SessionWindow
 from service.web.services import Services
 
-__all__ = ["bearer_token", "require_api_key", "require_api_key_or_viewer_token", "services_of"]
+__all__ = [
+    "bearer_token",
+    "granted_window",
+    "require_api_key",
+    "require_api_key_or_viewer_token",
+    "services_of",
+]
+
+# Where the guard leaves a viewer token's window for the handler, in the request's own state.
+_WINDOW_STATE = "replaydesk_viewer_window"
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
@@ -49,10 +60,19 @@ async def require_api_key_or_viewer_token(
         await services.keys.check_api_key(token)
         return
     client = connection.client
-    await services.viewer_access.authorize(
+    claims = await services.viewer_access.authorize(
         token,
         str(connection.path_params.get("session_id", "")),
         what=str(handler.opt.get("viewer_access", "session")),
         ip=client.host if client else None,
         user_agent=connection.headers.get("user-agent"),
     )
+    connection.scope.setdefault("state", {})[_WINDOW_STATE] = claims.window
+
+
+def granted_window(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionWindow | None:
+    """The only part of the session this request may see: its viewer token's window; None (the
+    whole session) for an API key or a token without one. Nothing the request itself says
+    (query, body) changes it."""
+    window = connection.scope.get("state", {}).get(_WINDOW_STATE)
+    return window if isinstance(window, SessionWindow) else None

@@ -23,6 +23,7 @@ def report_delivery(context: JobContext) -> ReportDelivery:
         context.plugins,
         context.tokens,
         context.settings.ticket_link_ttl_seconds,
+        context.settings.ticket_link_window_minutes,
     )
 
 

@@ -10,6 +10,7 @@ from service.error_fingerprints import console_identity
 from service.report.replay_report import (
     SEEN_ELSEWHERE_DAYS,
     ReplayReport,
+    ReplayWindow,
     SeenElsewhere,
     build_replay_report,
 )
@@ -103,8 +104,13 @@ def sample_report(
     user_id: str = "u42",
     marker: str = "replaydesk-report-sample",
     public_url: str = "https://replay.example",
+    ticket_window: bool = True,
 ) -> ReplayReport:
-    """A checkout that failed: one page, a masked card field, rage clicks, a 500 and an error."""
+    """A checkout that failed: one page, a masked card field, rage clicks, a 500 and an error.
+
+    Its replay link shows the seconds before the ticket, as ticket links do by default, with a
+    link to the whole session beside it; `ticket_window=False` gives one link to all of it.
+    """
     summary = SessionSummary(
         session_id=session_id,
         user_id=user_id,
@@ -171,6 +177,13 @@ def sample_report(
         expires_at=expires,
         jti="j2",
     )
+    window = ReplayWindow(from_ms=1000, to_ms=5000, before_ticket_minutes=10)
+    windowed = ViewerLink(
+        url=f"{public_url}/replay/{session_id}#t={_PLACEHOLDER_TOKEN}-window",
+        token=f"{_PLACEHOLDER_TOKEN}-window",
+        expires_at=expires,
+        jti="j3",
+    )
     log = LogBuilder(summary)
     log.add_chunk(msgspec.json.encode(_logged_events()))
     # Others hit the console error lately; nobody else got the 500.
@@ -184,10 +197,12 @@ def sample_report(
     error = report.console_errors[0]
     return build_replay_report(
         report,
-        link,
+        windowed if ticket_window else link,
         first_error,
         ticket_created_at=None,
         marker=marker,
         log_file=log.file(),
         seen_elsewhere={console_identity(error.message, error.stack).fingerprint: elsewhere},
+        window=window if ticket_window else None,
+        whole_session_link=link if ticket_window else None,
     )

@@ -23,6 +23,7 @@ __all__ = [
     "SEEN_ELSEWHERE_DAYS",
     "ErrorGroup",
     "ReplayReport",
+    "ReplayWindow",
     "ReportFile",
     "RequestFailure",
     "SeenElsewhere",
@@ -110,6 +111,18 @@ class Struggle(msgspec.Struct, frozen=True, kw_only=True):
 _Grouped = TypeVar("_Grouped", ErrorGroup, RequestFailure)
 
 
+class ReplayWindow(msgspec.Struct, frozen=True, kw_only=True):
+    """The part of the session `replay_url` shows, when it is not all of it."""
+
+    from_ms: int
+    """Where it starts, in milliseconds from the session's start."""
+    to_ms: int
+    """Where it ends, in milliseconds from the session's start."""
+    before_ticket_minutes: int | None = None
+    """Set when it is the minutes before the ticket (`REPLAYDESK_TICKET_LINK_WINDOW_MINUTES`):
+    the session's last minutes when it had ended before the ticket was opened."""
+
+
 class ReportFile(msgspec.Struct, frozen=True, kw_only=True):
     """A file to attach to the ticket next to the report."""
 
@@ -126,10 +139,12 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
     session: SessionSummary
     """Start, end, duration, pages and counts."""
     replay_url: str
-    """The viewer link, valid for `replay_url_expires_at` and bound to the ticket."""
+    """The viewer link, valid for `replay_url_expires_at` and bound to the ticket. It shows
+    only `replay_window` when that is set (by default, the minutes before the ticket)."""
     replay_url_expires_at: datetime
     first_error_url: str | None
-    """The viewer link that starts at the first error (None when nothing failed)."""
+    """The viewer link that starts at the first error (None when nothing failed); it shows the
+    whole session."""
     ticket_created_at: datetime | None
     console_errors: list[ErrorGroup]
     failed_requests: list[RequestFailure]
@@ -144,6 +159,11 @@ class ReplayReport(msgspec.Struct, frozen=True, kw_only=True):
     log_file: ReportFile | None = None
     """The session's whole console and network log as a text file, to attach to the ticket
     (None when the session logged nothing)."""
+    replay_window: ReplayWindow | None = None
+    """The part of the session `replay_url` shows; None when it shows all of it."""
+    whole_session_url: str | None = None
+    """A viewer link to the whole session when `replay_url` shows only `replay_window` (None
+    otherwise), valid as long as `replay_url`."""
 
 
 def _error_groups(evidence: SessionEvidence) -> list[ErrorGroup]:
@@ -282,10 +302,13 @@ def build_replay_report(
     marker: str = "",
     log_file: ReportFile | None = None,
     seen_elsewhere: Mapping[str, SeenElsewhere] | None = None,
+    window: ReplayWindow | None = None,
+    whole_session_link: ViewerLink | None = None,
 ) -> ReplayReport:
     """The report of one session for one ticket (pure: everything comes in as arguments).
 
-    `link` is the ticket-scoped viewer link; `first_error_link` the one that opens at the first
+    `link` is the ticket-scoped viewer link, showing only `window` when given (then
+    `whole_session_link` shows all of it); `first_error_link` the one that opens at the first
     error; `ticket_created_at` places a "Ticket opened" step when the ticket was opened during
     the session; `seen_elsewhere` says, by fingerprint, who else hit an error.
     """
@@ -308,4 +331,6 @@ def build_replay_report(
         omitted_steps=omitted,
         marker=marker,
         log_file=log_file,
+        replay_window=window,
+        whole_session_url=whole_session_link.url if whole_session_link else None,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from service.report.replay_report import ReplayReport, SeenElsewhere, Struggle
+from service.report.replay_report import ReplayReport, ReplayWindow, SeenElsewhere, Struggle
 from service.report.repro_steps import request_status, step_sections
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "render_text",
     "seen_elsewhere_text",
     "struggle_text",
+    "window_label",
 ]
 
 # The words before a `SeenElsewhere`'s link, which each format writes its own way.
@@ -57,6 +58,13 @@ def seen_elsewhere_text(seen: SeenElsewhere, what: str = "error") -> str:
         first += f", release {seen.first_release}"
     days = _plural(seen.days, "day") if seen.days != 1 else "day"
     return f"This {what} hit {_plural(seen.other_users, 'other user')} in the last {days} ({first})"
+
+
+def window_label(window: ReplayWindow) -> str:
+    """What a windowed replay link shows, for its label: `before the ticket (10:02-10:12)`
+    (an en dash between the times), or just the span when it is not the ticket's window."""
+    span = f"({format_offset(window.from_ms)}\N{EN DASH}{format_offset(window.to_ms)})"
+    return f"before the ticket {span}" if window.before_ticket_minutes else span
 
 
 def _when(moment: datetime) -> str:
@@ -104,9 +112,13 @@ def _lines(report: ReplayReport, markdown: bool) -> list[str]:
         words = seen_elsewhere_text(seen, what)
         return f"  {words}: {link(NEWEST_OTHER_SESSION, seen.newest_session_url)}"
 
-    links = [link("Watch the replay", report.replay_url)]
+    window = report.replay_window
+    label = "Watch the replay" + (f" {window_label(window)}" if window else "")
+    links = [link(label, report.replay_url)]
     if report.first_error_url:
         links.append(link("Jump to the first error", report.first_error_url))
+    if report.whole_session_url:
+        links.append(link("The whole session", report.whole_session_url))
     valid = f"(valid until {_when(report.replay_url_expires_at)})"
     if markdown:
         # Markdown joins consecutive lines into one paragraph: one line per paragraph here.

@@ -14,6 +14,15 @@ from service.error_fingerprints import identity_of
 from service.errors import NotFound
 from service.report.repro_steps import ReproStep, build_repro_steps
 from service.session_environment import SessionEnvironment
+from service.sessions.window_events import window_event_stream
+from service.sessions.windows import (
+    SessionWindow,
+    ShownWindow,
+    first_error_within,
+    signals_within,
+    window_counts,
+    window_pages,
+)
 from service.signal_kinds import (
     ConsoleErrorSignal,
     DeadClickSignal,
@@ -37,6 +46,7 @@ __all__ = [
     "SessionReader",
     "SessionSummary",
     "StruggleClick",
+    "shown_window",
     "to_datetime",
 ]
 
@@ -50,6 +60,17 @@ _LATEST_MS = 253_402_300_799_000  # 9999-12-31 23:59:59
 def to_datetime(ms: int) -> datetime:
     """Milliseconds since the epoch as an aware UTC datetime."""
     return datetime.fromtimestamp(min(max(ms, _EARLIEST_MS), _LATEST_MS) / 1000, tz=UTC)
+
+
+def shown_window(window: SessionWindow, session: SessionRecord) -> ShownWindow:
+    """The window as offsets into the session, its end at most the session's end so far."""
+    end = max(window.start_ms, min(window.end_ms, session.ended_at))
+    return ShownWindow(
+        from_ms=max(0, window.start_ms - session.started_at),
+        to_ms=max(0, end - session.started_at),
+        started_at=to_datetime(window.start_ms),
+        ended_at=to_datetime(end),
+    )
 
 
 class SessionCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -84,6 +105,10 @@ class SessionSummary(msgspec.Struct, frozen=True, kw_only=True):
     environment: SessionEnvironment | None = None
     """Browser, OS, device, window, language, time zone and release, as the latest page load
     reported them; None for sessions whose recorder did not."""
+    window: ShownWindow | None = None
+    """Set when a windowed viewer link asks: the part of the session it shows. `pages`,
+    `counts` and the first error then count that part only (`counts.events`: the events of the
+    batches recorded during it); the start, end and duration stay the whole session's."""
 
 
 class SessionList(msgspec.Struct, frozen=True, kw_only=True):
@@ -162,12 +187,49 @@ class SessionReader:
         self.blobs = blobs
         self.idle_timeout_ms = idle_timeout_seconds * 1000
 
-    async def summary(self, session_id: str) -> SessionSummary:
-        """One session's summary; NotFound when there is none."""
+    async def summary(self, session_id: str, window: SessionWindow | None = None) -> SessionSummary:
+        """One session's summary, of `window` only when given; NotFound when there is none."""
+        found = await self._found(session_id)
+        if window is None:
+            return self._summaries([found])[0]
+        return await self._window_summary(found, await self.store.signals(session_id), window)
+
+    async def _found(self, session_id: str) -> SessionWithPages:
         found = await self.store.get_with_pages(session_id)
         if found is None:
             raise NotFound(f"no session {session_id!r}")
-        return self._summaries([found])[0]
+        return found
+
+    async def _window_summary(
+        self, found: SessionWithPages, signals: list[Signal], window: SessionWindow
+    ) -> SessionSummary:
+        record = found[0]
+        inside = signals_within(signals, window)
+        counts = window_counts(inside)
+        first_error = first_error_within(inside)
+        events = await self.store.event_count_between(
+            record.session_id, window.start_ms, window.end_ms
+        )
+        return msgspec.structs.replace(
+            self._summaries([found])[0],
+            pages=window_pages(signals, window),
+            counts=SessionCounts(
+                events=events,
+                clicks=counts["click"],
+                errors=counts["console_error"],
+                failed_requests=counts["failed_request"],
+                rage_clicks=counts["rage_click"],
+                dead_clicks=counts["dead_click"],
+                inputs=counts["input"],
+                pages=counts["page_view"],
+                error_clicks=counts["error_click"],
+            ),
+            first_error_at=None if first_error is None else to_datetime(first_error),
+            first_error_offset_ms=(
+                None if first_error is None else max(0, first_error - record.started_at)
+            ),
+            window=shown_window(window, record),
+        )
 
     async def latest_for_user(self, user_id: str) -> SessionSummary:
         """The user's newest session; NotFound when the user has none."""
@@ -189,10 +251,18 @@ class SessionReader:
         """Summaries of those of these sessions that exist, in the order given."""
         return self._summaries(await self.store.get_many_with_pages(session_ids))
 
-    async def evidence(self, session_id: str) -> SessionEvidence:
-        """Console errors, failed requests, struggle signals, page views and repro steps."""
-        summary = await self.summary(session_id)
-        start = int(summary.started_at.timestamp() * 1000)
+    async def evidence(
+        self, session_id: str, window: SessionWindow | None = None
+    ) -> SessionEvidence:
+        """Console errors, failed requests, struggle signals, page views and repro steps; of
+        `window` only when given."""
+        found = await self._found(session_id)
+        signals = await self.store.signals(session_id)
+        if window is None:
+            summary = self._summaries([found])[0]
+        else:
+            summary = await self._window_summary(found, signals, window)
+        start = found[0].started_at
         report: dict[str, list[Any]] = {
             "console_errors": [],
             "failed_requests": [],
@@ -201,24 +271,40 @@ class SessionReader:
             "error_clicks": [],
             "page_views": [],
         }
-        signals = await self.store.signals(session_id)
         page: str | None = None
         for signal in signals:
             if isinstance(signal, PageViewSignal):
                 page = signal.url
+            if window is not None and not window.contains(signal.ts):
+                continue
             item = _report_item(signal, start, page)
             if item is not None:
                 report[item[0]].append(item[1])
-        return SessionEvidence(session=summary, steps=build_repro_steps(signals, start), **report)
+        shown = signals if window is None else signals_within(signals, window)
+        return SessionEvidence(session=summary, steps=build_repro_steps(shown, start), **report)
 
-    async def stream_events(self, session_id: str) -> AsyncIterator[bytes]:
-        """The session's rrweb events as one JSON array, a chunk at a time (never all in memory).
+    async def stream_events(
+        self, session_id: str, window: SessionWindow | None = None
+    ) -> AsyncIterator[bytes]:
+        """The session's rrweb events as one JSON array, a chunk at a time (never all in memory);
+        with a `window`, what replays that part alone (see `window_events`).
 
         Raises NotFound before the first byte when the session does not exist.
         """
         if await self.store.get(session_id) is None:
             raise NotFound(f"no session {session_id!r}")
+        if window is not None:
+            return window_event_stream(self._window_chunks(session_id, window), window)
         return self._stream_chunks(session_id)
+
+    async def _window_chunks(
+        self, session_id: str, window: SessionWindow
+    ) -> AsyncIterator[tuple[bytes, int]]:
+        """The chunks that can hold events up to the window's end, each with its first event's
+        time on the service's clock."""
+        for key, journaled, first_ts in await self.store.chunks_until(session_id, window.end_ms):
+            stored = journaled if journaled is not None else await self.blobs.get(key)
+            yield isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS), first_ts
 
     async def event_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         """The session's stored chunks in order, each one JSON array of rrweb events."""

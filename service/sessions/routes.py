@@ -10,7 +10,7 @@ from litestar import Request, Response, delete, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
-from service.auth.guards import services_of
+from service.auth.guards import granted_window, services_of
 from service.errors import BadRequest, NotFound
 from service.sessions.erasure import erase_user, lift_user_erasure
 from service.sessions.reader import SessionEvidence, SessionList, SessionSummary
@@ -152,8 +152,9 @@ async def search_sessions(
 async def session_summary(
     request: Request[Any, Any, Any], session_id: FromPath[str]
 ) -> SessionSummary:
-    """User, start and end, duration, pages, counts and first error time of a session."""
-    return await services_of(request).reader.summary(session_id)
+    """User, start and end, duration, pages, counts and first error time of a session; for a
+    windowed viewer link, of its window (`window` says which part)."""
+    return await services_of(request).reader.summary(session_id, granted_window(request))
 
 
 @get(
@@ -164,8 +165,9 @@ async def session_summary(
 async def session_events(
     request: Request[Any, Any, Any], session_id: FromPath[str]
 ) -> Response[Any]:
-    """Every rrweb event of the session in recording order, as one streamed JSON array."""
-    chunks = await services_of(request).reader.stream_events(session_id)
+    """Every rrweb event of the session in recording order, as one streamed JSON array; for a
+    windowed viewer link, the events that replay its window alone."""
+    chunks = await services_of(request).reader.stream_events(session_id, granted_window(request))
     return Stream(chunks, media_type="application/json")
 
 
@@ -177,8 +179,9 @@ async def session_events(
 async def session_report(
     request: Request[Any, Any, Any], session_id: FromPath[str]
 ) -> SessionEvidence:
-    """Console errors with stacks, failed requests, rage and dead clicks, page views."""
-    return await services_of(request).reader.evidence(session_id)
+    """Console errors with stacks, failed requests, rage and dead clicks, page views; for a
+    windowed viewer link, those inside its window."""
+    return await services_of(request).reader.evidence(session_id, granted_window(request))
 
 
 # API key only.

@@ -423,6 +423,34 @@ class SessionStore:
         )
         return await self._transactions.read(_chunk_sources, query)
 
+    async def chunks_until(
+        self, session_id: str, end_ms: int
+    ) -> list[tuple[str, bytes | None, int]]:
+        """As `session_chunks`, only the chunks whose first event is at or before `end_ms`, each
+        with that event's time (the service's clock): what a window ending there can show."""
+        journal = chunk_journal.c
+        query = (
+            select(chunks.c.blob_key, journal.data, chunks.c.first_ts)
+            .outerjoin(
+                chunk_journal,
+                and_(
+                    journal.session_id == chunks.c.session_id, journal.blob_key == chunks.c.blob_key
+                ),
+            )
+            .where(chunks.c.session_id == session_id, chunks.c.first_ts <= end_ms)
+            .order_by(chunks.c.seq)
+        )
+        return await self._transactions.read(_timed_chunk_sources, query)
+
+    async def event_count_between(self, session_id: str, start_ms: int, end_ms: int) -> int:
+        """The events of the session's chunks recorded (in part) between the two times."""
+        query = select(func.coalesce(func.sum(chunks.c.event_count), 0)).where(
+            chunks.c.session_id == session_id,
+            chunks.c.first_ts <= end_ms,
+            chunks.c.last_ts >= start_ms,
+        )
+        return int(await self._transactions.read(_scalar, query))
+
     # -- chunk journal (see service/ingest/chunk_mover.py) ---------------------------------------
 
     async def move_journal(
@@ -854,6 +882,19 @@ def _signals(conn: Connection, query: Select[Any]) -> list[Signal]:
 
 def _chunk_sources(conn: Connection, query: Select[Any]) -> list[tuple[str, bytes | None]]:
     return [(key, None if data is None else bytes(data)) for key, data in conn.execute(query)]
+
+
+def _timed_chunk_sources(
+    conn: Connection, query: Select[Any]
+) -> list[tuple[str, bytes | None, int]]:
+    return [
+        (key, None if data is None else bytes(data), int(first_ts))
+        for key, data, first_ts in conn.execute(query)
+    ]
+
+
+def _scalar(conn: Connection, query: Select[Any]) -> Any:
+    return conn.execute(query).scalar_one()
 
 
 def _escape_like(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -15,14 +16,17 @@ from service.plugin_host.remote_errors import PermanentError, RetryableError, ma
 from service.plugin_host.types import AttachResult, MissingRecording, TicketRef
 from service.report.replay_report import (
     ReplayReport,
+    ReplayWindow,
     build_replay_report,
     reported_fingerprints,
 )
 from service.report.session_log import log_file
-from service.sessions.reader import SessionReader, to_datetime
+from service.sessions.reader import SessionReader, SessionSummary, to_datetime
+from service.sessions.windows import SessionWindow
 from service.storage.ticket_store import AttachmentRecord, TicketStore
 from service.tickets.attachments import NO_SESSION, attachment_marker, no_session_reason
 from service.tickets.seen_elsewhere import seen_elsewhere
+from service.viewer.link_windows import before_ticket
 from service.viewer.tokens import ViewerTokens
 
 __all__ = ["LEASE_MS", "Delivery", "ReportDelivery", "describe_error"]
@@ -63,6 +67,10 @@ def _missing_recording(record: AttachmentRecord, marker: str) -> MissingRecordin
     )
 
 
+def _millis(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
+
+
 # Answers to a lookup that say nothing about whether an earlier write landed.
 _LOOKUP_UNAVAILABLE = frozenset({404, 405, 501})
 
@@ -77,12 +85,14 @@ class ReportDelivery:
         plugins: PluginHost,
         tokens: ViewerTokens,
         ticket_link_ttl_seconds: int,
+        ticket_link_window_minutes: int = 0,
     ) -> None:
         self.ticket_store = ticket_store
         self.reader = reader
         self.plugins = plugins
         self.tokens = tokens
         self.ticket_link_ttl_seconds = ticket_link_ttl_seconds
+        self.ticket_link_window_minutes = ticket_link_window_minutes
 
     async def deliver(self, job_id: str, *, final_attempt: bool) -> Delivery:
         """Write the report unless the ticket already has it; record the outcome.
@@ -169,7 +179,9 @@ class ReportDelivery:
                 f"session {session_id} no longer exists (erased or past retention)"
             ) from None
         ttl = self.ticket_link_ttl_seconds
-        link = self.tokens.mint(session_id, ttl, ticket=ticket)
+        whole = self.tokens.mint(session_id, ttl, ticket=ticket)
+        window = self._ticket_window(evidence.session, ticket_created_at)
+        link = whole if window is None else self.tokens.mint(session_id, ttl, ticket, window=window)
         first_error = (
             self.tokens.mint(session_id, ttl, ticket=ticket, open_at="first-error")
             if evidence.session.first_error_at is not None
@@ -191,6 +203,29 @@ class ReportDelivery:
             marker=marker,
             log_file=await log_file(evidence.session, self.reader.event_chunks(session_id)),
             seen_elsewhere=others,
+            window=None if window is None else self._report_window(evidence.session, window),
+            whole_session_link=None if window is None else whole,
+        )
+
+    def _ticket_window(
+        self, session: SessionSummary, ticket_created_at: int | None
+    ) -> SessionWindow | None:
+        """The minutes before the ticket, when a window is configured, the ticket's time is
+        known and the window leaves part of the session out."""
+        if not self.ticket_link_window_minutes or ticket_created_at is None:
+            return None
+        started, ended = _millis(session.started_at), _millis(session.ended_at)
+        window = before_ticket(started, ended, ticket_created_at, self.ticket_link_window_minutes)
+        if window is None or (window.start_ms <= started and window.end_ms >= ended):
+            return None
+        return window
+
+    def _report_window(self, session: SessionSummary, window: SessionWindow) -> ReplayWindow:
+        started = _millis(session.started_at)
+        return ReplayWindow(
+            from_ms=window.start_ms - started,
+            to_ms=window.end_ms - started,
+            before_ticket_minutes=self.ticket_link_window_minutes,
         )
 
     @staticmethod

@@ -11,8 +11,10 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.auth.guards import require_api_key, services_of
 from service.errors import BadRequest, NotFound
-from service.sessions.reader import to_datetime
-from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS, ViewerLink
+from service.sessions.reader import shown_window, to_datetime
+from service.sessions.windows import ShownWindow
+from service.viewer.link_windows import LinkWindow, requested_window, resolve_window
+from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from service.web.static_bundles import bundle_response
 
 __all__ = ["viewer_route_handlers"]
@@ -48,6 +50,19 @@ class LinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     ttl_seconds: Annotated[int, msgspec.Meta(ge=MIN_TTL_SECONDS, le=MAX_TTL_SECONDS)] | None = None
     open_at: Literal["first-error"] | None = None
+    window: LinkWindow | None = None
+    """Only this part of the session (see `service.viewer.link_windows`)."""
+
+
+class MintedLink(msgspec.Struct, frozen=True, kw_only=True):
+    """A minted link: the page URL with the token in its fragment."""
+
+    url: str
+    token: str
+    expires_at: datetime
+    jti: str
+    window: ShownWindow | None = None
+    """The part of the session the link shows, when a window was asked for."""
 
 
 class RevokeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -128,17 +143,29 @@ async def mint_link(
     request: Request[Any, Any, Any],
     session_id: FromPath[str],
     data: JSONBody[LinkRequest | None] = None,
-) -> ViewerLink:
+) -> MintedLink:
     """A short-lived link that opens this one session (default TTL: minutes): `url`, `token`
-    (also inside `url`, after `#t=`), `expires_at`, `jti`."""
+    (also inside `url`, after `#t=`), `expires_at`, `jti`; with `window`, a link to that part
+    of the session only, and the `window` it resolved to."""
     services = services_of(request)
-    if await services.store.get(session_id) is None:
+    session = await services.store.get(session_id)
+    if session is None:
         raise NotFound(f"no session {session_id!r}")
     options = data or LinkRequest()
-    return services.viewer_tokens.mint(
+    asked = None if options.window is None else requested_window(await request.body())
+    window = None if asked is None else resolve_window(asked, session)
+    link = services.viewer_tokens.mint(
         session_id,
         options.ttl_seconds or services.settings.default_link_ttl_seconds,
         open_at=options.open_at,
+        window=window,
+    )
+    return MintedLink(
+        url=link.url,
+        token=link.token,
+        expires_at=link.expires_at,
+        jti=link.jti,
+        window=None if window is None else shown_window(window, session),
     )
 
 

@@ -14,6 +14,7 @@ import msgspec
 
 from service.errors import Unauthorized
 from service.sessions.reader import to_datetime
+from service.sessions.windows import SessionWindow
 
 __all__ = [
     "AUDIENCE",
@@ -44,6 +45,8 @@ class ViewerLink(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     expires_at: datetime
     jti: str
+    window: SessionWindow | None = None
+    """The part of the session the link shows (None: all of it)."""
 
 
 class ViewerClaims(msgspec.Struct, frozen=True, kw_only=True):
@@ -53,6 +56,8 @@ class ViewerClaims(msgspec.Struct, frozen=True, kw_only=True):
     jti: str
     expires_at: int
     ticket: str | None = None
+    window: SessionWindow | None = None
+    """The only part of the session the token opens (None: all of it)."""
 
 
 def _derive(secret_key: str) -> tuple[str, bytes]:
@@ -82,10 +87,13 @@ class ViewerTokens:
         ttl_seconds: int,
         ticket: str | None = None,
         open_at: str | None = None,
+        window: SessionWindow | None = None,
     ) -> ViewerLink:
         """A link to one session, valid for `ttl_seconds`; `ticket` binds it to a ticket.
 
-        `open_at="first-error"` makes the viewer start at the session's first error.
+        `open_at="first-error"` makes the viewer start at the session's first error; `window`
+        limits what the token opens to that part of the session (claim `win`: its start and
+        end, milliseconds since the epoch on the service's clock).
         """
         now = int(time.time())
         jti = secrets.token_urlsafe(12)
@@ -101,6 +109,8 @@ class ViewerTokens:
         }
         if ticket is not None:
             claims["tkt"] = ticket
+        if window is not None:
+            claims["win"] = [window.start_ms, window.end_ms]
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
         query = f"?at={open_at}" if open_at else ""
         return ViewerLink(
@@ -108,6 +118,7 @@ class ViewerTokens:
             token=token,
             expires_at=to_datetime((now + ttl_seconds) * 1000),
             jti=jti,
+            window=window,
         )
 
     def verify(self, token: str, session_id: str) -> ViewerClaims:
@@ -141,4 +152,21 @@ class ViewerTokens:
             jti=str(claims["jti"]),
             expires_at=int(claims["exp"]),
             ticket=str(ticket) if ticket is not None else None,
+            window=_window_claim(claims),
         )
+
+
+def _window_claim(claims: dict[str, object]) -> SessionWindow | None:
+    """The `win` claim as a window; a token whose `win` is anything but two ordered integers
+    opens nothing, rather than more than it was minted for."""
+    if "win" not in claims:
+        return None
+    value = claims["win"]
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not all(type(bound) is int for bound in value)
+        or not 0 <= value[0] <= value[1]
+    ):
+        raise Unauthorized(_REFUSED)
+    return SessionWindow(value[0], value[1])

@@ -37,6 +37,7 @@ pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 SID = "sess-browser-0001"
 HOSTILE = "sess-hostile-001"
+WINDOWED = "sess-windowed-01"
 
 
 def element(node_id: int, tag: str, attrs: dict[str, str], *children: Any) -> dict[str, Any]:
@@ -122,6 +123,42 @@ def hostile_recording() -> list[dict[str, Any]]:
     ]
 
 
+def paragraph_added(ts: int, node_id: int, content: str) -> dict[str, Any]:
+    """A mutation that appends a paragraph to the body (rrweb adds each node on its own)."""
+    paragraph = {"type": 2, "id": node_id, "tagName": "p", "attributes": {}, "childNodes": []}
+    words = {"type": 3, "id": node_id + 1, "textContent": content}
+    return {
+        "type": 3,
+        "timestamp": ts,
+        "data": {
+            "source": 0,
+            "texts": [],
+            "attributes": [],
+            "removes": [],
+            "adds": [
+                {"parentId": 6, "nextId": None, "node": paragraph},
+                {"parentId": node_id, "nextId": None, "node": words},
+            ],
+        },
+    }
+
+
+def windowed_recording() -> list[dict[str, Any]]:
+    """Four minutes; the window asked for is 2:00 to 3:00."""
+    body = [element(10, "h1", {}, text(11, "Checkout"))]
+    return [
+        meta(BASE_TS, "https://shop.test/cart"),
+        snapshot(BASE_TS + 5, *body),
+        paragraph_added(BASE_TS + 60_000, 50, "Coupon applied"),
+        click(BASE_TS + 90_000, node_id=10),
+        console_error(BASE_TS + 100_000, "TypeError: before the window"),
+        console_error(BASE_TS + 150_000, "TypeError: inside the window"),
+        paragraph_added(BASE_TS + 160_000, 60, "Order placed"),
+        console_error(BASE_TS + 200_000, "TypeError: after the window"),
+        click(BASE_TS + 240_000, node_id=10),
+    ]
+
+
 @pytest.fixture(scope="module")
 def viewer_service(
     tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
@@ -148,7 +185,11 @@ def viewer_service(
     deadline = time.monotonic() + 30
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    for sid, events in ((SID, checkout_recording()), (HOSTILE, hostile_recording())):
+    for sid, events in (
+        (SID, checkout_recording()),
+        (HOSTILE, hostile_recording()),
+        (WINDOWED, windowed_recording()),
+    ):
         response = httpx.post(
             f"{base}/api/v1/ingest",
             content=msgspec.json.encode(batch(sid, 0, events)),
@@ -358,3 +399,42 @@ def test_hostile_recordings_play_without_running_anything(
     frame = page.frames[1]
     assert frame.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("script:not([src])").count() == 0
+
+
+def test_a_windowed_link_opens_at_its_start_with_the_page_rebuilt_and_plays_it(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, _ = viewer_service
+    window = {"from_ms": 120_000, "to_ms": 180_000}
+    page.goto(minted_link(base, WINDOWED, window=window))
+    page.wait_for_selector("body[data-loaded=true]")
+    assert page.get_by_test_id("window-note").inner_text() == (
+        "Showing 02:00\N{EN DASH}03:00 of a 4-minute session"
+    )
+    # The page as it was at 2:00: the paragraph added at 1:00 is there, the one of 2:40 not yet.
+    replayed = page.frame_locator("[data-testid=replay-frame] iframe")
+    replayed.get_by_text("Coupon applied").wait_for()
+    assert replayed.get_by_text("Order placed").count() == 0
+    # The timeline is the window's; the clock tells the session's time.
+    assert wait_for_offset(page, lambda offset: offset >= 0) <= 1
+    assert page.get_by_test_id("clock").inner_text().startswith("02:00 / 02:40")
+    console = page.get_by_test_id("console-panel").inner_text()
+    assert "inside the window" in console
+    assert "before the window" not in console and "after the window" not in console
+    page.get_by_role("tab", name="Steps").click()
+    steps = page.get_by_test_id("steps-panel").inner_text()
+    assert "02:30" in steps and "before the window" not in steps
+    errors = page.locator(".marker-error")  # the one error inside, 30 s into the window
+    assert errors.count() == 1 and errors.first.get_attribute("data-offset") == "30000"
+
+    page.get_by_label("Speed").select_option("8")
+    page.get_by_role("button", name="Play").click()
+    wait_for_offset(page, lambda offset: offset >= 40_000, timeout=20)
+    replayed.get_by_text("Order placed").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "viewer-window.png"))
+
+    # A windowed link that opens at the first error opens at the first error inside it.
+    page.goto(minted_link(base, WINDOWED, window=window, open_at="first-error"))
+    page.wait_for_selector("body[data-loaded=true]")
+    assert wait_for_offset(page, lambda offset: offset > 1) == 29_500

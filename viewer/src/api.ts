@@ -13,7 +13,11 @@ export type Summary = {
   first_error_offset_ms: number | null;
   counts: Record<string, number>;
   environment?: Environment | null;
+  /** Set for a windowed link: the part of the session it shows (offsets from its start). */
+  window?: SummaryWindow | null;
 };
+
+export type SummaryWindow = { from_ms: number; to_ms: number; started_at: string; ended_at: string };
 
 type Size = { width: number; height: number };
 /** Where the session was recorded, as its latest page load reported. */

@@ -2,6 +2,7 @@
 
 import type { Environment, Report, Summary } from "./api";
 import { formatOffset, h } from "./dom";
+import { windowNote } from "./window_note";
 
 /** A kind of trouble the header counts, and where its occurrences are (ms from the start);
  * `short` is its noun where the header is narrow. */
@@ -95,6 +96,7 @@ export function header(report: Report, signals: Signal[], actions: HeaderActions
       h("span", { class: "user", title: `User ${user}`, "data-testid": "user" }, user),
       h("span", { class: "fact", "data-testid": "started" }, startedText(s)),
       h("span", { class: "fact", title: "Duration", "data-testid": "duration" }, formatOffset(s.duration_ms)),
+      ...[windowNote(s)].filter((note): note is HTMLElement => note !== null),
       h("span", { class: "spacer" }),
       h("span", { class: "actions" }, jump, copy, help),
     ),

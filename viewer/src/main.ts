@@ -12,6 +12,7 @@ import { momentLink, readOpenAt } from "./moment_link";
 import { Panels } from "./panels";
 import { ReplayPlayer, SPEEDS } from "./player";
 import { bindShortcuts, ShortcutsOverlay } from "./shortcuts";
+import { REBUILT_AT_MS, windowStart } from "./window_note";
 
 // Panels are rebuilt from the entries at most this often while events stream in.
 const REFRESH_MS = 400;
@@ -85,12 +86,19 @@ async function boot(): Promise<void> {
     offsets: [...signals[0]!.offsets, ...signals[1]!.offsets].sort((a, b) => a - b),
     count: 0,
   };
+  // The report's offsets and `?at=` count from the session's start; a windowed player starts
+  // `shift` later.
+  const shift = windowStart(report.session);
+  const sessionStart = (): number => player.firstTimestamp - shift;
+  const sessionOffset = (): number => player.offset + shift;
+  player.setClockStart(shift);
+  if (report.session.window) void player.ready.then(() => player.seek(REBUILT_AT_MS));
 
   const firstError = (): number | null => {
     const fromStream = entries.markers.find((m) => m.kind === "error" || m.kind === "request");
     if (fromStream) return fromStream.ts;
     const offset = report.session.first_error_offset_ms;
-    return offset === null ? null : player.firstTimestamp + offset;
+    return offset === null ? null : sessionStart() + offset;
   };
   const jumpToFirstError = (): void => {
     const ts = firstError();
@@ -103,7 +111,7 @@ async function boot(): Promise<void> {
   const visit = (signal: Signal, direction: 1 | -1 = 1): void => {
     const offsets = signal.offsets;
     if (!offsets.length) return;
-    const now = player.offset;
+    const now = sessionOffset();
     let index: number;
     if (lastVisit && lastVisit.signal === signal && Math.abs(lastVisit.landed - now) < 1) {
       index = (lastVisit.index + direction + offsets.length) % offsets.length;
@@ -115,14 +123,14 @@ async function boot(): Promise<void> {
       while (index >= 0 && offsets[index]! >= now) index--;
       if (index < 0) index = offsets.length - 1;
     }
-    player.seekToTimestamp(player.firstTimestamp + offsets[index]!);
-    lastVisit = { signal, index, landed: player.offset };
+    player.seekToTimestamp(sessionStart() + offsets[index]!);
+    lastVisit = { signal, index, landed: sessionOffset() };
     announce(`${signal.noun[0]!.toUpperCase()}${signal.noun.slice(1)} ${index + 1} of ${offsets.length} at ${formatOffset(offsets[index]!)}`);
   };
 
   const overlay = new ShortcutsOverlay();
   const copyLink = (): void => {
-    const offset = player.offset;
+    const offset = sessionOffset();
     void copyText(momentLink(location.href, token, offset), `Link copied: it opens at ${formatOffset(offset)}`);
   };
 
@@ -159,7 +167,7 @@ async function boot(): Promise<void> {
   let dirty = false;
   const refresh = (): void => {
     dirty = false;
-    const start = player.firstTimestamp;
+    const start = sessionStart();
     panels.setConsole(entries.console, start);
     panels.setNetwork(entries.network, start);
     panels.setSteps(
@@ -173,7 +181,7 @@ async function boot(): Promise<void> {
   let opened = openAt === null;
   const openWhereAsked = (finished: boolean): void => {
     if (opened || openAt === null) return;
-    const ts = openAt.kind === "offset" ? player.firstTimestamp + openAt.ms : firstError();
+    const ts = openAt.kind === "offset" ? sessionStart() + openAt.ms : firstError();
     if (ts === null) {
       opened = finished;
       return;
@@ -181,7 +189,7 @@ async function boot(): Promise<void> {
     if (finished || entries.loadedUntil >= ts) {
       opened = true;
       void player.ready.then(() =>
-        openAt.kind === "offset" ? player.seek(openAt.ms) : player.seekToTimestamp(ts),
+        openAt.kind === "offset" ? player.seek(openAt.ms - shift) : player.seekToTimestamp(ts),
       );
     }
   };

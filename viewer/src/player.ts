@@ -61,6 +61,7 @@ export class ReplayPlayer {
   private markers: Marker[] = [];
   private lastOffset = -1;
   private sawSnapshot = false;
+  private clockStart = 0;
 
   constructor() {
     for (const value of SPEEDS) this.speedSelect.appendChild(h("option", { value }, `${value}×`));
@@ -134,6 +135,12 @@ export class ReplayPlayer {
 
   get firstTimestamp(): number {
     return this.startTs;
+  }
+
+  /** Show times from the session's start when the recording starts `ms` into it (a window). */
+  setClockStart(ms: number): void {
+    this.clockStart = ms;
+    this.render();
   }
 
   get offset(): number {
@@ -245,11 +252,14 @@ export class ReplayPlayer {
   private emit(offset: number, seeked: boolean): void {
     this.lastOffset = offset;
     const total = this.duration();
-    this.clock.textContent = `${formatOffset(offset)} / ${formatOffset(total)}`;
+    this.clock.textContent = `${formatOffset(this.clockStart + offset)} / ${formatOffset(this.clockStart + total)}`;
     this.clock.dataset.offset = String(Math.round(offset));
     this.track.setAttribute("aria-valuemax", String(Math.round(total)));
     this.track.setAttribute("aria-valuenow", String(Math.round(offset)));
-    this.track.setAttribute("aria-valuetext", `${formatOffset(offset)} of ${formatOffset(total)}`);
+    this.track.setAttribute(
+      "aria-valuetext",
+      `${formatOffset(this.clockStart + offset)} of ${formatOffset(this.clockStart + total)}`,
+    );
     this.progress.style.width = total ? `${Math.min(100, (offset / total) * 100)}%` : "0";
     for (const listener of this.listeners) listener(offset, seeked);
   }
@@ -268,7 +278,8 @@ export class ReplayPlayer {
       ...[...buckets.values()].map(({ marker, count }) => {
         const offset = marker.ts - this.startTs;
         const title = MARKER_TITLES[marker.kind];
-        const what = count > 1 ? `${count} × ${title} from ${formatOffset(offset)}` : `${title} at ${formatOffset(offset)}`;
+        const shown = formatOffset(this.clockStart + offset);
+        const what = count > 1 ? `${count} × ${title} from ${shown}` : `${title} at ${shown}`;
         const button = h("button", {
           class: `marker marker-${marker.kind}`,
           type: "button",

@@ -76,15 +76,21 @@ def test_the_comment_validates_and_holds_every_part_of_the_report() -> None:
     kinds = [node["type"] for node in comment["content"]]
     assert kinds[0] == "heading"
     assert {"orderedList", "codeBlock", "table", "bulletList"} <= set(kinds)
-    # The replay opens at the first error; the plain link is offered too; and the newest
-    # session of another user who hit the console error (nobody else got the 500).
+    # The replay shows the minutes before the ticket; the first error and the whole session
+    # are offered too; and the newest session of another user who hit the console error
+    # (nobody else got the 500).
     elsewhere = report.console_errors[0].seen_elsewhere
     assert elsewhere is not None
     assert links(comment) == [
-        report.first_error_url,
         report.replay_url,
+        report.first_error_url,
+        report.whole_session_url,
         elsewhere.newest_session_url,
     ]
+    assert (
+        "Watch the replay before the ticket (0:01\N{EN DASH}0:05), from the first error"
+        " or the whole session (valid until" in plain_text(comment)
+    )
     text = plain_text(comment)
     assert "valid until 2026-10-21 09:30 UTC" in text
     assert "user u42" in text and "1 console error" in text
@@ -122,11 +128,28 @@ def test_the_comment_validates_and_holds_every_part_of_the_report() -> None:
 
 
 def test_without_errors_the_replay_link_starts_at_the_beginning() -> None:
-    report = msgspec.structs.replace(sample_report(), first_error_url=None, console_errors=[])
+    report = msgspec.structs.replace(
+        sample_report(ticket_window=False), first_error_url=None, console_errors=[]
+    )
     comment = report_comment(report)
     assert adf_violations(comment) == []
     assert links(comment) == [report.replay_url]
     assert "codeBlock" not in [node["type"] for node in comment["content"]]
+
+
+def test_a_link_to_all_of_the_session_opens_at_the_first_error_or_from_the_start() -> None:
+    report = sample_report(ticket_window=False)
+    comment = report_comment(report)
+    assert adf_violations(comment) == []
+    assert links(comment)[:2] == [report.first_error_url, report.replay_url]
+    assert "from the first error or from the start" in plain_text(comment)
+
+
+def test_a_windowed_link_without_errors_offers_the_whole_session() -> None:
+    report = msgspec.structs.replace(sample_report(), first_error_url=None, console_errors=[])
+    comment = report_comment(report)
+    assert adf_violations(comment) == []
+    assert links(comment) == [report.replay_url, report.whole_session_url]
 
 
 def test_the_issue_description_starts_with_the_steps_to_reproduce() -> None:
@@ -148,7 +171,8 @@ def test_page_text_stays_literal_text_and_empty_strings_make_no_empty_nodes() ->
     texts = [node for node in nodes(comment) if node["type"] == "text"]
     assert all(node["text"] for node in texts)
     # Markup in the page's text never turned into nodes or links of its own.
-    assert links(comment) == [sample_report().first_error_url, sample_report().replay_url]
+    sample = sample_report()
+    assert links(comment) == [sample.replay_url, sample.first_error_url, sample.whole_session_url]
     assert "no response" in plain_text(comment) and "Dead clicks on an element" in plain_text(
         comment
     )
@@ -166,7 +190,7 @@ def test_page_text_stays_literal_text_and_empty_strings_make_no_empty_nodes() ->
     ],
 )
 def test_only_http_urls_become_links(url: str) -> None:
-    report = hostile_report(replay_url=url, first_error_url=url)
+    report = hostile_report(replay_url=url, first_error_url=url, whole_session_url=url)
     for document in (report_comment(report), issue_description(report)):
         assert adf_violations(document) == []
         assert links(document) == []

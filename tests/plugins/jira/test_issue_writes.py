@@ -57,7 +57,11 @@ def test_attach_links_the_replay_attaches_the_log_then_comments(jira: FakeJira) 
         kind="comment",
         url=f"{SITE}/browse/SHOP-12?focusedCommentId={comment['id']}",
     )
-    assert links(comment["body"])[0] == report().first_error_url
+    assert links(comment["body"])[:3] == [
+        report().replay_url,
+        report().first_error_url,
+        report().whole_session_url,
+    ]
     (link,) = jira.remote_links["SHOP-12"].values()
     assert link["globalId"] == "replaydesk:sess-sample-0001"
     assert link["application"] == {"type": "com.replaydesk", "name": "ReplayDesk"}

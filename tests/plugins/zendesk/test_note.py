@@ -76,7 +76,7 @@ def test_nothing_from_the_recording_becomes_markup() -> None:
 
 
 def test_the_first_link_opens_the_replay_at_the_first_error() -> None:
-    report = sample_report()
+    report = sample_report(ticket_window=False)
     assert report.first_error_url
     markup = Markup(report_note(report))
     elsewhere = report.console_errors[0].seen_elsewhere
@@ -92,6 +92,28 @@ def test_the_first_link_opens_the_replay_at_the_first_error() -> None:
         report, first_error_url=None, console_errors=[], failed_requests=[]
     )
     assert Markup(report_note(nothing_failed)).hrefs == [report.replay_url]
+
+
+def test_the_first_link_shows_the_minutes_before_the_ticket_and_the_rest_is_a_click_away() -> None:
+    report = sample_report()
+    assert report.replay_window and report.whole_session_url and report.first_error_url
+    markup = Markup(report_note(report))
+    assert markup.hrefs[:3] == [
+        report.replay_url,
+        report.first_error_url,
+        report.whole_session_url,
+    ]
+    assert (
+        "Watch the replay before the ticket (0:01\N{EN DASH}0:05) · from the first error"
+        " · the whole session (links valid until 2026-10-21 09:30 UTC)" in markup.text
+    )
+    nothing_failed = msgspec.structs.replace(
+        report, first_error_url=None, console_errors=[], failed_requests=[]
+    )
+    assert Markup(report_note(nothing_failed)).hrefs == [
+        report.replay_url,
+        report.whole_session_url,
+    ]
 
 
 def test_the_note_says_how_many_other_users_hit_an_error_and_nothing_when_none_did() -> None:

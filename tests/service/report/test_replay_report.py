@@ -103,7 +103,13 @@ def test_markdown_and_text_renderings_carry_the_evidence() -> None:
         assert "POST https://shop.example/api/pay" in rendered and "500" in rendered
         assert "at pay (https://shop.example/app.js:10:5)" in rendered
         assert "user u42" in rendered
-    assert "[Watch the replay](" in render_markdown(report)
+    assert "[Watch the replay before the ticket (0:01\N{EN DASH}0:05)](" in render_markdown(report)
+    assert f"[The whole session]({report.whole_session_url})" in render_markdown(report)
+    assert f"The whole session: {report.whole_session_url}" in render_text(report)
+    whole = sample_report(ticket_window=False)
+    assert "[Watch the replay](" in render_markdown(whole) and "whole session" not in (
+        render_markdown(whole)
+    )
 
 
 def _session_report() -> SessionEvidence:

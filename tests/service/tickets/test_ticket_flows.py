@@ -19,6 +19,7 @@ from service import (
     MissingRecording,
     PluginSettings,
     ReplayReport,
+    ReplayWindow,
     TicketEvent,
     TicketProvider,
     TicketRef,
@@ -31,6 +32,7 @@ from service.clock import now_ms
 from service.jobs.runtime import configure_job_runtime
 from service.plugin_host.host import PluginHost
 from service.plugin_host.manager import build_plugin_manager
+from service.sessions.windows import SessionWindow
 from service.settings import Settings
 from service.storage.database import create_engine
 from service.storage.ticket_store import TicketStore
@@ -38,7 +40,16 @@ from service.viewer.tokens import ViewerTokens
 from service.web.app import create_app
 from tests.conftest import AUTH, INGEST, make_settings
 from tests.job_runner import job_state, settle
-from tests.recordings import batch, checkout_events, console_error, record_session
+from tests.recordings import (
+    BASE_TS,
+    batch,
+    checkout_events,
+    click,
+    console_error,
+    full_snapshot,
+    meta,
+    record_session,
+)
 
 # One minute into the recorded session (BASE_TS is 2026-09-21T14:13:20Z).
 OPENED = "2026-09-21T14:14:20Z"
@@ -342,3 +353,75 @@ async def test_a_report_says_how_many_other_users_hit_its_errors_lately(
     text = render_text(report)
     assert "This failure hit 2 other users in the last 7 days (first seen " in text
     assert "This error hit" not in text
+
+
+def long_session() -> list[dict[str, Any]]:
+    """A 30-minute session: the page loads, an error at 12:00, a click at 30:00."""
+    return [
+        meta(BASE_TS, "https://shop.test/cart"),
+        full_snapshot(BASE_TS + 5),
+        click(BASE_TS + 60_000),
+        console_error(BASE_TS + 12 * 60_000, "TypeError: payment failed"),
+        click(BASE_TS + 30 * 60_000),
+    ]
+
+
+async def attach_at_twenty_minutes(client: Any, ticket_id: str) -> None:
+    body = batch(SESSION, 0, long_session(), user_id="u42")
+    sent = await client.post("/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST)
+    assert sent.status_code == 202, sent.text
+    attach = {
+        "provider": "desk",
+        "ticket_id": ticket_id,
+        "session_id": SESSION,
+        "ticket_created_at": "2026-09-21T14:33:20Z",  # 20:00 into the session
+    }
+    accepted = await client.post("/api/v1/tickets/attach", json=attach, headers=AUTH)
+    assert accepted.status_code == 202, accepted.text
+
+
+async def test_a_ticket_link_shows_the_minutes_before_the_ticket_and_the_whole_session_too(
+    desk_client: Any, desk: Desk, settings: Settings
+) -> None:
+    assert settings.ticket_link_window_minutes == 10
+    await attach_at_twenty_minutes(desk_client, "701")
+    await settle(settings.redis_url)
+    [(_, report)] = desk.reports
+    assert report.replay_window == ReplayWindow(
+        from_ms=10 * 60_000, to_ms=20 * 60_000, before_ticket_minutes=10
+    )
+    tokens = ViewerTokens(settings.secret_key, settings.public_url)
+    windowed = tokens.verify(report.replay_url.split("#t=", 1)[1], SESSION)
+    assert windowed.window == SessionWindow(BASE_TS + 10 * 60_000, BASE_TS + 20 * 60_000)
+    assert windowed.ticket == "desk:701"
+    assert report.whole_session_url is not None and report.first_error_url is not None
+    for whole in (report.whole_session_url, report.first_error_url):
+        claims = tokens.verify(whole.split("#t=", 1)[1], SESSION)
+        assert claims.window is None and claims.ticket == "desk:701"
+    text = render_text(report)
+    assert "Watch the replay before the ticket (10:00\N{EN DASH}20:00): " in text
+    assert f"The whole session: {report.whole_session_url}" in text
+    # What the windowed link opens: the error at 12:00 and nothing of the click at 30:00.
+    headers = {"Authorization": f"Bearer {report.replay_url.split('#t=', 1)[1]}"}
+    summary = (await desk_client.get(f"/api/v1/sessions/{SESSION}", headers=headers)).json()
+    assert summary["window"]["from_ms"] == 10 * 60_000 and summary["counts"]["clicks"] == 0
+    assert summary["first_error_offset_ms"] == 12 * 60_000
+
+
+async def test_with_the_window_set_to_zero_a_ticket_link_shows_the_whole_session(
+    settings: Settings, desk: Desk
+) -> None:
+    whole = make_settings(
+        settings.data_dir,
+        settings.database_url,
+        settings.redis_url,
+        ticket_link_window_minutes=0,
+    )
+    async for client in desk_app(whole, desk):
+        await attach_at_twenty_minutes(client, "702")
+        await settle(settings.redis_url)
+    [(_, report)] = desk.reports
+    assert report.replay_window is None and report.whole_session_url is None
+    tokens = ViewerTokens(settings.secret_key, settings.public_url)
+    assert tokens.verify(report.replay_url.split("#t=", 1)[1], SESSION).window is None
+    assert "before the ticket" not in render_text(report)

@@ -10,6 +10,7 @@ import jwt
 import pytest
 
 from service.errors import Unauthorized
+from service.sessions.windows import SessionWindow
 from service.viewer.tokens import AUDIENCE, ViewerTokens, _derive
 
 SID = "sess-view-0001"
@@ -113,3 +114,51 @@ def test_rotation_keeps_links_of_the_previous_key_until_they_expire() -> None:
     expired_old = forge(valid_claims(exp=int(time.time()) - 100), secret="secret-one")
     with pytest.raises(Unauthorized):
         rotated.verify(expired_old, SID)
+
+
+def test_a_window_travels_in_the_token_and_comes_back_as_minted() -> None:
+    window = SessionWindow(1_790_000_600_000, 1_790_001_200_000)
+    link = tokens.mint(SID, 600, ticket="zendesk:9", window=window)
+    assert link.window == window
+    claims = tokens.verify(link.token, SID)
+    assert claims.window == window and claims.ticket == "zendesk:9"
+    assert jwt.decode(link.token, options={"verify_signature": False})["win"] == [
+        window.start_ms,
+        window.end_ms,
+    ]
+    # Without one, the token opens the whole session, as it always did.
+    plain = tokens.mint(SID, 600)
+    assert tokens.verify(plain.token, SID).window is None
+    assert "win" not in jwt.decode(plain.token, options={"verify_signature": False})
+
+
+@pytest.mark.parametrize(
+    "win",
+    [
+        [5, 4],
+        [-1, 10],
+        [1],
+        [1, 2, 3],
+        ["1", "2"],
+        [1.5, 2],
+        [True, 2],
+        {"start": 1, "end": 2},
+        None,
+        "1-2",
+    ],
+)
+def test_a_window_claim_that_is_not_two_ordered_integers_opens_nothing(win: object) -> None:
+    # Even signed with the right key: a window that cannot be read must not become none at all.
+    refused(forge({**valid_claims(), "win": win}))
+
+
+def test_a_window_cannot_be_widened_by_editing_the_token() -> None:
+    token = tokens.mint(SID, 600, window=SessionWindow(10, 20)).token
+    head, payload, signature = token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
+    for widened in (
+        {**claims, "win": [0, 10**15]},
+        {k: v for k, v in claims.items() if k != "win"},
+    ):
+        forged = base64.urlsafe_b64encode(json.dumps(widened).encode()).rstrip(b"=").decode()
+        refused(f"{head}.{forged}.{signature}")
