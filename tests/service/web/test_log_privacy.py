@@ -98,7 +98,9 @@ async def _raise_with_the_user_id(self: SessionReader, user_id: str) -> Any:
         raise RuntimeError(f"SELECT ... WHERE user_id = %(user_id)s [{parameters}]") from exc
 
 
-async def _stream_that_fails(self: SessionReader, session_id: str) -> AsyncIterator[bytes]:
+async def _stream_that_fails(
+    self: SessionReader, session_id: str, window: object = None
+) -> AsyncIterator[bytes]:
     async def chunks() -> AsyncIterator[bytes]:
         yield b"["
         raise OSError(f"blob sessions/{session_id}/chunk-0 is missing")
