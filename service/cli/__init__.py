@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from service.auth.scopes import SCOPES
 from service.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -122,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="site origin allowed to use an ingest key (repeat; default: any)",
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        choices=list(SCOPES),
+        help="what an API key may do (repeat; default: everything, as admin): "
+        + "; ".join(f"{name}: {what}" for name, what in SCOPES.items()),
     )
     create.set_defaults(run="keys:create")
     revoke = key_commands.add_parser("revoke", help="revoke an API key id or ingest key")

@@ -193,6 +193,35 @@ def test_keys_create_list_revoke(embedded_env: dict[str, str]) -> None:
     assert run_cli(embedded_env, "keys", "revoke", key_id.group(1)).returncode == 1
 
 
+def test_api_keys_are_created_with_scopes(embedded_env: dict[str, str]) -> None:
+    scoped = run_cli(
+        embedded_env,
+        "keys",
+        "create",
+        "api",
+        "--name",
+        "zendesk sidebar",
+        "--scope",
+        "sessions:read",
+        "--scope",
+        "links:create",
+    )
+    assert scoped.returncode == 0, scoped.stderr
+    assert "scopes: links:create, sessions:read" in scoped.stdout
+    whole = run_cli(embedded_env, "keys", "create", "api", "--name", "ops")
+    assert "scopes: admin (everything)" in whole.stdout
+    listing = run_cli(embedded_env, "keys", "list").stdout
+    assert "zendesk sidebar  live  scopes: links:create, sessions:read" in listing
+    assert "ops  live  scopes: admin" in listing
+    for wrong, said in (
+        (["api", "--scope", "sessions:write"], "invalid choice: 'sessions:write'"),
+        (["ingest", "--scope", "admin"], "--scope is for API keys"),
+        (["api", "--origin", "https://shop.example"], "--origin is for ingest keys"),
+    ):
+        refused = run_cli(embedded_env, "keys", "create", *wrong)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+
+
 def test_db_upgrade_then_serve_on_postgres(embedded_env: dict[str, str]) -> None:
     import asyncio
     import secrets
