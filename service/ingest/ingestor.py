@@ -15,6 +15,7 @@ from service.ingest.chunk_mover import ChunkMover
 from service.ingest.clock_skew import on_service_clock
 from service.ingest.group_writer import BatchWriter, PendingBatch
 from service.ingest.signals.batch_pass import process_events
+from service.live.feed import LiveBatch, LiveFeed
 from service.sessions.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
 from service.storage.chunk_layout import chunk_blob_key
@@ -49,10 +50,17 @@ def compress_chunk(events_json: bytes) -> bytes:
 class Ingestor:
     """Turns validated batches into a stored chunk plus index rows, exactly once per seq."""
 
-    def __init__(self, store: SessionStore, blobs: BlobStore, erasure_keys: ErasureKeys) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        blobs: BlobStore,
+        erasure_keys: ErasureKeys,
+        live: LiveFeed | None = None,
+    ) -> None:
         self.store = store
         self.blobs = blobs
         self.erasure_keys = erasure_keys
+        self.live = live
         self.mover = ChunkMover(store, blobs)
         self.writer = BatchWriter(store, self.mover)
 
@@ -126,6 +134,10 @@ class Ingestor:
         if stored == "duplicate":
             # Stored before, or a concurrent copy won the race (its rows point at its blob).
             return outcome
+        if self.live is not None:
+            await self.live.publish(
+                batch.session_id, LiveBatch(batch.seq, batch.final, processed.events_json)
+            )
         return msgspec.structs.replace(outcome, status="accepted")
 
     async def _remove_erased_session(self, session_id: str) -> None:

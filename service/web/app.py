@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pluggy
 from litestar import Litestar, Router
@@ -13,6 +14,7 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from redis import Redis
+from redis.asyncio import Redis as AsyncRedis
 
 from service import __version__, log_redaction
 from service.auth.guards import require_api_key, require_api_key_or_viewer_token
@@ -29,6 +31,8 @@ from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker, requeue_abandon
 from service.jobs.queue import JobQueue
 from service.jobs.routes import job_route_handlers
 from service.jobs.runtime import configure_job_runtime
+from service.live.feed import LiveFeed
+from service.live.routes import live_route_handlers
 from service.plugin_host.host import PluginHost
 from service.plugin_host.link_check import warn_of_loopback_links
 from service.plugin_host.manager import build_plugin_manager
@@ -92,7 +96,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             queue = JobQueue(redis)
             store = SessionStore(engine)
             stack.callback(store.dispose)
-            ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
+            live = LiveFeed(_open_live_redis(settings, redis, stack), settings.secret_key)
+            ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key), live)
             # The first page event would otherwise wait for the parser's rules on the loop.
             await asyncio.to_thread(user_agents.warm_up)
             ingestor.start()
@@ -126,6 +131,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 plugins=plugins,
                 attachments=attachments,
                 issues=IssueFiling(store, attachments.ticket_store, queue, plugins),
+                live=live,
             )
             app.state.plugin_manager = plugins.manager
             retention = asyncio.create_task(
@@ -156,7 +162,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             Router(path="/", route_handlers=session_route_handlers, guards=[require_api_key]),
             Router(
                 path="/",
-                route_handlers=session_read_handlers,
+                route_handlers=[*session_read_handlers, *live_route_handlers],
                 guards=[require_api_key_or_viewer_token],
             ),
             Router(path="/", route_handlers=viewer_route_handlers),
@@ -204,6 +210,20 @@ def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[b
     redis = embedded.start()
     stack.callback(embedded.stop)
     return redis
+
+
+def _open_live_redis(
+    settings: Settings, redis: Redis[bytes], stack: contextlib.AsyncExitStack
+) -> AsyncRedis[bytes]:
+    """An asyncio client of the same Redis, for the live feed's pub/sub."""
+    options: dict[str, Any] = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+    if settings.redis_url:
+        live = AsyncRedis.from_url(settings.redis_url, **options)
+    else:
+        path = redis.connection_pool.connection_kwargs["path"]
+        live = AsyncRedis(unix_socket_path=path, **options)
+    stack.push_async_callback(live.aclose)  # type: ignore[attr-defined]  # (types-redis is older)
+    return live
 
 
 async def _start_embedded_worker(
