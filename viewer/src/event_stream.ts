@@ -5,8 +5,10 @@ export type RawEvent = { type: number; timestamp: number; data: unknown };
 // The longest the stream is read and fed without giving the main thread back. On a fast link the
 // whole body is already buffered and every read resolves at once, so without a pause the page
 // would not draw (and rrweb would not rebuild its first frame, which waits in a timer) until
-// the last event was read.
-const SLICE_MS = 12;
+// the last event was read. The first pause comes soon, so the first frame does not wait; later
+// ones less often, since each costs a timer's clamp and a frame of the page.
+const FIRST_SLICE_MS = 12;
+const SLICE_MS = 50;
 // How much text is parsed between two looks at the clock (~200 events of a busy page).
 const PIECE_CHARS = 64 * 1024;
 
@@ -77,6 +79,7 @@ export async function readEventStream(
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   const splitter = new JsonArraySplitter();
   let sliceStart = performance.now();
+  let slice = FIRST_SLICE_MS;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
@@ -84,9 +87,10 @@ export async function readEventStream(
     for (let at = 0; at < value.length; at += PIECE_CHARS) {
       const events = splitter.push(value.slice(at, at + PIECE_CHARS)) as RawEvent[];
       if (events.length) onEvents(events);
-      if (performance.now() - sliceStart >= SLICE_MS) {
+      if (performance.now() - sliceStart >= slice) {
         await yieldToPage();
         sliceStart = performance.now();
+        slice = SLICE_MS;
       }
     }
   }
