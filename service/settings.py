@@ -12,7 +12,7 @@ import msgspec
 
 from service.auth.generated_secrets import load_or_create_generated_secrets
 
-__all__ = ["PREFIX", "Settings", "load_settings", "split_list"]
+__all__ = ["PREFIX", "Settings", "default_processing_workers", "load_settings", "split_list"]
 
 PREFIX = "REPLAYDESK_"
 
@@ -154,7 +154,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if value is not None:
             raw[field] = value if kind is str else _to_int(field, value)
     if "processing_workers" not in raw:
-        raw["processing_workers"] = _cores()
+        raw["processing_workers"] = default_processing_workers()
     if (previous := get("PREVIOUS_SECRET_KEYS")) is not None:
         raw["previous_secret_keys"] = split_list(previous)
     if (origins := get("INGEST_ORIGINS")) is not None:
@@ -173,8 +173,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SystemExit(f"replaydesk: invalid setting: {exc}") from None
 
 
-def _cores() -> int:
-    """The cores this process may run on."""
+def default_processing_workers() -> int:
+    """One processing worker per core this process may run on."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux

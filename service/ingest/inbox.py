@@ -22,6 +22,7 @@ from service.background_tasks import stop_task
 from service.clock import now_ms
 from service.errors import StorageUnavailable, UserErased
 from service.ingest.body import IngestLimits, decode_envelope, read_body
+from service.ingest.clock_skew import check_event_times
 from service.ingest.group_writer import _Grouped as Grouped
 from service.sessions.erasure import ErasureKeys
 from service.storage.inbox_store import InboxBacklog, InboxEntry
@@ -76,6 +77,7 @@ class BatchInbox:
         received_at = now_ms()
         data = read_body(body, content_encoding, limits)
         envelope = decode_envelope(data)
+        check_event_times([e.timestamp for e in envelope.events], sent_at, received_at)
         self._count_when_due()
         if self.backlog.waiting > MAX_WAITING_BATCHES:
             raise StorageUnavailable(

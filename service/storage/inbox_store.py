@@ -118,6 +118,11 @@ class InboxStore:
             tuple_(chunks.c.session_id, chunks.c.seq).in_(bindparam("keys", expanding=True))
         )
         self._status = erased.union_all(stored)
+        keys: Any = bindparam("keys", expanding=True)
+        self._stored = select(chunks.c.session_id, chunks.c.seq).where(
+            tuple_(chunks.c.session_id, chunks.c.seq).in_(keys)
+        )
+        self._withdraw = delete(inbox).where(tuple_(inbox.c.session_id, inbox.c.seq).in_(keys))
         taken = inbox.c.id.in_(bindparam("ids", expanding=True))
         self._settle = delete(inbox).where(taken).returning(inbox.c.id)
 
@@ -161,11 +166,20 @@ class InboxStore:
                 firsts[key] = index
                 outcomes.append("written")
                 rows.append({**entry._asdict(), "shard": shard_of(entry.session_id)})
-        if rows:
-            inserted = {(s, q) for s, q in conn.execute(self._insert, rows)}
-            for key, index in firsts.items():
-                if key not in inserted:
-                    outcomes[index] = "duplicate"
+        if not rows:
+            return outcomes
+        inserted = {(s, q) for s, q in conn.execute(self._insert, rows)}
+        # Stored since the first query (on SQLite that query ran before this transaction
+        # took the write lock): the insert's transaction sees every commit before it.
+        if inserted:
+            found = conn.execute(self._stored, {"keys": sorted(inserted)})
+            stored_now = {(session_id, seq) for session_id, seq in found}
+            if stored_now:
+                conn.execute(self._withdraw, {"keys": sorted(stored_now)})
+                inserted -= stored_now
+        for key, index in firsts.items():
+            if key not in inserted:
+                outcomes[index] = "duplicate"
         return outcomes
 
     async def withdraw(self, keys: Sequence[tuple[str, int]]) -> None:

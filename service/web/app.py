@@ -138,6 +138,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 issues=IssueFiling(store, attachments.ticket_store, queue, plugins),
             )
             app.state.plugin_manager = plugins.manager
+            app.state.processing_pool = pool
             retention = asyncio.create_task(
                 _enqueue_periodically(
                     queue.enqueue_retention_purge, RETENTION_PERIOD_SECONDS, "the retention purge"
