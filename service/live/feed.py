@@ -15,12 +15,17 @@ import hashlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import msgspec
+from isal import isal_zlib
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-__all__ = ["LiveBatch", "LiveFeed", "Subscription"]
+from service.jobs.embedded import EmbeddedRedis
+from service.settings import Settings
+
+__all__ = ["LiveBatch", "LiveFeed", "Subscription", "open_live_redis"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +34,19 @@ log = logging.getLogger(__name__)
 WATCH_SECONDS = 15
 # After Redis failed to answer, ingest stops asking for this long (it never waits on it).
 BACKOFF_SECONDS = 5.0
+
+
+# Commands fail fast when Redis is away (the ingest path asks it about every batch).
+REDIS_TIMEOUT_SECONDS = 2.0
+
+
+def open_live_redis(settings: Settings) -> Redis[bytes]:
+    """An asyncio client of the Redis the service uses: the shared one, or the embedded one on
+    the data dir's socket (in any process of the service, its processing workers included)."""
+    options: dict[str, Any] = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
+    if settings.redis_url:
+        return Redis.from_url(settings.redis_url, **options)
+    return Redis(unix_socket_path=str(EmbeddedRedis(settings.data_dir).socket), **options)
 
 
 class LiveBatch(msgspec.Struct, frozen=True):
@@ -104,17 +122,24 @@ class LiveFeed:
             log.warning("the live feed's Redis did not answer (%s)", type(exc).__name__)
             return False
 
-    async def publish(self, session_id: str, batch: LiveBatch) -> None:
-        """Send a stored batch to the session's viewers, if it has any; never raises."""
+    async def publish(self, session_id: str, seq: int, final: bool, chunk: bytes) -> None:
+        """Send a stored batch (its gzipped chunk) to the session's viewers, if it has any;
+        never raises: a live view that misses a batch fetches it from storage."""
         if not await self.watched(session_id):
             return
+        events = isal_zlib.decompress(chunk, wbits=16 + isal_zlib.MAX_WBITS)
+        batch = LiveBatch(seq, final, events.strip())
+        channel = f"replaydesk:live:batches:{self._name(session_id)}"
         try:
-            await self._redis.publish(
-                f"replaydesk:live:batches:{self._name(session_id)}", _encode(batch)
-            )
+            await self._redis.publish(channel, _encode(batch))
         except Exception as exc:
             self._quiet_until = self._clock() + BACKOFF_SECONDS
             log.warning("a live batch was not published (%s)", type(exc).__name__)
+
+    async def close(self) -> None:
+        """Close the Redis connections."""
+        # types-redis predates redis 5's aclose.
+        await self._redis.aclose()  # type: ignore[attr-defined]
 
     @contextlib.asynccontextmanager
     async def follow(self, session_id: str) -> AsyncIterator[Subscription]:

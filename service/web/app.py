@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from typing import Any
 
 import pluggy
 from litestar import Litestar, Router
@@ -14,7 +13,6 @@ from litestar.logging import LoggingConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from redis import Redis
-from redis.asyncio import Redis as AsyncRedis
 
 from service import __version__, log_redaction
 from service.auth.guards import require_api_key, require_api_key_or_viewer_token
@@ -24,6 +22,7 @@ from service.clock import now_ms
 from service.error_groups.routes import error_group_route_handlers
 from service.ingest.body import allow_deep_nesting
 from service.ingest.ingestor import Ingestor
+from service.ingest.processing_pool import ProcessingPool
 from service.ingest.recorder_routes import recorder_route_handlers
 from service.ingest.routes import IngestCorsMiddleware, ingest
 from service.ingest.signals import environment as user_agents
@@ -31,7 +30,7 @@ from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker, requeue_abandon
 from service.jobs.queue import JobQueue
 from service.jobs.routes import job_route_handlers
 from service.jobs.runtime import configure_job_runtime
-from service.live.feed import LiveFeed
+from service.live.feed import LiveFeed, open_live_redis
 from service.live.routes import live_route_handlers
 from service.plugin_host.host import PluginHost
 from service.plugin_host.link_check import warn_of_loopback_links
@@ -42,7 +41,7 @@ from service.sessions.reader import SessionReader
 from service.sessions.routes import session_read_handlers, session_route_handlers
 from service.settings import Settings
 from service.storage.blobs import open_blob_store
-from service.storage.database import create_engine
+from service.storage.database import create_engine, is_embedded, sqlite_file_url
 from service.storage.key_store import KeyStore
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
@@ -96,12 +95,23 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             queue = JobQueue(redis)
             store = SessionStore(engine)
             stack.callback(store.dispose)
-            live = LiveFeed(_open_live_redis(settings, redis, stack), settings.secret_key)
-            ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key), live)
+            live = LiveFeed(open_live_redis(settings), settings.secret_key)
+            stack.push_async_callback(live.close)
+            pool = _processing_pool(settings)
+            ingestor = Ingestor(
+                store,
+                blobs,
+                ErasureKeys(settings.secret_key),
+                wake_processing=None if pool is None else pool.wake,
+                live=live,
+            )
             # The first page event would otherwise wait for the parser's rules on the loop.
             await asyncio.to_thread(user_agents.warm_up)
             ingestor.start()
             stack.push_async_callback(ingestor.close)
+            if pool is not None:
+                pool.start()
+                stack.push_async_callback(pool.close)
             attachments = TicketAttachments(store, TicketStore(engine), queue, plugins)
             viewer_tokens = ViewerTokens(
                 settings.secret_key, settings.public_url, settings.previous_secret_keys
@@ -134,6 +144,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 live=live,
             )
             app.state.plugin_manager = plugins.manager
+            app.state.processing_pool = pool
             retention = asyncio.create_task(
                 _enqueue_periodically(
                     queue.enqueue_retention_purge, RETENTION_PERIOD_SECONDS, "the retention purge"
@@ -196,6 +207,16 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
     )
 
 
+def _processing_pool(settings: Settings) -> ProcessingPool | None:
+    """The processing workers, unless batches are processed in their requests. In-memory
+    SQLite is private to one process, so it keeps them there."""
+    if settings.processing_workers == 0:
+        return None
+    if is_embedded(settings.database_url) and sqlite_file_url(settings.database_url) is None:
+        return None
+    return ProcessingPool(settings, settings.processing_workers)
+
+
 def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[bytes]:
     if settings.redis_url:
         redis = Redis.from_url(
@@ -210,20 +231,6 @@ def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[b
     redis = embedded.start()
     stack.callback(embedded.stop)
     return redis
-
-
-def _open_live_redis(
-    settings: Settings, redis: Redis[bytes], stack: contextlib.AsyncExitStack
-) -> AsyncRedis[bytes]:
-    """An asyncio client of the same Redis, for the live feed's pub/sub."""
-    options: dict[str, Any] = {"socket_connect_timeout": REDIS_TIMEOUT_SECONDS}
-    if settings.redis_url:
-        live = AsyncRedis.from_url(settings.redis_url, **options)
-    else:
-        path = redis.connection_pool.connection_kwargs["path"]
-        live = AsyncRedis(unix_socket_path=path, **options)
-    stack.push_async_callback(live.aclose)  # type: ignore[attr-defined]  # (types-redis is older)
-    return live
 
 
 async def _start_embedded_worker(
