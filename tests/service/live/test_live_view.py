@@ -41,9 +41,12 @@ async def serving(settings: Settings) -> AsyncIterator[str]:
         await task
 
 
-@pytest.fixture
-async def base(settings: Settings) -> AsyncIterator[str]:
-    async with serving(settings) as url:
+@pytest.fixture(params=[0, 1], ids=["in-request", "processing-worker"])
+async def base(settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A served app storing batches in the request, or in a processing worker process (which
+    publishes them to the live feed from there)."""
+    workers = msgspec.structs.replace(settings, processing_workers=request.param)
+    async with serving(workers) as url:
         yield url
 
 
@@ -81,6 +84,19 @@ async def send(http: httpx.AsyncClient, seq: int, events: list[Any], **extra: An
     return answer.json()
 
 
+async def until_stored(http: httpx.AsyncClient, events: int, final: bool = False) -> None:
+    """Wait until the session holds `events` events (processing workers store a batch a moment
+    after its ack)."""
+    for _ in range(200):
+        found = await http.get("/api/v1/sessions/sess-live-0001", headers=AUTH)
+        if found.status_code == 200:
+            summary = found.json()
+            if summary["counts"]["events"] >= events and (not final or not summary["active"]):
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the batches were not stored within 10 s")
+
+
 async def live_link(http: httpx.AsyncClient, session_id: str = "sess-live-0001") -> str:
     minted = await http.post(
         f"/api/v1/sessions/{session_id}/links", json={"live": True}, headers=AUTH
@@ -101,6 +117,7 @@ async def test_a_live_view_gets_the_session_so_far_then_each_batch_as_it_is_stor
         first = await send(http, 0, checkout_events())
         assert "live" not in first  # nobody watches yet: the answer is as it always was
         await send(http, 1, [click(BASE_TS + 3000)])
+        await until_stored(http, len(checkout_events()) + 1)
         token = await live_link(http)
         async with http.stream(
             "GET", "/api/v1/sessions/sess-live-0001/live", headers=bearer(token)
@@ -131,6 +148,7 @@ async def test_a_viewer_that_reconnects_gets_what_came_after_its_last_batch(base
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         for seq in range(3):
             await send(http, seq, checkout_events() if seq == 0 else [click(BASE_TS + seq)])
+        await until_stored(http, len(checkout_events()) + 2)
         token = await live_link(http)
         headers = {**bearer(token), "Last-Event-ID": "1"}
         async with http.stream(
@@ -151,6 +169,7 @@ async def test_a_viewer_that_reconnects_gets_what_came_after_its_last_batch(base
 async def test_only_live_links_and_recording_sessions_are_followed(base: str) -> None:
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         await send(http, 0, checkout_events())
+        await until_stored(http, len(checkout_events()))
         replay = await http.post("/api/v1/sessions/sess-live-0001/links", json={}, headers=AUTH)
         refused = await http.get(
             "/api/v1/sessions/sess-live-0001/live", headers=bearer(replay.json()["token"])
@@ -165,6 +184,7 @@ async def test_only_live_links_and_recording_sessions_are_followed(base: str) ->
             )
             assert wrong.status_code == 400, wrong.text
         await send(http, 1, [click(BASE_TS + 2000)], final=True)
+        await until_stored(http, len(checkout_events()) + 1, final=True)
         ended = await http.post(
             "/api/v1/sessions/sess-live-0001/links", json={"live": True}, headers=AUTH
         )
@@ -182,6 +202,7 @@ async def test_a_live_view_ends_when_the_session_is_erased_or_the_link_revoked(
     monkeypatch.setattr(live_stream, "FIRST_CHECK_SECONDS", 0.2)
     async with httpx.AsyncClient(base_url=base, timeout=30) as http:
         await send(http, 0, checkout_events())
+        await until_stored(http, len(checkout_events()))
         minted = await http.post(
             "/api/v1/sessions/sess-live-0001/links", json={"live": True}, headers=AUTH
         )
