@@ -7,7 +7,7 @@ import type { RawEvent } from "./event_stream";
 
 // How far behind the customer's newest event the live replay plays: batches come every second
 // while someone watches, so this hides the wait for the next one.
-export const LIVE_BEHIND_MS = 1500;
+export const LIVE_BEHIND_MS = 1000;
 
 /** Whether the page was opened from a live link (`?live=1`). */
 export function isLiveLink(search: string): boolean {
