@@ -112,6 +112,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             if pool is not None:
                 pool.start()
                 stack.push_async_callback(pool.close)
+                if not await pool.ready():
+                    log.warning("a processing worker was not ready in time; batches wait for it")
             attachments = TicketAttachments(store, TicketStore(engine), queue, plugins)
             viewer_tokens = ViewerTokens(
                 settings.secret_key, settings.public_url, settings.previous_secret_keys

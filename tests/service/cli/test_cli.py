@@ -86,9 +86,14 @@ def test_first_start_prints_keys_and_a_session_round_trips(
         headers={"X-ReplayDesk-Key": ingest_key.group(1)},
     )
     assert sent.status_code == 202, sent.text
-    latest = httpx.get(
-        f"{base}/api/v1/users/u7/sessions/latest",
-        headers={"Authorization": f"Bearer {api_key.group(1)}"},
+    # Processing workers store the batch a moment after its ack.
+    latest = wait_until(
+        lambda: httpx.get(
+            f"{base}/api/v1/users/u7/sessions/latest",
+            headers={"Authorization": f"Bearer {api_key.group(1)}"},
+        ),
+        lambda answer: answer.status_code != 404,
+        seconds=2,
     )
     assert latest.json()["session_id"] == "sess-cli-0001"
 
@@ -150,10 +155,13 @@ def test_serve_port_flag_takes_the_links_along(
             headers={"X-ReplayDesk-Key": ingest_key.group(1)},
         )
         assert sent.status_code == 202, sent.text
-        minted = httpx.post(
-            f"{base}/api/v1/sessions/sess-cli-0002/links",
-            json={},
-            headers={"Authorization": f"Bearer {api_key.group(1)}"},
+        minted = wait_until(
+            lambda: httpx.post(
+                f"{base}/api/v1/sessions/sess-cli-0002/links",
+                json={},
+                headers={"Authorization": f"Bearer {api_key.group(1)}"},
+            ),
+            lambda answer: answer.status_code != 404,
         )
         assert minted.json()["url"].startswith(f"{base}/replay/sess-cli-0002#t=")
         printed = run_cli(env, "link", "sess-cli-0002")
