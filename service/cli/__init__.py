@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     last.add_argument("--json", action="store_true", help="print the summary as JSON")
     last.set_defaults(run="sessions:last")
 
+    live = commands.add_parser("live", help="a live link to a user's session being recorded now")
+    live.add_argument("user_id")
+    live.add_argument("--ttl", type=int, help="seconds the link works (default: setting)")
+    live.set_defaults(run="sessions:live")
+
     link = commands.add_parser("link", help="mint a viewer link to a session")
     link.add_argument("session_id")
     link.add_argument("--ttl", type=int, help="seconds the link works (default: setting)")
