@@ -160,6 +160,22 @@ def _parser() -> argparse.ArgumentParser:
     # Writing files needs no settings: no data dir or generated keys appear where it runs.
     new.set_defaults(run="plugin_new:plugin_new", settings=False)
 
+    zendesk = commands.add_parser(
+        "zendesk-app", help="write the Zendesk sidebar app to upload as a private app"
+    )
+    zendesk.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the app's folder; DIR.zip is written beside it (default: replaydesk-zendesk-app)",
+    )
+    zendesk.add_argument(
+        "--url",
+        metavar="PUBLIC_URL",
+        help="where agents' browsers reach the service (default: REPLAYDESK_PUBLIC_URL)",
+    )
+    zendesk.add_argument("--email", help="the app author's e-mail, shown in Zendesk's app list")
+    zendesk.set_defaults(run="zendesk_app:zendesk_app")
+
     erasures = commands.add_parser("erasures", help="erasure tombstones; lift a user's")
     erasures.set_defaults(run="erasures:list_erasures")
     erasure_commands = erasures.add_subparsers(title="erasures commands")

@@ -40,6 +40,7 @@ from service.sessions.erasure import ErasureKeys
 from service.sessions.reader import SessionReader
 from service.sessions.routes import session_read_handlers, session_route_handlers
 from service.settings import Settings
+from service.sidebar.routes import sidebar_route_handlers
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine, is_embedded, sqlite_file_url
 from service.storage.key_store import KeyStore
@@ -191,6 +192,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             ),
             *webhook_route_handlers,
             *recorder_route_handlers,
+            *sidebar_route_handlers,
         ],
         lifespan=[lifespan],
         middleware=[AccessLogMiddleware, IngestCorsMiddleware],
