@@ -283,7 +283,7 @@ def test_the_requesters_sessions_are_listed_nearest_the_ticket_first_and_watch_o
     assert sidebar_key not in page.content()
 
 
-def test_watch_live_opens_the_same_kind_of_ticket_bound_link_for_now(
+def test_watch_live_opens_a_ticket_bound_live_link(
     sidebar_context: BrowserContext, service: Service, recorded: Recorded, sidebar_key: str
 ) -> None:
     page, proxy = open_sidebar(
@@ -292,11 +292,15 @@ def test_watch_live_opens_the_same_kind_of_ticket_bound_link_for_now(
     live_row = page.locator(f'[data-session-id="{recorded.live}"]')
     with sidebar_context.expect_page() as opened:
         live_row.get_by_test_id("watch-live").click()
-    opened.value.wait_for_url(f"{service.base}/replay/{recorded.live}*")
+    opened.value.wait_for_url(f"{service.base}/replay/{recorded.live}?live=1*")
     assert json.loads(proxy.requests[-1]["data"]) == {
         "ttl_seconds": 900,
         "ticket": f"zendesk:{TICKET_ID}",
+        "live": True,
     }
+    # The live page follows the session: it says so once it has caught up.
+    live_status = opened.value.get_by_test_id("live-status")
+    live_status.and_(opened.value.locator("[data-state=live]")).wait_for(timeout=15_000)
 
 
 def test_a_key_without_links_create_lists_sessions_and_says_which_scope_watch_needs(

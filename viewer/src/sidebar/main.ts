@@ -145,9 +145,8 @@ async function openReplay(
   api: ReplayDeskApi,
   ticket: string,
   session: SessionSummary,
-  // A live link follows the session as it records; until the service mints those, a live
-  // watch opens the same ticket-bound link, which shows the session up to now.
-  _live: boolean,
+  // A live link follows the session as it records (the service refuses one once it ended).
+  live: boolean,
   row: SessionRow,
 ): Promise<void> {
   const tab = window.open("", "_blank");
@@ -155,12 +154,17 @@ async function openReplay(
   row.busy(true);
   row.say("");
   try {
-    const link = await api.mintLink(session.session_id, ticket, LINK_TTL_SECONDS);
+    const link = await api.mintLink(session.session_id, ticket, LINK_TTL_SECONDS, live);
     if (tab && !tab.closed) tab.location.replace(link.url);
     else row.say("The browser blocked the new tab.", link.url);
   } catch (reason) {
     tab?.close();
-    const [title, advice] = refusal(apiError(reason), "links:create", "open replays");
+    const error = apiError(reason);
+    if (live && error.status === 409) {
+      row.say("The session has just ended: Watch replays it.");
+      return;
+    }
+    const [title, advice] = refusal(error, "links:create", "open replays");
     row.say(`${title} ${advice}`.trim());
   } finally {
     row.busy(false);

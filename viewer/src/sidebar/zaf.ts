@@ -98,11 +98,18 @@ export class ReplayDeskApi {
     return this.call("GET", `/api/v1/users/${encodeURIComponent(userId)}/sessions?${query}`);
   }
 
-  /** A short-lived viewer link to one session, audited and revoked with the ticket's links. */
-  mintLink(sessionId: string, ticket: string, ttlSeconds: number): Promise<{ url: string; expires_at: string }> {
+  /** A short-lived viewer link to one session, audited and revoked with the ticket's links;
+   * `live`: one that follows the session as it is recorded. */
+  mintLink(
+    sessionId: string,
+    ticket: string,
+    ttlSeconds: number,
+    live = false,
+  ): Promise<{ url: string; expires_at: string }> {
     return this.call("POST", `/api/v1/sessions/${encodeURIComponent(sessionId)}/links`, {
       ttl_seconds: ttlSeconds,
       ticket,
+      ...(live ? { live: true } : {}),
     });
   }
 }
