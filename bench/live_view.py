@@ -198,8 +198,8 @@ async def _run(quick: bool) -> str:
     )
     return (
         "Live view: a batch a second from each watched session, from its POST to the viewer's "
-        "stream (ack, processing worker, Redis pub/sub, server-sent events); SQLite and the bench's Redis, "
-        "processing workers as serve starts them\n" + table
+        "stream (ack, processing worker, Redis pub/sub, server-sent events); SQLite and the "
+        "bench's Redis, processing workers as serve starts them\n" + table
     )
 
 
