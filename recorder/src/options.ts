@@ -56,9 +56,10 @@ export interface InitOptions {
   network?: false | NetworkOptions;
   /** A batch is sent at least this often while something happens. Default 5000 ms. */
   flushIntervalMs?: number;
-  /** While a support agent watches live, the customer is told so (`notify`, the default), or
-   * nothing is shown (`off`): the service asks for batches every second meanwhile. */
-  liveNotice?: 'notify' | 'off';
+  /** While a support agent watches live, the customer is told so (`notify`, the default), asked
+   * first (`ask`: nothing reaches the agent until they allow it), or nothing is shown (`off`);
+   * the service asks for batches every second meanwhile. */
+  liveNotice?: 'notify' | 'ask' | 'off';
   /** A batch is sent early once its events reach this many characters of JSON. Default 512 KiB. */
   maxBatchBytes?: number;
   /** A tab idle this long starts a new session at its next interaction. Default 30 min. */

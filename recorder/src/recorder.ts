@@ -10,7 +10,7 @@ import { clickLabel } from './clicks';
 import { stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
-import { hideLiveNotice, showLiveNotice } from './live_notice';
+import { askLiveConsent, hideLiveNotice, showLiveNotice, withdrawLiveConsentQuestion } from './live_notice';
 import { isOwnFrame, OWN_SCRIPT } from './own_script';
 import { pagePayload } from './page';
 import { navigationPlugin } from './plugins/navigation';
@@ -35,7 +35,7 @@ import {
   setSessionUser,
   touchSession,
 } from './session';
-import { randomId } from './storage';
+import { load, randomId, save, SITE } from './storage';
 
 // rrweb's EventType values: importing the enum would bundle a module for three numbers.
 const FULL_SNAPSHOT = 2;
@@ -95,7 +95,13 @@ function seal(final?: boolean, atExit?: boolean): void {
   const sid = sessionId();
   const seq = nextSeq();
   const user = sessionUser() ? ',"user_id":' + JSON.stringify(sessionUser()) : '';
-  upload(sid, seq, `{"session_id":"${sid}","seq":${seq}${user},"events":[${parts.join()}]${final ? ',"final":true' : ''}}`, atExit);
+  const consent = config.liveNotice === 'ask' ? `,"live_consent":"${liveConsent(sid)}"` : '';
+  upload(
+    sid,
+    seq,
+    `{"session_id":"${sid}","seq":${seq}${user},"events":[${parts.join()}]${final ? ',"final":true' : ''}${consent}}`,
+    atExit,
+  );
   parts = [];
   bytes = 0;
 }
@@ -190,15 +196,50 @@ function onActivity(): void {
 }
 
 /** A support agent started or stopped watching live: batches every second meanwhile (never
- * anything that would not be sent anyway), and the customer is told unless the site said not to. */
+ * anything that would not be sent anyway), and the customer is told unless the site said not to,
+ * or asked first (`liveNotice: 'ask'`: nothing is shown to the agent until they allow it). */
 function onWatched(watched: boolean): void {
   if (watched === watchedLive || !recording) return;
   watchedLive = watched;
+  if (!watched) {
+    setFlushInterval(config.flushIntervalMs);
+    hideLiveNotice();
+    withdrawLiveConsentQuestion();
+    return;
+  }
+  if (config.liveNotice === 'off') return setFlushInterval(LIVE_FLUSH_MS);
+  if (config.liveNotice === 'notify') {
+    setFlushInterval(LIVE_FLUSH_MS);
+    return showLiveNotice();
+  }
+  const sid = sessionId();
+  const consent = liveConsent(sid);
+  if (consent === 'granted') {
+    setFlushInterval(LIVE_FLUSH_MS);
+    showLiveNotice();
+  } else if (consent === 'asked') {
+    askLiveConsent((granted) => {
+      save(SITE, CONSENT_KEY, { sid, answer: granted ? 'granted' : 'declined' });
+      if (!granted || !watchedLive) return;
+      setFlushInterval(LIVE_FLUSH_MS);
+      showLiveNotice();
+    });
+  }
+}
+
+// The customer's answer, for the session it was given in (every tab of it; one key per site).
+const CONSENT_KEY = 'replaydesk:live-consent';
+
+/** What the customer answered to live viewing in this session (`asked` until they answer). */
+function liveConsent(sid: string): 'asked' | 'granted' | 'declined' {
+  const saved = load<{ sid: string; answer: string }>(SITE, CONSENT_KEY);
+  const answer = saved?.sid === sid ? saved.answer : null;
+  return answer === 'granted' || answer === 'declined' ? answer : 'asked';
+}
+
+function setFlushInterval(ms: number): void {
   clearInterval(ticker);
-  ticker = setInterval(tick, watched ? LIVE_FLUSH_MS : config.flushIntervalMs) as unknown as number;
-  if (config.liveNotice === 'off') return;
-  if (watched) showLiveNotice();
-  else hideLiveNotice();
+  ticker = setInterval(tick, ms) as unknown as number;
 }
 
 function tick(): void {
@@ -363,6 +404,7 @@ export function stopRecording(final?: boolean): void {
   clearInterval(ticker);
   watchedLive = false;
   hideLiveNotice();
+  withdrawLiveConsentQuestion();
   clearTimeout(sealTimer);
   clearTimeout(stringifyTimer);
   for (const [target, type, fn] of listeners.splice(0)) target.removeEventListener(type, fn as EventListener, LISTENING);

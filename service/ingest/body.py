@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, cast
+from typing import Annotated, Literal, cast
 
 import msgspec
 from isal import isal_zlib
@@ -34,6 +34,11 @@ GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
 
 
+# From a recorder that asks the customer before a live view (`liveNotice: "ask"`): asked (no
+# answer yet), granted or declined. Absent: the recorder does not ask (it tells, or says nothing).
+LiveConsent = Literal["asked", "granted", "declined"]
+
+
 class IngestBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """One recorder batch. rrweb events stay raw until indexing needs a field."""
 
@@ -42,6 +47,7 @@ class IngestBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     events: list[msgspec.Raw]
     user_id: UserId | None = None
     final: bool = False
+    live_consent: LiveConsent | None = None
 
 
 class CheckedHead(msgspec.Struct):
@@ -61,6 +67,7 @@ class IngestEnvelope(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     events: list[CheckedHead]
     user_id: UserId | None = None
     final: bool = False
+    live_consent: LiveConsent | None = None
 
 
 _ENVELOPE = msgspec.json.Decoder(IngestEnvelope)

@@ -21,7 +21,7 @@ from isal import igzip
 from service.background_tasks import stop_task
 from service.clock import now_ms
 from service.errors import StorageUnavailable, UserErased
-from service.ingest.body import IngestLimits, decode_envelope, read_body
+from service.ingest.body import IngestLimits, LiveConsent, decode_envelope, read_body
 from service.ingest.clock_skew import check_event_times
 from service.ingest.group_writer import _Grouped as Grouped
 from service.sessions.erasure import ErasureKeys
@@ -50,6 +50,16 @@ class _Queued(NamedTuple):
     subject_hashes: Sequence[str]
 
 
+class QueuedBatch(NamedTuple):
+    """A batch the request path has queued: its envelope's facts and whether it was new."""
+
+    session_id: str
+    seq: int
+    status: Literal["accepted", "duplicate"]
+    events: int
+    live_consent: LiveConsent | None
+
+
 class BatchInbox:
     """Queues checked batches in the inbox, many at a time, and wakes the workers."""
 
@@ -72,8 +82,8 @@ class BatchInbox:
         content_encoding: str | None,
         limits: IngestLimits,
         sent_at: int | None,
-    ) -> tuple[str, int, Literal["accepted", "duplicate"], int]:
-        """Queue one batch durably; (session_id, seq, status, event count)."""
+    ) -> QueuedBatch:
+        """Queue one batch durably."""
         received_at = now_ms()
         data = read_body(body, content_encoding, limits)
         envelope = decode_envelope(data)
@@ -102,7 +112,9 @@ class BatchInbox:
         status: Literal["accepted", "duplicate"] = (
             "accepted" if outcome == "written" else "duplicate"
         )
-        return envelope.session_id, envelope.seq, status, len(envelope.events)
+        return QueuedBatch(
+            envelope.session_id, envelope.seq, status, len(envelope.events), envelope.live_consent
+        )
 
     async def refresh(self) -> None:
         """Count the inbox again (raises when the database does not answer)."""

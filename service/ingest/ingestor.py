@@ -15,6 +15,7 @@ from service.ingest.body import (
     NESTED_TOO_DEEP,
     IngestBatch,
     IngestLimits,
+    LiveConsent,
     decode_batch,
     read_body,
 )
@@ -48,6 +49,8 @@ class IngestOutcome(msgspec.Struct, frozen=True, kw_only=True):
     status: Literal["accepted", "duplicate"]
     events: int
     body_bytes: int
+    live_consent: LiveConsent | None = None
+    """What the customer said to a live view, when their recorder asks them."""
 
 
 def compress_chunk(events_json: bytes) -> bytes:
@@ -137,15 +140,14 @@ class Ingestor:
         `sent_at` is the sender's clock when it sent the batch (see `clock_skew`).
         """
         if self.inbox is not None:
-            session_id, seq, status, events = await self.inbox.ingest(
-                body, content_encoding, limits, sent_at
-            )
+            queued = await self.inbox.ingest(body, content_encoding, limits, sent_at)
             return IngestOutcome(
-                session_id=session_id,
-                seq=seq,
-                status=status,
-                events=events,
+                session_id=queued.session_id,
+                seq=queued.seq,
+                status=queued.status,
+                events=queued.events,
                 body_bytes=len(body),
+                live_consent=queued.live_consent,
             )
         received_at = now_ms()
         batch = decode_batch(read_body(body, content_encoding, limits))
@@ -155,6 +157,7 @@ class Ingestor:
             status="duplicate",
             events=len(batch.events),
             body_bytes=len(body),
+            live_consent=batch.live_consent,
         )
         # Scrubbing, indexing and compressing touch no storage, so they come first: the
         # writer's one status query then covers the user an identify event names as well as

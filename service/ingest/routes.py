@@ -68,6 +68,8 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestAck:
         services.metrics.ingest_bytes.inc(outcome.body_bytes)
         services.metrics.ingest_events.inc(outcome.events)
     services.metrics.ingest_latency.observe(time.perf_counter() - started)
+    if outcome.live_consent is not None:
+        await services.live.note_consent(outcome.session_id, outcome.live_consent)
     return IngestAck(
         session_id=outcome.session_id,
         seq=outcome.seq,

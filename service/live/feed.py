@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 # A session stays watched this long after its viewer's last heartbeat: a closed tab stops
 # the faster sending within this time.
 WATCH_SECONDS = 15
+# A customer's answer to live viewing is kept this long after their recorder last said it.
+CONSENT_SECONDS = 2 * 3600
 # After Redis failed to answer, ingest stops asking for this long (it never waits on it).
 BACKOFF_SECONDS = 5.0
 
@@ -122,10 +124,36 @@ class LiveFeed:
             log.warning("the live feed's Redis did not answer (%s)", type(exc).__name__)
             return False
 
+    def _consent_key(self, session_id: str) -> str:
+        return f"replaydesk:live:consent:{self._name(session_id)}"
+
+    async def note_consent(self, session_id: str, consent: str) -> None:
+        """What the customer said to live viewing, as their recorder's latest batch says (a
+        recorder that asks sends it with every batch); never raises."""
+        try:
+            await self._redis.set(
+                self._consent_key(session_id), consent.encode(), ex=CONSENT_SECONDS
+            )
+        except Exception as exc:
+            log.warning("a live consent was not noted (%s)", type(exc).__name__)
+
+    async def consent(self, session_id: str) -> str | None:
+        """The customer's answer, when their recorder asks them: `asked`, `granted` or
+        `declined`; None when it does not ask. Raises when Redis does not answer (a caller
+        that streams must then not)."""
+        value = await self._redis.get(self._consent_key(session_id))
+        return None if value is None else bytes(value).decode()
+
     async def publish(self, session_id: str, seq: int, final: bool, chunk: bytes) -> None:
-        """Send a stored batch (its gzipped chunk) to the session's viewers, if it has any;
-        never raises: a live view that misses a batch fetches it from storage."""
+        """Send a stored batch (its gzipped chunk) to the session's viewers, if it has any and
+        the customer did not withhold it; never raises: a live view that misses a batch fetches
+        it from storage."""
         if not await self.watched(session_id):
+            return
+        try:
+            if await self.consent(session_id) not in (None, "granted"):
+                return
+        except Exception:
             return
         events = isal_zlib.decompress(chunk, wbits=16 + isal_zlib.MAX_WBITS)
         batch = LiveBatch(seq, final, events.strip())

@@ -3,10 +3,12 @@ one, then each batch as it is stored, heartbeats, and the end.
 
 Events (`text/event-stream`):
 - `batch` (`id`: its seq): `{"seq", "events"}`, the batch's stored (scrubbed) events;
+- `waiting` (`{"for": "consent"}`): the customer's recorder asks them first, and they have not
+  answered yet: nothing of the session is sent until they allow it;
 - `caught-up`: the batches stored before the view began have all been sent;
 - `ended` (`{"reason"}`): `final` (the recorder said the page was left), `idle` (nothing
-  arrived for the session idle timeout), `gone` (erased or expired), `revoked` or `expired`
-  (the link); the stream then closes;
+  arrived for the session idle timeout), `gone` (erased or expired), `declined` (the customer
+  said no), `revoked` or `expired` (the link); the stream then closes;
 - a comment line every `HEARTBEAT_SECONDS`, which also keeps the session marked watched.
 
 A viewer that reconnects sends `Last-Event-ID` (the last seq it got) and receives the batches
@@ -15,6 +17,7 @@ after it; ones that arrive out of seq order meanwhile are in the stored session.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -29,6 +32,8 @@ from service.storage.session_store import SessionStore
 __all__ = ["HEARTBEAT_SECONDS", "live_events"]
 
 HEARTBEAT_SECONDS = 5.0
+# While the customer has not answered, how often the view looks again.
+CONSENT_POLL_SECONDS = 1.0
 # The first check comes sooner: a batch stored while the view began is sent within it.
 FIRST_CHECK_SECONDS = 1.5
 # How soon a viewer's EventSource tries again after a dropped connection.
@@ -82,6 +87,24 @@ async def live_events(
 
     async with feed.follow(session_id) as subscription:
         yield b"retry: %d\n\n" % RETRY_MS
+        # A recorder that asks its customer first: nothing is sent until they allow it.
+        consent = await feed.consent(session_id)
+        if consent == "asked":
+            yield _frame("waiting", b'{"for":"consent"}')
+        while consent == "asked":
+            await asyncio.sleep(CONSENT_POLL_SECONDS)
+            if expires_at is not None and time.time() >= expires_at:
+                yield _ended("expired")
+                return
+            if not await still_allowed():
+                yield _ended("revoked")
+                return
+            await feed.watch(session_id)
+            consent = await feed.consent(session_id)
+            yield b": waiting\n\n"
+        if consent == "declined":
+            yield _ended("declined")
+            return
         async for frame in stored_since():
             yield frame
         yield _frame("caught-up", b"{}")
@@ -105,6 +128,9 @@ async def live_events(
             session = await store.get(session_id)
             if session is None:
                 yield _ended("gone")
+                return
+            if await feed.consent(session_id) == "declined":
+                yield _ended("declined")
                 return
             async for frame in stored_since():
                 yield frame

@@ -20,6 +20,7 @@ class LiveWatcher:
 
     def __init__(self, service: Service, session_id: str) -> None:
         self.batches: list[float] = []
+        self.events: list[str] = []
         self._stop = threading.Event()
         self._url = f"{service.base}/api/v1/sessions/{session_id}/live"
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -31,6 +32,8 @@ class LiveWatcher:
             "GET", self._url, headers=headers, timeout=httpx.Timeout(10, read=30)
         ) as response:
             for line in response.iter_lines():
+                if line.startswith("event: "):
+                    self.events.append(line[7:])
                 if line == "event: batch":
                     self.batches.append(time.monotonic())
                 if self._stop.is_set():  # checked at least at every heartbeat
@@ -89,3 +92,29 @@ def test_a_live_viewer_gets_a_batch_every_second_and_the_customer_is_told(
     while told.count() and time.monotonic() < deadline:
         keep_busy(page, 1)
     assert told.count() == 0, "the notice stayed after the agent left"
+
+
+def test_a_recorder_that_asks_first_shows_the_agent_nothing_until_the_customer_allows(
+    page: Page, site: Site, service: Service
+) -> None:
+    site.configure(site.user_id, flushIntervalMs=5000, liveNotice="ask")
+    page.goto(site.url("shop.html"))
+    page.click("#add")
+    session_id = wait_for(lambda: session_id_of(page), what="a session")
+    wait_for(lambda: service.sessions_of(site.user_id), what="the first batch stored")
+
+    watcher = LiveWatcher(service, session_id)
+    question = page.locator("#replaydesk-live-ask")
+    deadline = time.monotonic() + 20
+    while not question.count() and time.monotonic() < deadline:
+        keep_busy(page, 1)
+    assert question.get_attribute("role") == "dialog"
+    assert "see this page" in question.inner_text()
+    keep_busy(page, 2)
+    assert watcher.events[:1] == ["waiting"] and watcher.batches == []
+
+    question.get_by_role("button", name="Allow").click()
+    keep_busy(page, 4)
+    wait_for(lambda: len(watcher.batches) >= 2, timeout=15, what="the live batches", page=page)
+    assert page.locator("#replaydesk-live-notice").inner_text() == "Support is viewing this page"
+    watcher.stop()

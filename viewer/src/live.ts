@@ -29,6 +29,10 @@ export class LiveStatus {
     this.set("live", "Live: following the customer, a second or two behind");
   }
 
+  waitingForCustomer(): void {
+    this.set("waiting", "Waiting for the customer to allow live viewing…");
+  }
+
   reconnecting(): void {
     this.set("reconnecting", "Connection lost: reconnecting…");
   }
@@ -44,13 +48,15 @@ export class LiveStatus {
   }
 }
 
-export type LiveEnd = "final" | "idle" | "gone" | "revoked" | "expired" | "refused" | "lost";
+export type LiveEnd = "final" | "idle" | "gone" | "declined" | "revoked" | "expired" | "refused" | "lost";
 
 export interface LiveHandlers {
   /** A batch of the session: the stored ones first, then each as it arrives. */
   batch(events: RawEvent[], seq: number): void;
   /** Every batch stored before the view began has been handed over. */
   caughtUp(): void;
+  /** The customer's recorder asks them first: nothing comes until they allow it. */
+  waiting(): void;
   /** The connection dropped; `resumed` once it is back. */
   connection(state: "lost" | "resumed"): void;
 }
@@ -126,6 +132,8 @@ export async function followLive(api: ReplayApi, handlers: LiveHandlers): Promis
             const batch = JSON.parse(message.data) as { seq: number; events: RawEvent[] };
             lastSeq = lastSeq === null ? batch.seq : Math.max(lastSeq, batch.seq);
             handlers.batch(batch.events, batch.seq);
+          } else if (message.event === "waiting") {
+            handlers.waiting();
           } else if (message.event === "caught-up" && !caughtUp) {
             caughtUp = true;
             handlers.caughtUp();
@@ -153,6 +161,8 @@ export function endedText(reason: LiveEnd): string {
       return "Nothing has arrived from the customer for a while: the session has ended.";
     case "gone":
       return "This session was erased.";
+    case "declined":
+      return "The customer declined live viewing.";
     case "revoked":
     case "refused":
       return "This live link was revoked or is no longer valid.";

@@ -222,6 +222,7 @@ async function boot(): Promise<void> {
         liveStatus.following();
         void player.ready.then(() => player.goLive(LIVE_BEHIND_MS));
       },
+      waiting: () => liveStatus.waitingForCustomer(),
       connection: (state) => (state === "lost" ? liveStatus.reconnecting() : liveStatus.following()),
     });
     liveStatus.ended(endedText(ended));

@@ -174,7 +174,7 @@ async def test_two_processors_on_the_same_rows_store_each_batch_once(
     inbox, workers = processors
     for seq in range(40):
         for session_id in ("sess-once-0001", "sess-once-0002"):
-            _, _, status, _ = await inbox.ingest(body(session_id, seq), None, LIMITS, None)
+            status = (await inbox.ingest(body(session_id, seq), None, LIMITS, None)).status
             assert status == "accepted"
     assert (await store.inbox.backlog()).waiting == 80
     await drain(workers)
@@ -183,7 +183,7 @@ async def test_two_processors_on_the_same_rows_store_each_batch_once(
         found = await store.get(session_id)
         assert found is not None and found.chunk_count == 40 and found.click_count == 40
     assert sum(p.figures.written for p in workers) == 80
-    _, _, status, _ = await inbox.ingest(body("sess-once-0001", 3), None, LIMITS, None)
+    status = (await inbox.ingest(body("sess-once-0001", 3), None, LIMITS, None)).status
     assert status == "duplicate"
 
 
@@ -217,7 +217,7 @@ async def test_an_identify_event_naming_an_erased_user_is_refused_at_processing(
     }
     events = [meta(BASE_TS, "https://shop.test/a"), identify]
     content = msgspec.json.encode(batch("sess-identify-01", 0, events, user_id=None))
-    _, _, status, _ = await inbox.ingest(content, None, LIMITS, None)
+    status = (await inbox.ingest(content, None, LIMITS, None)).status
     assert status == "accepted"
     await drain(workers)
     assert await store.get("sess-identify-01") is None

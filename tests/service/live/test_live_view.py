@@ -51,20 +51,22 @@ async def base(settings: Settings, request: pytest.FixtureRequest) -> AsyncItera
 
 
 class LiveReader:
-    """Reads a live view's server-sent events as a browser's EventSource would."""
+    """Reads a live view's server-sent events as a browser's EventSource would (on a task of
+    its own, so that waiting for an event that does not come leaves the stream intact)."""
 
     def __init__(self, response: httpx.Response) -> None:
-        self._lines = response.aiter_lines()
+        self._events: asyncio.Queue[tuple[str, Any, str | None] | None] = asyncio.Queue()
+        self._task = asyncio.get_running_loop().create_task(self._read(response))
 
-    async def next_event(self, within: float = 10.0) -> tuple[str, Any, str | None]:
-        """(event, decoded data, id) of the next event, comments skipped."""
+    async def _read(self, response: httpx.Response) -> None:
         event, data, event_id = "message", [], None
-        async with asyncio.timeout(within):
-            async for line in self._lines:
+        try:
+            async for line in response.aiter_lines():
                 if line == "":
                     if data:
-                        return event, msgspec.json.decode("\n".join(data)), event_id
-                    event, event_id = "message", None
+                        decoded = msgspec.json.decode("\n".join(data))
+                        await self._events.put((event, decoded, event_id))
+                    event, data, event_id = "message", [], None
                     continue
                 field, _, value = line.partition(":")
                 value = value.removeprefix(" ")
@@ -74,7 +76,18 @@ class LiveReader:
                     data.append(value)
                 elif field == "id":
                     event_id = value
-        raise AssertionError("the live view closed")
+        except httpx.HTTPError:
+            pass  # the view was cut (the test ended it, or the server stopped): it is closed
+        finally:
+            await self._events.put(None)
+
+    async def next_event(self, within: float = 10.0) -> tuple[str, Any, str | None]:
+        """(event, decoded data, id) of the next event, comments skipped."""
+        async with asyncio.timeout(within):
+            found = await self._events.get()
+        if found is None:
+            raise AssertionError("the live view closed")
+        return found
 
 
 async def send(http: httpx.AsyncClient, seq: int, events: list[Any], **extra: Any) -> Any:
@@ -242,3 +255,49 @@ async def test_two_replicas_behave_as_one(settings: Settings) -> None:
                 assert answer["live"] is True
                 event, data, _ = await view.next_event()
                 assert (event, data["seq"]) == ("batch", 1)
+
+
+async def test_a_recorder_that_asks_first_streams_nothing_until_the_customer_allows_it(
+    base: str,
+) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        await send(http, 0, checkout_events(), live_consent="asked")
+        await until_stored(http, len(checkout_events()))
+        token = await live_link(http)
+        async with http.stream(
+            "GET", "/api/v1/sessions/sess-live-0001/live", headers=bearer(token)
+        ) as response:
+            view = LiveReader(response)
+            assert await view.next_event() == ("waiting", {"for": "consent"}, None)
+            answer = await send(http, 1, [click(BASE_TS + 3000)], live_consent="asked")
+            assert answer["live"] is True  # the recorder asks the customer now
+            with pytest.raises(TimeoutError):
+                await view.next_event(within=2.5)  # nothing of the session meanwhile
+            await send(http, 2, [click(BASE_TS + 6000)], live_consent="granted")
+            seqs = []
+            while (event := await view.next_event())[0] == "batch":
+                seqs.append(event[1]["seq"])
+            assert event[0] == "caught-up" or seqs[-1:] == [2]
+            assert seqs[:2] == [0, 1]
+
+
+async def test_a_customer_who_declines_ends_the_live_view(base: str) -> None:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http:
+        await send(http, 0, checkout_events(), live_consent="asked")
+        await until_stored(http, len(checkout_events()))
+        token = await live_link(http)
+        async with http.stream(
+            "GET", "/api/v1/sessions/sess-live-0001/live", headers=bearer(token)
+        ) as response:
+            view = LiveReader(response)
+            assert (await view.next_event())[0] == "waiting"
+            await send(http, 1, [click(BASE_TS + 3000)], live_consent="declined")
+            assert await view.next_event() == ("ended", {"reason": "declined"}, None)
+        refused = await http.post(
+            "/api/v1/ingest",
+            content=msgspec.json.encode(
+                batch("sess-live-0001", 2, [click(BASE_TS)], live_consent="maybe")
+            ),
+            headers=INGEST,
+        )
+        assert refused.status_code == 400
