@@ -11,6 +11,7 @@ from service.jobs.queue import JobQueue
 from service.plugin_host.host import PluginHost
 from service.sessions.reader import SessionReader
 from service.settings import Settings
+from service.storage.asset_store import AssetStore
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
 from service.tickets.attachments import TicketAttachments
@@ -39,6 +40,7 @@ class Services:
     plugins: PluginHost
     attachments: TicketAttachments
     issues: IssueFiling
+    assets: AssetStore
 
     @property
     def ingest_limits(self) -> IngestLimits:
