@@ -29,9 +29,14 @@ def address_kind(address: str) -> AddressKind:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified:
         return "forbidden"
-    if ip.is_loopback or ip.is_private or ip in _SHARED_ADDRESS_SPACE:
+    # Before "reserved": IPv6's loopback lies in a reserved block.
+    if ip.is_loopback:
+        return "private"
+    if ip.is_reserved:
+        return "forbidden"
+    if ip.is_private or ip in _SHARED_ADDRESS_SPACE:
         return "private"
     if not ip.is_global:
         return "forbidden"
