@@ -3,6 +3,8 @@
 import "@rrweb/replay/dist/style.css";
 import "./viewer.css";
 import { LinkRefused, ReplayApi, takeToken, type Report, type Struggle } from "./api";
+import { loadAssetCopies } from "./asset_copies";
+import { AssetRewriter } from "./asset_rewrite";
 import { announce, copyText } from "./clipboard";
 import { append, formatOffset, h } from "./dom";
 import { SessionEntries, type Marker } from "./entries";
@@ -75,6 +77,11 @@ async function boot(): Promise<void> {
   // Both requests go out at once: the first frame must not wait for the report.
   const eventsResponse = api.events();
   eventsResponse.catch(() => undefined); // refused links are reported once, by the report call
+  // Replayed pages load only the service's copies (or nothing): see asset_rewrite.ts.
+  const copies = api
+    .assets()
+    .then((map) => loadAssetCopies(map, (path) => api.assetBytes(path)))
+    .catch(() => new Map<string, string>());
   const report = await api.report();
   const entries = new SessionEntries();
   const player = new ReplayPlayer();
@@ -195,7 +202,10 @@ async function boot(): Promise<void> {
   };
 
   let firstChunk = true;
+  const found = await copies;
+  const rewriter = new AssetRewriter((url) => found.get(url));
   await readEventStream(await eventsResponse, (events) => {
+    rewriter.rewrite(events);
     entries.add(events);
     player.add(events);
     dirty = true;
