@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
 import httpx
 import msgspec
@@ -25,6 +26,7 @@ from service.storage.blobs import BlobNotFound, BlobStore
 __all__ = ["AssetCollector", "url_hash"]
 
 log = logging.getLogger(__name__)
+_GZIP_ERROR = cast("type[Exception]", isal_zlib.error)
 
 # How often the collector looks for sessions with new batches: assets are copied while the
 # session is being recorded, close to when the page had them.
@@ -34,6 +36,9 @@ SESSIONS_PER_PASS = 50
 # A batch is stamped on arrival and committed shortly after; sessions are looked at again for
 # this long after a scan so none committed meanwhile is missed.
 _RESCAN_MARGIN_MS = 60_000
+# Only sessions with a batch this recent are looked at (an index range, not the whole table):
+# copies are of what pages had while recorded, and the collector runs wherever ingest does.
+_RECENT_MS = 3600_000
 # Per session: no more bytes copied than this, and no more URLs than this.
 _MAX_SESSION_BYTES = 50 * 1024 * 1024
 _MAX_SESSION_URLS = 2000
@@ -96,12 +101,15 @@ class AssetCollector:
         uses. Returns how many sessions were looked at."""
         policy = await self.origins()
         fetcher = AssetFetcher(policy, transport=self._transport)
-        scans = await self.store.sessions_to_scan(_RESCAN_MARGIN_MS, SESSIONS_PER_PASS)
+        scans = await self.store.sessions_to_scan(
+            now_ms() - _RECENT_MS, _RESCAN_MARGIN_MS, SESSIONS_PER_PASS
+        )
         for scan in scans:
             try:
                 await self.scan_session(scan, fetcher)
-            except (BlobNotFound, OSError, ValueError, msgspec.DecodeError) as exc:
-                log.warning("could not read a session's assets (%s)", type(exc).__name__)
+            except (OSError, ValueError) as exc:
+                # Storage away: the session is scanned again on a later pass.
+                log.warning("could not copy a session's assets (%s)", type(exc).__name__)
         await self._remove_unused()
         return len(scans)
 
@@ -112,12 +120,17 @@ class AssetCollector:
         first_seen: dict[str, int] = {}
         at = now_ms()
         for source in sources:
-            stored = source.journaled
-            if stored is None:
-                stored = await self.blobs.get(source.blob_key)
-            events = msgspec.json.decode(
-                isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS)
-            )
+            try:
+                stored = source.journaled
+                if stored is None:
+                    stored = await self.blobs.get(source.blob_key)
+                events = msgspec.json.decode(
+                    isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS)
+                )
+            except (BlobNotFound, _GZIP_ERROR, msgspec.DecodeError) as exc:
+                # One unreadable chunk does not hold up the rest of the session.
+                log.warning("skipped an unreadable chunk for assets (%s)", type(exc).__name__)
+                continue
             found = scan_events(events, page_href)
             page_href = found.page_href
             for url in found.urls:

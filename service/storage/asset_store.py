@@ -94,10 +94,11 @@ class AssetStore:
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     async def sessions_to_scan(
-        self, received_since_scan_margin: int, limit: int
+        self, received_since: int, rescan_margin: int, limit: int
     ) -> list[AssetScan]:
-        """Sessions with a batch received since (a margin before) their last scan, or never
-        scanned; least recently received first.
+        """Sessions with a batch received since `received_since` and since (a margin before)
+        their last scan, or never scanned; the least recently scanned first, so every busy
+        session has its turn.
 
         A batch is stamped when it arrives and committed a little later, so a session is
         looked at again until the margin has passed since its last scan.
@@ -107,12 +108,13 @@ class AssetStore:
             select(sessions.c.id, scan.scanned_seq, scan.page_href, scan.fetched_bytes)
             .outerjoin(asset_scans, scan.session_id == sessions.c.id)
             .where(
+                sessions.c.received_last_at >= received_since,
                 or_(
                     scan.session_id.is_(None),
-                    sessions.c.received_last_at > scan.scanned_at - received_since_scan_margin,
-                )
+                    sessions.c.received_last_at > scan.scanned_at - rescan_margin,
+                ),
             )
-            .order_by(sessions.c.received_last_at, sessions.c.id)
+            .order_by(func.coalesce(scan.scanned_at, 0), sessions.c.received_last_at, sessions.c.id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:

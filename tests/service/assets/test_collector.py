@@ -5,6 +5,7 @@ only, and erasure and expiry remove copies no remaining session uses (SQLite and
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,17 @@ import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
 
-from service.assets.collector import AssetCollector
-from service.sessions.retention import purge_expired
+from service.assets.collector import AssetCollector, url_hash
+from service.clock import now_ms
+from service.sessions.retention import purge_expired, purge_orphan_assets
 from service.settings import Settings
+from service.storage.asset_layout import asset_blob_key
+from service.storage.asset_store import AssetScan, AssetStore, SessionAssetEntry, StoredAsset
+from service.storage.blobs import BlobNotFound, BlobStore
+from service.storage.session_store import SessionStore
 from service.web.app import create_app
 from tests.asset_site import BLUE_PNG, RED_PNG, AssetSite, Route, asset_site, solid_png
+from tests.batch_records import batch_record, store_batch
 from tests.conftest import AUTH, INGEST, make_settings, user_path
 from tests.recordings import BASE_TS, batch, meta
 
@@ -266,3 +273,50 @@ async def test_fetching_off_copies_nothing(
         assert answer.json()["fetching"] is False
         assert answer.json()["assets"] == []
     assert shop.requests == []
+
+
+async def test_copies_left_without_a_row_are_purged_after_an_hour(
+    store: SessionStore, blobs: BlobStore
+) -> None:
+    await store_batch(store, batch_record("sess-orphans-001"))
+    assets = AssetStore(store.engine)
+    kept, orphan = hashlib.sha256(b"kept").hexdigest(), hashlib.sha256(b"orphan").hexdigest()
+    await blobs.put(asset_blob_key(kept), b"kept")
+    await blobs.put(asset_blob_key(orphan), b"orphan")
+    entry = SessionAssetEntry(
+        url="https://shop.test/kept.png",
+        url_hash=url_hash("https://shop.test/kept.png"),
+        asset=StoredAsset(hash=kept, content_type="image/png", size=4),
+        status="stored",
+        first_seen_at=0,
+    )
+    assert await assets.record(
+        "sess-orphans-001", [entry], AssetScan(session_id="sess-orphans-001"), 1
+    )
+    # Within the hour, a copy without a row may be one about to be recorded.
+    assert await purge_orphan_assets(store, blobs) == 0
+    later = now_ms() + 2 * 3600 * 1000
+    assert await purge_orphan_assets(store, blobs, now_ms=later) == 1
+    assert await blobs.get(asset_blob_key(kept)) == b"kept"
+    with pytest.raises(BlobNotFound):
+        await blobs.get(asset_blob_key(orphan))
+
+
+async def test_a_session_gone_while_scanned_keeps_no_copy(
+    store: SessionStore, blobs: BlobStore
+) -> None:
+    assets = AssetStore(store.engine)
+    copy = hashlib.sha256(b"late").hexdigest()
+    await blobs.put(asset_blob_key(copy), b"late")
+    entry = SessionAssetEntry(
+        url="https://shop.test/late.png",
+        url_hash=url_hash("https://shop.test/late.png"),
+        asset=StoredAsset(hash=copy, content_type="image/png", size=4),
+        status="stored",
+        first_seen_at=0,
+    )
+    # No session row (erased meanwhile): nothing is recorded.
+    assert not await assets.record(
+        "sess-gone-0001", [entry], AssetScan(session_id="sess-gone-0001"), 1
+    )
+    assert await assets.count_assets() == 0
