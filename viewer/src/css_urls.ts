@@ -45,8 +45,13 @@ function readBareUrl(css: string, start: number): [string, number] {
   return [unescape(css.slice(start, Math.min(j, css.length)).trim()), Math.min(j + 1, css.length)];
 }
 
+// Text with none of these loads nothing (an escape could spell any of them, hence `\`): most
+// style attributes and rules, returned as they are without being scanned.
+const MAY_LOAD = /url|@import|src|image-set|\\/i;
+
 /** `css` with every URL it loads replaced by `replace`'s answer; the rest as written. */
 export function rewriteCssUrls(css: string, replace: UrlReplacer): string {
+  if (!MAY_LOAD.test(css)) return css;
   let out = "";
   let i = 0;
   const n = css.length;

@@ -47,6 +47,10 @@ test("hostile CSS never throws and never leaves a URL unreplaced", () => {
   }
 });
 
+test("an image-set of strings alone is rewritten too", () => {
+  assert.equal(rewriteCssUrls('a{background:image-set("a.png" 1x)}', mark), 'a{background:image-set("<url:a.png>" 1x)}');
+});
+
 test("srcset candidates keep their descriptors", () => {
   assert.deepEqual(srcsetCandidates("a.png 1x, b.png 2x,c.png"), [
     ["a.png", "1x"],
