@@ -9,6 +9,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from service.auth.guards import granted_window, services_of
+from service.auth.scopes import SESSIONS_READ
 from service.errors import NotFound
 from service.storage.asset_layout import asset_blob_key, is_asset_hash
 from service.storage.blobs import BlobNotFound
@@ -47,7 +48,7 @@ class AssetMap(msgspec.Struct, frozen=True, kw_only=True):
 @get(
     "/api/v1/sessions/{session_id:str}/assets",
     summary="A session's asset copies",
-    opt={"viewer_access": "assets"},
+    opt={"viewer_access": "assets", "scope": SESSIONS_READ},
 )
 async def session_asset_map(request: Request[Any, Any, Any], session_id: FromPath[str]) -> AssetMap:
     """The stylesheets, fonts and images the session's pages referenced, each with the hash
@@ -74,7 +75,7 @@ async def session_asset_map(request: Request[Any, Any, Any], session_id: FromPat
 @get(
     "/replay-assets/{session_id:str}/{asset_hash:str}",
     summary="One asset copy's bytes",
-    include_in_schema=True,
+    opt={"scope": SESSIONS_READ},
 )
 async def asset_copy(
     request: Request[Any, Any, Any], session_id: FromPath[str], asset_hash: FromPath[str]

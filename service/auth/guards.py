@@ -8,12 +8,14 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
+from service.auth.scopes import ADMIN
 from service.sessions.windows import SessionWindow
 from service.web.services import Services
 
 __all__ = [
     "bearer_token",
     "granted_window",
+    "needed_scope",
     "require_api_key",
     "require_api_key_or_viewer_token",
     "require_api_key_or_viewer_token_unrecorded",
@@ -37,11 +39,18 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip() or None if scheme.lower() == "bearer" else None
 
 
+def needed_scope(handler: BaseRouteHandler) -> str:
+    """The scope a route needs of an API key: its `opt["scope"]`, `admin` when it names none."""
+    return str(handler.opt.get("scope", ADMIN))
+
+
 async def require_api_key(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """Let the request through only with a live API key."""
-    await services_of(connection).keys.check_api_key(bearer_token(connection))
+    """Let the request through only with a live API key that holds the route's scope."""
+    await services_of(connection).keys.check_api_key_for(
+        bearer_token(connection), needed_scope(handler)
+    )
 
 
 def _looks_like_jwt(token: str) -> bool:
@@ -58,7 +67,7 @@ async def require_api_key_or_viewer_token(
     services = services_of(connection)
     token = bearer_token(connection)
     if token is None or not _looks_like_jwt(token):
-        await services.keys.check_api_key(token)
+        await services.keys.check_api_key_for(token, needed_scope(handler))
         return
     client = connection.client
     claims = await services.viewer_access.authorize(
@@ -72,14 +81,14 @@ async def require_api_key_or_viewer_token(
 
 
 async def require_api_key_or_viewer_token_unrecorded(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """As `require_api_key_or_viewer_token`, without an audit row per request: for the many
     reads (asset copies) a page makes after its recorded ones."""
     services = services_of(connection)
     token = bearer_token(connection)
     if token is None or not _looks_like_jwt(token):
-        await services.keys.check_api_key(token)
+        await services.keys.check_api_key_for(token, needed_scope(handler))
         return
     session_id = str(connection.path_params.get("session_id", ""))
     claims = await services.viewer_access.check(token, session_id)

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Sequence
 from urllib.parse import urlsplit
 
+from service.auth.scopes import ADMIN, checked_scopes, grants
 from service.clock import now_ms
 from service.errors import Forbidden, Unauthorized
 from service.storage.key_store import ApiKeyRecord, IngestKeyRecord, KeyStore
@@ -22,6 +23,8 @@ ANY_ORIGIN = "*"
 INGEST_KEY_CACHE_SECONDS = 10.0
 # Distinct keys remembered, valid or not; a flood of made-up keys cannot grow it past this.
 INGEST_KEY_CACHE_SIZE = 1024
+# What a configured key, or one created without scopes, holds.
+_EVERYTHING = frozenset({ADMIN})
 
 
 def hash_api_key(key: str) -> str:
@@ -56,8 +59,8 @@ class AccessKeys:
         # key -> (the live record or None, when to look it up again)
         self._created_ingest_keys: dict[str, tuple[IngestKeyRecord | None, float]] = {}
 
-    async def check_api_key(self, presented: str | None) -> None:
-        """Raise Unauthorized unless `presented` is a live API key."""
+    async def check_api_key(self, presented: str | None) -> frozenset[str]:
+        """The scopes of `presented`; Unauthorized unless it is a live API key."""
         if not presented:
             raise Unauthorized("an API key is required: send 'Authorization: Bearer <api key>'")
         digest = hash_api_key(presented)
@@ -65,9 +68,22 @@ class AccessKeys:
         matched = False
         for known in self._api_key_hashes:
             matched |= hmac.compare_digest(known, digest.encode())
-        if matched or await self.store.api_key_hash_is_live(digest):
-            return
-        raise Unauthorized("the API key is not valid")
+        if matched:
+            return _EVERYTHING
+        scopes = await self.store.live_api_key_scopes(digest)
+        if scopes is False:
+            raise Unauthorized("the API key is not valid")
+        return _EVERYTHING if scopes is None else frozenset(scopes)
+
+    async def check_api_key_for(self, presented: str | None, scope: str) -> None:
+        """Unauthorized unless `presented` is a live API key, Forbidden unless it holds `scope`
+        (or `admin`)."""
+        held = await self.check_api_key(presented)
+        if not grants(held, scope):
+            raise Forbidden(
+                f"this API key may not do this: it needs the scope {scope!r}"
+                f" (it has {', '.join(sorted(held)) or 'none'})"
+            )
 
     async def check_ingest_key(self, presented: str | None, origin: str | None) -> None:
         """Raise unless `presented` is a live ingest key usable from `origin` (None: no browser)."""
@@ -99,11 +115,13 @@ class AccessKeys:
         self._created_ingest_keys[key] = (record, now + INGEST_KEY_CACHE_SECONDS)
         return record
 
-    async def create_api_key(self, name: str) -> CreatedApiKey:
-        """Create and store (hashed) a new API key; its value is returned once."""
+    async def create_api_key(self, name: str, scopes: list[str] | None = None) -> CreatedApiKey:
+        """Create and store (hashed) a new API key that may do `scopes` (None: everything;
+        ValueError for an unknown scope); its value is returned once."""
+        checked = None if scopes is None else checked_scopes(scopes)
         key_id = "key_" + secrets.token_hex(6)
         key = "rdk_api_" + secrets.token_urlsafe(32)
-        await self.store.add_api_key(key_id, name, hash_api_key(key), now_ms())
+        await self.store.add_api_key(key_id, name, hash_api_key(key), now_ms(), checked)
         return CreatedApiKey(key_id, key)
 
     async def create_ingest_key(self, name: str, origins: list[str]) -> str:

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+from service.auth.scopes import SCOPES
 from service.settings import Settings, load_settings
 
 __all__ = ["main"]
@@ -85,6 +86,29 @@ def _parser() -> argparse.ArgumentParser:
     link.add_argument("session_id")
     link.add_argument("--ttl", type=int, help="seconds the link works (default: setting)")
     link.add_argument("--first-error", action="store_true", help="open at the first error")
+    shown = link.add_argument_group(
+        "window",
+        "show only part of the session (one kind at a time; offsets as 90, 1:30 or 1:02:05)",
+    )
+    shown.add_argument(
+        "--from", dest="from_offset", metavar="OFFSET", help="start, into the session"
+    )
+    shown.add_argument("--to", dest="to_offset", metavar="OFFSET", help="end, into the session")
+    shown.add_argument(
+        "--before-ticket",
+        type=_positive_int,
+        metavar="MINUTES",
+        help="the minutes before --ticket-at (default: now)",
+    )
+    shown.add_argument(
+        "--ticket-at", metavar="TIME", help="when the ticket was opened (ISO 8601 with a zone)"
+    )
+    shown.add_argument(
+        "--around-first-error",
+        type=_positive_int,
+        metavar="MINUTES",
+        help="minutes on each side of the first console error",
+    )
     link.set_defaults(run="sessions:link")
 
     keys = commands.add_parser("keys", help="list, create and revoke keys")
@@ -99,6 +123,14 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="site origin allowed to use an ingest key (repeat; default: any)",
+    )
+    create.add_argument(
+        "--scope",
+        action="append",
+        default=[],
+        choices=list(SCOPES),
+        help="what an API key may do (repeat; default: everything, as admin): "
+        + "; ".join(f"{name}: {what}" for name, what in SCOPES.items()),
     )
     create.set_defaults(run="keys:create")
     revoke = key_commands.add_parser("revoke", help="revoke an API key id or ingest key")

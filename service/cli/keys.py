@@ -22,7 +22,9 @@ def list_keys(settings: Settings, _: argparse.Namespace) -> int:
         print(f"  {key}  origins: {', '.join(settings.ingest_origins)}")
     print("API keys (created with `keys create api`):")
     for record in api_keys:
-        print(f"  {record.id}  {record.name or '-'}  {'revoked' if record.revoked_at else 'live'}")
+        state = "revoked" if record.revoked_at else "live"
+        scopes = ", ".join(record.scopes) if record.scopes is not None else "admin"
+        print(f"  {record.id}  {record.name or '-'}  {state}  scopes: {scopes}")
     print("ingest keys (created with `keys create ingest`):")
     for ingest_record in ingest_keys:
         state = "revoked" if ingest_record.revoked_at else "live"
@@ -34,11 +36,20 @@ def list_keys(settings: Settings, _: argparse.Namespace) -> int:
 def create(settings: Settings, args: argparse.Namespace) -> int:
     async def create(_store: Any, _blobs: Any, keys: Any) -> Any:
         if args.kind == "api":
-            return await keys.create_api_key(args.name)
+            return await keys.create_api_key(args.name, args.scope or None)
         return await keys.create_ingest_key(args.name, args.origin or ["*"])
 
     from service.auth.keys import normalize_origin
 
+    if args.scope and args.kind != "api":
+        print(
+            "replaydesk: --scope is for API keys (an ingest key only sends batches)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.origin and args.kind != "ingest":
+        print("replaydesk: --origin is for ingest keys", file=sys.stderr)
+        return 2
     try:
         for origin in args.origin:
             normalize_origin(origin)
@@ -48,6 +59,7 @@ def create(settings: Settings, args: argparse.Namespace) -> int:
     created = with_services(settings, create)
     if args.kind == "api":
         print(f"API key {created.key_id}: {created.key}")
+        print(f"scopes: {', '.join(sorted(set(args.scope))) or 'admin (everything)'}")
         print("Store it now: only its hash is kept.")
     else:
         print(f"ingest key: {created}")

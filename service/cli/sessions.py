@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -76,6 +77,8 @@ def _link_base(settings: Settings) -> str:
 
 
 def link(settings: Settings, args: argparse.Namespace) -> int:
+    from service.errors import BadRequest
+    from service.sessions.reader import shown_window
     from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 
     if args.ttl is not None and not MIN_TTL_SECONDS <= args.ttl <= MAX_TTL_SECONDS:
@@ -84,18 +87,95 @@ def link(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        asked = _asked_window(args)
+    except ValueError as exc:
+        print(f"replaydesk: {exc}", file=sys.stderr)
+        return 2
 
-    async def exists(store: Any, _blobs: Any, _keys: Any) -> bool:
-        return await store.get(args.session_id) is not None
+    async def find(store: Any, _blobs: Any, _keys: Any) -> Any:
+        return await store.get(args.session_id)
 
-    if not with_services(settings, exists):
+    session = with_services(settings, find)
+    if session is None:
         print(f"replaydesk: no session {args.session_id!r}", file=sys.stderr)
         return 1
+    window = None
+    if asked is not None:
+        from service.viewer.link_windows import resolve_window
+
+        try:
+            window = resolve_window(asked, session)
+        except BadRequest as exc:
+            print(f"replaydesk: {exc.detail}", file=sys.stderr)
+            return 2
     link = _viewer_tokens(settings).mint(
         args.session_id,
         args.ttl or settings.default_link_ttl_seconds,
         open_at="first-error" if args.first_error else None,
+        window=window,
     )
     print(link.url)
+    if window is not None:
+        from service.report.text import format_offset
+
+        shown = shown_window(window, session)
+        print(
+            f"shows {format_offset(shown.from_ms)} to {format_offset(shown.to_ms)} of the session",
+            file=sys.stderr,
+        )
     print(f"works until {link.expires_at:%Y-%m-%d %H:%M} UTC (jti {link.jti})", file=sys.stderr)
     return 0
+
+
+def _asked_window(args: argparse.Namespace) -> Any:
+    """The `LinkWindow` the window options ask for (None without any), checked as the API
+    checks a link request's `window`; ValueError says which option is wrong."""
+    from service.viewer.link_windows import LinkWindow
+
+    if args.ticket_at is not None and args.before_ticket is None:
+        raise ValueError("--ticket-at goes with --before-ticket MINUTES")
+    fields: dict[str, Any] = {
+        "from_ms": _offset_ms("--from", args.from_offset),
+        "to_ms": _offset_ms("--to", args.to_offset),
+        "around_first_error_minutes": args.around_first_error,
+    }
+    if args.before_ticket is not None:
+        fields["before_ticket_minutes"] = args.before_ticket
+        fields["ticket_at"] = args.ticket_at or datetime.now(UTC).isoformat()
+    fields = {name: value for name, value in fields.items() if value is not None}
+    if not fields:
+        return None
+    try:
+        return msgspec.convert(fields, LinkWindow)
+    except msgspec.ValidationError as exc:
+        raise ValueError(_option_names(str(exc))) from None
+
+
+_OPTIONS = {
+    "from_ms": "--from",
+    "to_ms": "--to",
+    "before_ticket_minutes": "--before-ticket",
+    "ticket_at": "--ticket-at",
+    "around_first_error_minutes": "--around-first-error",
+}
+
+
+def _option_names(message: str) -> str:
+    """A window error as the command line names things: `--from`, not `$.from_ms`."""
+    for field, option in _OPTIONS.items():
+        message = message.replace(f"`$.{field}`", option)
+    return message
+
+
+def _offset_ms(option: str, text: str | None) -> int | None:
+    """`90`, `1:30` or `1:02:05` (seconds, minutes:seconds, hours:minutes:seconds) as ms."""
+    if text is None:
+        return None
+    parts = text.strip().split(":")
+    if not 1 <= len(parts) <= 3 or not all(part.isascii() and part.isdigit() for part in parts):
+        raise ValueError(f"{option} takes seconds, M:SS or H:MM:SS into the session, not {text!r}")
+    seconds = 0
+    for part in parts:
+        seconds = seconds * 60 + int(part)
+    return seconds * 1000

@@ -8,6 +8,7 @@ from litestar import Request, get
 from litestar.params import FromPath, QueryParameter
 
 from service.auth.guards import services_of
+from service.auth.scopes import SESSIONS_READ
 from service.error_groups.groups import ErrorGroupList, ErrorGroups, ErrorGroupSessions, ErrorKind
 from service.sessions.routes import Time, query_millis
 
@@ -25,7 +26,7 @@ def _groups(request: Request[Any, Any, Any]) -> ErrorGroups:
     return ErrorGroups(services.store.errors, services.reader)
 
 
-@get("/api/v1/errors", summary="Error groups across sessions")
+@get("/api/v1/errors", opt={"scope": SESSIONS_READ}, summary="Error groups across sessions")
 async def list_error_groups(
     request: Request[Any, Any, Any],
     since: Time = None,
@@ -56,7 +57,11 @@ async def list_error_groups(
     )
 
 
-@get("/api/v1/errors/{fingerprint:str}/sessions", summary="The sessions of one error group")
+@get(
+    "/api/v1/errors/{fingerprint:str}/sessions",
+    opt={"scope": SESSIONS_READ},
+    summary="The sessions of one error group",
+)
 async def error_group_sessions(
     request: Request[Any, Any, Any],
     fingerprint: FromPath[str],

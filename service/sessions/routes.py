@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Stream
 
 from service.auth.guards import granted_window, services_of
+from service.auth.scopes import SESSIONS_READ, USERS_ERASE
 from service.errors import BadRequest, NotFound
 from service.sessions.erasure import erase_user, lift_user_erasure
 from service.sessions.reader import SessionEvidence, SessionList, SessionSummary
@@ -63,7 +64,11 @@ def query_millis(name: str, value: str | None) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-@get("/api/v1/users/{user_id:str}/sessions", summary="A user's sessions, newest first")
+@get(
+    "/api/v1/users/{user_id:str}/sessions",
+    opt={"scope": SESSIONS_READ},
+    summary="A user's sessions, newest first",
+)
 async def list_user_sessions(
     request: Request[Any, Any, Any], user_id: FromPath[str], limit: Limit = 50, before: Time = None
 ) -> SessionList:
@@ -72,7 +77,11 @@ async def list_user_sessions(
     return await services_of(request).reader.search(filters)
 
 
-@get("/api/v1/users/{user_id:str}/sessions/latest", summary="A user's newest session")
+@get(
+    "/api/v1/users/{user_id:str}/sessions/latest",
+    opt={"scope": SESSIONS_READ},
+    summary="A user's newest session",
+)
 async def latest_user_session(
     request: Request[Any, Any, Any], user_id: FromPath[str]
 ) -> SessionSummary:
@@ -80,7 +89,12 @@ async def latest_user_session(
     return await services_of(request).reader.latest_for_user(user_id)
 
 
-@delete("/api/v1/users/{user_id:str}", status_code=200, summary="Erase a user")
+@delete(
+    "/api/v1/users/{user_id:str}",
+    status_code=200,
+    opt={"scope": USERS_ERASE},
+    summary="Erase a user",
+)
 async def erase_user_route(request: Request[Any, Any, Any], user_id: FromPath[str]) -> Erased:
     """Erase every session and event chunk of this user; their future batches are refused."""
     services = services_of(request)
@@ -106,7 +120,7 @@ async def lift_user_erasure_route(
     return ErasureLifted(user_id=user_id, lifted=True)
 
 
-@get("/api/v1/sessions", summary="Search sessions")
+@get("/api/v1/sessions", opt={"scope": SESSIONS_READ}, summary="Search sessions")
 async def search_sessions(
     request: Request[Any, Any, Any],
     user_id: FromQuery[str | None] = None,
@@ -147,7 +161,7 @@ async def search_sessions(
 @get(
     "/api/v1/sessions/{session_id:str}",
     summary="One session's summary",
-    opt={"viewer_access": "summary"},
+    opt={"viewer_access": "summary", "scope": SESSIONS_READ},
 )
 async def session_summary(
     request: Request[Any, Any, Any], session_id: FromPath[str]
@@ -160,7 +174,7 @@ async def session_summary(
 @get(
     "/api/v1/sessions/{session_id:str}/events",
     summary="A session's rrweb events",
-    opt={"viewer_access": "events"},
+    opt={"viewer_access": "events", "scope": SESSIONS_READ},
 )
 async def session_events(
     request: Request[Any, Any, Any], session_id: FromPath[str]
@@ -174,7 +188,7 @@ async def session_events(
 @get(
     "/api/v1/sessions/{session_id:str}/report",
     summary="A session's evidence",
-    opt={"viewer_access": "report"},
+    opt={"viewer_access": "report", "scope": SESSIONS_READ},
 )
 async def session_report(
     request: Request[Any, Any, Any], session_id: FromPath[str]

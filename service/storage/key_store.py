@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Literal, cast
 
 import msgspec
 from sqlalchemy import Table, select, update
@@ -23,6 +23,8 @@ class ApiKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
     name: str
     created_at: int
     revoked_at: int | None
+    scopes: list[str] | None
+    """What the key may do; None: everything (a key created without scopes)."""
 
 
 class IngestKeyRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -41,25 +43,35 @@ class KeyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def add_api_key(self, key_id: str, name: str, key_hash: str, at: int) -> None:
-        """Store a new API key's hash."""
+    async def add_api_key(
+        self, key_id: str, name: str, key_hash: str, at: int, scopes: list[str] | None = None
+    ) -> None:
+        """Store a new API key's hash, with its scopes (None: everything)."""
         async with self.engine.begin() as conn:
             await conn.execute(
-                api_keys.insert().values(id=key_id, name=name, key_hash=key_hash, created_at=at)
+                api_keys.insert().values(
+                    id=key_id, name=name, key_hash=key_hash, created_at=at, scopes=scopes
+                )
             )
 
-    async def api_key_hash_is_live(self, key_hash: str) -> bool:
-        """Whether an unrevoked API key has this hash (an indexed, exact lookup)."""
-        query = select(api_keys.c.id).where(
+    async def live_api_key_scopes(self, key_hash: str) -> list[str] | Literal[False] | None:
+        """The scopes of the unrevoked API key with this hash (an indexed, exact lookup): its
+        list, None for a key with every right, False when no live key has this hash."""
+        query = select(api_keys.c.scopes).where(
             api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
         )
         async with self.engine.connect() as conn:
-            return (await conn.execute(query)).first() is not None
+            row = (await conn.execute(query)).first()
+        return False if row is None else cast("list[str] | None", row.scopes)
 
     async def list_api_keys(self) -> list[ApiKeyRecord]:
         """Every API key created with `replaydesk keys`, oldest first."""
         query = select(
-            api_keys.c.id, api_keys.c.name, api_keys.c.created_at, api_keys.c.revoked_at
+            api_keys.c.id,
+            api_keys.c.name,
+            api_keys.c.created_at,
+            api_keys.c.revoked_at,
+            api_keys.c.scopes,
         ).order_by(api_keys.c.created_at)
         async with self.engine.connect() as conn:
             return [ApiKeyRecord(**row._mapping) for row in await conn.execute(query)]

@@ -268,6 +268,8 @@ class ApiKeyRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     revoked_at: Mapped[int | None] = mapped_column(BigInteger)
+    # What the key may do (`service.auth.scopes`); NULL for a key created without scopes: all.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class IngestKeyRow(Base):

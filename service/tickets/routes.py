@@ -10,6 +10,7 @@ from litestar import Request, Response, post
 from litestar.params import Body, FromPath, JSONBody
 
 from service.auth.guards import services_of
+from service.auth.scopes import TICKETS_WRITE
 from service.plugin_host.types import IssueRequest
 from service.tickets.attachments import AttachAccepted
 from service.tickets.issue_filing import IssueAccepted
@@ -29,7 +30,12 @@ class AttachRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     then, or ended last before it, is chosen. Default: now (the user's latest session)."""
 
 
-@post("/api/v1/tickets/attach", status_code=202, summary="Attach a replay report to a ticket")
+@post(
+    "/api/v1/tickets/attach",
+    status_code=202,
+    opt={"scope": TICKETS_WRITE},
+    summary="Attach a replay report to a ticket",
+)
 async def attach_to_ticket(
     request: Request[Any, Any, Any], data: JSONBody[AttachRequest]
 ) -> AttachAccepted:
@@ -58,6 +64,7 @@ class NewIssueRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 @post(
     "/api/v1/sessions/{session_id:str}/issues",
     status_code=202,
+    opt={"scope": TICKETS_WRITE},
     summary="Open an issue (a bug) from a session",
 )
 async def open_issue(

@@ -10,6 +10,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.auth.guards import require_api_key, services_of
+from service.auth.scopes import LINKS_CREATE
 from service.errors import BadRequest, NotFound
 from service.sessions.reader import shown_window, to_datetime
 from service.sessions.windows import ShownWindow
@@ -46,6 +47,10 @@ _PAGE = b"""<!doctype html>
 """
 
 
+# A provider's name, a colon, and a ticket ID without control characters.
+TICKET_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}:[^\x00-\x1f\x7f]{1,256}\Z"
+
+
 class LinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Options of a minted viewer link."""
 
@@ -53,6 +58,9 @@ class LinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     open_at: Literal["first-error"] | None = None
     window: LinkWindow | None = None
     """Only this part of the session (see `service.viewer.link_windows`)."""
+    ticket: Annotated[str, msgspec.Meta(pattern=TICKET_PATTERN)] | None = None
+    """`provider:ticket_id` the link is for: its views are audited under that ticket, and
+    `POST /api/v1/links/revoke` with the ticket revokes it with the ticket's other links."""
 
 
 class MintedLink(msgspec.Struct, frozen=True, kw_only=True):
@@ -138,6 +146,7 @@ async def viewer_styles(request: Request[Any, Any, Any]) -> Response[bytes]:
     "/api/v1/sessions/{session_id:str}/links",
     status_code=201,
     guards=[require_api_key],
+    opt={"scope": LINKS_CREATE},
     summary="Mint a viewer link",
 )
 async def mint_link(
@@ -158,6 +167,7 @@ async def mint_link(
     link = services.viewer_tokens.mint(
         session_id,
         options.ttl_seconds or services.settings.default_link_ttl_seconds,
+        ticket=options.ticket,
         open_at=options.open_at,
         window=window,
     )

@@ -193,6 +193,35 @@ def test_keys_create_list_revoke(embedded_env: dict[str, str]) -> None:
     assert run_cli(embedded_env, "keys", "revoke", key_id.group(1)).returncode == 1
 
 
+def test_api_keys_are_created_with_scopes(embedded_env: dict[str, str]) -> None:
+    scoped = run_cli(
+        embedded_env,
+        "keys",
+        "create",
+        "api",
+        "--name",
+        "zendesk sidebar",
+        "--scope",
+        "sessions:read",
+        "--scope",
+        "links:create",
+    )
+    assert scoped.returncode == 0, scoped.stderr
+    assert "scopes: links:create, sessions:read" in scoped.stdout
+    whole = run_cli(embedded_env, "keys", "create", "api", "--name", "ops")
+    assert "scopes: admin (everything)" in whole.stdout
+    listing = run_cli(embedded_env, "keys", "list").stdout
+    assert "zendesk sidebar  live  scopes: links:create, sessions:read" in listing
+    assert "ops  live  scopes: admin" in listing
+    for wrong, said in (
+        (["api", "--scope", "sessions:write"], "invalid choice: 'sessions:write'"),
+        (["ingest", "--scope", "admin"], "--scope is for API keys"),
+        (["api", "--origin", "https://shop.example"], "--origin is for ingest keys"),
+    ):
+        refused = run_cli(embedded_env, "keys", "create", *wrong)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+
+
 def test_db_upgrade_then_serve_on_postgres(embedded_env: dict[str, str]) -> None:
     import asyncio
     import secrets
@@ -273,6 +302,54 @@ def test_ingest_origins_are_checked_and_written_as_browsers_send_them(
     )
     assert made.returncode == 0, made.stderr
     assert "origins: https://shop.example\n" in run_cli(embedded_env, "keys", "list").stdout
+
+
+def test_a_link_to_part_of_a_session_carries_its_window(
+    served: tuple[str, str], embedded_env: dict[str, str]
+) -> None:
+    base, output = served
+    ingest_key = re.search(r"ingest key .*:\s+(rdk_ing_\S+)", output)
+    assert ingest_key, output
+    sent = httpx.post(
+        f"{base}/api/v1/ingest",
+        content=msgspec.json.encode(batch("sess-cli-0003", 0, checkout_events(), user_id="u8")),
+        headers={"X-ReplayDesk-Key": ingest_key.group(1)},
+    )
+    assert sent.status_code == 202, sent.text
+
+    def summary_through(*options: str) -> tuple[dict[str, object], str]:
+        made = run_cli(embedded_env, "link", "sess-cli-0003", *options)
+        assert made.returncode == 0, made.stderr
+        token = made.stdout.strip().split("#t=")[1]
+        opened = httpx.get(
+            f"{base}/api/v1/sessions/sess-cli-0003", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert opened.status_code == 200, opened.text
+        return opened.json(), made.stderr
+
+    summary, said = summary_through("--from", "0", "--to", "0:01")
+    assert summary["window"]["from_ms"] == 0 and summary["window"]["to_ms"] == 1000
+    assert "shows 0:00 to 0:01 of the session" in said
+    summary, _ = summary_through("--around-first-error", "1")
+    assert summary["window"]["from_ms"] == 0
+    summary, _ = summary_through("--before-ticket", "5")  # before now: the session's last 5 min
+    assert summary["window"]["to_ms"] == summary["duration_ms"]
+    whole, _ = summary_through()
+    assert whole.get("window") is None
+
+    for options, said_wrong in [
+        (["--from", "1m"], "--from takes seconds, M:SS or H:MM:SS"),
+        (["--from", "0:01", "--to", "0:00"], "must come before"),
+        (["--from", "0:05"], "past the session's last event"),
+        (["--from", "0:01", "--around-first-error", "2"], "one kind at a time"),
+        (["--ticket-at", "2026-12-01T10:00:00Z"], "--ticket-at goes with --before-ticket"),
+        (["--before-ticket", "5", "--ticket-at", "yesterday"], "--ticket-at"),
+        (["--around-first-error", "100000"], "--around-first-error"),
+        (["--from", "9999:00:00"], "--from"),
+    ]:
+        refused = run_cli(embedded_env, "link", "sess-cli-0003", *options)
+        assert refused.returncode == 2, (options, refused.stdout, refused.stderr)
+        assert said_wrong in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
 
 
 def test_a_link_lives_a_minute_to_a_week(embedded_env: dict[str, str]) -> None:
