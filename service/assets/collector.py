@@ -4,6 +4,7 @@ URLs in them and keeps a copy of each (content-addressed, shared between session
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -39,6 +40,9 @@ _RESCAN_MARGIN_MS = 60_000
 # Only sessions with a batch this recent are looked at (an index range, not the whole table):
 # copies are of what pages had while recorded, and the collector runs wherever ingest does.
 _RECENT_MS = 3600_000
+# How long one scan holds a session from other processes' collectors: longer than a scan of
+# one session's new batches takes (its fetches time out after 20 s each, four at a time).
+_CLAIM_MS = 10 * 60_000
 # Per session: no more bytes copied than this, and no more URLs than this.
 _MAX_SESSION_BYTES = 50 * 1024 * 1024
 _MAX_SESSION_URLS = 2000
@@ -101,15 +105,25 @@ class AssetCollector:
         uses. Returns how many sessions were looked at."""
         policy = await self.origins()
         fetcher = AssetFetcher(policy, transport=self._transport)
+        now = now_ms()
         scans = await self.store.sessions_to_scan(
-            now_ms() - _RECENT_MS, _RESCAN_MARGIN_MS, SESSIONS_PER_PASS
+            now - _RECENT_MS, _RESCAN_MARGIN_MS, SESSIONS_PER_PASS, now
         )
         for scan in scans:
+            if not await self.store.claim(scan.session_id, now_ms(), now_ms() + _CLAIM_MS):
+                continue  # another process's collector has it
+            finished = False
             try:
                 await self.scan_session(scan, fetcher)
+                finished = True
             except (OSError, ValueError) as exc:
                 # Storage away: the session is scanned again on a later pass.
                 log.warning("could not copy a session's assets (%s)", type(exc).__name__)
+            finally:
+                if not finished:
+                    # Also on shutdown: the next process need not wait for the claim to pass.
+                    with contextlib.suppress(Exception):
+                        await self.store.release(scan.session_id)
         await self._remove_unused()
         return len(scans)
 

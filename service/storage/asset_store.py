@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, and_, delete, func, or_, select
+from sqlalchemy import Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -94,11 +94,11 @@ class AssetStore:
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     async def sessions_to_scan(
-        self, received_since: int, rescan_margin: int, limit: int
+        self, received_since: int, rescan_margin: int, limit: int, now: int
     ) -> list[AssetScan]:
         """Sessions with a batch received since `received_since` and since (a margin before)
-        their last scan, or never scanned; the least recently scanned first, so every busy
-        session has its turn.
+        their last scan, or never scanned, that no collector holds; the least recently scanned
+        first, so every busy session has its turn.
 
         A batch is stamped when it arrives and committed a little later, so a session is
         looked at again until the margin has passed since its last scan.
@@ -113,6 +113,7 @@ class AssetStore:
                     scan.session_id.is_(None),
                     sessions.c.received_last_at > scan.scanned_at - rescan_margin,
                 ),
+                or_(scan.claimed_until.is_(None), scan.claimed_until < now),
             )
             .order_by(func.coalesce(scan.scanned_at, 0), sessions.c.received_last_at, sessions.c.id)
             .limit(limit)
@@ -128,6 +129,45 @@ class AssetStore:
             )
             for session_id, seq, href, fetched in rows
         ]
+
+    async def claim(self, session_id: str, now: int, until: int) -> bool:
+        """Hold the session for one scan until `until`, unless another collector holds it."""
+        scan = asset_scans.c
+        async with self.engine.begin() as conn:
+            taken = await conn.execute(
+                update(asset_scans)
+                .where(
+                    scan.session_id == session_id,
+                    or_(scan.claimed_until.is_(None), scan.claimed_until < now),
+                )
+                .values(claimed_until=until)
+            )
+            if taken.rowcount == 1:
+                return True
+            # Never scanned: its row, claimed. Another collector's insert wins the race.
+            inserted = await conn.execute(
+                self._insert(asset_scans)
+                .values(
+                    session_id=session_id,
+                    scanned_seq=-1,
+                    page_href=None,
+                    fetched_bytes=0,
+                    scanned_at=0,
+                    claimed_until=until,
+                )
+                .on_conflict_do_nothing(index_elements=["session_id"])
+                .returning(scan.session_id)
+            )
+            return inserted.first() is not None
+
+    async def release(self, session_id: str) -> None:
+        """Let go of a session whose scan did not finish: any collector may take it again."""
+        async with self.engine.begin() as conn:
+            await conn.execute(
+                update(asset_scans)
+                .where(asset_scans.c.session_id == session_id)
+                .values(claimed_until=None)
+            )
 
     async def chunks_after(self, session_id: str, seq: int) -> list[ChunkSource]:
         """The session's batches after `seq`, in order, each in the blob store or (bytes
@@ -222,6 +262,7 @@ class AssetStore:
                 "page_href": scan.page_href,
                 "fetched_bytes": scan.fetched_bytes,
                 "scanned_at": at,
+                "claimed_until": None,
             }
             await conn.execute(
                 self._insert(asset_scans)

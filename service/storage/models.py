@@ -442,3 +442,6 @@ class AssetScanRow(Base):
     # Bytes fetched for this session so far, against the per-session cap.
     fetched_bytes: Mapped[int] = mapped_column(BigInteger)
     scanned_at: Mapped[int] = mapped_column(BigInteger)
+    # Set while one process's collector scans the session, so replicas do not fetch the same
+    # assets at once; a scan that never finished frees it when this time has passed.
+    claimed_until: Mapped[int | None] = mapped_column(BigInteger)

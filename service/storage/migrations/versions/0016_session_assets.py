@@ -42,6 +42,7 @@ def upgrade() -> None:
         sa.Column("page_href", sa.Text(), nullable=True),
         sa.Column("fetched_bytes", sa.BigInteger(), nullable=False),
         sa.Column("scanned_at", sa.BigInteger(), nullable=False),
+        sa.Column("claimed_until", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("session_id"),
     )
 
