@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import struct
 import threading
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,11 +45,14 @@ class Route:
         *,
         sized: bool = True,
         headers: dict[str, str] | None = None,
+        delay: float = 0.0,
     ) -> None:
         self.body = body
         self.status = status
         # Unsized: no Content-Length, the body runs to the connection's end.
         self.sized = sized
+        # Seconds to wait before answering: a slow site.
+        self.delay = delay
         self.headers = {"Content-Type": content_type, **(headers or {})}
 
 
@@ -74,6 +78,7 @@ def _handler(site: AssetSite) -> type[BaseHTTPRequestHandler]:
             route = site.routes.get(self.path.split("?", 1)[0])
             if route is None:
                 route = Route(b"not found", "text/plain", 404)
+            time.sleep(route.delay)
             self.send_response(route.status)
             for name, value in route.headers.items():
                 self.send_header(name, value)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,26 @@ async def test_one_collector_at_a_time_scans_a_session(store: SessionStore) -> N
     assert await assets.claim("sess-claim-0001", 2001, 3000)
     await assets.release("sess-claim-0001")
     assert await assets.claim("sess-claim-0001", 2500, 3500)
+
+
+async def test_the_collector_stops_at_once_in_the_middle_of_a_fetch(
+    client: Any, shop: AssetSite
+) -> None:
+    shop.routes["/slow.png"] = Route(RED_PNG, "image/png", delay=5.0)
+    collector: AssetCollector = client.app.state.asset_collector
+    await asyncio.to_thread(client.blocking_portal.call, collector.close)
+    await record(client, "sess-assets-001", "alice", shop.origin, tag(8, "img", src="/slow.png"))
+    await asyncio.to_thread(client.blocking_portal.call, collector.start)
+    deadline = time.monotonic() + 10
+    while "/slow.png" not in shop.paths():
+        assert time.monotonic() < deadline, shop.paths()
+        await asyncio.sleep(0.05)
+    started = time.monotonic()
+    await asyncio.to_thread(client.blocking_portal.call, collector.close)
+    assert time.monotonic() - started < 1.0
+    # Let go of on the way out: the next pass takes the session at once.
+    assets = client.app.state.services.assets
+    claimed = await asyncio.to_thread(
+        client.blocking_portal.call, assets.claim, "sess-assets-001", now_ms(), now_ms() + 1000
+    )
+    assert claimed
