@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, get
@@ -64,7 +65,7 @@ async def session_asset_map(request: Request[Any, Any, Any], session_id: FromPat
     return AssetMap(
         session_id=session_id,
         fetching=services.settings.asset_fetching,
-        bytes_path=f"/replay-assets/{session_id}/",
+        bytes_path=f"/replay-assets/{quote(session_id, safe='')}/",
         assets=[
             AssetEntry(url=c.url, status=c.status, hash=c.hash, content_type=c.content_type)
             for c in copies
