@@ -23,9 +23,10 @@ from bench import (
 from bench.concurrency_sweep import run_concurrency_sweep
 from bench.ingest_stages import run_ingest_stages
 from bench.profile_ingest import run_ingest_profile
+from bench.replay_fidelity import run_fidelity_benchmark
 from bench.viewer_first_frame import run_viewer_benchmark
 
-BENCHMARKS = ("ingest", "lookup", "viewer", "recorder", "tickets", "errors")
+BENCHMARKS = ("ingest", "lookup", "viewer", "fidelity", "recorder", "tickets", "errors")
 # These print their own figures as they go; their report line only names them.
 _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
     "recorder": (recorder_bundle.run, recorder_payload.run, recorder_main_thread.run),
@@ -43,6 +44,8 @@ def _runner(name: str, quick: bool) -> Callable[[], Awaitable[str]]:
         return lambda: latest_lookup.run_lookup_benchmark(sizes)
     if name == "viewer":
         return lambda: run_viewer_benchmark(quick)
+    if name == "fidelity":
+        return lambda: run_fidelity_benchmark(quick)
     if name in _PRINTING:
         return lambda: _run_printing(name, quick)
     return _profile
@@ -87,7 +90,7 @@ def main() -> None:
     parser.add_argument(
         "benchmarks",
         nargs="*",
-        metavar="{ingest,lookup,viewer,recorder,tickets,profile}",
+        metavar="{ingest,lookup,viewer,fidelity,recorder,tickets,errors,profile}",
         help="which to run (default: all but profile); profile: ingest diagnostics",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")

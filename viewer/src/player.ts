@@ -4,6 +4,7 @@ import { Replayer } from "@rrweb/replay";
 import type { RawEvent } from "./event_stream";
 import type { Marker } from "./entries";
 import { formatOffset, h } from "./dom";
+import { applyScrolls, SeekHistory, settleAnimations } from "./seek_repair";
 
 type ReplayerEvent = ConstructorParameters<typeof Replayer>[0][number];
 
@@ -62,6 +63,8 @@ export class ReplayPlayer {
   private lastOffset = -1;
   private sawSnapshot = false;
   private clockStart = 0;
+  private readonly history = new SeekHistory();
+  private seeks = 0;
 
   constructor() {
     for (const value of SPEEDS) this.speedSelect.appendChild(h("option", { value }, `${value}×`));
@@ -104,6 +107,7 @@ export class ReplayPlayer {
       this.eventOffsets.push(event.timestamp - this.startTs);
       if (event.type === FULL_SNAPSHOT) this.sawSnapshot = true;
     }
+    this.history.add(events);
     if (this.replayer) {
       for (const event of events) this.replayer.addEvent(event as unknown as ReplayerEvent);
       this.render();
@@ -166,6 +170,7 @@ export class ReplayPlayer {
     const target = Math.max(0, Math.min(offset, this.duration()));
     if (this.playing) this.replayer.play(target);
     else this.replayer.pause(target);
+    this.repair(target);
     this.emit(target, true);
   }
 
@@ -235,12 +240,49 @@ export class ReplayPlayer {
       this.playButton.textContent = "Play";
     });
     this.replayer.pause(0);
-    performance.mark("replaydesk:first-frame");
+    this.markFirstFrame(this.replayer);
     this.frame.dataset.started = "true";
     this.fit();
     this.emit(0, true);
     this.tick();
     for (const resolve of this.readyWaiters.splice(0)) resolve();
+  }
+
+  /** After a seek: the scroll positions and animation states rrweb's fast-forward loses. */
+  private repair(target: number): void {
+    const replayer = this.replayer;
+    if (!replayer) return;
+    const start = replayer.getMetaData().startTime;
+    const state = this.history.stateAt(start + target);
+    applyScrolls(replayer, state);
+    settleAnimations(replayer, state);
+    const seek = ++this.seeks;
+    // Layout can still grow in the next frame (late styles, images): scroll again then, unless
+    // another seek came or playback has reached the next recorded scroll.
+    requestAnimationFrame(() => {
+      if (seek === this.seeks && start + replayer.getCurrentTime() < state.nextScrollAt) applyScrolls(replayer, state);
+    });
+  }
+
+  /**
+   * The first-frame mark goes on the first animation frame in which the replay frame shows the
+   * recorded page: rrweb rebuilds the first snapshot in a timer of its own, not in `pause(0)`.
+   */
+  private markFirstFrame(replayer: Replayer): void {
+    // rrweb shows its frame when it applies the recording's first size, in another timer.
+    const check = (): void => {
+      if (replayer.iframe.style.display === "none") {
+        requestAnimationFrame(check);
+        return;
+      }
+      performance.mark("replaydesk:first-frame");
+      this.frame.dataset.drawn = "true";
+    };
+    const onRebuilt = (): void => {
+      replayer.off("fullsnapshot-rebuilded", onRebuilt);
+      requestAnimationFrame(check);
+    };
+    replayer.on("fullsnapshot-rebuilded", onRebuilt);
   }
 
   private tick(): void {
