@@ -41,7 +41,8 @@ def bench_settings(
 def _replaydesk_app(args: argparse.Namespace) -> Litestar:
     from service.web.app import create_app
 
-    return create_app(bench_settings(args.data_dir, args.database_url, args.redis_url))
+    more = {"ingest_origins": tuple(args.ingest_origins)} if args.ingest_origins else {}
+    return create_app(bench_settings(args.data_dir, args.database_url, args.redis_url, **more))
 
 
 def _app(args: argparse.Namespace) -> Litestar:
@@ -61,6 +62,12 @@ def main() -> None:
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default=None)
     parser.add_argument("--profile", type=Path, help="write a cProfile of the serving here")
+    parser.add_argument(
+        "--ingest-origin",
+        dest="ingest_origins",
+        action="append",
+        help="a site origin the ingest key allows (repeatable; default any)",
+    )
     args = parser.parse_args()
     app = _app(args)
     # Access logs off in every server alike: the figures are about the apps, not log output.
