@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from litestar import Litestar
 
+from service.settings import default_processing_workers
+
 if TYPE_CHECKING:
     from service.settings import Settings
 
@@ -42,7 +44,15 @@ def _replaydesk_app(args: argparse.Namespace) -> Litestar:
     from service.web.app import create_app
 
     more = {"ingest_origins": tuple(args.ingest_origins)} if args.ingest_origins else {}
-    return create_app(bench_settings(args.data_dir, args.database_url, args.redis_url, **more))
+    return create_app(
+        bench_settings(
+            args.data_dir,
+            args.database_url,
+            args.redis_url,
+            processing_workers=args.processing_workers,
+            **more,
+        )
+    )
 
 
 def _app(args: argparse.Namespace) -> Litestar:
@@ -61,6 +71,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--processing-workers",
+        type=int,
+        default=default_processing_workers(),
+        help="as REPLAYDESK_PROCESSING_WORKERS (default, as `serve`: one per core)",
+    )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the serving here")
     parser.add_argument(
         "--ingest-origin",

@@ -29,6 +29,7 @@ from service.clock import now_ms
 from service.error_groups.routes import error_group_route_handlers
 from service.ingest.body import allow_deep_nesting
 from service.ingest.ingestor import Ingestor
+from service.ingest.processing_pool import ProcessingPool
 from service.ingest.recorder_routes import recorder_route_handlers
 from service.ingest.routes import IngestCorsMiddleware, ingest
 from service.ingest.signals import environment as user_agents
@@ -46,7 +47,7 @@ from service.sessions.routes import session_read_handlers, session_route_handler
 from service.settings import Settings
 from service.storage.asset_store import AssetStore
 from service.storage.blobs import open_blob_store
-from service.storage.database import create_engine
+from service.storage.database import create_engine, is_embedded, sqlite_file_url
 from service.storage.key_store import KeyStore
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
@@ -100,11 +101,20 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             queue = JobQueue(redis)
             store = SessionStore(engine)
             stack.callback(store.dispose)
-            ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
+            pool = _processing_pool(settings)
+            ingestor = Ingestor(
+                store,
+                blobs,
+                ErasureKeys(settings.secret_key),
+                wake_processing=None if pool is None else pool.wake,
+            )
             # The first page event would otherwise wait for the parser's rules on the loop.
             await asyncio.to_thread(user_agents.warm_up)
             ingestor.start()
             stack.push_async_callback(ingestor.close)
+            if pool is not None:
+                pool.start()
+                stack.push_async_callback(pool.close)
             attachments = TicketAttachments(store, TicketStore(engine), queue, plugins)
             viewer_tokens = ViewerTokens(
                 settings.secret_key, settings.public_url, settings.previous_secret_keys
@@ -137,6 +147,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 assets=AssetStore(engine),
             )
             app.state.plugin_manager = plugins.manager
+            app.state.processing_pool = pool
             retention = asyncio.create_task(
                 _enqueue_periodically(
                     queue.enqueue_retention_purge, RETENTION_PERIOD_SECONDS, "the retention purge"
@@ -209,6 +220,16 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
         ),
         debug=False,
     )
+
+
+def _processing_pool(settings: Settings) -> ProcessingPool | None:
+    """The processing workers, unless batches are processed in their requests. In-memory
+    SQLite is private to one process, so it keeps them there."""
+    if settings.processing_workers == 0:
+        return None
+    if is_embedded(settings.database_url) and sqlite_file_url(settings.database_url) is None:
+        return None
+    return ProcessingPool(settings, settings.processing_workers)
 
 
 def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[bytes]:
