@@ -114,7 +114,8 @@ class AssetCollector:
                 continue  # another process's collector has it
             finished = False
             try:
-                await self.scan_session(scan, fetcher)
+                # As recorded now: another process may have scanned it since the listing.
+                await self.scan_session(await self.store.scan_of(scan.session_id), fetcher)
                 finished = True
             except (OSError, ValueError) as exc:
                 # Storage away: the session is scanned again on a later pass.
@@ -153,9 +154,12 @@ class AssetCollector:
             scan.session_id, [url_hash(u) for u in first_seen]
         )
         wanted = [(u, ts) for u, ts in first_seen.items() if url_hash(u) not in known]
-        session_known = len(known)
         entries, fetched_bytes = await self._copy(
-            wanted, fetcher, scan.fetched_bytes, session_known, scan.session_id
+            wanted,
+            fetcher,
+            scan.fetched_bytes,
+            await self.store.count_entries(scan.session_id),
+            scan.session_id,
         )
         last_seq = sources[-1].seq if sources else scan.scanned_seq
         progress = AssetScan(

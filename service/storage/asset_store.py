@@ -160,6 +160,30 @@ class AssetStore:
             )
             return inserted.first() is not None
 
+    async def scan_of(self, session_id: str) -> AssetScan:
+        """How far the session has been read, as last recorded (from the start if never)."""
+        scan = asset_scans.c
+        query = select(scan.scanned_seq, scan.page_href, scan.fetched_bytes).where(
+            scan.session_id == session_id
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return AssetScan(session_id=session_id)
+        return AssetScan(
+            session_id=session_id, scanned_seq=row[0], page_href=row[1], fetched_bytes=row[2]
+        )
+
+    async def count_entries(self, session_id: str) -> int:
+        """How many URLs the session has entries for."""
+        query = (
+            select(func.count())
+            .select_from(session_assets)
+            .where(session_assets.c.session_id == session_id)
+        )
+        async with self.engine.connect() as conn:
+            return int(await conn.scalar(query) or 0)
+
     async def release(self, session_id: str) -> None:
         """Let go of a session whose scan did not finish: any collector may take it again."""
         async with self.engine.begin() as conn:

@@ -363,3 +363,28 @@ async def test_the_collector_stops_at_once_in_the_middle_of_a_fetch(
         client.blocking_portal.call, assets.claim, "sess-assets-001", now_ms(), now_ms() + 1000
     )
     assert claimed
+
+
+async def test_a_session_copies_no_more_than_its_cap(client: Any, shop: AssetSite) -> None:
+    for name in ("a", "b", "c"):
+        shop.routes[f"/cap/{name}.png"] = Route(RED_PNG, "image/png")
+    background: AssetCollector = client.app.state.asset_collector
+    await asyncio.to_thread(client.blocking_portal.call, background.close)
+    services = client.app.state.services
+    capped = AssetCollector(
+        services.assets, services.blobs, background.origins, max_session_bytes=len(RED_PNG) + 10
+    )
+    events = [
+        meta(BASE_TS, shop.origin + "/"),
+        snapshot(
+            BASE_TS + 5, *(tag(3 + i, "img", src=f"/cap/{n}.png") for i, n in enumerate("abc"))
+        ),
+    ]
+    body = batch("sess-capped-001", 0, events, user_id="carol")
+    sent = await client.post("/api/v1/ingest", content=msgspec.json.encode(body), headers=INGEST)
+    assert sent.status_code == 202
+    await asyncio.to_thread(client.blocking_portal.call, capped.scan_once)
+    statuses = sorted(
+        e["status"] for e in (await asset_map(client, "sess-capped-001", AUTH)).values()
+    )
+    assert statuses == ["over_budget", "over_budget", "stored"]
