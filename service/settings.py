@@ -103,6 +103,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """CSP `frame-ancestors` of the replay page: who may embed it in a frame (e.g. your
     helpdesk's origin). Default: nobody."""
 
+    sidebar_frame_ancestors: str = "https://*.zendesk.com"
+    """CSP `frame-ancestors` of the Zendesk sidebar page (`/zendesk/sidebar`): the Zendesk
+    origins that may show it. Add your host-mapped help desk address if agents use one."""
+
     plugins: tuple[str, ...] | None = None
     """Allow-list of plugin names (entry-point names, comma-separated); unset: every installed
     plugin loads."""
@@ -146,6 +150,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("port", int),
         ("public_url", str),
         ("viewer_frame_ancestors", str),
+        ("sidebar_frame_ancestors", str),
         ("max_body_bytes", int),
         ("max_decompressed_bytes", int),
         ("processing_workers", int),

@@ -56,6 +56,9 @@ export interface InitOptions {
   network?: false | NetworkOptions;
   /** A batch is sent at least this often while something happens. Default 5000 ms. */
   flushIntervalMs?: number;
+  /** While a support agent watches live, the customer is told so (`notify`, the default), or
+   * nothing is shown (`off`): the service asks for batches every second meanwhile. */
+  liveNotice?: 'notify' | 'off';
   /** A batch is sent early once its events reach this many characters of JSON. Default 512 KiB. */
   maxBatchBytes?: number;
   /** A tab idle this long starts a new session at its next interaction. Default 30 min. */
@@ -92,6 +95,7 @@ const DEFAULTS = {
   maskAllText: false,
   blockMedia: false,
   flushIntervalMs: 5000,
+  liveNotice: 'notify' as const,
   maxBatchBytes: 512 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
   retryBaseMs: 1000,

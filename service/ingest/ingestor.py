@@ -23,6 +23,7 @@ from service.ingest.clock_skew import on_service_clock
 from service.ingest.group_writer import BatchWriter, PendingBatch
 from service.ingest.inbox import BatchInbox
 from service.ingest.signals.batch_pass import process_events
+from service.live.feed import LiveFeed
 from service.sessions.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
 from service.storage.chunk_layout import chunk_blob_key
@@ -97,10 +98,12 @@ class Ingestor:
         blobs: BlobStore,
         erasure_keys: ErasureKeys,
         wake_processing: Callable[[], None] | None = None,
+        live: LiveFeed | None = None,
     ) -> None:
         self.store = store
         self.blobs = blobs
         self.erasure_keys = erasure_keys
+        self.live = live
         self.mover = ChunkMover(store, blobs)
         self.writer = BatchWriter(store, self.mover)
         self.inbox: BatchInbox | None = None
@@ -166,6 +169,8 @@ class Ingestor:
         if stored == "duplicate":
             # Stored before, or a concurrent copy won the race (its rows point at its blob).
             return outcome
+        if self.live is not None:
+            await self.live.publish(batch.session_id, batch.seq, batch.final, pending.chunk)
         return msgspec.structs.replace(outcome, status="accepted")
 
     async def _remove_erased_session(self, session_id: str) -> None:

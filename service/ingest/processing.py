@@ -29,6 +29,7 @@ from service.ingest.body import IngestLimits, decode_batch, read_body
 from service.ingest.chunk_mover import MAX_WAITING_CHUNKS, ChunkMover
 from service.ingest.group_writer import PendingBatch
 from service.ingest.ingestor import prepare_batch
+from service.live.feed import LiveFeed
 from service.sessions.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
 from service.storage.inbox_store import InboxRow
@@ -90,8 +91,10 @@ class InboxProcessor:
         mover: ChunkMover,
         worker: int = 0,
         workers: int = 1,
+        live: LiveFeed | None = None,
     ) -> None:
         self._store = store
+        self._live = live
         self._blobs = blobs
         self._keys = erasure_keys
         # The stored body was within the wire limit; gunzipped it may be as large as either.
@@ -222,10 +225,16 @@ class InboxProcessor:
             erased = await self._store.erased_subjects(
                 [h for p in written for h in p.subject_hashes]
             )
-            for session_id in {
-                p.record.session_id for p in written if not erased.isdisjoint(p.subject_hashes)
-            }:
+            gone = {p.record.session_id for p in written if not erased.isdisjoint(p.subject_hashes)}
+            for session_id in gone:
                 await self._remove_erased_session(session_id)
+            if self._live is not None:
+                for p in written:
+                    if p.record.session_id not in gone:
+                        record = p.record
+                        await self._live.publish(
+                            record.session_id, record.seq, record.final, p.chunk
+                        )
         self._truncate_when_due()
 
     async def _remove_erased_session(self, session_id: str) -> None:

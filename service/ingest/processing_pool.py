@@ -16,6 +16,7 @@ import multiprocessing.connection
 import os
 import signal
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from service import log_redaction
 from service.background_tasks import stop_task
@@ -23,6 +24,7 @@ from service.ingest.body import IngestLimits, allow_deep_nesting
 from service.ingest.chunk_mover import ChunkMover
 from service.ingest.processing import InboxProcessor
 from service.jobs.embedded import death_signal_setter
+from service.live.feed import LiveFeed, open_live_redis
 from service.sessions.erasure import ErasureKeys
 from service.settings import Settings
 from service.storage.blobs import open_blob_store
@@ -37,6 +39,9 @@ log = logging.getLogger(__name__)
 SUPERVISE_SECONDS = 1.0
 # How long a stopping worker may take to finish its page and move its chunks.
 STOP_SECONDS = 15.0
+# How long the service waits at start for its workers to be ready (imported, connected): a
+# batch acknowledged at once after a start is then stored as soon as any other.
+READY_SECONDS = 60.0
 
 
 class ProcessingPool:
@@ -48,6 +53,7 @@ class ProcessingPool:
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[BaseProcess | None] = [None] * count
         self._wake_ends: list[multiprocessing.connection.Connection | None] = [None] * count
+        self._ready = [self._context.Event() for _ in range(count)]
         self._supervisor: asyncio.Task[None] | None = None
         self.restarts = 0
 
@@ -65,6 +71,15 @@ class ProcessingPool:
         for index in range(self._count):
             self._start(index)
         self._supervisor = asyncio.create_task(self._supervise(), name="replaydesk-processing")
+
+    async def ready(self) -> bool:
+        """Wait until every worker has started and is ready to take batches (False when one was
+        not within `READY_SECONDS`: batches wait in the inbox for it meanwhile)."""
+
+        def wait_all() -> bool:
+            return all(event.wait(READY_SECONDS) for event in self._ready)
+
+        return await asyncio.to_thread(wait_all)
 
     def wake(self) -> None:
         """Tell every worker that batches are queued (never blocks)."""
@@ -94,7 +109,7 @@ class ProcessingPool:
         reader, writer = self._context.Pipe(duplex=False)
         process = self._context.Process(
             target=run_processing_worker,
-            args=(self._settings, index, self._count, reader),
+            args=(self._settings, index, self._count, reader, self._ready[index]),
             name=f"replaydesk-processing-{index}",
             daemon=True,
         )
@@ -137,8 +152,10 @@ def run_processing_worker(
     worker: int,
     workers: int,
     wake: multiprocessing.connection.Connection,
+    ready: Any = None,
 ) -> None:
-    """The body of one processing worker process."""
+    """The body of one processing worker process; it sets `ready` (an Event) once it takes
+    batches."""
     set_death_signal = death_signal_setter()
     if set_death_signal is not None:
         set_death_signal()
@@ -146,7 +163,7 @@ def run_processing_worker(
     allow_deep_nesting()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        asyncio.run(_work(settings, worker, workers, wake))
+        asyncio.run(_work(settings, worker, workers, wake, ready))
     except KeyboardInterrupt:
         pass
 
@@ -156,6 +173,7 @@ async def _work(
     worker: int,
     workers: int,
     wake_end: multiprocessing.connection.Connection,
+    ready: Any,
 ) -> None:
     from service.ingest.signals import environment as user_agents
 
@@ -186,6 +204,7 @@ async def _work(
     blobs = open_blob_store(settings.blob_url, settings.data_dir, settings.blob_options)
     mover = ChunkMover(store, blobs)
     mover.start()
+    live = LiveFeed(open_live_redis(settings), settings.secret_key)
     processor = InboxProcessor(
         store,
         blobs,
@@ -197,11 +216,15 @@ async def _work(
         mover,
         worker,
         workers,
+        live,
     )
+    if ready is not None:
+        ready.set()
     try:
         await processor.run(stop, wake)
     finally:
         await processor.close()
         await mover.close()
+        await live.close()
         store.dispose()
         await engine.dispose()

@@ -458,6 +458,25 @@ class SessionStore:
         )
         return await self._transactions.read(_timed_chunk_sources, query)
 
+    async def chunks_after(
+        self, session_id: str, after_seq: int
+    ) -> list[tuple[int, str, bytes | None]]:
+        """As `session_chunks`, only the chunks of batches numbered above `after_seq`, each
+        with its seq: what a live viewer that has the batches up to `after_seq` lacks."""
+        journal = chunk_journal.c
+        query = (
+            select(chunks.c.seq, chunks.c.blob_key, journal.data)
+            .outerjoin(
+                chunk_journal,
+                and_(
+                    journal.session_id == chunks.c.session_id, journal.blob_key == chunks.c.blob_key
+                ),
+            )
+            .where(chunks.c.session_id == session_id, chunks.c.seq > after_seq)
+            .order_by(chunks.c.seq)
+        )
+        return await self._transactions.read(_numbered_chunk_sources, query)
+
     async def event_count_between(self, session_id: str, start_ms: int, end_ms: int) -> int:
         """The events of the session's chunks recorded (in part) between the two times."""
         query = select(func.coalesce(func.sum(chunks.c.event_count), 0)).where(
@@ -907,6 +926,15 @@ def _signals(conn: Connection, query: Select[Any]) -> list[Signal]:
 
 def _chunk_sources(conn: Connection, query: Select[Any]) -> list[tuple[str, bytes | None]]:
     return [(key, None if data is None else bytes(data)) for key, data in conn.execute(query)]
+
+
+def _numbered_chunk_sources(
+    conn: Connection, query: Select[Any]
+) -> list[tuple[int, str, bytes | None]]:
+    return [
+        (int(seq), key, None if data is None else bytes(data))
+        for seq, key, data in conn.execute(query)
+    ]
 
 
 def _timed_chunk_sources(

@@ -37,6 +37,8 @@ from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker, requeue_abandon
 from service.jobs.queue import JobQueue
 from service.jobs.routes import job_route_handlers
 from service.jobs.runtime import configure_job_runtime
+from service.live.feed import LiveFeed, open_live_redis
+from service.live.routes import live_route_handlers
 from service.plugin_host.host import PluginHost
 from service.plugin_host.link_check import warn_of_loopback_links
 from service.plugin_host.manager import build_plugin_manager
@@ -45,6 +47,7 @@ from service.sessions.erasure import ErasureKeys
 from service.sessions.reader import SessionReader
 from service.sessions.routes import session_read_handlers, session_route_handlers
 from service.settings import Settings
+from service.sidebar.routes import sidebar_route_handlers
 from service.storage.asset_store import AssetStore
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine, is_embedded, sqlite_file_url
@@ -101,12 +104,15 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             queue = JobQueue(redis)
             store = SessionStore(engine)
             stack.callback(store.dispose)
+            live = LiveFeed(open_live_redis(settings), settings.secret_key)
+            stack.push_async_callback(live.close)
             pool = _processing_pool(settings)
             ingestor = Ingestor(
                 store,
                 blobs,
                 ErasureKeys(settings.secret_key),
                 wake_processing=None if pool is None else pool.wake,
+                live=live,
             )
             # The first page event would otherwise wait for the parser's rules on the loop.
             await asyncio.to_thread(user_agents.warm_up)
@@ -115,6 +121,8 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             if pool is not None:
                 pool.start()
                 stack.push_async_callback(pool.close)
+                if not await pool.ready():
+                    log.warning("a processing worker was not ready in time; batches wait for it")
             attachments = TicketAttachments(store, TicketStore(engine), queue, plugins)
             viewer_tokens = ViewerTokens(
                 settings.secret_key, settings.public_url, settings.previous_secret_keys
@@ -145,6 +153,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 attachments=attachments,
                 issues=IssueFiling(store, attachments.ticket_store, queue, plugins),
                 assets=AssetStore(engine),
+                live=live,
             )
             app.state.plugin_manager = plugins.manager
             app.state.processing_pool = pool
@@ -183,7 +192,11 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             Router(path="/", route_handlers=session_route_handlers, guards=[require_api_key]),
             Router(
                 path="/",
-                route_handlers=[*session_read_handlers, *asset_map_handlers],
+                route_handlers=[
+                    *session_read_handlers,
+                    *live_route_handlers,
+                    *asset_map_handlers,
+                ],
                 guards=[require_api_key_or_viewer_token],
             ),
             Router(
@@ -204,6 +217,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             ),
             *webhook_route_handlers,
             *recorder_route_handlers,
+            *sidebar_route_handlers,
         ],
         lifespan=[lifespan],
         middleware=[AccessLogMiddleware, IngestCorsMiddleware],

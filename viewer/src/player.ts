@@ -66,7 +66,8 @@ export class ReplayPlayer {
   private readonly history = new SeekHistory();
   private seeks = 0;
 
-  constructor() {
+  /** `live`: the replay follows events added after it started (rrweb's live mode). */
+  constructor(private readonly live = false) {
     for (const value of SPEEDS) this.speedSelect.appendChild(h("option", { value }, `${value}×`));
     this.speedSelect.addEventListener("change", () => this.replayer?.setConfig({ speed: Number(this.speedSelect.value) }));
     const skip = h("input", { type: "checkbox", checked: true });
@@ -214,6 +215,20 @@ export class ReplayPlayer {
     this.playButton.textContent = this.playing ? "Pause" : "Play";
   }
 
+  /**
+   * Play from `behindMs` before the newest event and keep playing what arrives: the customer's
+   * clock sets the pace from there, whatever the gap between their clock and this one.
+   */
+  goLive(behindMs: number): void {
+    if (!this.replayer) return;
+    const target = Math.max(0, this.duration() - behindMs);
+    this.replayer.play(target);
+    this.playing = true;
+    this.playButton.textContent = "Pause";
+    this.repair(target);
+    this.emit(target, true);
+  }
+
   duration(): number {
     return this.replayer ? this.replayer.getMetaData().totalTime : 0;
   }
@@ -233,6 +248,7 @@ export class ReplayPlayer {
       triggerFocus: false,
       // Recorded pages are hostile: no scripts, no canvas replay (which needs allow-scripts).
       UNSAFE_replayCanvas: false,
+      liveMode: this.live,
     });
     this.replayer.on("resize", () => this.fit());
     this.replayer.on("finish", () => {

@@ -33,6 +33,7 @@ EXPECTED = {
     ("GET", "/api/v1/sessions/{session_id:str}/report"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:str}/assets"): "sessions:read",
     ("GET", "/replay-assets/{session_id:str}/{asset_hash:str}"): "sessions:read",
+    ("GET", "/api/v1/sessions/{session_id:str}/live"): "sessions:read",
     ("GET", "/api/v1/errors"): "sessions:read",
     ("GET", "/api/v1/errors/{fingerprint:str}/sessions"): "sessions:read",
     ("POST", "/api/v1/sessions/{session_id:str}/links"): "links:create",
