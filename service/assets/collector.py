@@ -93,12 +93,13 @@ class AssetCollector:
 
     async def _run(self) -> None:
         while True:
+            # A period first: the service's start is not slowed by a pass.
+            await asyncio.sleep(self.period)
             try:
                 await self.scan_once()
             except Exception as exc:
                 # The class only: a message may name a URL or a session.
                 log.warning("asset copying pass failed (%s); trying again", type(exc).__name__)
-            await asyncio.sleep(self.period)
 
     async def scan_once(self) -> int:
         """One pass: copy the assets of sessions with new batches, remove copies no session
@@ -110,10 +111,12 @@ class AssetCollector:
             now - _RECENT_MS, _RESCAN_MARGIN_MS, SESSIONS_PER_PASS, now
         )
         for scan in scans:
-            if not await self.store.claim(scan.session_id, now_ms(), now_ms() + _CLAIM_MS):
-                continue  # another process's collector has it
             finished = False
             try:
+                # Inside the try: stopped while claiming, the claim may have been made.
+                if not await self.store.claim(scan.session_id, now_ms(), now_ms() + _CLAIM_MS):
+                    finished = True
+                    continue  # another process's collector has it
                 # As recorded now: another process may have scanned it since the listing.
                 await self.scan_session(await self.store.scan_of(scan.session_id), fetcher)
                 finished = True
