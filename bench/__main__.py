@@ -14,6 +14,7 @@ from bench import (
     error_groups,
     ingest_throughput,
     latest_lookup,
+    live_view,
     recorder_bundle,
     recorder_main_thread,
     recorder_payload,
@@ -26,12 +27,13 @@ from bench.profile_ingest import run_ingest_profile
 from bench.replay_fidelity import run_fidelity_benchmark
 from bench.viewer_first_frame import run_viewer_benchmark
 
-BENCHMARKS = ("ingest", "lookup", "viewer", "fidelity", "recorder", "tickets", "errors")
+BENCHMARKS = ("ingest", "lookup", "viewer", "fidelity", "recorder", "tickets", "errors", "live")
 # These print their own figures as they go; their report line only names them.
 _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
     "recorder": (recorder_bundle.run, recorder_payload.run, recorder_main_thread.run),
     "tickets": (ticket_latency.run, ticket_throughput.run),
     "errors": (error_groups.run,),
+    "live": (live_view.run,),
 }
 
 
@@ -90,7 +92,7 @@ def main() -> None:
     parser.add_argument(
         "benchmarks",
         nargs="*",
-        metavar="{ingest,lookup,viewer,fidelity,recorder,tickets,errors,profile}",
+        metavar="{ingest,lookup,viewer,fidelity,recorder,tickets,errors,live,profile}",
         help="which to run (default: all but profile); profile: ingest diagnostics",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")

@@ -77,8 +77,15 @@ def test_first_start_prints_keys_and_a_session_round_trips(
     health = httpx.get(f"{base}/health").json()
     assert health == {
         "status": "ok",
-        "checks": {"database": "ok", "blob_store": "ok", "queue": "ok", "chunk_mover": "ok"},
+        "checks": {
+            "database": "ok",
+            "blob_store": "ok",
+            "queue": "ok",
+            "chunk_mover": "ok",
+            "processing": "ok",
+        },
         "chunks": {"waiting": 0, "quarantined": 0, "oldest_waiting_seconds": 0},
+        "inbox": {"waiting": 0, "stuck": 0, "oldest_waiting_seconds": 0},
     }
     sent = httpx.post(
         f"{base}/api/v1/ingest",
