@@ -43,12 +43,14 @@ def bench_settings(
 def _replaydesk_app(args: argparse.Namespace) -> Litestar:
     from service.web.app import create_app
 
+    more = {"ingest_origins": tuple(args.ingest_origins)} if args.ingest_origins else {}
     return create_app(
         bench_settings(
             args.data_dir,
             args.database_url,
             args.redis_url,
             processing_workers=args.processing_workers,
+            **more,
         )
     )
 
@@ -76,6 +78,12 @@ def main() -> None:
         help="as REPLAYDESK_PROCESSING_WORKERS (default, as `serve`: one per core)",
     )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the serving here")
+    parser.add_argument(
+        "--ingest-origin",
+        dest="ingest_origins",
+        action="append",
+        help="a site origin the ingest key allows (repeatable; default any)",
+    )
     args = parser.parse_args()
     app = _app(args)
     # Access logs off in every server alike: the figures are about the apps, not log output.

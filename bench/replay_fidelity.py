@@ -192,6 +192,31 @@ async def _wait_recorded(base: str, session_id: str, after: int) -> int:
     raise TimeoutError("the recording never reached its last moment")
 
 
+# What the page loads from the site: the replay shows the service's copies of these (the
+# stylesheet itself travels in the recording, which rrweb inlines).
+_ASSETS = ("brand.ttf", *_SVGS)
+
+
+async def _wait_copied(base: str, session_id: str) -> None:
+    """Wait until the service has copied the page's stylesheet, font and images."""
+    headers = {"Authorization": f"Bearer {BENCH_API_KEY}"}
+    deadline = time.monotonic() + PAGE_TIMEOUT_S
+    stored: set[str] = set()
+    async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=30) as client:
+        while time.monotonic() < deadline:
+            response = await client.get(f"/api/v1/sessions/{session_id}/assets", headers=headers)
+            if response.status_code == 200:
+                stored = {
+                    entry["url"].rsplit("/", 1)[-1]
+                    for entry in response.json()["assets"]
+                    if entry["status"] == "stored"
+                }
+                if stored >= set(_ASSETS):
+                    return
+            await asyncio.sleep(0.3)
+    raise TimeoutError(f"the service copied only {sorted(stored)} of the page's assets")
+
+
 async def _replay(browser: Browser, base: str, session_id: str, offsets: list[int]) -> list[bytes]:
     async with httpx.AsyncClient(base_url=base, trust_env=False) as client:
         response = await client.post(
@@ -232,16 +257,23 @@ async def run_fidelity_benchmark(quick: bool) -> str:
         data_dir.mkdir()
         site_dir.mkdir()
         async with sqlite_database(data_dir) as database_url:
-            arguments = replaydesk_arguments("replaydesk", data_dir, database_url)
-            async with ServerProcess(arguments, workdir / "server.log") as server:
-                _site(site_dir, server.base_url)
-                with serve_folder(site_dir) as site:
+            with serve_folder(site_dir) as site:
+                # The key names the loopback site exactly, as a real site's key names its own
+                # origin: the service copies its stylesheet, font and images for the replay.
+                arguments = [
+                    *replaydesk_arguments("replaydesk", data_dir, database_url),
+                    "--ingest-origin",
+                    site,
+                ]
+                async with ServerProcess(arguments, workdir / "server.log") as server:
+                    _site(site_dir, server.base_url)
                     async with async_playwright() as playwright:
                         browser = await playwright.chromium.launch(
                             executable_path=CHROMIUM, args=CHROMIUM_ARGS
                         )
                         session_id, moments, live = await _record_live(browser, site)
                         start = await _wait_recorded(server.base_url, session_id, moments[-1])
+                        await _wait_copied(server.base_url, session_id)
                         offsets = [moment - start for moment in moments]
                         replayed = await _replay(browser, server.base_url, session_id, offsets)
                         judge = await (await browser.new_context()).new_page()

@@ -94,6 +94,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     (the session's last minutes when it had ended before), the whole session one more link
     away; 0: the link shows the whole session."""
 
+    asset_fetching: bool = True
+    """Copy the stylesheets, fonts and images sessions reference (from the origins their
+    ingest keys allow), so replays show them without the agent's browser asking the recorded
+    site. `off`: nothing is copied and replays show empty boxes instead, still asking no one."""
+
     viewer_frame_ancestors: str = "'none'"
     """CSP `frame-ancestors` of the replay page: who may embed it in a frame (e.g. your
     helpdesk's origin). Default: nobody."""
@@ -160,6 +165,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raw[field] = value if kind is str else _to_int(field, value)
     if "processing_workers" not in raw:
         raw["processing_workers"] = default_processing_workers()
+    if (fetching := get("ASSET_FETCHING")) is not None:
+        raw["asset_fetching"] = _to_switch("asset_fetching", fetching)
     if (previous := get("PREVIOUS_SECRET_KEYS")) is not None:
         raw["previous_secret_keys"] = split_list(previous)
     if (origins := get("INGEST_ORIGINS")) is not None:
@@ -213,3 +220,12 @@ def _to_int(field: str, value: str) -> int:
         return int(value)
     except ValueError:
         raise SystemExit(f"replaydesk: {PREFIX}{field.upper()} must be a whole number") from None
+
+
+def _to_switch(field: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("on", "true", "1", "yes"):
+        return True
+    if text in ("off", "false", "0", "no"):
+        return False
+    raise SystemExit(f"replaydesk: {PREFIX}{field.upper()} must be on or off")

@@ -19,6 +19,7 @@ __all__ = [
     "needed_scope",
     "require_api_key",
     "require_api_key_or_viewer_token",
+    "require_api_key_or_viewer_token_unrecorded",
     "services_of",
     "viewer_claims",
 ]
@@ -78,6 +79,21 @@ async def require_api_key_or_viewer_token(
         ip=client.host if client else None,
         user_agent=connection.headers.get("user-agent"),
     )
+    connection.scope.setdefault("state", {})[_CLAIMS_STATE] = claims
+
+
+async def require_api_key_or_viewer_token_unrecorded(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """As `require_api_key_or_viewer_token`, without an audit row per request: for the many
+    reads (asset copies) a page makes after its recorded ones."""
+    services = services_of(connection)
+    token = bearer_token(connection)
+    if token is None or not _looks_like_jwt(token):
+        await services.keys.check_api_key_for(token, needed_scope(handler))
+        return
+    session_id = str(connection.path_params.get("session_id", ""))
+    claims = await services.viewer_access.check(token, session_id)
     connection.scope.setdefault("state", {})[_CLAIMS_STATE] = claims
 
 

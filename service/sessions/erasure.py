@@ -6,6 +6,8 @@ import hashlib
 import hmac
 
 from service.clock import now_ms
+from service.storage.asset_layout import asset_blob_key
+from service.storage.asset_store import AssetStore
 from service.storage.blobs import BlobStore
 from service.storage.chunk_layout import session_prefix
 from service.storage.session_store import SessionStore
@@ -47,11 +49,17 @@ async def purge_sessions(
     every other record of that user is forgotten in the same step. `tombstones` are the keyed
     hashes of these session IDs. With tombstones or a user (an erasure, not an expiry)
     SQLite's write-ahead log is truncated afterwards.
+
+    The asset copies they referenced that no other session references are deleted after
+    the rows, which already made them unreadable to the sessions' links.
     """
+    asset_store = AssetStore(store.engine)
+    referenced = await asset_store.asset_hashes_of_sessions(session_ids)
     await store.forget_journal_of_sessions(session_ids)
     await _delete_blobs(blobs, session_ids)
     await store.delete_sessions(session_ids, tombstones, at=now_ms(), user_id=user_id)
     await _delete_blobs(blobs, session_ids)
+    await _delete_unused_assets(asset_store, blobs, referenced)
     if tombstones or user_id is not None:
         # Erased, not expired: the deleted rows' old page versions leave SQLite's log now
         # (secure_delete has zeroed them in the database file). When the log stays busy the
@@ -69,6 +77,15 @@ async def _delete_blobs(blobs: BlobStore, session_ids: list[str]) -> None:
             # segment), which an earlier ingest let through: the blob store refuses to write
             # such keys as it refuses this prefix, so none of its chunks was ever stored there.
             continue
+
+
+async def _delete_unused_assets(
+    asset_store: AssetStore, blobs: BlobStore, referenced: set[str]
+) -> None:
+    if not referenced:
+        return
+    for asset_hash in await asset_store.forget_unused(sorted(referenced)):
+        await blobs.delete(asset_blob_key(asset_hash))
 
 
 async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, user_id: str) -> int:

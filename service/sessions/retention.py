@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 
 from service import clock
 from service.sessions.erasure import ErasureKeys, purge_sessions
+from service.storage.asset_layout import ASSETS_FOLDER, is_asset_hash
+from service.storage.asset_store import AssetStore
 from service.storage.blobs import BlobStore
 from service.storage.chunk_layout import SESSIONS_FOLDER
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
 
-__all__ = ["purge_erased_leftovers", "purge_expired", "purge_orphan_chunks"]
+__all__ = ["purge_erased_leftovers", "purge_expired", "purge_orphan_assets", "purge_orphan_chunks"]
 
 DAY_MS = 24 * 3600 * 1000
 # Deleted in slices so one purge never holds a long write lock on SQLite.
@@ -23,6 +25,9 @@ ERASURE_RECHECK_MS = DAY_MS
 # A batch is stamped when it arrives and committed a little later; one stamped shortly before
 # an erasure can still be committed after it.
 _ARRIVAL_MARGIN_MS = 10 * 60 * 1000
+# An asset copy is written to the blob store just before its row: one without a row is left
+# alone this long, so a copy being recorded right now is never taken for an orphan.
+ORPHAN_ASSET_GRACE_MS = 3600 * 1000
 
 
 async def purge_expired(
@@ -108,3 +113,35 @@ async def purge_erased_leftovers(
         part = leftovers[start : start + PURGE_SLICE]
         await purge_sessions(store, blobs, part, [keys.session(sid) for sid in part])
     return len(leftovers)
+
+
+async def purge_orphan_assets(
+    store: SessionStore, blobs: BlobStore, now_ms: int | None = None
+) -> int:
+    """Remove asset copies in the blob store that have no row, once older than an hour.
+
+    The collector stores a copy, then records it; a process stopped in between leaves the copy
+    without a row, which nothing else would find (erasure and the collector delete copies by
+    their rows). Returns how many went.
+    """
+    now = clock.now_ms() if now_ms is None else now_ms
+    cutoff = datetime.fromtimestamp((now - ORPHAN_ASSET_GRACE_MS) / 1000, tz=UTC)
+    assets = AssetStore(store.engine)
+    removed = 0
+    old_enough: dict[str, str] = {}  # hash -> key
+
+    async def settle() -> int:
+        kept = await assets.existing_assets(list(old_enough))
+        orphans = [key for asset_hash, key in old_enough.items() if asset_hash not in kept]
+        for key in orphans:
+            await blobs.delete(key)
+        old_enough.clear()
+        return len(orphans)
+
+    async for key, written in blobs.list_written(ASSETS_FOLDER + "/"):
+        name = key.rsplit("/", 1)[-1]
+        if is_asset_hash(name) and written < cutoff:
+            old_enough[name] = key
+        if len(old_enough) >= PURGE_SLICE:
+            removed += await settle()
+    return removed + await settle()

@@ -219,6 +219,11 @@ class BlobStore:
         # Validate now rather than on first iteration, so a bad prefix fails at the call site.
         return self._iter_keys(_validate_prefix(prefix))
 
+    async def list_written(self, prefix: str) -> AsyncIterator[tuple[str, datetime]]:
+        """Every key under `prefix` with when it was written, in no particular order."""
+        async for meta in self._iter_meta(_validate_prefix(prefix)):
+            yield meta["path"], meta["last_modified"]
+
     async def list_folders(self, prefix: str) -> list[str]:
         """The folders one level below `prefix` that hold blobs, as prefixes without the
         trailing `/` (`sessions/` gives `sessions/a`, `sessions/b`, ...), in no particular order.

@@ -20,6 +20,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ApiKeyRow",
+    "AssetRow",
+    "AssetScanRow",
     "Base",
     "ChunkJournalRow",
     "ChunkRow",
@@ -33,6 +35,7 @@ __all__ = [
     "IngestKeyRow",
     "IssueAttemptRow",
     "RevokedTokenRow",
+    "SessionAssetRow",
     "SessionEndNoticeRow",
     "SessionRow",
     "SignalRow",
@@ -419,3 +422,52 @@ class SessionEndNoticeRow(Base):
 
     session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     notified_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AssetRow(Base):
+    """A copy of a stylesheet, font or image a session referenced, by the SHA-256 of its bytes
+    (the blob `storage/asset_layout.py` names); shared by every session that referenced it."""
+
+    __tablename__ = "assets"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SessionAssetRow(Base):
+    """One URL a session's pages referenced, and its copy (`asset_hash`) or why there is none
+    (`status`). Removed with its session; an asset no row names any more goes too."""
+
+    __tablename__ = "session_assets"
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # SHA-256 of the URL: a key of bounded length for URLs of any length.
+    url_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    asset_hash: Mapped[str | None] = mapped_column(String(64))
+    # stored, or what kept it from being stored (refused, failed, too_large, ...).
+    status: Mapped[str] = mapped_column(String(16))
+    # The time of the first event that named it: what a windowed link may learn of it.
+    first_seen_at: Mapped[int] = mapped_column(BigInteger)
+
+    # Whether any session still uses an asset, when another one goes.
+    __table_args__ = (Index("ix_session_assets_asset", "asset_hash"),)
+
+
+class AssetScanRow(Base):
+    """How far the asset collector has read a session's batches."""
+
+    __tablename__ = "asset_scans"
+
+    session_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    scanned_seq: Mapped[int] = mapped_column(BigInteger)
+    # The page the last scanned batch was on: what relative URLs in later batches resolve to.
+    page_href: Mapped[str | None] = mapped_column(Text)
+    # Bytes fetched for this session so far, against the per-session cap.
+    fetched_bytes: Mapped[int] = mapped_column(BigInteger)
+    scanned_at: Mapped[int] = mapped_column(BigInteger)
+    # Set while one process's collector scans the session, so replicas do not fetch the same
+    # assets at once; a scan that never finished frees it when this time has passed.
+    claimed_until: Mapped[int | None] = mapped_column(BigInteger)

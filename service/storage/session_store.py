@@ -43,9 +43,11 @@ from service.signal_kinds import (
 from service.storage.error_store import ErrorStore, OccurrenceWriter
 from service.storage.inbox_store import InboxStore
 from service.storage.models import (
+    AssetScanRow,
     ChunkJournalRow,
     ChunkRow,
     ErasureRow,
+    SessionAssetRow,
     SessionRow,
     SignalRow,
     TicketAttachmentRow,
@@ -102,6 +104,8 @@ class JournalBacklog(NamedTuple):
 JournalStore = Callable[[list[tuple[str, bytes]]], Awaitable[Mapping[int, str] | None]]
 
 sessions = cast(Table, SessionRow.__table__)
+session_assets = cast(Table, SessionAssetRow.__table__)
+asset_scans = cast(Table, AssetScanRow.__table__)
 chunks = cast(Table, ChunkRow.__table__)
 chunk_journal = cast(Table, ChunkJournalRow.__table__)
 signals = cast(Table, SignalRow.__table__)
@@ -733,6 +737,12 @@ class SessionStore:
             chunk_journal.c.session_id,
             chunks.c.session_id,
             sessions.c.id,
+            # After the session rows: the asset collector records a session's entries only
+            # while it holds its row (`AssetStore.record`), so none is written after these
+            # statements. Copies no other session uses go after the commit
+            # (`service.sessions.erasure.purge_sessions`).
+            session_assets.c.session_id,
+            asset_scans.c.session_id,
         ):
             await self._delete_in_parts(conn, column, session_ids)
 

@@ -41,6 +41,14 @@ class ViewerAccess:
         )
         return claims
 
+    async def check(self, token: str, session_id: str) -> ViewerClaims:
+        """Verify `token` for `session_id` and refuse revoked ones, recording nothing: for the
+        many small reads a page makes after a recorded use (the asset copies it shows)."""
+        claims = self.tokens.verify(token, session_id)
+        if await self.store.is_revoked(claims.jti, claims.ticket):
+            raise Unauthorized("the viewer link is invalid or has expired")
+        return claims
+
     async def revoke(self, *, jti: str | None = None, ticket: str | None = None) -> None:
         """Revoke one link (jti) or every link written into a ticket (`provider:ticket_id`)."""
         await self.store.revoke(jti=jti, ticket=ticket, at=now_ms())

@@ -23,12 +23,13 @@ from service.web.static_bundles import bundle_response
 __all__ = ["viewer_route_handlers"]
 
 # The page runs only its own script. Replayed documents are rebuilt as inline <style>
-# elements (rrweb inlines recorded CSS), so inline styles are allowed; recorded images and
-# fonts load from wherever the customer's site had them.
+# elements (rrweb inlines recorded CSS), so inline styles are allowed. Everything a replayed
+# page loads is the service's copy, as a `blob:` URL, or inline `data:` (viewer/src/
+# asset_rewrite.ts): no request from the agent's browser reaches any other origin.
 _CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src * data: blob:; font-src * data:; media-src * data: blob:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline' data: blob:; "
+    "img-src 'self' data: blob:; font-src 'self' data: blob:; media-src 'self' data: blob:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors {ancestors}"
 )
 _PAGE = b"""<!doctype html>
 <html lang="en">

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pluggy
 from litestar import Litestar, Router
@@ -15,7 +15,14 @@ from litestar.openapi.plugins import JsonRenderPlugin, SwaggerRenderPlugin
 from redis import Redis
 
 from service import __version__, log_redaction
-from service.auth.guards import require_api_key, require_api_key_or_viewer_token
+from service.assets.collector import AssetCollector
+from service.assets.origin_policy import OriginPolicy
+from service.assets.routes import asset_bytes_handlers, asset_map_handlers
+from service.auth.guards import (
+    require_api_key,
+    require_api_key_or_viewer_token,
+    require_api_key_or_viewer_token_unrecorded,
+)
 from service.auth.keys import AccessKeys
 from service.background_tasks import stop_task
 from service.clock import now_ms
@@ -41,6 +48,7 @@ from service.sessions.reader import SessionReader
 from service.sessions.routes import session_read_handlers, session_route_handlers
 from service.settings import Settings
 from service.sidebar.routes import sidebar_route_handlers
+from service.storage.asset_store import AssetStore
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine, is_embedded, sqlite_file_url
 from service.storage.key_store import KeyStore
@@ -144,6 +152,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 plugins=plugins,
                 attachments=attachments,
                 issues=IssueFiling(store, attachments.ticket_store, queue, plugins),
+                assets=AssetStore(engine),
                 live=live,
             )
             app.state.plugin_manager = plugins.manager
@@ -166,6 +175,13 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                     )
                 )
                 stack.push_async_callback(stop_task, sweep)
+            if settings.asset_fetching:
+                collector = AssetCollector(
+                    app.state.services.assets, blobs, _asset_origins(settings, KeyStore(engine))
+                )
+                collector.start()
+                app.state.asset_collector = collector
+                stack.push_async_callback(collector.close)
             yield
 
     return Litestar(
@@ -176,8 +192,17 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             Router(path="/", route_handlers=session_route_handlers, guards=[require_api_key]),
             Router(
                 path="/",
-                route_handlers=[*session_read_handlers, *live_route_handlers],
+                route_handlers=[
+                    *session_read_handlers,
+                    *live_route_handlers,
+                    *asset_map_handlers,
+                ],
                 guards=[require_api_key_or_viewer_token],
+            ),
+            Router(
+                path="/",
+                route_handlers=asset_bytes_handlers,
+                guards=[require_api_key_or_viewer_token_unrecorded],
             ),
             Router(path="/", route_handlers=viewer_route_handlers),
             Router(
@@ -254,6 +279,19 @@ async def _start_embedded_worker(
     worker = EmbeddedWorker(redis)
     worker.start()
     stack.callback(worker.stop)
+
+
+def _asset_origins(settings: Settings, keys: KeyStore) -> Callable[[], Awaitable[OriginPolicy]]:
+    """What the asset collector may fetch from, read again each pass: the origins of the
+    configured ingest keys and of the live keys created with `replaydesk keys`."""
+
+    async def origins() -> OriginPolicy:
+        created = [k for k in await keys.list_ingest_keys() if k.revoked_at is None]
+        return OriginPolicy.from_origins(
+            [*settings.ingest_origins, *(o for k in created for o in k.allowed_origins)]
+        )
+
+    return origins
 
 
 def _safe_depth(queue: JobQueue) -> float:

@@ -12,6 +12,7 @@ from service.live.feed import LiveFeed
 from service.plugin_host.host import PluginHost
 from service.sessions.reader import SessionReader
 from service.settings import Settings
+from service.storage.asset_store import AssetStore
 from service.storage.blobs import BlobStore
 from service.storage.session_store import SessionStore
 from service.tickets.attachments import TicketAttachments
@@ -40,6 +41,7 @@ class Services:
     plugins: PluginHost
     attachments: TicketAttachments
     issues: IssueFiling
+    assets: AssetStore
     live: LiveFeed
 
     @property

@@ -1,5 +1,7 @@
 // Calls to the ReplayDesk API with the viewer token, which never leaves this page otherwise.
 
+import type { AssetMap } from "./asset_copies";
+
 export class LinkRefused extends Error {}
 
 export type Summary = {
@@ -104,6 +106,26 @@ export class ReplayApi {
   /** The live view's event stream, from the batch after `afterSeq` (server-sent events). */
   live(afterSeq: number | null, signal?: AbortSignal): Promise<Response> {
     return this.get("/live", afterSeq === null ? {} : { "Last-Event-ID": String(afterSeq) }, signal);
+  }
+
+  /** The session's asset copies; none (every reference blank) when the service has no map. */
+  async assets(): Promise<AssetMap> {
+    try {
+      return (await (await this.get("/assets")).json()) as AssetMap;
+    } catch {
+      return { session_id: this.sessionId, fetching: false, bytes_path: "", assets: [] };
+    }
+  }
+
+  /** One copy's bytes, from the path the asset map gives. */
+  async assetBytes(path: string): Promise<Blob> {
+    const response = await fetch(path, {
+      headers: { Authorization: `Bearer ${this.token}` },
+      credentials: "omit",
+      referrerPolicy: "no-referrer",
+    });
+    if (!response.ok) throw new Error(`ReplayDesk answered ${response.status}`);
+    return response.blob();
   }
 }
 

@@ -3,6 +3,8 @@
 import "@rrweb/replay/dist/style.css";
 import "./viewer.css";
 import { LinkRefused, ReplayApi, takeToken, type Report, type Struggle } from "./api";
+import { loadAssetCopies } from "./asset_copies";
+import { AssetRewriter } from "./asset_rewrite";
 import { announce, copyText } from "./clipboard";
 import { append, formatOffset, h } from "./dom";
 import { SessionEntries, type Marker } from "./entries";
@@ -78,6 +80,11 @@ async function boot(): Promise<void> {
   // gets its events from the live stream instead.
   const eventsResponse = live ? null : api.events();
   eventsResponse?.catch(() => undefined); // refused links are reported once, by the report call
+  // Replayed pages load only the service's copies (or nothing): see asset_rewrite.ts.
+  const copies = api
+    .assets()
+    .then((map) => loadAssetCopies(map, (path) => api.assetBytes(path)))
+    .catch(() => new Map<string, string>());
   const report = await api.report();
   const entries = new SessionEntries();
   const player = new ReplayPlayer(live);
@@ -200,7 +207,10 @@ async function boot(): Promise<void> {
   };
 
   let firstChunk = true;
+  const found = await copies;
+  const rewriter = new AssetRewriter((url) => found.get(url));
   const take = (events: RawEvent[]): void => {
+    rewriter.rewrite(events);
     entries.add(events);
     player.add(events);
     dirty = true;

@@ -12,7 +12,12 @@ import pytest
 from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 
-from service.auth.guards import needed_scope, require_api_key, require_api_key_or_viewer_token
+from service.auth.guards import (
+    needed_scope,
+    require_api_key,
+    require_api_key_or_viewer_token,
+    require_api_key_or_viewer_token_unrecorded,
+)
 from service.auth.scopes import SCOPES
 from tests.conftest import AUTH, INGEST
 from tests.recordings import batch, checkout_events
@@ -26,6 +31,8 @@ EXPECTED = {
     ("GET", "/api/v1/sessions/{session_id:str}"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:str}/events"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:str}/report"): "sessions:read",
+    ("GET", "/api/v1/sessions/{session_id:str}/assets"): "sessions:read",
+    ("GET", "/replay-assets/{session_id:str}/{asset_hash:str}"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:str}/live"): "sessions:read",
     ("GET", "/api/v1/errors"): "sessions:read",
     ("GET", "/api/v1/errors/{fingerprint:str}/sessions"): "sessions:read",
@@ -39,7 +46,11 @@ EXPECTED = {
     ("GET", "/api/v1/sessions/{session_id:str}/views"): "admin",
     ("GET", "/api/v1/plugins"): "admin",
 }
-_KEY_GUARDS = (require_api_key, require_api_key_or_viewer_token)
+_KEY_GUARDS = (
+    require_api_key,
+    require_api_key_or_viewer_token,
+    require_api_key_or_viewer_token_unrecorded,
+)
 
 
 def key_routes(client: AsyncTestClient[Any]) -> dict[tuple[str, str], str]:
