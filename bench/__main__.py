@@ -15,6 +15,7 @@ from bench import (
     ingest_throughput,
     latest_lookup,
     recorder_bundle,
+    recorder_compare,
     recorder_main_thread,
     recorder_payload,
     ticket_latency,
@@ -28,7 +29,12 @@ from bench.viewer_first_frame import run_viewer_benchmark
 BENCHMARKS = ("ingest", "lookup", "viewer", "recorder", "tickets", "errors")
 # These print their own figures as they go; their report line only names them.
 _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
-    "recorder": (recorder_bundle.run, recorder_payload.run, recorder_main_thread.run),
+    "recorder": (
+        recorder_bundle.run,
+        recorder_payload.run,
+        recorder_main_thread.run,
+        recorder_compare.run,
+    ),
     "tickets": (ticket_latency.run, ticket_throughput.run),
     "errors": (error_groups.run,),
 }
