@@ -56,7 +56,9 @@ export interface InitOptions {
   network?: false | NetworkOptions;
   /** A batch is sent at least this often while something happens. Default 5000 ms. */
   flushIntervalMs?: number;
-  /** A batch is sent early once its events reach this many characters of JSON. Default 512 KiB. */
+  /** A batch is sent early once its events reach this many characters of JSON. Default 32 KiB:
+   * what is not yet compressed when the page is left goes out by beacon as it is, and a
+   * beacon carries at most 64 KiB. */
   maxBatchBytes?: number;
   /** A tab idle this long starts a new session at its next interaction. Default 30 min. */
   idleTimeoutMs?: number;
@@ -92,7 +94,7 @@ const DEFAULTS = {
   maskAllText: false,
   blockMedia: false,
   flushIntervalMs: 5000,
-  maxBatchBytes: 512 * 1024,
+  maxBatchBytes: 32 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
   retryBaseMs: 1000,
   retryMaxMs: 60000,
