@@ -175,12 +175,13 @@ async function pump(): Promise<void> {
   }
 }
 
-/** Queue a new batch. At exit it is only queued, as JSON: the exit path sends or spills it,
- * and nothing may still be running when the page is frozen in the back-forward cache. */
-export function upload(sid: string, seq: number, json: string, atExit?: boolean): void {
+/** Queue a new batch. At exit it is only queued, as JSON or as the gzip made ahead of it: the
+ * exit path sends or spills it, and nothing may still be running when the page is frozen in
+ * the back-forward cache. */
+export function upload(sid: string, seq: number, json: string, atExit?: boolean, gzipped?: Uint8Array): void {
   const at = Date.now();
   const batch = { id: sid + ':' + seq, sid, seq, page, at, json };
-  queue.push(atExit ? { ...batch, body: json, ready: Promise.resolve() } : track(batch));
+  queue.push(atExit ? { ...batch, body: gzipped || json, ready: Promise.resolve() } : track(batch));
   bound(at);
   if (!atExit) void pump();
 }

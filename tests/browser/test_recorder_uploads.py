@@ -1,5 +1,6 @@
-"""The recorder as a page is left: its last batch goes out once, and a large change made just
-before leaving arrives compressed, with no later page to send it."""
+"""The recorder's uploads as they reach the service: compressed in a worker or, where the page
+allows none, on the page itself; and as a page is left, its last batch once and compressed, and
+a large change made just before leaving, with no later page to send it."""
 
 from __future__ import annotations
 
@@ -100,6 +101,7 @@ def test_the_last_batch_goes_out_once_across_a_navigation(
     session_id = wait_for(lambda: session_id_of(page), what="the recording to start")
     page.wait_for_timeout(1500)  # the snapshot's batch has gone
     page.evaluate("console.log('last-words')")
+    page.wait_for_timeout(300)
     page.goto(site.url("other.html"))
     page.wait_for_selector("#express")
     page.wait_for_timeout(2000)  # the next page adopts what the last one left in its outbox
@@ -110,6 +112,7 @@ def test_the_last_batch_goes_out_once_across_a_navigation(
     wait_for(stored, what="the last batch to be stored")
     carrying = sent.carrying("last-words")
     assert len(carrying) == 1, [b["seq"] for _, b in carrying]
+    assert carrying[0][0], "the last batch left uncompressed"
 
 
 def test_a_large_change_just_before_leaving_arrives_without_a_next_page(
@@ -133,3 +136,36 @@ def test_a_large_change_just_before_leaving_arrives_without_a_next_page(
     rows = sent.carrying("Order for customer 449")
     assert len(rows) == 1
     assert rows[0][0], "the large change left uncompressed"
+
+
+# Counts the workers the page creates; or takes Worker away, as a strict CSP or an old browser does.
+_COUNT_WORKERS = """
+const NativeWorker = window.Worker;
+window.workersMade = 0;
+window.Worker = function (...args) { window.workersMade++; return new NativeWorker(...args); };
+"""
+_NO_WORKERS = "delete window.Worker; window.workersMade = 0;"
+
+
+@pytest.mark.parametrize("workers", [_COUNT_WORKERS, _NO_WORKERS], ids=["worker", "no-worker"])
+def test_batches_arrive_compressed_with_a_worker_and_without_one(
+    page: Page, site: Site, service: Service, bodies: tuple[str, Bodies], workers: str
+) -> None:
+    relay, sent = bodies
+    site.configure(site.user_id, flushIntervalMs=500, endpoint=relay)
+    page.add_init_script(workers)
+    page.goto(site.url("shop.html"))
+    session_id = wait_for(lambda: session_id_of(page), what="the recording to start")
+    for number in range(3):
+        page.evaluate(f"console.log('worked-{number}')")
+        page.wait_for_timeout(600)  # a batch each
+
+    def arrived() -> bool:
+        messages = console_messages(service.events(str(session_id)))
+        return all(f"worked-{n}" in messages for n in range(3))
+
+    wait_for(arrived, what="every batch")
+    assert len(sent.sent) >= 3
+    assert all(compressed for compressed, _ in sent.sent)
+    made = page.evaluate("window.workersMade")
+    assert made == (1 if workers == _COUNT_WORKERS else 0)
