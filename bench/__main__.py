@@ -14,6 +14,7 @@ from bench import (
     error_groups,
     ingest_throughput,
     latest_lookup,
+    live_view,
     recorder_bundle,
     recorder_compare,
     recorder_main_thread,
@@ -24,9 +25,10 @@ from bench import (
 from bench.concurrency_sweep import run_concurrency_sweep
 from bench.ingest_stages import run_ingest_stages
 from bench.profile_ingest import run_ingest_profile
+from bench.replay_fidelity import run_fidelity_benchmark
 from bench.viewer_first_frame import run_viewer_benchmark
 
-BENCHMARKS = ("ingest", "lookup", "viewer", "recorder", "tickets", "errors")
+BENCHMARKS = ("ingest", "lookup", "viewer", "fidelity", "recorder", "tickets", "errors", "live")
 # These print their own figures as they go; their report line only names them.
 _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
     "recorder": (
@@ -37,6 +39,7 @@ _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
     ),
     "tickets": (ticket_latency.run, ticket_throughput.run),
     "errors": (error_groups.run,),
+    "live": (live_view.run,),
 }
 
 
@@ -49,6 +52,8 @@ def _runner(name: str, quick: bool) -> Callable[[], Awaitable[str]]:
         return lambda: latest_lookup.run_lookup_benchmark(sizes)
     if name == "viewer":
         return lambda: run_viewer_benchmark(quick)
+    if name == "fidelity":
+        return lambda: run_fidelity_benchmark(quick)
     if name in _PRINTING:
         return lambda: _run_printing(name, quick)
     return _profile
@@ -93,7 +98,7 @@ def main() -> None:
     parser.add_argument(
         "benchmarks",
         nargs="*",
-        metavar="{ingest,lookup,viewer,recorder,tickets,profile}",
+        metavar="{ingest,lookup,viewer,fidelity,recorder,tickets,errors,live,profile}",
         help="which to run (default: all but profile); profile: ingest diagnostics",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")

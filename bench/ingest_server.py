@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import uvicorn
 from litestar import Litestar
 
+from service.settings import default_processing_workers
+
 if TYPE_CHECKING:
     from service.settings import Settings
 
@@ -41,7 +43,14 @@ def bench_settings(
 def _replaydesk_app(args: argparse.Namespace) -> Litestar:
     from service.web.app import create_app
 
-    return create_app(bench_settings(args.data_dir, args.database_url, args.redis_url))
+    return create_app(
+        bench_settings(
+            args.data_dir,
+            args.database_url,
+            args.redis_url,
+            processing_workers=args.processing_workers,
+        )
+    )
 
 
 def _app(args: argparse.Namespace) -> Litestar:
@@ -60,6 +69,12 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--database-url", default="")
     parser.add_argument("--redis-url", default=None)
+    parser.add_argument(
+        "--processing-workers",
+        type=int,
+        default=default_processing_workers(),
+        help="as REPLAYDESK_PROCESSING_WORKERS (default, as `serve`: one per core)",
+    )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the serving here")
     args = parser.parse_args()
     app = _app(args)

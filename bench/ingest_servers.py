@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,7 +26,8 @@ __all__ = [
     "sqlite_database",
 ]
 
-BENCH_REDIS_URL = "redis://127.0.0.1:6379/14"
+# Its own database, so a bench run never flushes what a test run holds; settable for parallel runs.
+BENCH_REDIS_URL = os.environ.get("REPLAYDESK_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 INGEST_HEADERS = {"X-ReplayDesk-Key": BENCH_INGEST_KEY}
 DRAIN_TIMEOUT_SECONDS = 60
 

@@ -12,7 +12,7 @@ import msgspec
 
 from service.auth.generated_secrets import load_or_create_generated_secrets
 
-__all__ = ["PREFIX", "Settings", "load_settings", "split_list"]
+__all__ = ["PREFIX", "Settings", "default_processing_workers", "load_settings", "split_list"]
 
 PREFIX = "REPLAYDESK_"
 
@@ -71,6 +71,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_decompressed_bytes: Annotated[int, msgspec.Meta(gt=0)] = 32 * 1024 * 1024
     """Largest ingest body accepted once gunzipped; decompression stops there (413)."""
 
+    processing_workers: Annotated[int, msgspec.Meta(ge=0, le=256)] = 0
+    """Processes that process acknowledged batches (signals, scrubbing, chunks, rows) while the
+    serving process only checks and queues them. Unset in the environment: one per core; 0:
+    every batch is processed in its request, before it is acknowledged (also the default of
+    settings built in code, as tests and embedders do)."""
+
     session_idle_timeout_seconds: Annotated[int, msgspec.Meta(gt=0)] = 30 * 60
     """A session with no batch for this long counts as ended."""
 
@@ -91,6 +97,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     viewer_frame_ancestors: str = "'none'"
     """CSP `frame-ancestors` of the replay page: who may embed it in a frame (e.g. your
     helpdesk's origin). Default: nobody."""
+
+    sidebar_frame_ancestors: str = "https://*.zendesk.com"
+    """CSP `frame-ancestors` of the Zendesk sidebar page (`/zendesk/sidebar`): the Zendesk
+    origins that may show it. Add your host-mapped help desk address if agents use one."""
 
     plugins: tuple[str, ...] | None = None
     """Allow-list of plugin names (entry-point names, comma-separated); unset: every installed
@@ -135,8 +145,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ("port", int),
         ("public_url", str),
         ("viewer_frame_ancestors", str),
+        ("sidebar_frame_ancestors", str),
         ("max_body_bytes", int),
         ("max_decompressed_bytes", int),
+        ("processing_workers", int),
         ("session_idle_timeout_seconds", int),
         ("retention_days", int),
         ("default_link_ttl_seconds", int),
@@ -146,6 +158,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         value = get(field.upper())
         if value is not None:
             raw[field] = value if kind is str else _to_int(field, value)
+    if "processing_workers" not in raw:
+        raw["processing_workers"] = default_processing_workers()
     if (previous := get("PREVIOUS_SECRET_KEYS")) is not None:
         raw["previous_secret_keys"] = split_list(previous)
     if (origins := get("INGEST_ORIGINS")) is not None:
@@ -162,6 +176,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SystemExit(f"replaydesk: invalid setting: {exc}") from None
+
+
+def default_processing_workers() -> int:
+    """One processing worker per core this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _served_url(host: str, port: object) -> str:

@@ -56,6 +56,9 @@ export interface InitOptions {
   network?: false | NetworkOptions;
   /** A batch is sent at least this often while something happens. Default 5000 ms. */
   flushIntervalMs?: number;
+  /** While a support agent watches live, the customer is told so (`notify`, the default), or
+   * nothing is shown (`off`): the service asks for batches every second meanwhile. */
+  liveNotice?: 'notify' | 'off';
   /** A batch is sent early once its events reach this many characters of JSON. Default 32 KiB:
    * what is not yet compressed when the page is left goes out by beacon as it is, and a
    * beacon carries at most 64 KiB. */
@@ -94,6 +97,7 @@ const DEFAULTS = {
   maskAllText: false,
   blockMedia: false,
   flushIntervalMs: 5000,
+  liveNotice: 'notify' as const,
   maxBatchBytes: 32 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
   retryBaseMs: 1000,

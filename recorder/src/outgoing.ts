@@ -39,6 +39,7 @@ let config: Config;
 let page: string;
 let send: typeof fetch;
 let onRefused: (status: Refusal) => void;
+let onWatched: (watched: boolean) => void;
 let queue: Batch[] = [];
 let busy = false;
 let timer = 0;
@@ -52,11 +53,13 @@ export function startUploads(
   pageId: string,
   fetchFn: typeof fetch,
   refused: (status: Refusal) => void,
+  watched: (watched: boolean) => void = () => undefined,
 ): void {
   config = cfg;
   page = pageId;
   send = fetchFn;
   onRefused = refused;
+  onWatched = watched;
   halted = false;
 }
 
@@ -135,7 +138,13 @@ async function post(b: Batch): Promise<number | void> {
     return backoff(null); // offline, DNS, connection reset
   }
   const status = response.status;
-  if (status === 401 || status === 403 || status === 410) {
+  if (status > 199 && status < 300) {
+    // The answer says whether a support agent watches this session live right now.
+    response.json().then(
+      (answer: { live?: boolean }) => onWatched(answer?.live === true),
+      () => undefined,
+    );
+  } else if (status === 401 || status === 403 || status === 410) {
     halted = true;
     clearUploads();
     onRefused(status);

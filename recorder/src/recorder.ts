@@ -10,6 +10,7 @@ import { clickLabel } from './clicks';
 import { gzip, stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
+import { hideLiveNotice, showLiveNotice } from './live_notice';
 import { isOwnFrame, OWN_SCRIPT } from './own_script';
 import { pagePayload } from './page';
 import { navigationPlugin } from './plugins/navigation';
@@ -45,6 +46,8 @@ const PLUGIN = 6;
 const SNAPSHOT_SEAL_MS = 1000;
 /** The longest wait for the first frame before rrweb starts anyway (hidden pages get none). */
 const FIRST_FRAME_WAIT_MS = 200;
+// While a support agent watches live: a batch every second instead of every flushIntervalMs.
+const LIVE_FLUSH_MS = 1000;
 /** User interactions: they keep a session alive, and open a new one after an idle timeout. */
 const ACTIVITY = ['pointerdown', 'pointermove', 'keydown', 'wheel', 'touchstart', 'scroll'];
 const LISTENING = { capture: true, passive: true };
@@ -69,6 +72,7 @@ let ahead: [string, Uint8Array] | undefined;
 let aheadState = 0;
 let sealTimer = 0;
 let ticker = 0;
+let watchedLive = false;
 let stopRrweb: (() => void) | undefined;
 /** Counts recordings started and stopped: a start of rrweb meant for an earlier one is dropped. */
 let runs = 0;
@@ -213,6 +217,18 @@ function onActivity(): void {
   touchSession(now);
 }
 
+/** A support agent started or stopped watching live: batches every second meanwhile (never
+ * anything that would not be sent anyway), and the customer is told unless the site said not to. */
+function onWatched(watched: boolean): void {
+  if (watched === watchedLive || !recording) return;
+  watchedLive = watched;
+  clearInterval(ticker);
+  ticker = setInterval(tick, watched ? LIVE_FLUSH_MS : config.flushIntervalMs) as unknown as number;
+  if (config.liveNotice === 'off') return;
+  if (watched) showLiveNotice();
+  else hideLiveNotice();
+}
+
 function tick(): void {
   const now = Date.now();
   if (leaving || sessionEnded()) return;
@@ -277,10 +293,16 @@ export function startRecording(cfg: Config, nativeFetch: typeof fetch, onRefused
   fresh = [];
   bytes = 0;
   pending = [];
-  startUploads(cfg, page, nativeFetch, (status) => {
-    stopRecording();
-    onRefused(status);
-  });
+  startUploads(
+    cfg,
+    page,
+    nativeFetch,
+    (status) => {
+      stopRecording();
+      onRefused(status);
+    },
+    onWatched,
+  );
   for (const type of ACTIVITY) listen(window, type, onActivity);
   listen(window, 'pagehide', onPageHide);
   listen(window, 'pageshow', onPageShow);
@@ -367,6 +389,8 @@ export function stopRecording(final?: boolean): void {
   // Plugins that rrweb never started (it was stopped before its start) stop here.
   for (const stop of earlyStops.splice(0)) stop();
   clearInterval(ticker);
+  watchedLive = false;
+  hideLiveNotice();
   clearTimeout(sealTimer);
   clearTimeout(stringifyTimer);
   for (const [target, type, fn] of listeners.splice(0)) target.removeEventListener(type, fn as EventListener, LISTENING);

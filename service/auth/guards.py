@@ -10,6 +10,7 @@ from litestar.handlers.base import BaseRouteHandler
 
 from service.auth.scopes import ADMIN
 from service.sessions.windows import SessionWindow
+from service.viewer.tokens import ViewerClaims
 from service.web.services import Services
 
 __all__ = [
@@ -19,10 +20,11 @@ __all__ = [
     "require_api_key",
     "require_api_key_or_viewer_token",
     "services_of",
+    "viewer_claims",
 ]
 
-# Where the guard leaves a viewer token's window for the handler, in the request's own state.
-_WINDOW_STATE = "replaydesk_viewer_window"
+# Where the guard leaves a viewer token's claims for the handler, in the request's own state.
+_CLAIMS_STATE = "replaydesk_viewer_claims"
 
 
 def services_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Services:
@@ -76,12 +78,18 @@ async def require_api_key_or_viewer_token(
         ip=client.host if client else None,
         user_agent=connection.headers.get("user-agent"),
     )
-    connection.scope.setdefault("state", {})[_WINDOW_STATE] = claims.window
+    connection.scope.setdefault("state", {})[_CLAIMS_STATE] = claims
 
 
 def granted_window(connection: ASGIConnection[Any, Any, Any, Any]) -> SessionWindow | None:
     """The only part of the session this request may see: its viewer token's window; None (the
     whole session) for an API key or a token without one. Nothing the request itself says
     (query, body) changes it."""
-    window = connection.scope.get("state", {}).get(_WINDOW_STATE)
-    return window if isinstance(window, SessionWindow) else None
+    claims = viewer_claims(connection)
+    return None if claims is None else claims.window
+
+
+def viewer_claims(connection: ASGIConnection[Any, Any, Any, Any]) -> ViewerClaims | None:
+    """The verified viewer token of this request; None when an API key let it in."""
+    claims = connection.scope.get("state", {}).get(_CLAIMS_STATE)
+    return claims if isinstance(claims, ViewerClaims) else None

@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     last.add_argument("--json", action="store_true", help="print the summary as JSON")
     last.set_defaults(run="sessions:last")
 
+    live = commands.add_parser("live", help="a live link to a user's session being recorded now")
+    live.add_argument("user_id")
+    live.add_argument("--ttl", type=int, help="seconds the link works (default: setting)")
+    live.set_defaults(run="sessions:live")
+
     link = commands.add_parser("link", help="mint a viewer link to a session")
     link.add_argument("session_id")
     link.add_argument("--ttl", type=int, help="seconds the link works (default: setting)")
@@ -154,6 +159,22 @@ def _parser() -> argparse.ArgumentParser:
     new.add_argument("--dir", help="where to write replaydesk-NAME/ (default: here)")
     # Writing files needs no settings: no data dir or generated keys appear where it runs.
     new.set_defaults(run="plugin_new:plugin_new", settings=False)
+
+    zendesk = commands.add_parser(
+        "zendesk-app", help="write the Zendesk sidebar app to upload as a private app"
+    )
+    zendesk.add_argument(
+        "--out",
+        metavar="DIR",
+        help="the app's folder; DIR.zip is written beside it (default: replaydesk-zendesk-app)",
+    )
+    zendesk.add_argument(
+        "--url",
+        metavar="PUBLIC_URL",
+        help="where agents' browsers reach the service (default: REPLAYDESK_PUBLIC_URL)",
+    )
+    zendesk.add_argument("--email", help="the app author's e-mail, shown in Zendesk's app list")
+    zendesk.set_defaults(run="zendesk_app:zendesk_app")
 
     erasures = commands.add_parser("erasures", help="erasure tombstones; lift a user's")
     erasures.set_defaults(run="erasures:list_erasures")

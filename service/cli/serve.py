@@ -22,6 +22,9 @@ UVICORN_OPTIONS: dict[str, Any] = {
     # No route is a WebSocket, and uvicorn logs a handshake's path and query.
     "ws": "none",
     "proxy_headers": True,
+    # Live views are responses that last as long as the session: on stop, what is still open
+    # after this is cut (a viewer reconnects where it left off), so `serve` stops in seconds.
+    "timeout_graceful_shutdown": 2,
 }
 
 

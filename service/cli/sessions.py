@@ -13,7 +13,7 @@ import msgspec
 from service.cli.local_services import with_services
 from service.settings import PREFIX, Settings
 
-__all__ = ["last", "link"]
+__all__ = ["last", "link", "live"]
 
 
 def last(settings: Settings, args: argparse.Namespace) -> int:
@@ -57,6 +57,47 @@ def last(settings: Settings, args: argparse.Namespace) -> int:
         print(f"page      {url}")
     print(f"replay    {link.url}")
     print(f"          (works until {link.expires_at:%Y-%m-%d %H:%M} UTC)")
+    return 0
+
+
+def live(settings: Settings, args: argparse.Namespace) -> int:
+    from service.errors import NotFound
+    from service.sessions.reader import SessionReader
+    from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
+
+    if args.ttl is not None and not MIN_TTL_SECONDS <= args.ttl <= MAX_TTL_SECONDS:
+        print(
+            f"replaydesk: --ttl must be {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS} seconds (a week)",
+            file=sys.stderr,
+        )
+        return 2
+
+    async def find(store: Any, blobs: Any, _: Any) -> Any:
+        reader = SessionReader(store, blobs, settings.session_idle_timeout_seconds)
+        return await reader.latest_for_user(args.user_id)
+
+    try:
+        summary = with_services(settings, find)
+    except NotFound as exc:
+        print(f"replaydesk: {exc.detail}", file=sys.stderr)
+        return 1
+    if not summary.active:
+        print(
+            f"replaydesk: no session of this user is being recorded now (the newest, "
+            f"{summary.session_id}, last sent at {summary.last_received_at:%Y-%m-%d %H:%M:%S}"
+            f" UTC); `replaydesk last` replays it",
+            file=sys.stderr,
+        )
+        return 1
+    link = _viewer_tokens(settings).mint(
+        summary.session_id, args.ttl or settings.default_link_ttl_seconds, live=True
+    )
+    print(link.url)
+    print(
+        f"live view of {summary.session_id}, works until {link.expires_at:%Y-%m-%d %H:%M} UTC"
+        f" (jti {link.jti})",
+        file=sys.stderr,
+    )
     return 0
 
 

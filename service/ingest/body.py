@@ -10,14 +10,18 @@ from isal import isal_zlib
 
 from service.errors import BatchInvalid, BatchTooDeep, BatchTooLarge
 from service.identifiers import SessionId, UserId
+from service.ingest.signals.batch_pass import check_event_heads
+from service.rrweb import EventType
 
 __all__ = [
     "GZIP_MAGIC",
     "NESTED_TOO_DEEP",
     "IngestBatch",
+    "IngestEnvelope",
     "IngestLimits",
     "allow_deep_nesting",
     "decode_batch",
+    "decode_envelope",
     "read_body",
 ]
 
@@ -38,6 +42,28 @@ class IngestBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     events: list[msgspec.Raw]
     user_id: UserId | None = None
     final: bool = False
+
+
+class CheckedHead(msgspec.Struct):
+    """An event's head as the signal pass requires it (see `batch_pass._decode_head`); the
+    rest of the event is skipped."""
+
+    type: Annotated[int, msgspec.Meta(ge=0, le=int(max(EventType)))]
+    timestamp: Annotated[int, msgspec.Meta(ge=0)]
+
+
+class IngestEnvelope(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A batch as the request path checks it: every field of `IngestBatch`, and each event's
+    head, without the events' contents."""
+
+    session_id: SessionId
+    seq: Annotated[int, msgspec.Meta(ge=0, le=2**53)]
+    events: list[CheckedHead]
+    user_id: UserId | None = None
+    final: bool = False
+
+
+_ENVELOPE = msgspec.json.Decoder(IngestEnvelope)
 
 
 class IngestLimits(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,3 +138,23 @@ def decode_batch(data: bytes) -> IngestBatch:
         raise BatchInvalid(f"invalid batch: {exc}") from None
     except msgspec.DecodeError as exc:
         raise BatchInvalid(f"body is not valid JSON: {exc}") from None
+
+
+def decode_envelope(data: bytes) -> IngestEnvelope:
+    """Check a batch as far as acknowledging it needs: everything `decode_batch` checks, and
+    every event's head as the signal pass checks it, refused with the same messages. One
+    decode; only a refused batch is decoded again, for the message that names the fault."""
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BatchInvalid(f"body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return _ENVELOPE.decode(data)
+    except RecursionError:
+        raise BatchTooDeep(NESTED_TOO_DEEP) from None
+    except msgspec.DecodeError:
+        pass
+    batch = decode_batch(data)
+    check_event_heads(batch.events)
+    raise BatchInvalid("invalid batch: its events could not be read")

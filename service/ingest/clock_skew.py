@@ -10,6 +10,7 @@ request), a batch whose newest event lies in the future tells the offset at leas
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -86,15 +87,7 @@ def on_service_clock(
     """
     offset = clock_offset(sent_at, received_at, processed.last_ts)
     first, last = processed.first_ts, processed.last_ts
-    if first is not None and first + offset < EARLIEST_MS:
-        raise BatchInvalid(
-            f"events[{processed.first_index}]: timestamp {first} is before 2000{_corrected(offset)}"
-        )
-    if last is not None and last + offset > received_at + MAX_AHEAD_MS:
-        raise BatchInvalid(
-            f"events[{processed.last_index}]: timestamp {last} is in the future"
-            f"{_corrected(offset)}; send sent_at with the sender's clock"
-        )
+    _check(first, processed.first_index, last, processed.last_index, offset, received_at)
     if not offset:
         return ServiceTimes(first, last, processed.signals, processed.activity)
     return ServiceTimes(
@@ -103,6 +96,38 @@ def on_service_clock(
         [msgspec.structs.replace(signal, ts=signal.ts + offset) for signal in processed.signals],
         [(start + offset, end + offset) for start, end in processed.activity],
     )
+
+
+def check_event_times(timestamps: Sequence[int], sent_at: int | None, received_at: int) -> None:
+    """Refuse a batch (its events' timestamps, as sent) that `on_service_clock` would refuse,
+    with the same message, before its events are processed."""
+    if not timestamps:
+        return
+    first, last = min(timestamps), max(timestamps)
+    # As the signal pass's stable sort by time finds them: the earliest first, the newest last.
+    first_index = timestamps.index(first)
+    last_index = len(timestamps) - 1 - list(reversed(timestamps)).index(last)
+    offset = clock_offset(sent_at, received_at, last)
+    _check(first, first_index, last, last_index, offset, received_at)
+
+
+def _check(
+    first: int | None,
+    first_index: int | None,
+    last: int | None,
+    last_index: int | None,
+    offset: int,
+    received_at: int,
+) -> None:
+    if first is not None and first + offset < EARLIEST_MS:
+        raise BatchInvalid(
+            f"events[{first_index}]: timestamp {first} is before 2000{_corrected(offset)}"
+        )
+    if last is not None and last + offset > received_at + MAX_AHEAD_MS:
+        raise BatchInvalid(
+            f"events[{last_index}]: timestamp {last} is in the future"
+            f"{_corrected(offset)}; send sent_at with the sender's clock"
+        )
 
 
 def _corrected(offset: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -10,18 +11,26 @@ from isal import igzip
 
 from service.clock import now_ms
 from service.errors import BatchTooDeep, UserErased
-from service.ingest.body import NESTED_TOO_DEEP, IngestLimits, decode_batch, read_body
+from service.ingest.body import (
+    NESTED_TOO_DEEP,
+    IngestBatch,
+    IngestLimits,
+    decode_batch,
+    read_body,
+)
 from service.ingest.chunk_mover import ChunkMover
 from service.ingest.clock_skew import on_service_clock
 from service.ingest.group_writer import BatchWriter, PendingBatch
+from service.ingest.inbox import BatchInbox
 from service.ingest.signals.batch_pass import process_events
+from service.live.feed import LiveFeed
 from service.sessions.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
 from service.storage.chunk_layout import chunk_blob_key
 from service.storage.records import BatchRecord
 from service.storage.session_store import SessionStore
 
-__all__ = ["IngestOutcome", "Ingestor", "compress_chunk"]
+__all__ = ["IngestOutcome", "Ingestor", "compress_chunk", "prepare_batch"]
 
 log = logging.getLogger(__name__)
 
@@ -46,15 +55,61 @@ def compress_chunk(events_json: bytes) -> bytes:
     return igzip.compress(events_json, compresslevel=CHUNK_GZIP_LEVEL, mtime=0)
 
 
+def prepare_batch(
+    batch: IngestBatch, received_at: int, sent_at: int | None, erasure_keys: ErasureKeys
+) -> PendingBatch:
+    """A decoded batch made ready to store: scrubbed and indexed, its times on the service's
+    clock, its chunk compressed. CPU only; raises `BatchInvalid` or `BatchTooDeep` for
+    events the signal pass refuses."""
+    try:
+        processed = process_events(batch.events)
+    except RecursionError:
+        # A console argument is itself JSON, decoded only here.
+        raise BatchTooDeep(NESTED_TOO_DEEP) from None
+    user_id = processed.identified_user_id or batch.user_id
+    subjects = [erasure_keys.session(batch.session_id)]
+    subjects += [erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
+    times = on_service_clock(processed, sent_at, received_at)
+    chunk = compress_chunk(processed.events_json)
+    record = BatchRecord(
+        session_id=batch.session_id,
+        seq=batch.seq,
+        user_id=user_id,
+        blob_key=chunk_blob_key(batch.session_id, batch.seq, chunk),
+        first_ts=times.first_ts,
+        last_ts=times.last_ts,
+        event_count=processed.event_count,
+        byte_count=len(chunk),
+        received_at=received_at,
+        final=batch.final,
+        signals=times.signals,
+        activity=times.activity,
+        environment=processed.environment,
+    )
+    return PendingBatch(record=record, chunk=chunk, subject_hashes=subjects)
+
+
 class Ingestor:
     """Turns validated batches into a stored chunk plus index rows, exactly once per seq."""
 
-    def __init__(self, store: SessionStore, blobs: BlobStore, erasure_keys: ErasureKeys) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        blobs: BlobStore,
+        erasure_keys: ErasureKeys,
+        wake_processing: Callable[[], None] | None = None,
+        live: LiveFeed | None = None,
+    ) -> None:
         self.store = store
         self.blobs = blobs
         self.erasure_keys = erasure_keys
+        self.live = live
         self.mover = ChunkMover(store, blobs)
         self.writer = BatchWriter(store, self.mover)
+        self.inbox: BatchInbox | None = None
+        """With processing workers (`wake_processing` wakes them): where batches queue."""
+        if wake_processing is not None:
+            self.inbox = BatchInbox(store, erasure_keys, wake_processing)
 
     def start(self) -> None:
         """Start moving journaled chunks into the blob store, those left by an earlier
@@ -64,6 +119,8 @@ class Ingestor:
     async def close(self) -> None:
         """Stop taking batches (pending ones are dropped and their clients retry), then move
         what is journaled into the blob store."""
+        if self.inbox is not None:
+            await self.inbox.close()
         await self.writer.close()
         await self.mover.close()
 
@@ -74,10 +131,22 @@ class Ingestor:
         limits: IngestLimits,
         sent_at: int | None = None,
     ) -> IngestOutcome:
-        """Store one batch; return only once its chunk and index rows are durable.
+        """Store one batch; return only once its chunk and index rows are durable, or, with
+        processing workers, once it is durably queued for them.
 
         `sent_at` is the sender's clock when it sent the batch (see `clock_skew`).
         """
+        if self.inbox is not None:
+            session_id, seq, status, events = await self.inbox.ingest(
+                body, content_encoding, limits, sent_at
+            )
+            return IngestOutcome(
+                session_id=session_id,
+                seq=seq,
+                status=status,
+                events=events,
+                body_bytes=len(body),
+            )
         received_at = now_ms()
         batch = decode_batch(read_body(body, content_encoding, limits))
         outcome = IngestOutcome(
@@ -90,34 +159,8 @@ class Ingestor:
         # Scrubbing, indexing and compressing touch no storage, so they come first: the
         # writer's one status query then covers the user an identify event names as well as
         # the batch's own (and is shared with the batches stored at the same moment).
-        try:
-            processed = process_events(batch.events)
-        except RecursionError:
-            # A console argument is itself JSON, decoded only here.
-            raise BatchTooDeep(NESTED_TOO_DEEP) from None
-        user_id = processed.identified_user_id or batch.user_id
-        subjects = [self.erasure_keys.session(batch.session_id)]
-        subjects += [self.erasure_keys.user(u) for u in {batch.user_id, user_id} if u is not None]
-        times = on_service_clock(processed, sent_at, received_at)
-        chunk = compress_chunk(processed.events_json)
-        record = BatchRecord(
-            session_id=batch.session_id,
-            seq=batch.seq,
-            user_id=user_id,
-            blob_key=chunk_blob_key(batch.session_id, batch.seq, chunk),
-            first_ts=times.first_ts,
-            last_ts=times.last_ts,
-            event_count=processed.event_count,
-            byte_count=len(chunk),
-            received_at=received_at,
-            final=batch.final,
-            signals=times.signals,
-            activity=times.activity,
-            environment=processed.environment,
-        )
-        stored = await self.writer.store(
-            PendingBatch(record=record, chunk=chunk, subject_hashes=subjects)
-        )
+        pending = prepare_batch(batch, received_at, sent_at, self.erasure_keys)
+        stored = await self.writer.store(pending)
         if stored == "refused":
             raise UserErased(_ERASED)
         if stored == "erased":
@@ -126,6 +169,8 @@ class Ingestor:
         if stored == "duplicate":
             # Stored before, or a concurrent copy won the race (its rows point at its blob).
             return outcome
+        if self.live is not None:
+            await self.live.publish(batch.session_id, batch.seq, batch.final, pending.chunk)
         return msgspec.structs.replace(outcome, status="accepted")
 
     async def _remove_erased_session(self, session_id: str) -> None:

@@ -24,12 +24,14 @@ KEY_HEADER = "x-replaydesk-key"
 _CAMEL_BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
 
-class IngestAck(msgspec.Struct, frozen=True, kw_only=True):
+class IngestAck(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """Acknowledgement of a batch: `duplicate` means it was already stored before."""
 
     session_id: str
     seq: int
     status: str
+    live: bool = False
+    """Someone watches this session live: send batches every second (only present when so)."""
 
 
 def _reason(exc: ReplayDeskError) -> str:
@@ -66,7 +68,12 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestAck:
         services.metrics.ingest_bytes.inc(outcome.body_bytes)
         services.metrics.ingest_events.inc(outcome.events)
     services.metrics.ingest_latency.observe(time.perf_counter() - started)
-    return IngestAck(session_id=outcome.session_id, seq=outcome.seq, status=outcome.status)
+    return IngestAck(
+        session_id=outcome.session_id,
+        seq=outcome.seq,
+        status=outcome.status,
+        live=await services.live.watched(outcome.session_id),
+    )
 
 
 class IngestCorsMiddleware:

@@ -82,6 +82,9 @@ async def erase_user(store: SessionStore, blobs: BlobStore, keys: ErasureKeys, u
     # session itself (`Ingestor`). So no session can appear after the list below is read.
     await store.add_tombstones([user_tombstone], at=now_ms(), kind="user")
     session_ids = await store.session_ids_of_user(user_id)
+    # Sessions with batches acknowledged but not processed yet are erased as well.
+    queued = await store.inbox.queued_session_ids(user_id)
+    session_ids += [sid for sid in queued if sid not in set(session_ids)]
     tombstones = [keys.session(sid) for sid in session_ids]
     await purge_sessions(store, blobs, session_ids, tombstones, user_id)
     return len(session_ids)

@@ -62,6 +62,12 @@ def to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(min(max(ms, _EARLIEST_MS), _LATEST_MS) / 1000, tz=UTC)
 
 
+def is_recording(session: SessionRecord, now: int, idle_timeout_ms: int) -> bool:
+    """Whether the session is still receiving batches: not left (no final batch) and not idle
+    for the session idle timeout."""
+    return not session.final and now - session.received_last_at < idle_timeout_ms
+
+
 def shown_window(window: SessionWindow, session: SessionRecord) -> ShownWindow:
     """The window as offsets into the session, its end at most the session's end so far."""
     end = max(window.start_ms, min(window.end_ms, session.ended_at))
@@ -350,7 +356,7 @@ class SessionReader:
             first_error_offset_ms=(
                 max(0, r.first_error_at - r.started_at) if r.first_error_at else None
             ),
-            active=not r.final and now - r.received_last_at < self.idle_timeout_ms,
+            active=is_recording(r, now, self.idle_timeout_ms),
             last_received_at=to_datetime(r.received_last_at),
             environment=r.environment,
         )

@@ -29,6 +29,7 @@ __all__ = [
     "ErrorGroupRow",
     "ErrorGroupUserRow",
     "ErrorOccurrenceRow",
+    "IngestInboxRow",
     "IngestKeyRow",
     "IssueAttemptRow",
     "RevokedTokenRow",
@@ -129,6 +130,31 @@ class ChunkJournalRow(Base):
     # The backlog is counted from this index alone (never reading the chunks' bytes), and the
     # mover's pages come from it in id order.
     __table_args__ = (Index("ix_chunk_journal_quarantined_at_id", "quarantined_at", "id"),)
+
+
+class IngestInboxRow(Base):
+    """An acknowledged batch as it arrived (gzip), until a processing worker has stored it
+    (see `service/ingest/processing.py`): deleted in the transaction that writes its rows."""
+
+    __tablename__ = "ingest_inbox"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    session_id: Mapped[str] = mapped_column(String(128))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # The envelope's user ID: an erasure of that user removes the row before it is processed.
+    user_id: Mapped[str | None] = mapped_column(String(256), index=True)
+    # A fixed function of the session ID: which processing worker takes the row, so one
+    # session's batches are processed by one worker, in order.
+    shard: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[int] = mapped_column(BigInteger)
+    sent_at: Mapped[int | None] = mapped_column(BigInteger)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    # Times the row's write failed on its own; past a few tries workers leave it alone.
+    failed_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (UniqueConstraint("session_id", "seq", name="uq_ingest_inbox_session_seq"),)
 
 
 class SignalRow(Base):

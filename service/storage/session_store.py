@@ -41,6 +41,7 @@ from service.signal_kinds import (
     signal_from_row,
 )
 from service.storage.error_store import ErrorStore, OccurrenceWriter
+from service.storage.inbox_store import InboxStore
 from service.storage.models import (
     ChunkJournalRow,
     ChunkRow,
@@ -155,6 +156,8 @@ class SessionStore:
         self._occurrences = OccurrenceWriter(dialect)
         self.errors = ErrorStore(engine, self._transactions)
         """Error occurrences by fingerprint: error groups and "who else hit this"."""
+        self.inbox = InboxStore(engine, self._transactions)
+        """Acknowledged batches waiting for the processing workers."""
         self._insert_journal = insert(chunk_journal)
         self._locks_rows = dialect == "postgresql"
         # Built once with bound parameters (a fresh statement per batch costs more to build and
@@ -229,28 +232,37 @@ class SessionStore:
         here: look for it with `erased_subjects` once this has returned.
         """
 
-        def record(conn: Connection) -> list[BatchOutcome]:
-            statuses = self._batch_statuses(conn, batches, subject_hashes)
-            outcomes: list[BatchOutcome] = [
-                "refused" if erased else "duplicate" for erased, _ in statuses
-            ]
-            new = [i for i, (erased, stored) in enumerate(statuses) if not erased and not stored]
-            if not new:
-                return outcomes
-            written = self._record_batches(conn, [batches[i] for i in new])
-            journal = []
-            for i, was_written in zip(new, written, strict=True):
-                if was_written:
-                    outcomes[i] = "written"
-                    b = batches[i]
-                    journal.append(
-                        {"session_id": b.session_id, "blob_key": b.blob_key, "data": chunks[i]}
-                    )
-            if journal:
-                conn.execute(self._insert_journal, journal)
-            return outcomes
+        return await self._transactions.run(
+            self.record_new_batches_in, batches, subject_hashes, chunks
+        )
 
-        return await self._transactions.run(record)
+    def record_new_batches_in(
+        self,
+        conn: Connection,
+        batches: Sequence[BatchRecord],
+        subject_hashes: Sequence[Sequence[str]],
+        chunks: Sequence[bytes],
+    ) -> list[BatchOutcome]:
+        """`record_new_batches` inside a transaction the caller runs (`conn`)."""
+        statuses = self._batch_statuses(conn, batches, subject_hashes)
+        outcomes: list[BatchOutcome] = [
+            "refused" if erased else "duplicate" for erased, _ in statuses
+        ]
+        new = [i for i, (erased, stored) in enumerate(statuses) if not erased and not stored]
+        if not new:
+            return outcomes
+        written = self._record_batches(conn, [batches[i] for i in new])
+        journal = []
+        for i, was_written in zip(new, written, strict=True):
+            if was_written:
+                outcomes[i] = "written"
+                b = batches[i]
+                journal.append(
+                    {"session_id": b.session_id, "blob_key": b.blob_key, "data": chunks[i]}
+                )
+        if journal:
+            conn.execute(self._insert_journal, journal)
+        return outcomes
 
     def _record_batches(self, conn: Connection, batches: Sequence[BatchRecord]) -> list[bool]:
         firsts: dict[tuple[str, int], int] = {}
@@ -442,6 +454,25 @@ class SessionStore:
         )
         return await self._transactions.read(_timed_chunk_sources, query)
 
+    async def chunks_after(
+        self, session_id: str, after_seq: int
+    ) -> list[tuple[int, str, bytes | None]]:
+        """As `session_chunks`, only the chunks of batches numbered above `after_seq`, each
+        with its seq: what a live viewer that has the batches up to `after_seq` lacks."""
+        journal = chunk_journal.c
+        query = (
+            select(chunks.c.seq, chunks.c.blob_key, journal.data)
+            .outerjoin(
+                chunk_journal,
+                and_(
+                    journal.session_id == chunks.c.session_id, journal.blob_key == chunks.c.blob_key
+                ),
+            )
+            .where(chunks.c.session_id == session_id, chunks.c.seq > after_seq)
+            .order_by(chunks.c.seq)
+        )
+        return await self._transactions.read(_numbered_chunk_sources, query)
+
     async def event_count_between(self, session_id: str, start_ms: int, end_ms: int) -> int:
         """The events of the session's chunks recorded (in part) between the two times."""
         query = select(func.coalesce(func.sum(chunks.c.event_count), 0)).where(
@@ -621,9 +652,12 @@ class SessionStore:
         """Delete sessions with their chunk rows, signals and error occurrences; record
         tombstones (of session IDs) in the same step.
 
-        With `user_id`, ticket attachment records forget that user too.
+        With `user_id`, ticket attachment records forget that user too. With tombstones or
+        `user_id` (an erasure, not an expiry) their batches still in the ingest inbox go too.
         """
         async with self.engine.begin() as conn:
+            if tombstones or user_id is not None:
+                await self.inbox.forget(conn, session_ids, user_id)
             await self._delete_sessions(conn, session_ids)
             if user_id is not None:
                 await conn.execute(
@@ -882,6 +916,15 @@ def _signals(conn: Connection, query: Select[Any]) -> list[Signal]:
 
 def _chunk_sources(conn: Connection, query: Select[Any]) -> list[tuple[str, bytes | None]]:
     return [(key, None if data is None else bytes(data)) for key, data in conn.execute(query)]
+
+
+def _numbered_chunk_sources(
+    conn: Connection, query: Select[Any]
+) -> list[tuple[int, str, bytes | None]]:
+    return [
+        (int(seq), key, None if data is None else bytes(data))
+        for seq, key, data in conn.execute(query)
+    ]
 
 
 def _timed_chunk_sources(

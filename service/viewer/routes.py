@@ -11,9 +11,11 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 
 from service.auth.guards import require_api_key, services_of
 from service.auth.scopes import LINKS_CREATE
-from service.errors import BadRequest, NotFound
-from service.sessions.reader import shown_window, to_datetime
+from service.clock import now_ms
+from service.errors import BadRequest, Conflict, NotFound
+from service.sessions.reader import is_recording, shown_window, to_datetime
 from service.sessions.windows import ShownWindow
+from service.storage.records import SessionRecord
 from service.viewer.link_windows import LinkWindow, requested_window, resolve_window
 from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 from service.web.static_bundles import bundle_response
@@ -57,6 +59,8 @@ class LinkRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     open_at: Literal["first-error"] | None = None
     window: LinkWindow | None = None
     """Only this part of the session (see `service.viewer.link_windows`)."""
+    live: bool = False
+    """A link that follows the session as it is recorded (the session must still be)."""
     ticket: Annotated[str, msgspec.Meta(pattern=TICKET_PATTERN)] | None = None
     """`provider:ticket_id` the link is for: its views are audited under that ticket, and
     `POST /api/v1/links/revoke` with the ticket revokes it with the ticket's other links."""
@@ -161,6 +165,8 @@ async def mint_link(
     if session is None:
         raise NotFound(f"no session {session_id!r}")
     options = data or LinkRequest()
+    if options.live:
+        _check_live_request(options, session, services.settings.session_idle_timeout_seconds)
     asked = None if options.window is None else requested_window(await request.body())
     window = None if asked is None else resolve_window(asked, session)
     link = services.viewer_tokens.mint(
@@ -169,6 +175,7 @@ async def mint_link(
         ticket=options.ticket,
         open_at=options.open_at,
         window=window,
+        live=options.live,
     )
     return MintedLink(
         url=link.url,
@@ -177,6 +184,17 @@ async def mint_link(
         jti=link.jti,
         window=None if window is None else shown_window(window, session),
     )
+
+
+def _check_live_request(options: LinkRequest, session: SessionRecord, idle_seconds: int) -> None:
+    """A live link follows a session still being recorded, from wherever it is now."""
+    if options.window is not None or options.open_at is not None:
+        raise BadRequest("a live link follows the whole session: no window or open_at with live")
+    if not is_recording(session, now_ms(), idle_seconds * 1000):
+        raise Conflict(
+            "the session is no longer being recorded (its page was left or it has been idle);"
+            " mint a link without live to replay it"
+        )
 
 
 @post("/api/v1/links/revoke", status_code=200, guards=[require_api_key], summary="Revoke links")

@@ -58,6 +58,8 @@ class ViewerClaims(msgspec.Struct, frozen=True, kw_only=True):
     ticket: str | None = None
     window: SessionWindow | None = None
     """The only part of the session the token opens (None: all of it)."""
+    live: bool = False
+    """Whether the token also follows the session live (`GET .../live`)."""
 
 
 def _derive(secret_key: str) -> tuple[str, bytes]:
@@ -88,12 +90,14 @@ class ViewerTokens:
         ticket: str | None = None,
         open_at: str | None = None,
         window: SessionWindow | None = None,
+        live: bool = False,
     ) -> ViewerLink:
         """A link to one session, valid for `ttl_seconds`; `ticket` binds it to a ticket.
 
         `open_at="first-error"` makes the viewer start at the session's first error; `window`
         limits what the token opens to that part of the session (claim `win`: its start and
-        end, milliseconds since the epoch on the service's clock).
+        end, milliseconds since the epoch on the service's clock); `live` lets it follow the
+        session as batches arrive (claim `live`; the page opens with `?live=1`).
         """
         now = int(time.time())
         jti = secrets.token_urlsafe(12)
@@ -111,8 +115,13 @@ class ViewerTokens:
             claims["tkt"] = ticket
         if window is not None:
             claims["win"] = [window.start_ms, window.end_ms]
+        if live:
+            # A live view follows what arrives next: a window would end it.
+            if window is not None:
+                raise ValueError("a live link shows the whole session, not a window")
+            claims["live"] = True
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"kid": self._kid})
-        query = f"?at={open_at}" if open_at else ""
+        query = "?live=1" if live else f"?at={open_at}" if open_at else ""
         return ViewerLink(
             url=f"{self.public_url}/replay/{session_id}{query}#t={token}",
             token=token,
@@ -153,6 +162,7 @@ class ViewerTokens:
             expires_at=int(claims["exp"]),
             ticket=str(ticket) if ticket is not None else None,
             window=_window_claim(claims),
+            live=claims.get("live") is True,
         )
 
 

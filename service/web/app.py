@@ -22,6 +22,7 @@ from service.clock import now_ms
 from service.error_groups.routes import error_group_route_handlers
 from service.ingest.body import allow_deep_nesting
 from service.ingest.ingestor import Ingestor
+from service.ingest.processing_pool import ProcessingPool
 from service.ingest.recorder_routes import recorder_route_handlers
 from service.ingest.routes import IngestCorsMiddleware, ingest
 from service.ingest.signals import environment as user_agents
@@ -29,6 +30,8 @@ from service.jobs.embedded import EmbeddedRedis, EmbeddedWorker, requeue_abandon
 from service.jobs.queue import JobQueue
 from service.jobs.routes import job_route_handlers
 from service.jobs.runtime import configure_job_runtime
+from service.live.feed import LiveFeed, open_live_redis
+from service.live.routes import live_route_handlers
 from service.plugin_host.host import PluginHost
 from service.plugin_host.link_check import warn_of_loopback_links
 from service.plugin_host.manager import build_plugin_manager
@@ -37,8 +40,9 @@ from service.sessions.erasure import ErasureKeys
 from service.sessions.reader import SessionReader
 from service.sessions.routes import session_read_handlers, session_route_handlers
 from service.settings import Settings
+from service.sidebar.routes import sidebar_route_handlers
 from service.storage.blobs import open_blob_store
-from service.storage.database import create_engine
+from service.storage.database import create_engine, is_embedded, sqlite_file_url
 from service.storage.key_store import KeyStore
 from service.storage.session_store import SessionStore
 from service.storage.ticket_store import TicketStore
@@ -92,11 +96,25 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             queue = JobQueue(redis)
             store = SessionStore(engine)
             stack.callback(store.dispose)
-            ingestor = Ingestor(store, blobs, ErasureKeys(settings.secret_key))
+            live = LiveFeed(open_live_redis(settings), settings.secret_key)
+            stack.push_async_callback(live.close)
+            pool = _processing_pool(settings)
+            ingestor = Ingestor(
+                store,
+                blobs,
+                ErasureKeys(settings.secret_key),
+                wake_processing=None if pool is None else pool.wake,
+                live=live,
+            )
             # The first page event would otherwise wait for the parser's rules on the loop.
             await asyncio.to_thread(user_agents.warm_up)
             ingestor.start()
             stack.push_async_callback(ingestor.close)
+            if pool is not None:
+                pool.start()
+                stack.push_async_callback(pool.close)
+                if not await pool.ready():
+                    log.warning("a processing worker was not ready in time; batches wait for it")
             attachments = TicketAttachments(store, TicketStore(engine), queue, plugins)
             viewer_tokens = ViewerTokens(
                 settings.secret_key, settings.public_url, settings.previous_secret_keys
@@ -126,8 +144,10 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 plugins=plugins,
                 attachments=attachments,
                 issues=IssueFiling(store, attachments.ticket_store, queue, plugins),
+                live=live,
             )
             app.state.plugin_manager = plugins.manager
+            app.state.processing_pool = pool
             retention = asyncio.create_task(
                 _enqueue_periodically(
                     queue.enqueue_retention_purge, RETENTION_PERIOD_SECONDS, "the retention purge"
@@ -156,7 +176,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             Router(path="/", route_handlers=session_route_handlers, guards=[require_api_key]),
             Router(
                 path="/",
-                route_handlers=session_read_handlers,
+                route_handlers=[*session_read_handlers, *live_route_handlers],
                 guards=[require_api_key_or_viewer_token],
             ),
             Router(path="/", route_handlers=viewer_route_handlers),
@@ -172,6 +192,7 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             ),
             *webhook_route_handlers,
             *recorder_route_handlers,
+            *sidebar_route_handlers,
         ],
         lifespan=[lifespan],
         middleware=[AccessLogMiddleware, IngestCorsMiddleware],
@@ -188,6 +209,16 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
         ),
         debug=False,
     )
+
+
+def _processing_pool(settings: Settings) -> ProcessingPool | None:
+    """The processing workers, unless batches are processed in their requests. In-memory
+    SQLite is private to one process, so it keeps them there."""
+    if settings.processing_workers == 0:
+        return None
+    if is_embedded(settings.database_url) and sqlite_file_url(settings.database_url) is None:
+        return None
+    return ProcessingPool(settings, settings.processing_workers)
 
 
 def _open_redis(settings: Settings, stack: contextlib.AsyncExitStack) -> Redis[bytes]:

@@ -8,6 +8,7 @@ from service.auth.keys import AccessKeys
 from service.ingest.body import IngestLimits
 from service.ingest.ingestor import Ingestor
 from service.jobs.queue import JobQueue
+from service.live.feed import LiveFeed
 from service.plugin_host.host import PluginHost
 from service.sessions.reader import SessionReader
 from service.settings import Settings
@@ -39,6 +40,7 @@ class Services:
     plugins: PluginHost
     attachments: TicketAttachments
     issues: IssueFiling
+    live: LiveFeed
 
     @property
     def ingest_limits(self) -> IngestLimits:

@@ -98,7 +98,9 @@ def test_each_request_goes_out_once_in_order_then_running_out_is_counted(
         requests_dir=requests.directory,
         threads=1,
         connections=1,
-        seconds=1,
+        # Long enough for the requests to run out on a busy machine too (a Python stub
+        # answers them; under load 25 took more than a second).
+        seconds=3,
         headers=HEADERS,
         server_pid=None,
         workdir=tmp_path,
@@ -128,7 +130,7 @@ def test_with_wrap_the_requests_go_out_again_from_the_start(
         requests_dir=requests.directory,
         threads=1,
         connections=1,
-        seconds=1,
+        seconds=3,
         headers=HEADERS,
         server_pid=None,
         workdir=tmp_path,

@@ -77,13 +77,14 @@ export class ReplayApi {
     private readonly token: string,
   ) {}
 
-  private async get(path: string): Promise<Response> {
+  private async get(path: string, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Response> {
     const url = `/api/v1/sessions/${encodeURIComponent(this.sessionId)}${path}`;
     const response = await fetch(url, {
-      headers: { Authorization: `Bearer ${this.token}` },
+      headers: { ...headers, Authorization: `Bearer ${this.token}` },
       credentials: "omit",
       cache: "no-store",
       referrerPolicy: "no-referrer",
+      signal,
     });
     if (response.status === 401 || response.status === 403 || response.status === 404) {
       throw new LinkRefused();
@@ -98,6 +99,11 @@ export class ReplayApi {
 
   events(): Promise<Response> {
     return this.get("/events");
+  }
+
+  /** The live view's event stream, from the batch after `afterSeq` (server-sent events). */
+  live(afterSeq: number | null, signal?: AbortSignal): Promise<Response> {
+    return this.get("/live", afterSeq === null ? {} : { "Last-Event-ID": String(afterSeq) }, signal);
   }
 }
 

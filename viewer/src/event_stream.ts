@@ -2,6 +2,25 @@
 
 export type RawEvent = { type: number; timestamp: number; data: unknown };
 
+// The longest the stream is read and fed without giving the main thread back. On a fast link the
+// whole body is already buffered and every read resolves at once, so without a pause the page
+// would not draw (and rrweb would not rebuild its first frame, which waits in a timer) until
+// the last event was read. The first pause comes soon, so the first frame does not wait; later
+// ones less often, since each costs a timer's clamp and a frame of the page.
+const FIRST_SLICE_MS = 12;
+const SLICE_MS = 50;
+// How much text is parsed between two looks at the clock (~200 events of a busy page).
+const PIECE_CHARS = 64 * 1024;
+
+/**
+ * Let the browser run timers and render before reading on. A 1 ms timer, not 0: Chromium runs
+ * zero-delay timers from a queue of their own ahead of the others, so a 0 ms pause would come
+ * back before rrweb's 1 ms rebuild timer had its turn.
+ */
+export function yieldToPage(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1));
+}
+
 /**
  * Splits the top-level objects of a JSON array as its text arrives. Strings and nesting are
  * tracked so commas and brackets inside values are not mistaken for element boundaries.
@@ -59,10 +78,20 @@ export async function readEventStream(
   }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   const splitter = new JsonArraySplitter();
+  let sliceStart = performance.now();
+  let slice = FIRST_SLICE_MS;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    const events = splitter.push(value) as RawEvent[];
-    if (events.length) onEvents(events);
+    // A fast link hands over megabytes at once: parse and feed them a piece at a time.
+    for (let at = 0; at < value.length; at += PIECE_CHARS) {
+      const events = splitter.push(value.slice(at, at + PIECE_CHARS)) as RawEvent[];
+      if (events.length) onEvents(events);
+      if (performance.now() - sliceStart >= slice) {
+        await yieldToPage();
+        sliceStart = performance.now();
+        slice = SLICE_MS;
+      }
+    }
   }
 }

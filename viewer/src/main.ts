@@ -6,8 +6,9 @@ import { LinkRefused, ReplayApi, takeToken, type Report, type Struggle } from ".
 import { announce, copyText } from "./clipboard";
 import { append, formatOffset, h } from "./dom";
 import { SessionEntries, type Marker } from "./entries";
-import { readEventStream } from "./event_stream";
+import { readEventStream, type RawEvent } from "./event_stream";
 import { header, type Signal } from "./header";
+import { endedText, followLive, isLiveLink, LIVE_BEHIND_MS, LiveStatus } from "./live";
 import { momentLink, readOpenAt } from "./moment_link";
 import { Panels } from "./panels";
 import { ReplayPlayer, SPEEDS } from "./player";
@@ -71,13 +72,16 @@ async function boot(): Promise<void> {
   if (!token) return showMessage(REFUSED);
   const api = new ReplayApi(sessionId, token);
   const openAt = readOpenAt(location.search);
+  const live = isLiveLink(location.search);
 
-  // Both requests go out at once: the first frame must not wait for the report.
-  const eventsResponse = api.events();
-  eventsResponse.catch(() => undefined); // refused links are reported once, by the report call
+  // Both requests go out at once: the first frame must not wait for the report. A live view
+  // gets its events from the live stream instead.
+  const eventsResponse = live ? null : api.events();
+  eventsResponse?.catch(() => undefined); // refused links are reported once, by the report call
   const report = await api.report();
   const entries = new SessionEntries();
-  const player = new ReplayPlayer();
+  const player = new ReplayPlayer(live);
+  const liveStatus = live ? new LiveStatus(() => player.goLive(LIVE_BEHIND_MS)) : null;
   const panels = new Panels((ts) => player.seekToTimestamp(ts, 0));
   const signals = signalsOf(report);
   const troubles: Signal = {
@@ -143,6 +147,7 @@ async function boot(): Promise<void> {
       copyLink,
       showShortcuts: () => overlay.show(),
     }),
+    ...(liveStatus ? [liveStatus.root] : []),
     h("main", { class: "layout" }, player.root, panels.root),
     overlay.root,
   );
@@ -195,7 +200,7 @@ async function boot(): Promise<void> {
   };
 
   let firstChunk = true;
-  await readEventStream(await eventsResponse, (events) => {
+  const take = (events: RawEvent[]): void => {
     entries.add(events);
     player.add(events);
     dirty = true;
@@ -205,8 +210,22 @@ async function boot(): Promise<void> {
       refresh();
     }
     openWhereAsked(false);
-  });
-  performance.mark("replaydesk:all-events");
+  };
+  if (eventsResponse) {
+    await readEventStream(await eventsResponse, take);
+    performance.mark("replaydesk:all-events");
+  } else if (liveStatus) {
+    const ended = await followLive(api, {
+      batch: (events) => take(events),
+      caughtUp: () => {
+        refresh();
+        liveStatus.following();
+        void player.ready.then(() => player.goLive(LIVE_BEHIND_MS));
+      },
+      connection: (state) => (state === "lost" ? liveStatus.reconnecting() : liveStatus.following()),
+    });
+    liveStatus.ended(endedText(ended));
+  }
   player.finish();
   window.clearInterval(timer);
   refresh();

@@ -4,6 +4,7 @@ import { Replayer } from "@rrweb/replay";
 import type { RawEvent } from "./event_stream";
 import type { Marker } from "./entries";
 import { formatOffset, h } from "./dom";
+import { applyScrolls, SeekHistory, settleAnimations } from "./seek_repair";
 
 type ReplayerEvent = ConstructorParameters<typeof Replayer>[0][number];
 
@@ -62,8 +63,11 @@ export class ReplayPlayer {
   private lastOffset = -1;
   private sawSnapshot = false;
   private clockStart = 0;
+  private readonly history = new SeekHistory();
+  private seeks = 0;
 
-  constructor() {
+  /** `live`: the replay follows events added after it started (rrweb's live mode). */
+  constructor(private readonly live = false) {
     for (const value of SPEEDS) this.speedSelect.appendChild(h("option", { value }, `${value}×`));
     this.speedSelect.addEventListener("change", () => this.replayer?.setConfig({ speed: Number(this.speedSelect.value) }));
     const skip = h("input", { type: "checkbox", checked: true });
@@ -104,6 +108,7 @@ export class ReplayPlayer {
       this.eventOffsets.push(event.timestamp - this.startTs);
       if (event.type === FULL_SNAPSHOT) this.sawSnapshot = true;
     }
+    this.history.add(events);
     if (this.replayer) {
       for (const event of events) this.replayer.addEvent(event as unknown as ReplayerEvent);
       this.render();
@@ -166,6 +171,7 @@ export class ReplayPlayer {
     const target = Math.max(0, Math.min(offset, this.duration()));
     if (this.playing) this.replayer.play(target);
     else this.replayer.pause(target);
+    this.repair(target);
     this.emit(target, true);
   }
 
@@ -209,6 +215,20 @@ export class ReplayPlayer {
     this.playButton.textContent = this.playing ? "Pause" : "Play";
   }
 
+  /**
+   * Play from `behindMs` before the newest event and keep playing what arrives: the customer's
+   * clock sets the pace from there, whatever the gap between their clock and this one.
+   */
+  goLive(behindMs: number): void {
+    if (!this.replayer) return;
+    const target = Math.max(0, this.duration() - behindMs);
+    this.replayer.play(target);
+    this.playing = true;
+    this.playButton.textContent = "Pause";
+    this.repair(target);
+    this.emit(target, true);
+  }
+
   duration(): number {
     return this.replayer ? this.replayer.getMetaData().totalTime : 0;
   }
@@ -228,6 +248,7 @@ export class ReplayPlayer {
       triggerFocus: false,
       // Recorded pages are hostile: no scripts, no canvas replay (which needs allow-scripts).
       UNSAFE_replayCanvas: false,
+      liveMode: this.live,
     });
     this.replayer.on("resize", () => this.fit());
     this.replayer.on("finish", () => {
@@ -235,12 +256,49 @@ export class ReplayPlayer {
       this.playButton.textContent = "Play";
     });
     this.replayer.pause(0);
-    performance.mark("replaydesk:first-frame");
+    this.markFirstFrame(this.replayer);
     this.frame.dataset.started = "true";
     this.fit();
     this.emit(0, true);
     this.tick();
     for (const resolve of this.readyWaiters.splice(0)) resolve();
+  }
+
+  /** After a seek: the scroll positions and animation states rrweb's fast-forward loses. */
+  private repair(target: number): void {
+    const replayer = this.replayer;
+    if (!replayer) return;
+    const start = replayer.getMetaData().startTime;
+    const state = this.history.stateAt(start + target);
+    applyScrolls(replayer, state);
+    settleAnimations(replayer, state);
+    const seek = ++this.seeks;
+    // Layout can still grow in the next frame (late styles, images): scroll again then, unless
+    // another seek came or playback has reached the next recorded scroll.
+    requestAnimationFrame(() => {
+      if (seek === this.seeks && start + replayer.getCurrentTime() < state.nextScrollAt) applyScrolls(replayer, state);
+    });
+  }
+
+  /**
+   * The first-frame mark goes on the first animation frame in which the replay frame shows the
+   * recorded page: rrweb rebuilds the first snapshot in a timer of its own, not in `pause(0)`.
+   */
+  private markFirstFrame(replayer: Replayer): void {
+    // rrweb shows its frame when it applies the recording's first size, in another timer.
+    const check = (): void => {
+      if (replayer.iframe.style.display === "none") {
+        requestAnimationFrame(check);
+        return;
+      }
+      performance.mark("replaydesk:first-frame");
+      this.frame.dataset.drawn = "true";
+    };
+    const onRebuilt = (): void => {
+      replayer.off("fullsnapshot-rebuilded", onRebuilt);
+      requestAnimationFrame(check);
+    };
+    replayer.on("fullsnapshot-rebuilded", onRebuilt);
   }
 
   private tick(): void {

@@ -54,6 +54,7 @@ from service.struggles import Span, merge_activity
 
 __all__ = [
     "ProcessedBatch",
+    "check_event_heads",
     "process_events",
     "process_events_in_one_decode",
     "process_events_one_by_one",
@@ -103,6 +104,12 @@ def _decode_head(index: int, raw: msgspec.Raw) -> EventHead:
             f"events[{index}]: unknown event type {head.type}, expected 0..{_LAST_EVENT_TYPE}"
         )
     return head
+
+
+def check_event_heads(events: Sequence[msgspec.Raw]) -> None:
+    """Refuse a batch whose events the signal pass would refuse, with the same message."""
+    for index, raw in enumerate(events):
+        _decode_head(index, raw)
 
 
 # --- what each kind of event says, whichever way its fields were decoded ----------------------

@@ -26,6 +26,7 @@ EXPECTED = {
     ("GET", "/api/v1/sessions/{session_id:str}"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:str}/events"): "sessions:read",
     ("GET", "/api/v1/sessions/{session_id:str}/report"): "sessions:read",
+    ("GET", "/api/v1/sessions/{session_id:str}/live"): "sessions:read",
     ("GET", "/api/v1/errors"): "sessions:read",
     ("GET", "/api/v1/errors/{fingerprint:str}/sessions"): "sessions:read",
     ("POST", "/api/v1/sessions/{session_id:str}/links"): "links:create",

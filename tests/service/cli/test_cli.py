@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgspec
@@ -76,8 +77,15 @@ def test_first_start_prints_keys_and_a_session_round_trips(
     health = httpx.get(f"{base}/health").json()
     assert health == {
         "status": "ok",
-        "checks": {"database": "ok", "blob_store": "ok", "queue": "ok", "chunk_mover": "ok"},
+        "checks": {
+            "database": "ok",
+            "blob_store": "ok",
+            "queue": "ok",
+            "chunk_mover": "ok",
+            "processing": "ok",
+        },
         "chunks": {"waiting": 0, "quarantined": 0, "oldest_waiting_seconds": 0},
+        "inbox": {"waiting": 0, "stuck": 0, "oldest_waiting_seconds": 0},
     }
     sent = httpx.post(
         f"{base}/api/v1/ingest",
@@ -85,9 +93,14 @@ def test_first_start_prints_keys_and_a_session_round_trips(
         headers={"X-ReplayDesk-Key": ingest_key.group(1)},
     )
     assert sent.status_code == 202, sent.text
-    latest = httpx.get(
-        f"{base}/api/v1/users/u7/sessions/latest",
-        headers={"Authorization": f"Bearer {api_key.group(1)}"},
+    # Processing workers store the batch a moment after its ack.
+    latest = wait_until(
+        lambda: httpx.get(
+            f"{base}/api/v1/users/u7/sessions/latest",
+            headers={"Authorization": f"Bearer {api_key.group(1)}"},
+        ),
+        lambda answer: answer.status_code != 404,
+        seconds=2,
     )
     assert latest.json()["session_id"] == "sess-cli-0001"
 
@@ -149,10 +162,13 @@ def test_serve_port_flag_takes_the_links_along(
             headers={"X-ReplayDesk-Key": ingest_key.group(1)},
         )
         assert sent.status_code == 202, sent.text
-        minted = httpx.post(
-            f"{base}/api/v1/sessions/sess-cli-0002/links",
-            json={},
-            headers={"Authorization": f"Bearer {api_key.group(1)}"},
+        minted = wait_until(
+            lambda: httpx.post(
+                f"{base}/api/v1/sessions/sess-cli-0002/links",
+                json={},
+                headers={"Authorization": f"Bearer {api_key.group(1)}"},
+            ),
+            lambda answer: answer.status_code != 404,
         )
         assert minted.json()["url"].startswith(f"{base}/replay/sess-cli-0002#t=")
         printed = run_cli(env, "link", "sess-cli-0002")
@@ -318,7 +334,10 @@ def test_a_link_to_part_of_a_session_carries_its_window(
     assert sent.status_code == 202, sent.text
 
     def summary_through(*options: str) -> tuple[dict[str, object], str]:
-        made = run_cli(embedded_env, "link", "sess-cli-0003", *options)
+        made = wait_until(
+            lambda: run_cli(embedded_env, "link", "sess-cli-0003", *options),
+            lambda r: r.returncode != 1,
+        )
         assert made.returncode == 0, made.stderr
         token = made.stdout.strip().split("#t=")[1]
         opened = httpx.get(
@@ -350,6 +369,50 @@ def test_a_link_to_part_of_a_session_carries_its_window(
         refused = run_cli(embedded_env, "link", "sess-cli-0003", *options)
         assert refused.returncode == 2, (options, refused.stdout, refused.stderr)
         assert said_wrong in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
+def test_live_links_a_user_session_being_recorded(
+    served: tuple[str, str], embedded_env: dict[str, str]
+) -> None:
+    base, output = served
+    ingest_key = re.search(r"ingest key .*:\s+(rdk_ing_\S+)", output)
+    assert ingest_key, output
+
+    def send(seq: int, **extra: object) -> None:
+        body = batch("sess-cli-0004", seq, checkout_events(), user_id="u9", **extra)
+        sent = httpx.post(
+            f"{base}/api/v1/ingest",
+            content=msgspec.json.encode(body),
+            headers={"X-ReplayDesk-Key": ingest_key.group(1)},
+        )
+        assert sent.status_code == 202, sent.text
+
+    send(0)
+    made = wait_until(lambda: run_cli(embedded_env, "live", "u9"), lambda r: r.returncode == 0)
+    url = made.stdout.strip()
+    assert url.startswith(f"{base}/replay/sess-cli-0004?live=1#t="), made.stdout
+    assert "live view of sess-cli-0004" in made.stderr
+    headers = {"Authorization": f"Bearer {url.split('#t=')[1]}"}
+    with httpx.stream("GET", f"{base}/api/v1/sessions/sess-cli-0004/live", headers=headers) as live:
+        assert live.status_code == 200
+        first_lines = [line for _, line in zip(range(4), live.iter_lines(), strict=False)]
+        assert "event: batch" in first_lines, first_lines
+    send(1, final=True)
+    ended = wait_until(lambda: run_cli(embedded_env, "live", "u9"), lambda r: r.returncode == 1)
+    assert "no session of this user is being recorded now" in ended.stderr
+    assert "sess-cli-0004" in ended.stderr
+    assert run_cli(embedded_env, "live", "nobody").returncode == 1
+
+
+def wait_until(action: Any, done: Any, seconds: float = 10.0) -> Any:
+    """`action()` again until `done` accepts what it returns (processing workers store a batch
+    a moment after its ack)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        result = action()
+        if done(result) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
 
 
 def test_a_link_lives_a_minute_to_a_week(embedded_env: dict[str, str]) -> None:

@@ -220,3 +220,43 @@ async def test_a_mover_that_falls_behind_is_reported(client: Any, settings: Sett
         (await client.get("/metrics")).text, "replaydesk_chunks_oldest_waiting_seconds"
     )
     assert 120 <= seconds < 180
+
+
+async def test_batches_that_wait_for_processing_are_reported(settings: Settings) -> None:
+    """With processing workers, /health counts the acknowledged batches not yet processed: one
+    that failed five times waits for an operator, and one acknowledged long ago means the
+    workers do not keep up."""
+    from sqlalchemy import insert
+
+    from service.storage.models import IngestInboxRow
+
+    workers = msgspec.structs.replace(settings, processing_workers=1)
+    async with AsyncTestClient(app=create_app(workers)) as client:
+        healthy = (await client.get("/health")).json()
+        assert healthy["checks"]["processing"] == "ok"
+        assert healthy["inbox"] == {"waiting": 0, "stuck": 0, "oldest_waiting_seconds": 0}
+        engine = create_engine(settings.database_url)
+        an_hour_ago = int(time.time() * 1000) - 3_600_000
+        async with engine.begin() as conn:
+            await conn.execute(
+                insert(IngestInboxRow),
+                [
+                    {
+                        "session_id": "sess-ops-stuck",
+                        "seq": 0,
+                        "user_id": None,
+                        "shard": 0,
+                        "received_at": an_hour_ago,
+                        "sent_at": None,
+                        "body": b"not gzip",
+                        "failed_attempts": 5,
+                    }
+                ],
+            )
+        await engine.dispose()
+        health = await client.get("/health")
+        assert health.status_code == 200
+        body = health.json()
+        assert body["status"] == "degraded"
+        assert body["checks"]["processing"] == "1 batch(es) failed processing five times and wait"
+        assert body["inbox"]["stuck"] == 1 and body["inbox"]["waiting"] == 0

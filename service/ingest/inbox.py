@@ -1,0 +1,161 @@
+"""The request path of ingest with processing workers: check the envelope, queue the batch
+durably in the ingest inbox, acknowledge.
+
+Everything a client must hear about is decided here, as before: body limits and gunzip, the
+envelope and every event's head (`decode_envelope`), the tombstones of the batch's session and
+user, a repeat of a (session_id, seq) stored or queued already. The rest (the signal pass,
+the chunk, the rows) is done by the processing workers (`service.ingest.processing`) a moment
+later. Batches that arrive together are queued in one transaction (one commit, one fsync).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple
+
+from isal import igzip
+
+from service.background_tasks import stop_task
+from service.clock import now_ms
+from service.errors import StorageUnavailable, UserErased
+from service.ingest.body import IngestLimits, decode_envelope, read_body
+from service.ingest.clock_skew import check_event_times
+from service.ingest.group_writer import _Grouped as Grouped
+from service.sessions.erasure import ErasureKeys
+from service.storage.inbox_store import InboxBacklog, InboxEntry
+from service.storage.session_store import SessionStore
+
+__all__ = ["MAX_WAITING_BATCHES", "BatchInbox", "QueuedOutcome"]
+
+log = logging.getLogger(__name__)
+
+# Batches waiting in the inbox beyond which ingest refuses more (503, send again): the workers
+# are far behind or stopped, and the database should not fill up meanwhile. At about 10 KB a
+# batch (gzip), some 200 MB.
+MAX_WAITING_BATCHES = 20_000
+# The waiting rows are counted again at most this often (a count reads an index).
+COUNT_SECONDS = 1.0
+_ERASED = "recording for this user or session was erased and is refused"
+# ISA-L's fastest level: a body sent without gzip is kept compressed at little cost.
+_BODY_GZIP_LEVEL = 0
+
+QueuedOutcome = Literal["written", "duplicate", "refused", "erased"]
+
+
+class _Queued(NamedTuple):
+    entry: InboxEntry
+    subject_hashes: Sequence[str]
+
+
+class BatchInbox:
+    """Queues checked batches in the inbox, many at a time, and wakes the workers."""
+
+    def __init__(
+        self, store: SessionStore, erasure_keys: ErasureKeys, wake: Callable[[], None]
+    ) -> None:
+        self._store = store
+        self._keys = erasure_keys
+        self._wake = wake
+        self._groups: Grouped[_Queued, QueuedOutcome] = Grouped(
+            self._queue_group, _storage_unavailable, "replaydesk-inbox"
+        )
+        self.backlog = InboxBacklog(0, 0, None)
+        self._counted_at = -COUNT_SECONDS
+        self._counting: asyncio.Task[None] | None = None
+
+    async def ingest(
+        self,
+        body: bytes,
+        content_encoding: str | None,
+        limits: IngestLimits,
+        sent_at: int | None,
+    ) -> tuple[str, int, Literal["accepted", "duplicate"], int]:
+        """Queue one batch durably; (session_id, seq, status, event count)."""
+        received_at = now_ms()
+        data = read_body(body, content_encoding, limits)
+        envelope = decode_envelope(data)
+        check_event_times([e.timestamp for e in envelope.events], sent_at, received_at)
+        self._count_when_due()
+        if self.backlog.waiting > MAX_WAITING_BATCHES:
+            raise StorageUnavailable(
+                "batches are waiting for processing; send the batch again later"
+            )
+        # A gzip body is kept as it came; read_body handed back the same object otherwise.
+        kept = _gzip(data) if data is body else body
+        subjects = [self._keys.session(envelope.session_id)]
+        if envelope.user_id is not None:
+            subjects.append(self._keys.user(envelope.user_id))
+        entry = InboxEntry(
+            session_id=envelope.session_id,
+            seq=envelope.seq,
+            user_id=envelope.user_id,
+            received_at=received_at,
+            sent_at=sent_at,
+            body=kept,
+        )
+        outcome = await self._groups(_Queued(entry, subjects))
+        if outcome in ("refused", "erased"):
+            raise UserErased(_ERASED)
+        status: Literal["accepted", "duplicate"] = (
+            "accepted" if outcome == "written" else "duplicate"
+        )
+        return envelope.session_id, envelope.seq, status, len(envelope.events)
+
+    async def refresh(self) -> None:
+        """Count the inbox again (raises when the database does not answer)."""
+        self.backlog = await self._store.inbox.backlog()
+        self._counted_at = time.monotonic()
+
+    async def close(self) -> None:
+        """Stop the task (pending calls are dropped and their clients retry)."""
+        await self._groups.close()
+        await stop_task(self._counting)
+
+    def _count_when_due(self) -> None:
+        running = self._counting is not None and not self._counting.done()
+        if running or time.monotonic() - self._counted_at < COUNT_SECONDS:
+            return
+        self._counted_at = time.monotonic()
+        self._counting = asyncio.create_task(self._count_quietly())
+
+    async def _count_quietly(self) -> None:
+        try:
+            await self.refresh()
+        except Exception as exc:
+            log.warning("could not count the ingest inbox (%s)", type(exc).__name__)
+
+    async def _queue_group(self, queued: list[_Queued]) -> list[QueuedOutcome]:
+        outcomes: list[QueuedOutcome] = list(
+            await self._store.inbox.enqueue(
+                [q.entry for q in queued], [q.subject_hashes for q in queued]
+            )
+        )
+        written = [i for i, outcome in enumerate(outcomes) if outcome == "written"]
+        if not written:
+            return outcomes
+        self._wake()
+        # An erasure records its tombstone before it removes its subjects' queued rows, so a
+        # row queued meanwhile is removed by it or finds the tombstone now.
+        erased = await self._store.erased_subjects(
+            [h for i in written for h in queued[i].subject_hashes]
+        )
+        withdrawn = [i for i in written if not erased.isdisjoint(queued[i].subject_hashes)]
+        if withdrawn:
+            await self._store.inbox.withdraw(
+                [(queued[i].entry.session_id, queued[i].entry.seq) for i in withdrawn]
+            )
+            for i in withdrawn:
+                outcomes[i] = "erased"
+        return outcomes
+
+
+def _gzip(data: bytes) -> bytes:
+    return igzip.compress(data, compresslevel=_BODY_GZIP_LEVEL, mtime=0)
+
+
+def _storage_unavailable(queued: _Queued, exc: Exception) -> StorageUnavailable:
+    log.error("could not queue batch %d", queued.entry.seq, exc_info=exc)
+    return StorageUnavailable("the batch could not be stored right now; send it again")

@@ -1,0 +1,296 @@
+"""The ingest inbox: acknowledged batches, as they arrived, until a processing worker stores them.
+
+The request path adds rows (`enqueue`, many batches in one transaction); processing workers
+take them oldest first (`take`), each worker the rows of its own shards, and delete each row
+in the transaction that writes its batch (`settle`), so a batch is stored once however often
+it is taken. An erasure removes its subjects' rows (`forget`) with their sessions.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, NamedTuple, TypeVar, cast
+
+from sqlalchemy import (
+    Table,
+    bindparam,
+    delete,
+    func,
+    literal,
+    null,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.storage.models import ChunkRow, ErasureRow, IngestInboxRow
+from service.storage.transactions import TransactionRunner
+
+__all__ = [
+    "MAX_FAILED_ATTEMPTS",
+    "SHARDS",
+    "EnqueueOutcome",
+    "InboxBacklog",
+    "InboxEntry",
+    "InboxRow",
+    "InboxStore",
+    "shard_of",
+]
+
+inbox = cast(Table, IngestInboxRow.__table__)
+chunks = cast(Table, ChunkRow.__table__)
+erasures = cast(Table, ErasureRow.__table__)
+
+# Enough shards that any worker count splits them evenly enough; each row keeps its own.
+SHARDS = 4096
+# A row whose write failed this many times on its own is left alone (it stays counted, and
+# an erasure still removes it): one bad batch must not hold up its worker for good.
+MAX_FAILED_ATTEMPTS = 5
+_PARAMETERS_PER_STATEMENT = 500
+_Work = TypeVar("_Work")
+
+# written: queued now. duplicate: stored before, or already queued. refused: a subject is
+# erased.
+EnqueueOutcome = Literal["written", "duplicate", "refused"]
+
+
+def shard_of(session_id: str) -> int:
+    """The shard of a session: the same in every process and on every run."""
+    return zlib.crc32(session_id.encode("utf-8", "surrogatepass")) % SHARDS
+
+
+class InboxEntry(NamedTuple):
+    """A batch to queue: its envelope's fields and its body (gzip)."""
+
+    session_id: str
+    seq: int
+    user_id: str | None
+    received_at: int
+    sent_at: int | None
+    body: bytes
+
+
+class InboxRow(NamedTuple):
+    """A queued batch as a worker takes it."""
+
+    id: int
+    session_id: str
+    seq: int
+    user_id: str | None
+    received_at: int
+    sent_at: int | None
+    body: bytes
+
+
+class InboxBacklog(NamedTuple):
+    """What the inbox holds: rows waiting, rows left alone after failing, and when the
+    oldest waiting one was received (milliseconds; None when none waits)."""
+
+    waiting: int
+    stuck: int
+    oldest_received_at: int | None
+
+
+class InboxStore:
+    """All SQL about the ingest inbox."""
+
+    def __init__(self, engine: AsyncEngine, transactions: TransactionRunner) -> None:
+        self.engine = engine
+        self._transactions = transactions
+        dialect = engine.dialect.name
+        self._locks_rows = dialect == "postgresql"
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._insert = (
+            insert(inbox)
+            .on_conflict_do_nothing(index_elements=["session_id", "seq"])
+            .returning(inbox.c.session_id, inbox.c.seq)
+        )
+        erased = select(
+            literal("erased").label("what"),
+            erasures.c.subject_hash.label("session_or_subject"),
+            null().label("seq"),
+        ).where(erasures.c.subject_hash.in_(bindparam("subjects", expanding=True)))
+        stored = select(literal("stored"), chunks.c.session_id, chunks.c.seq).where(
+            tuple_(chunks.c.session_id, chunks.c.seq).in_(bindparam("keys", expanding=True))
+        )
+        self._status = erased.union_all(stored)
+        keys: Any = bindparam("keys", expanding=True)
+        self._stored = select(chunks.c.session_id, chunks.c.seq).where(
+            tuple_(chunks.c.session_id, chunks.c.seq).in_(keys)
+        )
+        self._withdraw = delete(inbox).where(tuple_(inbox.c.session_id, inbox.c.seq).in_(keys))
+        taken = inbox.c.id.in_(bindparam("ids", expanding=True))
+        self._settle = delete(inbox).where(taken).returning(inbox.c.id)
+
+    # -- the request path -----------------------------------------------------------------
+
+    async def enqueue(
+        self, entries: Sequence[InboxEntry], subject_hashes: Sequence[Sequence[str]]
+    ) -> list[EnqueueOutcome]:
+        """In one transaction: which entries are refused (a subject in `subject_hashes[i]` is
+        erased) or stored already (one query for all), then the others queued; a (session_id,
+        seq) already queued, or earlier in the same call, is a duplicate."""
+        return await self._transactions.run(self._enqueue, entries, subject_hashes)
+
+    def _enqueue(
+        self,
+        conn: Connection,
+        entries: Sequence[InboxEntry],
+        subject_hashes: Sequence[Sequence[str]],
+    ) -> list[EnqueueOutcome]:
+        parameters = {
+            "subjects": sorted({h for hashes in subject_hashes for h in hashes}),
+            "keys": sorted({(e.session_id, e.seq) for e in entries}),
+        }
+        erased: set[str] = set()
+        stored: set[tuple[str, int]] = set()
+        for what, session_or_subject, seq in conn.execute(self._status, parameters):
+            if what == "erased":
+                erased.add(session_or_subject)
+            else:
+                stored.add((session_or_subject, seq))
+        outcomes: list[EnqueueOutcome] = []
+        rows: list[dict[str, Any]] = []
+        firsts: dict[tuple[str, int], int] = {}
+        for index, (entry, hashes) in enumerate(zip(entries, subject_hashes, strict=True)):
+            key = (entry.session_id, entry.seq)
+            if not erased.isdisjoint(hashes):
+                outcomes.append("refused")
+            elif key in stored or key in firsts:
+                outcomes.append("duplicate")
+            else:
+                firsts[key] = index
+                outcomes.append("written")
+                rows.append({**entry._asdict(), "shard": shard_of(entry.session_id)})
+        if not rows:
+            return outcomes
+        inserted = {(s, q) for s, q in conn.execute(self._insert, rows)}
+        # Stored since the first query (on SQLite that query ran before this transaction
+        # took the write lock): the insert's transaction sees every commit before it.
+        if inserted:
+            found = conn.execute(self._stored, {"keys": sorted(inserted)})
+            stored_now = {(session_id, seq) for session_id, seq in found}
+            if stored_now:
+                conn.execute(self._withdraw, {"keys": sorted(stored_now)})
+                inserted -= stored_now
+        for key, index in firsts.items():
+            if key not in inserted:
+                outcomes[index] = "duplicate"
+        return outcomes
+
+    async def withdraw(self, keys: Sequence[tuple[str, int]]) -> None:
+        """Remove these queued batches (a subject was erased while they were being queued)."""
+        if not keys:
+            return
+        statement = delete(inbox).where(tuple_(inbox.c.session_id, inbox.c.seq).in_(list(keys)))
+        await self._transactions.run(lambda conn: conn.execute(statement))
+
+    async def backlog(self) -> InboxBacklog:
+        """Count the rows, waiting and left alone, and date the oldest waiting one."""
+        waiting = inbox.c.failed_attempts < MAX_FAILED_ATTEMPTS
+        query = select(
+            func.count(),
+            func.count().filter(~waiting),
+            func.min(inbox.c.received_at).filter(waiting),
+        ).select_from(inbox)
+        async with self.engine.connect() as conn:
+            total, stuck, oldest = (await conn.execute(query)).one()
+        return InboxBacklog(total - stuck, stuck, oldest)
+
+    # -- processing -----------------------------------------------------------------------
+
+    def _page(self, worker: int, workers: int, limit: int) -> Any:
+        query = select(
+            inbox.c.id,
+            inbox.c.session_id,
+            inbox.c.seq,
+            inbox.c.user_id,
+            inbox.c.received_at,
+            inbox.c.sent_at,
+            inbox.c.body,
+        ).where(inbox.c.failed_attempts < MAX_FAILED_ATTEMPTS)
+        if workers > 1:
+            query = query.where(inbox.c.shard % workers == worker)
+        return query.order_by(inbox.c.id).limit(limit)
+
+    async def take(
+        self,
+        worker: int,
+        workers: int,
+        limit: int,
+        prepare: Callable[[list[InboxRow]], _Work],
+        settle: Callable[[Connection, _Work], Any],
+    ) -> tuple[int, Any]:
+        """Take up to `limit` of the oldest rows of worker `worker`'s shards (of `workers`),
+        turn them into work with `prepare` (CPU only, no storage) and run
+        `settle(connection, work)` in one transaction, which deletes the rows it stores
+        (`settle_rows`). Returns how many rows were taken and what `settle` returned.
+
+        On PostgreSQL the rows are locked (`FOR UPDATE SKIP LOCKED`) from the moment they are
+        taken until that transaction ends: another worker on the same shards (a second
+        replica's) takes others, and one that dies leaves its rows to the next. On SQLite a
+        transaction kept open across `prepare` could not write once another process had
+        committed meanwhile, so the rows are read first and `settle` deletes only those still
+        there (another worker may have stored them meanwhile).
+        """
+        query = self._page(worker, workers, limit)
+        if self._locks_rows:
+
+            def locked(conn: Connection) -> tuple[int, Any]:
+                rows = _rows(conn.execute(query.with_for_update(skip_locked=True)))
+                if not rows:
+                    return 0, None
+                return len(rows), settle(conn, prepare(rows))
+
+            return await self._transactions.run(locked)
+        rows = await self._transactions.read(lambda conn: _rows(conn.execute(query)))
+        if not rows:
+            return 0, None
+        work = prepare(rows)
+        return len(rows), await self._transactions.run(settle, work)
+
+    def settle_rows(self, conn: Connection, row_ids: Sequence[int]) -> set[int]:
+        """Delete these rows in the caller's transaction; return the ids that were there
+        (the caller writes those rows' batches, and only those)."""
+        if not row_ids:
+            return set()
+        return set(conn.execute(self._settle, {"ids": list(row_ids)}).scalars())
+
+    async def note_failure(self, row_id: int) -> None:
+        """Count a failed write of one row (past `MAX_FAILED_ATTEMPTS` workers skip it)."""
+        statement = (
+            update(inbox)
+            .where(inbox.c.id == row_id)
+            .values(failed_attempts=inbox.c.failed_attempts + 1)
+        )
+        await self._transactions.run(lambda conn: conn.execute(statement))
+
+    # -- erasure --------------------------------------------------------------------------
+
+    async def forget(
+        self, conn: AsyncConnection, session_ids: Sequence[str], user_id: str | None
+    ) -> None:
+        """Remove the queued batches of these sessions and of this user, in `conn`'s
+        transaction (an erasure's)."""
+        for start in range(0, len(session_ids), _PARAMETERS_PER_STATEMENT):
+            part = list(session_ids[start : start + _PARAMETERS_PER_STATEMENT])
+            await conn.execute(delete(inbox).where(inbox.c.session_id.in_(part)))
+        if user_id is not None:
+            await conn.execute(delete(inbox).where(inbox.c.user_id == user_id))
+
+    async def queued_session_ids(self, user_id: str) -> list[str]:
+        """Sessions with a queued batch sent under this user ID."""
+        query = select(inbox.c.session_id).where(inbox.c.user_id == user_id).distinct()
+        async with self.engine.connect() as conn:
+            return list((await conn.execute(query)).scalars())
+
+
+def _rows(result: Any) -> list[InboxRow]:
+    return [
+        InboxRow(row_id, session_id, seq, user_id, received_at, sent_at, bytes(body))
+        for row_id, session_id, seq, user_id, received_at, sent_at, body in result
+    ]
