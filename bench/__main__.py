@@ -16,6 +16,7 @@ from bench import (
     latest_lookup,
     live_view,
     recorder_bundle,
+    recorder_compare,
     recorder_main_thread,
     recorder_payload,
     ticket_latency,
@@ -30,7 +31,12 @@ from bench.viewer_first_frame import run_viewer_benchmark
 BENCHMARKS = ("ingest", "lookup", "viewer", "fidelity", "recorder", "tickets", "errors", "live")
 # These print their own figures as they go; their report line only names them.
 _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
-    "recorder": (recorder_bundle.run, recorder_payload.run, recorder_main_thread.run),
+    "recorder": (
+        recorder_bundle.run,
+        recorder_payload.run,
+        recorder_main_thread.run,
+        recorder_compare.run,
+    ),
     "tickets": (ticket_latency.run, ticket_throughput.run),
     "errors": (error_groups.run,),
     "live": (live_view.run,),

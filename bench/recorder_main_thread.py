@@ -17,6 +17,7 @@ from bench.recorder_harness import (
     static_site,
 )
 from bench.recorder_payload import shop_visit
+from bench.recorder_site import orders_page
 
 __all__ = ["TARGET_EXTRA", "run"]
 
@@ -40,69 +41,6 @@ const events: unknown[] = [];
   init() { record({ emit: (event) => { events.push(event); } }); },
   identify() {}, getSessionId() { return null; },
 };
-"""
-# A list-heavy page of the kind support teams see tickets about: hundreds of rows built, filtered
-# and sorted on the main thread, so every interaction is a large DOM mutation to record.
-_ORDERS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Orders</title>
-__RECORDER__
-<style>
-  body { font: 15px/1.4 system-ui, sans-serif; margin: 0 2rem; }
-  .row { display: flex; gap: 1rem; padding: 4px 0; border-bottom: 1px solid #eee; }
-  .row .price { margin-left: auto; } .row.hidden { display: none; }
-</style></head>
-<body>
-<h1>Orders</h1>
-<input id="search" placeholder="Search orders"> <button id="more">Load more</button>
-<button id="sort">Sort by price</button> <button id="details">Details</button>
-<div id="panel"></div>
-<div id="list"></div>
-<script>
-  // What a typical single-page app does on the main thread: build rows, filter and sort them
-  // as people type and click, and compute a little on the way.
-  let orders = [];
-  function compute(ms) { const end = performance.now() + ms; while (performance.now() < end) {} }
-  function row(order) {
-    const el = document.createElement('div');
-    el.className = 'row';
-    el.innerHTML = '<span class="id"></span><span class="name"></span>'
-      + '<span class="price"></span><button>Open</button>';
-    el.children[0].textContent = '#' + order.id;
-    el.children[1].textContent = order.name;
-    el.children[2].textContent = '$' + order.price.toFixed(2);
-    return el;
-  }
-  function load(count) {
-    const start = orders.length;
-    for (let i = start; i < start + count; i++) {
-      orders.push({ id: 1000 + i, name: 'Order for customer ' + i, price: (i * 37) % 500 + 0.99 });
-    }
-    compute(40);
-    const list = document.getElementById('list');
-    for (const order of orders.slice(start)) list.appendChild(row(order));
-  }
-  document.getElementById('more').onclick = () => load(150);
-  document.getElementById('sort').onclick = () => {
-    orders.sort((a, b) => a.price - b.price);
-    compute(30);
-    document.getElementById('list').replaceChildren(...orders.map(row));
-  };
-  document.getElementById('search').oninput = (event) => {
-    const text = event.target.value.toLowerCase();
-    compute(10);
-    for (const el of document.getElementById('list').children) {
-      el.classList.toggle('hidden', !el.textContent.toLowerCase().includes(text));
-    }
-  };
-  document.getElementById('details').onclick = () => {
-    const panel = document.getElementById('panel');
-    const line = '<p>Line item with a description of the product.</p>';
-    panel.innerHTML = '<h2>Details</h2>' + line.repeat(60);
-    compute(20);
-  };
-  load(300);
-</script>
-</body></html>
 """
 
 
@@ -190,7 +128,7 @@ def run(quick: bool) -> None:
             f'<script>ReplayDesk.init({{ key: "{BENCH_INGEST_KEY}", endpoint: "{served.base}", '
             f'userId: "bench" }});</script>'
         )
-        pages = {"/orders": _ORDERS_PAGE.replace("__RECORDER__", snippet).encode()}
+        pages = {"/orders": orders_page(snippet)}
         with static_site(pages.get) as site, chromium() as browser:
             shop = _compare(browser, lambda page: shop_visit(page, served.base, 0), scripts, rounds)
             orders = _compare(

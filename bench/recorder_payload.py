@@ -155,8 +155,9 @@ def run(quick: bool) -> None:
     )
     print(
         f"as received: {metrics['wire_bytes'] / 1024:.1f} KiB in {metrics['accepted']:.0f} "
-        f"accepted bodies ({wire_per_minute / 1024:.1f} KiB per minute; a page's last batch "
-        f"leaves uncompressed), plus {metrics['duplicate']:.0f} repeat(s) answered 'duplicate'"
+        f"accepted bodies ({wire_per_minute / 1024:.1f} KiB per minute; a batch sealed as a "
+        f"page is left goes uncompressed when something happened just before), plus "
+        f"{metrics['duplicate']:.0f} repeat(s) answered 'duplicate'"
     )
     print(
         f"target: <= {TARGET_BYTES_PER_MINUTE / 1024:.0f} KiB per minute gzipped -> "

@@ -60,7 +60,9 @@ export interface InitOptions {
    * first (`ask`: nothing reaches the agent until they allow it), or nothing is shown (`off`);
    * the service asks for batches every second meanwhile. */
   liveNotice?: 'notify' | 'ask' | 'off';
-  /** A batch is sent early once its events reach this many characters of JSON. Default 512 KiB. */
+  /** A batch is sent early once its events reach this many characters of JSON. Default 32 KiB:
+   * what is not yet compressed when the page is left goes out by beacon as it is, and a
+   * beacon carries at most 64 KiB. */
   maxBatchBytes?: number;
   /** A tab idle this long starts a new session at its next interaction. Default 30 min. */
   idleTimeoutMs?: number;
@@ -97,7 +99,7 @@ const DEFAULTS = {
   blockMedia: false,
   flushIntervalMs: 5000,
   liveNotice: 'notify' as const,
-  maxBatchBytes: 512 * 1024,
+  maxBatchBytes: 32 * 1024,
   idleTimeoutMs: 30 * 60 * 1000,
   retryBaseMs: 1000,
   retryMaxMs: 60000,

@@ -1,7 +1,8 @@
 /** The upload queue: gzip, IndexedDB, retries with backoff, the kill switch, and the exit path.
  *
  * Batches go out one at a time, oldest first. The service stores a repeated (session_id, seq)
- * once, so every retry, and every copy sent both at exit and later from the outbox, is safe. */
+ * once, so every retry is safe; a batch a beacon took at exit is still not sent again: the next
+ * page load learns which ones those were and drops them from the outbox. */
 
 import { gzip } from './compress';
 import type { Config } from './options';
@@ -25,6 +26,8 @@ interface Batch extends Omit<StoredBatch, 'body'> {
 type Spilled = Omit<StoredBatch, 'body'> & { json: string };
 
 const SPILL_KEY = 'replaydesk:spill';
+/** Batch id -> when a beacon took it, for the page loads after this one. */
+const BEACONED_KEY = 'replaydesk:beaconed';
 const SPILL_MAX_CHARS = 1024 * 1024;
 /** sendBeacon (like keepalive fetch) has a 64 KiB limit on what is in flight. */
 const EXIT_BUDGET = 60 * 1024;
@@ -181,12 +184,13 @@ async function pump(): Promise<void> {
   }
 }
 
-/** Queue a new batch. At exit it is only queued, as JSON: the exit path sends or spills it,
- * and nothing may still be running when the page is frozen in the back-forward cache. */
-export function upload(sid: string, seq: number, json: string, atExit?: boolean): void {
+/** Queue a new batch. At exit it is only queued, as JSON or as the gzip made ahead of it: the
+ * exit path sends or spills it, and nothing may still be running when the page is frozen in
+ * the back-forward cache. */
+export function upload(sid: string, seq: number, json: string, atExit?: boolean, gzipped?: Uint8Array): void {
   const at = Date.now();
   const batch = { id: sid + ':' + seq, sid, seq, page, at, json };
-  queue.push(atExit ? { ...batch, body: json, ready: Promise.resolve() } : track(batch));
+  queue.push(atExit ? { ...batch, body: gzipped || json, ready: Promise.resolve() } : track(batch));
   bound(at);
   if (!atExit) void pump();
 }
@@ -195,20 +199,32 @@ export function upload(sid: string, seq: number, json: string, atExit?: boolean)
 export async function adoptOrphans(now: number): Promise<void> {
   const spilled = load<Spilled[]>(SITE, SPILL_KEY) || [];
   drop(SITE, SPILL_KEY);
+  const stored = await storedBatches();
   const seen = new Set(queue.map((b) => b.id));
   const orphans: Batch[] = [];
-  for (const item of [...(await storedBatches()), ...spilled]) {
+  // Read after the outbox: a page that beacons meanwhile has written its list by then.
+  const beaconed = load<Record<string, number>>(SITE, BEACONED_KEY) || {};
+  for (const item of [...stored, ...spilled]) {
     // A batch of another page that is still open is that page's to send.
     if (seen.has(item.id) || (item.page !== page && claimant(item.sid, now) === item.page)) continue;
     seen.add(item.id);
-    if (now - item.at > config.maxQueueAgeMs) deleteBatch(item.id);
+    if (now - item.at > config.maxQueueAgeMs || item.id in beaconed) deleteBatch(item.id);
     else orphans.push(track({ ...item, stored: 'body' in item }));
   }
+  forgetBeaconed(now);
   if (halted) return;
   orphans.sort((a, b) => a.at - b.at || a.seq - b.seq);
   queue.splice(busy ? 1 : 0, 0, ...orphans);
   bound(now);
   void pump();
+}
+
+/** The list of beaconed batches keeps only what an outbox may still hold. */
+function forgetBeaconed(now: number): void {
+  const beaconed = load<Record<string, number>>(SITE, BEACONED_KEY) || {};
+  for (const [id, at] of Object.entries(beaconed)) if (now - at > config.maxQueueAgeMs) delete beaconed[id];
+  if (Object.keys(beaconed).length) save(SITE, BEACONED_KEY, beaconed);
+  else drop(SITE, BEACONED_KEY);
 }
 
 /** Send now if a retry is waiting: the browser is back online. */
@@ -232,15 +248,25 @@ export function uploadOnExit(): void {
   const url = config.ingestUrl + '?key=' + encodeURIComponent(config.key) + '&sent_at=' + Date.now();
   let budget = navigator.onLine === false ? 0 : EXIT_BUDGET;
   const unsaved: Spilled[] = [];
-  for (const b of queue) {
+  const beaconed: Record<string, number> = {};
+  const now = Date.now();
+  for (const b of queue.slice()) {
     const raw = b.body || b.json!;
     const body = typeof raw === 'string' ? new TextEncoder().encode(raw) : raw;
     // text/plain: a CORS "simple" request, without preflight. The service recognises gzip by
     // its magic bytes.
     if (body.length <= budget && beacon?.(url, new Blob([body as BlobPart], { type: 'text/plain' }))) {
       budget -= body.length;
+      // A queued beacon is as good as sent (the browser delivers it after the page is gone):
+      // no later page sends it again.
+      beaconed[b.id] = now;
+      finish(b);
+    } else if (!b.stored && b.json) {
+      unsaved.push({ id: b.id, sid: b.sid, seq: b.seq, page: b.page, at: b.at, json: b.json });
     }
-    if (!b.stored && b.json) unsaved.push({ id: b.id, sid: b.sid, seq: b.seq, page: b.page, at: b.at, json: b.json });
+  }
+  if (Object.keys(beaconed).length) {
+    save(SITE, BEACONED_KEY, { ...load<Record<string, number>>(SITE, BEACONED_KEY), ...beaconed });
   }
   if (unsaved.length) {
     const all = [...(load<Spilled[]>(SITE, SPILL_KEY) || []), ...unsaved];

@@ -7,7 +7,7 @@ import type { eventWithTime, RecordPlugin } from '@rrweb/types';
 import { consoleStackLevels, plugins as pluginNames, tags } from '../../wire/vocabulary.json';
 import type { ConsolePayload, IdentifyPayload } from '../../wire/payloads';
 import { clickLabel } from './clicks';
-import { stopCompressionWorker } from './compress';
+import { gzip, stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
 import { askLiveConsent, hideLiveNotice, showLiveNotice, withdrawLiveConsentQuestion } from './live_notice';
@@ -34,6 +34,7 @@ import {
   sessionUser,
   setSessionUser,
   touchSession,
+  upcomingSeq,
 } from './session';
 import { load, randomId, save, SITE } from './storage';
 
@@ -64,6 +65,11 @@ let bytes = 0;
  * recorded them, so it does not lengthen the page's own (perhaps already long) task. */
 let fresh: eventWithTime[] = [];
 let stringifyTimer = 0;
+/** The batch as it would be sealed now, with its gzip, made ahead so that the batch sealed as
+ * the page is left (when nothing asynchronous can finish) leaves compressed too. */
+let ahead: [string, Uint8Array] | undefined;
+/** 1: compressing ahead; 2: and asked again meanwhile. */
+let aheadState = 0;
 let sealTimer = 0;
 let ticker = 0;
 let watchedLive = false;
@@ -85,6 +91,13 @@ function stringify(): void {
   fresh = [];
 }
 
+function batchJson(sid: string, seq: number, final?: boolean): string {
+  const user = sessionUser() ? ',"user_id":' + JSON.stringify(sessionUser()) : '';
+  // A recorder that asks before a live view says the customer's answer with every batch.
+  const consent = config.liveNotice === 'ask' ? `,"live_consent":"${liveConsent(sid)}"` : '';
+  return `{"session_id":"${sid}","seq":${seq}${user},"events":[${parts.join()}]${final ? ',"final":true' : ''}${consent}}`;
+}
+
 /** Cut what was recorded since the last batch into a numbered batch and queue it. */
 function seal(final?: boolean, atExit?: boolean): void {
   clearTimeout(sealTimer);
@@ -94,16 +107,26 @@ function seal(final?: boolean, atExit?: boolean): void {
   if (!parts.length && !(final && sessionStarted())) return;
   const sid = sessionId();
   const seq = nextSeq();
-  const user = sessionUser() ? ',"user_id":' + JSON.stringify(sessionUser()) : '';
-  const consent = config.liveNotice === 'ask' ? `,"live_consent":"${liveConsent(sid)}"` : '';
-  upload(
-    sid,
-    seq,
-    `{"session_id":"${sid}","seq":${seq}${user},"events":[${parts.join()}]${final ? ',"final":true' : ''}${consent}}`,
-    atExit,
-  );
+  const json = batchJson(sid, seq, final);
+  upload(sid, seq, json, atExit, atExit && ahead?.[0] === json ? ahead[1] : undefined);
   parts = [];
   bytes = 0;
+  ahead = undefined;
+}
+
+function compressAhead(): void {
+  if (aheadState) {
+    aheadState = 2;
+    return;
+  }
+  aheadState = 1;
+  const json = batchJson(sessionId(), upcomingSeq());
+  void gzip(json).then((body) => {
+    if (body && parts.length) ahead = [json, body];
+    const again = aheadState > 1;
+    aheadState = 0;
+    if (again && !leaving) compressAhead();
+  });
 }
 
 function addCustom(tag: string, payload: unknown): void {
@@ -161,6 +184,7 @@ function onEvent(event: eventWithTime): void {
   stringifyTimer ||= setTimeout(() => {
     stringify();
     if (bytes >= config.maxBatchBytes) seal();
+    else if (!leaving) compressAhead();
   }) as unknown as number;
   if (event.type === FULL_SNAPSHOT) {
     if (!started) queueMicrotask(afterStart);

@@ -106,6 +106,9 @@ function numbered(): number {
 /** Whether the session has sent anything yet. */
 export const sessionStarted = (): boolean => numbered() > 0;
 
+/** The number the next batch will likely get (another page of the tab may take it first). */
+export const upcomingSeq = (): number => state.seq;
+
 /** The next batch number of the session; never reused, across page loads too. */
 export function nextSeq(): number {
   const seq = numbered();
