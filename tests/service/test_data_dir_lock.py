@@ -189,10 +189,18 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=30)
 
 
+# `serve` runs processing workers (one per core): /health reports their queue too.
 HEALTHY = {
     "status": "ok",
-    "checks": {"database": "ok", "blob_store": "ok", "queue": "ok", "chunk_mover": "ok"},
+    "checks": {
+        "database": "ok",
+        "blob_store": "ok",
+        "queue": "ok",
+        "chunk_mover": "ok",
+        "processing": "ok",
+    },
     "chunks": {"waiting": 0, "quarantined": 0, "oldest_waiting_seconds": 0},
+    "inbox": {"waiting": 0, "stuck": 0, "oldest_waiting_seconds": 0},
 }
 
 
