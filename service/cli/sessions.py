@@ -16,18 +16,38 @@ from service.settings import PREFIX, Settings
 __all__ = ["last", "link", "live"]
 
 
-def last(settings: Settings, args: argparse.Namespace) -> int:
+def _latest_summary(settings: Settings, user_id: str) -> Any:
+    """The user's newest session summary; None (said on stderr) when they have none."""
     from service.errors import NotFound
     from service.sessions.reader import SessionReader
 
     async def find(store: Any, blobs: Any, _: Any) -> Any:
         reader = SessionReader(store, blobs, settings.session_idle_timeout_seconds)
-        return await reader.latest_for_user(args.user_id)
+        return await reader.latest_for_user(user_id)
 
     try:
-        summary = with_services(settings, find)
+        return with_services(settings, find)
     except NotFound as exc:
         print(f"replaydesk: {exc.detail}", file=sys.stderr)
+        return None
+
+
+def _ttl_refused(ttl: int | None) -> bool:
+    """Whether `--ttl` is outside what the API allows (said on stderr)."""
+    from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
+
+    if ttl is None or MIN_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS:
+        return False
+    print(
+        f"replaydesk: --ttl must be {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS} seconds (a week)",
+        file=sys.stderr,
+    )
+    return True
+
+
+def last(settings: Settings, args: argparse.Namespace) -> int:
+    summary = _latest_summary(settings, args.user_id)
+    if summary is None:
         return 1
     link = _viewer_tokens(settings).mint(
         summary.session_id,
@@ -61,25 +81,10 @@ def last(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def live(settings: Settings, args: argparse.Namespace) -> int:
-    from service.errors import NotFound
-    from service.sessions.reader import SessionReader
-    from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
-
-    if args.ttl is not None and not MIN_TTL_SECONDS <= args.ttl <= MAX_TTL_SECONDS:
-        print(
-            f"replaydesk: --ttl must be {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS} seconds (a week)",
-            file=sys.stderr,
-        )
+    if _ttl_refused(args.ttl):
         return 2
-
-    async def find(store: Any, blobs: Any, _: Any) -> Any:
-        reader = SessionReader(store, blobs, settings.session_idle_timeout_seconds)
-        return await reader.latest_for_user(args.user_id)
-
-    try:
-        summary = with_services(settings, find)
-    except NotFound as exc:
-        print(f"replaydesk: {exc.detail}", file=sys.stderr)
+    summary = _latest_summary(settings, args.user_id)
+    if summary is None:
         return 1
     if not summary.active:
         print(
@@ -120,13 +125,8 @@ def _link_base(settings: Settings) -> str:
 def link(settings: Settings, args: argparse.Namespace) -> int:
     from service.errors import BadRequest
     from service.sessions.reader import shown_window
-    from service.viewer.tokens import MAX_TTL_SECONDS, MIN_TTL_SECONDS
 
-    if args.ttl is not None and not MIN_TTL_SECONDS <= args.ttl <= MAX_TTL_SECONDS:
-        print(
-            f"replaydesk: --ttl must be {MIN_TTL_SECONDS} to {MAX_TTL_SECONDS} seconds (a week)",
-            file=sys.stderr,
-        )
+    if _ttl_refused(args.ttl):
         return 2
     try:
         asked = _asked_window(args)
