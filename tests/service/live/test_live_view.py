@@ -4,7 +4,6 @@ ingest answer that asks the recorder to send sooner, the end of the view, and tw
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,33 +11,12 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
-import uvicorn
 
-from service.cli.serve import UVICORN_OPTIONS
 from service.live import stream as live_stream
 from service.settings import Settings
-from service.web.app import create_app
 from tests.conftest import AUTH, INGEST
 from tests.recordings import BASE_TS, batch, checkout_events, click
-
-
-@contextlib.asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[str]:
-    """The app under uvicorn on a free loopback port (a live view is a long response)."""
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, **UVICORN_OPTIONS)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+from tests.served_app import serving
 
 
 @pytest.fixture(params=[0, 1], ids=["in-request", "processing-worker"])

@@ -7,24 +7,21 @@ the path, the query and the exception messages they cause.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from redis import Redis
 from rq import Queue
 
 from service import log_redaction
-from service.cli.serve import UVICORN_OPTIONS
 from service.jobs.embedded import ThreadWorker
 from service.sessions.reader import SessionReader
 from service.settings import Settings
-from service.web.app import create_app
 from tests.conftest import AUTH, INGEST
+from tests.served_app import serving
 
 # A user ID, session ID and token all at once: it must appear in no captured record.
 MARKER = "Mark3r-u-7f1e9c"
@@ -69,24 +66,9 @@ def leaks(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 @pytest.fixture
 async def served(settings: Settings) -> AsyncIterator[str]:
-    """The app under uvicorn on a free loopback port; its base URL.
-
-    Built before the test body: Litestar and uvicorn set up their loggers when created.
-    """
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, **UVICORN_OPTIONS)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or task.done():
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "uvicorn did not start"
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    """The app under uvicorn on a free loopback port; its base URL."""
+    async with serving(settings) as url:
+        yield url
 
 
 async def _raise_with_the_user_id(self: SessionReader, user_id: str) -> Any:
