@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -309,14 +310,24 @@ class SessionReader:
         """The chunks that can hold events up to the window's end, each with its first event's
         time on the service's clock."""
         for key, journaled, first_ts in await self.store.chunks_until(session_id, window.end_ms):
-            stored = journaled if journaled is not None else await self.blobs.get(key)
-            yield isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS), first_ts
+            yield await self._chunk(key, journaled), first_ts
 
     async def event_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         """The session's stored chunks in order, each one JSON array of rrweb events."""
         for key, journaled in await self.store.session_chunks(session_id):
-            stored = journaled if journaled is not None else await self.blobs.get(key)
-            yield isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS)
+            yield await self._chunk(key, journaled)
+
+    async def _chunk(self, key: str, journaled: bytes | None) -> bytes:
+        """One chunk's events. Each read gives the event loop a turn: a fast reader of a long
+        session is never made to wait by the socket, so without it the other requests (the
+        viewer's own asset map and report, other tenants' ingest) would wait for the whole
+        download."""
+        if journaled is None:
+            stored = await self.blobs.get(key)
+        else:
+            stored = journaled
+            await asyncio.sleep(0)
+        return isal_zlib.decompress(stored, wbits=16 + isal_zlib.MAX_WBITS)
 
     async def _stream_chunks(self, session_id: str) -> AsyncIterator[bytes]:
         yield b"["

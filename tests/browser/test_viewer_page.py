@@ -13,7 +13,7 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Route, sync_playwright
 
 from service.settings import Settings
 from service.viewer.tokens import ViewerTokens
@@ -294,6 +294,48 @@ def test_a_minted_link_plays_with_panels_and_markers(
     page.locator(".marker-error").click()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "viewer.png"))
+
+
+def test_the_replay_is_drawn_before_the_report_arrives(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, _ = viewer_service
+    held: list[Route] = []
+    page.route("**/report", lambda route: held.append(route))
+    page.goto(minted_link(base, SID))
+    page.wait_for_selector("[data-testid=replay-frame][data-drawn=true]")
+    replayed = page.frame_locator("[data-testid=replay-frame] iframe")
+    assert replayed.get_by_text("Place order").is_visible()
+    assert "TypeError: card declined" in page.get_by_test_id("console-panel").inner_text()
+    status = page.get_by_test_id("report-status")
+    assert status.inner_text() == "Loading the session's details…"
+    header_height = page.locator("header.top").bounding_box()
+    assert held and page.locator("body[data-loaded=true]").count() == 0
+
+    held[0].continue_()
+    page.wait_for_selector("body[data-loaded=true]")
+    assert page.get_by_test_id("user").inner_text() == "u42"
+    assert page.get_by_test_id("environment").inner_text().startswith("Firefox 133")
+    page.get_by_role("tab", name="Steps").click()
+    assert "Opened /cart" in page.get_by_test_id("steps-panel").inner_text()
+    # The full header took the pending one's place without moving the replay.
+    assert page.locator("header.top").bounding_box() == header_height
+
+
+def test_a_replay_without_its_report_still_plays_and_says_what_is_missing(
+    viewer_service: tuple[str, Settings], page: Page
+) -> None:
+    base, _ = viewer_service
+    page.route("**/report", lambda route: route.fulfill(status=500, body="{}"))
+    page.goto(minted_link(base, SID))
+    page.wait_for_selector("body[data-loaded=true]")
+    status = page.get_by_test_id("report-status")
+    assert status.inner_text() == "The session's details could not be loaded: reload to try again."
+    replayed = page.frame_locator("[data-testid=replay-frame] iframe")
+    assert replayed.get_by_text("Place order").is_visible()
+    assert page.locator(".marker-error").count() == 1
+    page.get_by_role("button", name="Play").click()
+    wait_for_offset(page, lambda offset: offset > 0)
 
 
 def test_the_timeline_shows_one_marker_per_struggle_of_the_report(

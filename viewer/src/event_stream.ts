@@ -67,10 +67,15 @@ export class JsonArraySplitter {
   }
 }
 
-/** Reads a streamed JSON array of events, calling `onEvents` for each parsed run. */
+/**
+ * Reads a streamed JSON array of events, calling `onEvents` for each parsed run. While `hurry()`
+ * says so (the first frame is not on screen yet), the page gets the main thread back after every
+ * piece, so rrweb's rebuild timer and the first paint do not wait behind a long slice.
+ */
 export async function readEventStream(
   response: Response,
   onEvents: (events: RawEvent[]) => void,
+  hurry: () => boolean = () => false,
 ): Promise<void> {
   if (!response.body) {
     onEvents((await response.json()) as RawEvent[]);
@@ -87,11 +92,35 @@ export async function readEventStream(
     for (let at = 0; at < value.length; at += PIECE_CHARS) {
       const events = splitter.push(value.slice(at, at + PIECE_CHARS)) as RawEvent[];
       if (events.length) onEvents(events);
-      if (performance.now() - sliceStart >= slice) {
+      if (hurry() || performance.now() - sliceStart >= slice) {
         await yieldToPage();
         sliceStart = performance.now();
         slice = SLICE_MS;
       }
     }
+  }
+}
+
+/**
+ * Events parsed before their consumer is ready (the report and the asset copies are still on
+ * their way) wait here in order; `deliverTo` hands them over and passes later ones straight on.
+ */
+export class EventBuffer {
+  private waiting: RawEvent[][] = [];
+  private consumer: ((events: RawEvent[]) => void) | null = null;
+
+  readonly push = (events: RawEvent[]): void => {
+    if (this.consumer) this.consumer(events);
+    else this.waiting.push(events);
+  };
+
+  get ready(): boolean {
+    return this.consumer !== null;
+  }
+
+  deliverTo(consumer: (events: RawEvent[]) => void): void {
+    const waiting = this.waiting.splice(0);
+    this.consumer = consumer;
+    if (waiting.length) consumer(waiting.flat());
   }
 }

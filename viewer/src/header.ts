@@ -67,10 +67,10 @@ function signalButton(signal: Signal, actions: HeaderActions): HTMLElement {
   return button;
 }
 
-export function header(report: Report, signals: Signal[], actions: HeaderActions): HTMLElement {
-  const s = report.session;
+/** The buttons at the header's right; jumping waits for the report to know of an error. */
+function actionButtons(actions: HeaderActions, hasError: boolean): HTMLElement {
   const jump = h("button", { type: "button", class: "jump", "data-testid": "jump-to-error" }, "Jump to first error");
-  jump.disabled = s.first_error_at === null;
+  jump.disabled = !hasError;
   jump.addEventListener("click", actions.jumpToFirstError);
   const copy = h(
     "button",
@@ -84,6 +84,47 @@ export function header(report: Report, signals: Signal[], actions: HeaderActions
     "?",
   );
   help.addEventListener("click", actions.showShortcuts);
+  return h("span", { class: "actions" }, jump, copy, help);
+}
+
+/**
+ * The header while the session's report is on its way: the same two rows, so the replay below
+ * does not move when the full header takes its place.
+ */
+export function pendingHeader(actions: HeaderActions): HTMLElement {
+  // A chip as tall as a signal's, holding the second row's height.
+  const placeholderChip = h("button", { type: "button", class: "signal", "aria-hidden": "true", tabindex: "-1" }, "\u00a0");
+  placeholderChip.disabled = true;
+  return h(
+    "header",
+    { class: "top", "aria-busy": "true" },
+    h(
+      "div",
+      { class: "top-row" },
+      h("strong", { class: "brand" }, "ReplayDesk"),
+      h("span", { class: "fact muted", "data-testid": "report-status" }, "Loading the session's details…"),
+      h("span", { class: "spacer" }),
+      actionButtons(actions, false),
+    ),
+    h(
+      "div",
+      { class: "top-row" },
+      h("span", { class: "environment muted", "data-testid": "environment" }, "\u00a0"),
+      h("span", { class: "spacer" }),
+      h("span", { class: "signals" }, placeholderChip),
+    ),
+  );
+}
+
+/** The report could not be read: the replay and its panels work, the header says what is missing. */
+export function reportMissing(pending: HTMLElement): void {
+  pending.removeAttribute("aria-busy");
+  const status = pending.querySelector("[data-testid=report-status]");
+  if (status) status.textContent = "The session's details could not be loaded: reload to try again.";
+}
+
+export function header(report: Report, signals: Signal[], actions: HeaderActions): HTMLElement {
+  const s = report.session;
   const [environment, details] = s.environment ? environmentText(s.environment) : ["", ""];
   const user = s.user_id ?? "unknown user";
   return h(
@@ -98,7 +139,7 @@ export function header(report: Report, signals: Signal[], actions: HeaderActions
       h("span", { class: "fact", title: "Duration", "data-testid": "duration" }, formatOffset(s.duration_ms)),
       ...[windowNote(s)].filter((note): note is HTMLElement => note !== null),
       h("span", { class: "spacer" }),
-      h("span", { class: "actions" }, jump, copy, help),
+      actionButtons(actions, s.first_error_at !== null),
     ),
     h(
       "div",

@@ -8,8 +8,8 @@ import { AssetRewriter } from "./asset_rewrite";
 import { announce, copyText } from "./clipboard";
 import { append, formatOffset, h } from "./dom";
 import { SessionEntries, type Marker } from "./entries";
-import { readEventStream, type RawEvent } from "./event_stream";
-import { header, type Signal } from "./header";
+import { EventBuffer, readEventStream, type RawEvent } from "./event_stream";
+import { header, pendingHeader, reportMissing, type Signal } from "./header";
 import { endedText, followLive, isLiveLink, LIVE_BEHIND_MS, LiveStatus } from "./live";
 import { momentLink, readOpenAt } from "./moment_link";
 import { Panels } from "./panels";
@@ -76,39 +76,44 @@ async function boot(): Promise<void> {
   const openAt = readOpenAt(location.search);
   const live = isLiveLink(location.search);
 
-  // Both requests go out at once: the first frame must not wait for the report. A live view
-  // gets its events from the live stream instead.
-  const eventsResponse = live ? null : api.events();
-  eventsResponse?.catch(() => undefined); // refused links are reported once, by the report call
+  // The first frame waits for nothing but the events and the asset copies. The report (header,
+  // steps, struggle markers) fills in when it comes, and is asked for once the asset map is in:
+  // building it keeps the service busy for a while on a long session. A live view gets its
+  // events from the live stream instead.
+  const eventsAnswer = live ? null : api.events();
+  eventsAnswer?.catch(() => undefined); // rethrown where it is awaited
   // Replayed pages load only the service's copies (or nothing): see asset_rewrite.ts.
   const copies = api
     .assets()
     .then((map) => loadAssetCopies(map, (path) => api.assetBytes(path)))
     .catch(() => new Map<string, string>());
-  const report = await api.report();
-  const entries = new SessionEntries();
+  const reportAnswer = copies.then(() => api.report());
+  reportAnswer.catch(() => undefined); // a refused link is told by whichever answer comes first
   const player = new ReplayPlayer(live);
+  // The stream is read and parsed while the rest is on its way; the player takes the events once
+  // the asset copies are known. Until the first frame is drawn, parsing gives way often.
+  const buffer = new EventBuffer();
+  const reading = eventsAnswer
+    ? readEventStream(await eventsAnswer, buffer.push, () => !buffer.ready || !player.drawn)
+    : null;
+  reading?.catch(() => undefined); // rethrown where it is awaited
+  let report: Report | null = live ? await reportAnswer : null;
+
+  const entries = new SessionEntries();
   const liveStatus = live ? new LiveStatus(() => player.goLive(LIVE_BEHIND_MS)) : null;
   const panels = new Panels((ts) => player.seekToTimestamp(ts, 0));
-  const signals = signalsOf(report);
-  const troubles: Signal = {
-    kind: "trouble",
-    noun: "error",
-    offsets: [...signals[0]!.offsets, ...signals[1]!.offsets].sort((a, b) => a - b),
-    count: 0,
-  };
+  let signals: Signal[] = [];
+  let troubles: Signal | null = null;
   // The report's offsets and `?at=` count from the session's start; a windowed player starts
   // `shift` later.
-  const shift = windowStart(report.session);
+  let shift = 0;
   const sessionStart = (): number => player.firstTimestamp - shift;
   const sessionOffset = (): number => player.offset + shift;
-  player.setClockStart(shift);
-  if (report.session.window) void player.ready.then(() => player.seek(REBUILT_AT_MS));
 
   const firstError = (): number | null => {
     const fromStream = entries.markers.find((m) => m.kind === "error" || m.kind === "request");
     if (fromStream) return fromStream.ts;
-    const offset = report.session.first_error_offset_ms;
+    const offset = report?.session.first_error_offset_ms ?? null;
     return offset === null ? null : sessionStart() + offset;
   };
   const jumpToFirstError = (): void => {
@@ -144,21 +149,17 @@ async function boot(): Promise<void> {
     const offset = sessionOffset();
     void copyText(momentLink(location.href, token, offset), `Link copied: it opens at ${formatOffset(offset)}`);
   };
+  const actions = { next: (signal: Signal) => visit(signal), jumpToFirstError, copyLink, showShortcuts: () => overlay.show() };
 
+  let top = pendingHeader(actions);
   document.body.replaceChildren();
   append(
     document.body,
-    header(report, signals, {
-      next: (signal) => visit(signal),
-      jumpToFirstError,
-      copyLink,
-      showShortcuts: () => overlay.show(),
-    }),
+    top,
     ...(liveStatus ? [liveStatus.root] : []),
     h("main", { class: "layout" }, player.root, panels.root),
     overlay.root,
   );
-  document.title = `Replay · ${report.session.user_id ?? sessionId}`;
   player.onTime((offset, seeked) => panels.follow(player.firstTimestamp + offset, seeked));
   bindShortcuts(
     {
@@ -166,7 +167,7 @@ async function boot(): Promise<void> {
       seekBy: (ms) => player.seek(player.offset + ms),
       step: (direction) => player.step(direction),
       speed: (index) => player.setSpeed(SPEEDS[index] ?? 1),
-      nextError: (direction) => visit(troubles, direction),
+      nextError: (direction) => troubles && visit(troubles, direction),
       focusSearch: () => {
         const search = panels.activeSearch();
         search?.focus();
@@ -182,29 +183,58 @@ async function boot(): Promise<void> {
     const start = sessionStart();
     panels.setConsole(entries.console, start);
     panels.setNetwork(entries.network, start);
-    panels.setSteps(
-      report.steps.map((s) => ({ ts: start + s.offset_ms, text: s.text, kind: s.kind })),
-      start,
-    );
-    player.setMarkers([...entries.markers, ...struggleMarkers(report, start)]);
+    if (report) {
+      panels.setSteps(
+        report.steps.map((s) => ({ ts: start + s.offset_ms, text: s.text, kind: s.kind })),
+        start,
+      );
+    }
+    player.setMarkers([...entries.markers, ...(report ? struggleMarkers(report, start) : [])]);
   };
   const timer = window.setInterval(() => dirty && refresh(), REFRESH_MS);
 
   let opened = openAt === null;
-  const openWhereAsked = (finished: boolean): void => {
-    if (opened || openAt === null) return;
+  let streamed = false;
+  const openWhereAsked = (): void => {
+    if (opened || openAt === null || report === null) return;
     const ts = openAt.kind === "offset" ? sessionStart() + openAt.ms : firstError();
     if (ts === null) {
-      opened = finished;
+      opened = streamed;
       return;
     }
-    if (finished || entries.loadedUntil >= ts) {
+    if (streamed || entries.loadedUntil >= ts) {
       opened = true;
       void player.ready.then(() =>
         openAt.kind === "offset" ? player.seek(openAt.ms - shift) : player.seekToTimestamp(ts),
       );
     }
   };
+
+  const showReport = (answer: Report): void => {
+    report = answer;
+    signals = signalsOf(answer);
+    troubles = {
+      kind: "trouble",
+      noun: "error",
+      offsets: [...signals[0]!.offsets, ...signals[1]!.offsets].sort((a, b) => a - b),
+      count: 0,
+    };
+    shift = windowStart(answer.session);
+    player.setClockStart(shift);
+    if (answer.session.window) void player.ready.then(() => player.seek(REBUILT_AT_MS));
+    const full = header(answer, signals, actions);
+    top.replaceWith(full);
+    top = full;
+    document.title = `Replay · ${answer.session.user_id ?? sessionId}`;
+    refresh();
+    openWhereAsked();
+  };
+  // Without its report the replay still plays; the header says what is missing.
+  const reportShown = report
+    ? Promise.resolve(showReport(report))
+    : reportAnswer.then(showReport, (error: unknown) =>
+        error instanceof LinkRefused ? showMessage(REFUSED) : reportMissing(top),
+      );
 
   let firstChunk = true;
   const found = await copies;
@@ -219,10 +249,11 @@ async function boot(): Promise<void> {
       firstChunk = false;
       refresh();
     }
-    openWhereAsked(false);
+    openWhereAsked();
   };
-  if (eventsResponse) {
-    await readEventStream(await eventsResponse, take);
+  if (reading) {
+    buffer.deliverTo(take);
+    await reading;
     performance.mark("replaydesk:all-events");
   } else if (liveStatus) {
     const ended = await followLive(api, {
@@ -239,8 +270,9 @@ async function boot(): Promise<void> {
   }
   player.finish();
   window.clearInterval(timer);
+  streamed = true;
   refresh();
-  openWhereAsked(true);
+  openWhereAsked();
   if (entries.count === 0) {
     player.showNotice(EMPTY);
     document.body.dataset.empty = "true";
@@ -248,6 +280,8 @@ async function boot(): Promise<void> {
       button.disabled = true;
     }
   }
+  // "Loaded" means everything is shown, the report's parts included.
+  await reportShown;
   document.body.dataset.loaded = "true";
 }
 

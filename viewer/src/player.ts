@@ -54,6 +54,8 @@ export class ReplayPlayer {
   private replayer: Replayer | null = null;
   private pending: RawEvent[] = [];
   private startTs = 0;
+  /** True from the first animation frame that shows the recorded page. */
+  drawn = false;
   private started = false;
   private playing = false;
   private readonly eventOffsets: number[] = [];
@@ -293,6 +295,7 @@ export class ReplayPlayer {
       }
       performance.mark("replaydesk:first-frame");
       this.frame.dataset.drawn = "true";
+      this.drawn = true;
     };
     const onRebuilt = (): void => {
       replayer.off("fullsnapshot-rebuilded", onRebuilt);
