@@ -30,7 +30,7 @@ __all__ = ["FIRST_FRAME_PROBE", "run_viewer_benchmark"]
 FULL_BATCHES, QUICK_BATCHES = 720, 60
 BATCH_JSON_BYTES = 12 * 1024
 # Rounds alternate the two players, so a slow spell of the machine hits both alike.
-ROUNDS, QUICK_ROUNDS = 5, 2
+ROUNDS, QUICK_ROUNDS = 9, 2
 SEEKS, QUICK_SEEKS = 30, 8
 TARGET_FIRST_FRAME_MS = 1000
 TARGET_SEEK_MS = 300

@@ -80,13 +80,14 @@ async function boot(): Promise<void> {
   // steps, struggle markers) fills in when it comes, and is asked for once the asset map is in:
   // building it keeps the service busy for a while on a long session. A live view gets its
   // events from the live stream instead.
-  const eventsAnswer = live ? null : api.events();
-  eventsAnswer?.catch(() => undefined); // rethrown where it is awaited
-  // Replayed pages load only the service's copies (or nothing): see asset_rewrite.ts.
+  // Replayed pages load only the service's copies (or nothing): see asset_rewrite.ts. The small
+  // asset map is asked for first, so the service answers it before it starts on the events.
   const copies = api
     .assets()
     .then((map) => loadAssetCopies(map, (path) => api.assetBytes(path)))
     .catch(() => new Map<string, string>());
+  const eventsAnswer = live ? null : api.events();
+  eventsAnswer?.catch(() => undefined); // rethrown where it is awaited
   const reportAnswer = copies.then(() => api.report());
   reportAnswer.catch(() => undefined); // a refused link is told by whichever answer comes first
   const player = new ReplayPlayer(live);
