@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote_plus
 
 from bench.recorder_site import Upload
+from service.ingest.id_deltas import restore_ids
 
 __all__ = [
     "TAIL_MS",
@@ -89,6 +90,9 @@ def _replaydesk(uploads: Iterable[Upload]) -> Delivered:
             delivered.plain_bytes += len(upload.body)
             delivered.plain_as_gzip += len(gzip.compress(text, compresslevel=6))
         batch = json.loads(text)
+        if batch.pop("id_deltas", False):
+            batch = json.loads(restore_ids(text))
+            del batch["id_deltas"]
         key = (batch["session_id"], batch["seq"])
         if key in seen:
             delivered.duplicate_bytes += len(upload.body)

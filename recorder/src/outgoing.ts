@@ -4,7 +4,7 @@
  * once, so every retry is safe; a batch a beacon took at exit is still not sent again: the next
  * page load learns which ones those were and drops them from the outbox. */
 
-import { gzip } from './compress';
+import { packBatch } from './compress';
 import type { Config } from './options';
 import { clearBatches, deleteBatch, storeBatch, storedBatches, type StoredBatch } from './outbox';
 import { claimant } from './session';
@@ -70,7 +70,7 @@ function track(b: Omit<Batch, 'ready'>): Batch {
   const batch = b as Batch;
   batch.ready = batch.body
     ? Promise.resolve()
-    : gzip(batch.json!).then((gz) => {
+    : packBatch(batch.json!).then((gz) => {
         const { id, sid, seq, at } = batch;
         const body = (batch.body = gz || batch.json!);
         void storeBatch({ id, sid, seq, page: batch.page, at, body }).then((stored) => {

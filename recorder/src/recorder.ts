@@ -7,7 +7,7 @@ import type { eventWithTime, RecordPlugin } from '@rrweb/types';
 import { consoleStackLevels, plugins as pluginNames, tags } from '../../wire/vocabulary.json';
 import type { ConsolePayload, IdentifyPayload } from '../../wire/payloads';
 import { clickLabel } from './clicks';
-import { gzip, stopCompressionWorker } from './compress';
+import { packBatch, stopCompressionWorker } from './compress';
 import type { Config } from './options';
 import { adoptOrphans, clearUploads, startUploads, upload, uploadOnExit, wakeUploads, type Refusal } from './outgoing';
 import { askLiveConsent, hideLiveNotice, showLiveNotice, withdrawLiveConsentQuestion } from './live_notice';
@@ -121,7 +121,7 @@ function compressAhead(): void {
   }
   aheadState = 1;
   const json = batchJson(sessionId(), upcomingSeq());
-  void gzip(json).then((body) => {
+  void packBatch(json).then((body) => {
     if (body && parts.length) ahead = [json, body];
     const again = aheadState > 1;
     aheadState = 0;

@@ -10,6 +10,7 @@ from isal import isal_zlib
 
 from service.errors import BatchInvalid, BatchTooDeep, BatchTooLarge
 from service.identifiers import SessionId, UserId
+from service.ingest.id_deltas import restore_ids
 from service.ingest.signals.batch_pass import check_event_heads
 from service.rrweb import EventType
 
@@ -48,6 +49,9 @@ class IngestBatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     user_id: UserId | None = None
     final: bool = False
     live_consent: LiveConsent | None = None
+    id_deltas: bool = False
+    """The events' node IDs came as differences (see `id_deltas`); `decode_batch` restores
+    them, so a decoded batch always holds rrweb's own numbers and says False here."""
 
 
 class CheckedHead(msgspec.Struct):
@@ -68,6 +72,7 @@ class IngestEnvelope(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     user_id: UserId | None = None
     final: bool = False
     live_consent: LiveConsent | None = None
+    id_deltas: bool = False
 
 
 _ENVELOPE = msgspec.json.Decoder(IngestEnvelope)
@@ -130,7 +135,8 @@ def decode_batch(data: bytes) -> IngestBatch:
     """Parse and validate a batch, with an error that says which field is wrong.
 
     Every byte must be UTF-8, including inside events, which stay undecoded until a handler
-    reads them: an event stored with invalid bytes would later be served as invalid JSON.
+    reads them: an event stored with invalid bytes would later be served as invalid JSON. Node
+    IDs sent as differences are restored here, before anything reads the events.
     """
     if not data.isascii():
         try:
@@ -138,7 +144,11 @@ def decode_batch(data: bytes) -> IngestBatch:
         except UnicodeDecodeError as exc:
             raise BatchInvalid(f"body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return msgspec.json.decode(data, type=IngestBatch)
+        batch = msgspec.json.decode(data, type=IngestBatch)
+        if batch.id_deltas:
+            batch = msgspec.json.decode(restore_ids(data), type=IngestBatch)
+            batch.id_deltas = False
+        return batch
     except RecursionError:
         raise BatchTooDeep(NESTED_TOO_DEEP) from None
     except msgspec.ValidationError as exc:

@@ -162,6 +162,8 @@ def bodies(draw: st.DrawFn) -> tuple[bytes, dict[str, str], str | None, Any]:
         batch["user_id"] = user
     if draw(st.booleans()):
         batch["final"] = draw(st.booleans() | numbers)
+    if draw(st.integers(0, 3)) == 0:
+        batch["id_deltas"] = draw(st.booleans() | json_leaf)  # node IDs said to be differences
     if draw(st.integers(0, 9)) == 0:
         batch[draw(nasty_text)] = draw(json_leaf)  # an unknown field
     data = msgspec.json.encode(batch)
