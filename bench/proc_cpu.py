@@ -6,7 +6,13 @@ import os
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["MachineTimes", "machine_times", "stat_cpu_seconds", "thread_cpu_seconds"]
+__all__ = [
+    "MachineTimes",
+    "machine_times",
+    "stat_cpu_seconds",
+    "thread_cpu_seconds",
+    "tree_cpu_seconds",
+]
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -28,6 +34,31 @@ def stat_cpu_seconds(stat_path: Path) -> float | None:
     # utime and stime are fields 14 and 15 of proc(5); [0] after the ")" is field 3.
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds of process `pid` and of every live process descended from it: a server's
+    processing workers are its child processes, and their work is the server's. None once
+    `pid` is gone."""
+    own = stat_cpu_seconds(Path(f"/proc/{pid}/stat"))
+    if own is None:
+        return None
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])  # field 4 of proc(5)
+        children.setdefault(parent, []).append(int(entry.name))
+    total, pending = own, list(children.get(pid, ()))
+    while pending:
+        child = pending.pop()
+        total += stat_cpu_seconds(Path(f"/proc/{child}/stat")) or 0.0
+        pending += children.get(child, ())
+    return total
 
 
 def thread_cpu_seconds(pid: int) -> dict[int, float]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.proc_cpu import stat_cpu_seconds
+from bench.proc_cpu import stat_cpu_seconds, tree_cpu_seconds
 from tests.processes import free_port
 
 __all__ = ["ServerProcess", "free_port"]
@@ -66,10 +66,11 @@ class ServerProcess:
         return None if self._process is None else self._process.pid
 
     def cpu_seconds(self) -> float | None:
-        """User + system CPU time the child has used so far, all threads (Linux /proc only)."""
+        """User + system CPU time the child has used so far, all threads, its own child
+        processes (the processing workers) included (Linux /proc only)."""
         if self._process is None:
             return None
-        return stat_cpu_seconds(Path(f"/proc/{self._process.pid}/stat"))
+        return tree_cpu_seconds(self._process.pid)
 
     def main_thread_cpu_seconds(self) -> float | None:
         """The same for the child's main thread alone: the thread running the event loop."""

@@ -102,7 +102,7 @@ class CpuWindow(msgspec.Struct, frozen=True, kw_only=True):
 
     seconds: float
     generator_threads: list[float]  # each wrk worker thread
-    server: float | None  # the server process, all threads (None: it was gone)
+    server: float | None  # the server process, all threads, and its processing workers (None: gone)
     server_loop: float | None  # its main thread: the event loop
     machine_busy: float  # all CPUs together
     machine_idle: float

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import msgspec
 
-from bench.proc_cpu import machine_times, stat_cpu_seconds, thread_cpu_seconds
+from bench.proc_cpu import machine_times, stat_cpu_seconds, thread_cpu_seconds, tree_cpu_seconds
 from bench.wrk_results import CpuWindow, WrkResult, parse_wrk_result
 
 __all__ = ["WRK_SCRIPT", "WrkRun", "WrkUnavailable", "ensure_wrk", "run_wrk"]
@@ -86,7 +86,7 @@ def _sample(wrk_pid: int, server_pid: int | None) -> _Sample:
     machine = machine_times()
     server = loop = None
     if server_pid is not None:
-        server = stat_cpu_seconds(Path(f"/proc/{server_pid}/stat"))
+        server = tree_cpu_seconds(server_pid)
         loop = stat_cpu_seconds(Path(f"/proc/{server_pid}/task/{server_pid}/stat"))
     return _Sample(at, thread_cpu_seconds(wrk_pid), server, loop, machine.busy, machine.idle)
 
