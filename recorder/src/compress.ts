@@ -39,17 +39,20 @@ const gzipHere: Gzip = async (text) => {
 };
 
 let inWorker: Gzip | undefined;
-/** Ends the worker; what it had not finished is done on this thread. */
-let retire: (() => void) | undefined;
+/** Ends the worker; what it had not finished is packed on this thread (`redo`) or not at all. */
+let retire: ((redo: boolean) => void) | undefined;
 let workerRefused = false;
 
 function startWorker(): Gzip {
   const worker = new Worker(URL.createObjectURL(new Blob([WORKER_SOURCE], { type: 'text/javascript' })));
   const pending = new Map<number, [string, (out: Uint8Array | null) => void]>();
   let next = 0;
-  retire = () => {
+  retire = (redo) => {
     worker.terminate();
-    for (const [text, resolve] of pending.values()) void gzipHere(text).then(resolve);
+    for (const [text, resolve] of pending.values()) {
+      if (redo) void gzipHere(text).then(resolve);
+      else resolve(null);
+    }
     pending.clear();
     inWorker = retire = undefined;
   };
@@ -60,7 +63,7 @@ function startWorker(): Gzip {
   // Refused after creation (CSP is checked when the script loads): compress here from now on.
   worker.onerror = () => {
     workerRefused = true;
-    retire?.();
+    retire?.(true);
   };
   return (text) =>
     new Promise((resolve) => {
@@ -83,5 +86,6 @@ export function packBatch(text: string): Promise<Uint8Array | null> {
 }
 
 /** The page is going away or into the back-forward cache, where a message from the worker
- * would evict it: the worker ends, and a later batch starts a new one. */
-export const stopCompressionWorker = (): void => retire?.();
+ * would evict it: the worker ends, and a later batch starts a new one. What it had not packed
+ * stays plain JSON: packing it here would finish after the page is frozen, evicting it too. */
+export const stopCompressionWorker = (): void => retire?.(false);

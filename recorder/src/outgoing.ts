@@ -36,6 +36,9 @@ const beacon = navigator.sendBeacon?.bind(navigator);
 const MAX_RETRY_AFTER_MS = 3600 * 1000;
 
 let config: Config;
+/** From the exit path until the page is back from the back-forward cache (or gone): nothing
+ * is sent or stored, since an answer arriving while the page sits frozen there evicts it. */
+let leaving = false;
 let page: string;
 let send: typeof fetch;
 let onRefused: (status: Refusal) => void;
@@ -73,6 +76,8 @@ function track(b: Omit<Batch, 'ready'>): Batch {
     : packBatch(batch.json!).then((gz) => {
         const { id, sid, seq, at } = batch;
         const body = (batch.body = gz || batch.json!);
+        // At exit the batch went by beacon or into the spill; stored now, it would evict the page.
+        if (leaving) return;
         void storeBatch({ id, sid, seq, page: batch.page, at, body }).then((stored) => {
           if (stored) batch.json = undefined;
           batch.stored = stored;
@@ -82,10 +87,11 @@ function track(b: Omit<Batch, 'ready'>): Batch {
   return batch;
 }
 
-function finish(b: Batch): void {
+/** Out of the queue, and out of the outbox unless `keepStored` (see uploadOnExit). */
+function finish(b: Batch, keepStored = false): void {
   b.done = true;
   queue = queue.filter((other) => other !== b);
-  deleteBatch(b.id);
+  if (!keepStored) deleteBatch(b.id);
 }
 
 /** The oldest batches go when the queue is over its size or age bound (a long offline spell). */
@@ -163,9 +169,10 @@ async function pump(): Promise<void> {
   if (busy || timer || halted) return;
   busy = true;
   try {
-    while (queue[0] && !halted) {
+    while (queue[0] && !halted && !leaving) {
       const b = queue[0];
       await b.ready;
+      if (leaving) break;
       if (b.done) continue;
       const delay = await post(b);
       if (halted) break;
@@ -197,6 +204,7 @@ export function upload(sid: string, seq: number, json: string, atExit?: boolean,
 
 /** Take over what earlier page loads left unsent: the outbox, and the exit spill. */
 export async function adoptOrphans(now: number): Promise<void> {
+  leaving = false; // a new page load, or this one back from the back-forward cache
   const spilled = load<Spilled[]>(SITE, SPILL_KEY) || [];
   drop(SITE, SPILL_KEY);
   const stored = await storedBatches();
@@ -239,6 +247,7 @@ export function wakeUploads(): void {
 /** The page is going away: beacon what fits, and spill what is not stored yet into
  * localStorage (synchronous, unlike IndexedDB) for the next page load to send. */
 export function uploadOnExit(): void {
+  leaving = true;
   if (halted) return;
   // An answer arriving while the page sits frozen in the back-forward cache would evict it;
   // the batch goes out by beacon below, and stays queued (and stored) for a later retry.
@@ -258,9 +267,11 @@ export function uploadOnExit(): void {
     if (body.length <= budget && beacon?.(url, new Blob([body as BlobPart], { type: 'text/plain' }))) {
       budget -= body.length;
       // A queued beacon is as good as sent (the browser delivers it after the page is gone):
-      // no later page sends it again.
+      // no later page sends it again. Its stored copy is deleted by the next page load (or by
+      // this one, back from the back-forward cache), which reads the list of beaconed batches:
+      // deleting it now would answer after the page is frozen there, and evict it.
       beaconed[b.id] = now;
-      finish(b);
+      finish(b, true);
     } else if (!b.stored && b.json) {
       unsaved.push({ id: b.id, sid: b.sid, seq: b.seq, page: b.page, at: b.at, json: b.json });
     }

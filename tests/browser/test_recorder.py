@@ -227,6 +227,10 @@ def test_a_page_back_from_the_back_forward_cache_continues_the_session(
     )
     try:
         page = chromium.new_page()
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("Page.enable")
+        not_used: list[Any] = []
+        cdp.on("Page.backForwardCacheNotUsed", lambda event: not_used.append(event))
         site.configure(site.user_id, flushIntervalMs=300)
         page.goto(site.url("shop.html"))
         session_id = session_id_of(page)
@@ -244,7 +248,7 @@ def test_a_page_back_from_the_back_forward_cache_continues_the_session(
             why = page.evaluate(
                 "JSON.stringify(performance.getEntriesByType('navigation')[0].notRestoredReasons)"
             )
-            pytest.fail(f"the page was not restored from the back-forward cache: {why}")
+            pytest.fail(f"the page was not restored from the back-forward cache: {why} {not_used}")
         assert session_id_of(page) == session_id
         page.click("#pay")
         page.close()
