@@ -10,6 +10,7 @@ type ReplayerEvent = ConstructorParameters<typeof Replayer>[0][number];
 
 export const SPEEDS = [1, 2, 4, 8];
 const FULL_SNAPSHOT = 2;
+const META = 4;
 const CUSTOM = 5;
 const MARKER_TITLES: Record<Marker["kind"], string> = {
   page: "Page view",
@@ -259,6 +260,7 @@ export class ReplayPlayer {
     });
     this.replayer.pause(0);
     this.markFirstFrame(this.replayer);
+    drawFirstFrameNow(this.replayer, events);
     this.frame.dataset.started = "true";
     this.fit();
     this.emit(0, true);
@@ -371,4 +373,30 @@ export class ReplayPlayer {
     this.frame.style.width = `${width * scale}px`;
     this.frame.style.height = `${height * scale}px`;
   }
+}
+
+/** The parts of rrweb's Replayer (2.x) that build its first frame; not in its typings. */
+type FirstFrameInternals = {
+  emitter?: { emit(type: string, payload: unknown): void };
+  firstFullSnapshot?: unknown;
+  rebuildFullSnapshot?: (event: unknown) => void;
+};
+
+/**
+ * rrweb's Replayer builds its first frame in two timers of its own (the page's size, then the
+ * snapshot), which Chromium ran 80-160 ms late in one open of three while the rest of the event
+ * stream was read. The same two steps run here at once, and rrweb's timers then find the frame
+ * built. With a Replayer of another shape, its timers do the work as before.
+ */
+function drawFirstFrameNow(replayer: Replayer, events: RawEvent[]): void {
+  const internals = replayer as unknown as FirstFrameInternals;
+  const snapshot = events.find((event) => event.type === FULL_SNAPSHOT);
+  if (!snapshot || !internals.emitter || typeof internals.rebuildFullSnapshot !== "function") return;
+  if (internals.firstFullSnapshot) return;
+  const meta = events.find((event) => event.type === META);
+  if (meta) internals.emitter.emit("resize", meta.data);
+  internals.firstFullSnapshot = snapshot;
+  internals.rebuildFullSnapshot(snapshot);
+  const offset = (snapshot.data as { initialOffset?: ScrollToOptions }).initialOffset;
+  if (offset) replayer.iframe.contentWindow?.scrollTo(offset);
 }
