@@ -15,7 +15,7 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, Route, sync_playwright
 
 from service.settings import Settings
 from service.web.app import create_app
@@ -222,7 +222,23 @@ def test_an_empty_session_says_so_plainly(service_url: str, page: Page) -> None:
     notice = page.get_by_test_id("stage-notice")
     assert notice.inner_text() == "Nothing was recorded in this session: it has no events."
     assert page.get_by_test_id("play").is_disabled()
+    assert page.get_by_test_id("copy-link").is_disabled()
     assert page.get_by_test_id("link-refused").count() == 0
+
+
+def test_an_empty_session_keeps_its_buttons_off_when_the_report_comes_last(
+    service_url: str, page: Page
+) -> None:
+    held: list[Route] = []
+    page.route("**/report", lambda route: held.append(route))
+    link = minted_link(service_url, EMPTY)
+    page.goto(link)
+    page.wait_for_selector("[data-testid=stage-notice]:not([hidden])")
+    assert held and page.locator("body[data-loaded=true]").count() == 0
+    held[0].continue_()
+    page.wait_for_selector("body[data-loaded=true]")
+    assert page.get_by_test_id("user").count() == 1  # the report's header is in
+    assert page.get_by_test_id("copy-link").is_disabled()
 
 
 def test_panels_follow_the_playhead_from_the_first_frame_and_after_seeks(

@@ -76,12 +76,12 @@ async function boot(): Promise<void> {
   const openAt = readOpenAt(location.search);
   const live = isLiveLink(location.search);
 
-  // The first frame waits for nothing but the events and the asset copies. The report (header,
-  // steps, struggle markers) fills in when it comes, and is asked for once the asset map is in:
-  // building it keeps the service busy for a while on a long session. A live view gets its
-  // events from the live stream instead.
-  // Replayed pages load only the service's copies (or nothing): see asset_rewrite.ts. The small
-  // asset map is asked for first, so the service answers it before it starts on the events.
+  // The first frame waits for nothing but the events and the asset copies (replayed pages load
+  // only the service's copies, or nothing: see asset_rewrite.ts). The small asset map is asked
+  // for first, so the service answers it before it starts on the events. The report (header,
+  // steps, struggle markers) is asked for once the map is in, since building it keeps the
+  // service busy for a while on a long session, and fills in when it comes. A live view gets
+  // its events from the live stream instead.
   const copies = api
     .assets()
     .then((map) => loadAssetCopies(map, (path) => api.assetBytes(path)))
@@ -274,15 +274,19 @@ async function boot(): Promise<void> {
   streamed = true;
   refresh();
   openWhereAsked();
-  if (entries.count === 0) {
+  const empty = entries.count === 0;
+  if (empty) {
     player.showNotice(EMPTY);
     document.body.dataset.empty = "true";
+  }
+  // An empty session's buttons go off once the report's header (with its own) is in.
+  await reportShown;
+  if (empty) {
     for (const button of document.querySelectorAll<HTMLButtonElement>(".controls button, [data-testid=copy-link]")) {
       button.disabled = true;
     }
   }
   // "Loaded" means everything is shown, the report's parts included.
-  await reportShown;
   document.body.dataset.loaded = "true";
 }
 
