@@ -130,7 +130,7 @@ class TransactionRunner:
     ) -> _T:
         on_loop, in_thread = engines
         try:
-            with on_loop.connect() as connection:
+            with _connect_here(on_loop) as connection:
                 result, wrote = _in_transaction_here(connection, work)
         except _LockBusy:
             return await asyncio.to_thread(_in_transaction, in_thread, work)
@@ -202,6 +202,18 @@ class TransactionRunner:
         checkpoint under way ends on its own connection, which is closed after it."""
         for engine in self._sqlite_file or ():
             engine.dispose()
+
+
+def _connect_here(engine: Engine) -> Connection:
+    """A connection of the loop's engine. Opening one can find the file busy too: a new
+    connection's pragmas read the schema, which needs a lock that WAL recovery or a truncating
+    checkpoint may hold for a moment, and the loop's connections do not wait for locks."""
+    try:
+        return engine.connect()
+    except OperationalError as exc:
+        if _is_busy(exc):
+            raise _LockBusy from exc
+        raise
 
 
 def _in_transaction_here(conn: Connection, work: Callable[[Connection], _T]) -> tuple[_T, bool]:

@@ -359,3 +359,31 @@ async def test_truncate_log_has_nothing_to_do_off_a_sqlite_file(engine: AsyncEng
         assert await runner.truncate_log() is True
     finally:
         runner.dispose()
+
+
+async def test_when_opening_a_connection_finds_the_file_busy_the_work_waits_in_a_worker_thread(
+    sqlite_file: AsyncEngine,
+) -> None:
+    # A new connection's first statement reads the schema, which needs a lock of its own: it
+    # is busy while another connection holds the file (as during WAL recovery or a truncating
+    # checkpoint). The loop's connections do not wait, so that work goes to a worker thread.
+    database = sqlite_file.url.database
+    assert database is not None
+    await sqlite_file.dispose()  # the file held by no one else, so the holder can take it all
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    runner = TransactionRunner(sqlite_file)
+    try:
+        work = asyncio.create_task(runner.run(insert, 7))
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            assert not work.done()
+        holder.execute("COMMIT")
+        holder.close()  # in WAL mode an exclusive hold ends with its connection
+        thread = await asyncio.wait_for(work, timeout=10)
+    finally:
+        holder.close()
+        runner.dispose()
+    assert thread != threading.main_thread().name
+    assert await probe_values(sqlite_file) == [7]
