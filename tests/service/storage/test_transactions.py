@@ -6,7 +6,7 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -231,21 +231,28 @@ async def test_while_another_writer_holds_the_lock_the_work_waits_in_a_worker_th
     assert database is not None
     holder = sqlite3.connect(database, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # SQLite's write lock, until the commit below
-    runner = TransactionRunner(sqlite_file)
     try:
-        work = asyncio.create_task(runner.run(insert, 5))
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-            # It waits for the lock rather than failing. (It does not wait on the event loop:
-            # the loop's connections have busy_timeout 0, as the test above checks.)
-            assert not work.done()
-        holder.execute("COMMIT")
-        thread = await asyncio.wait_for(work, timeout=10)
+        thread = await insert_while_held(sqlite_file, 5, lambda: holder.execute("COMMIT"))
     finally:
         holder.close()
-        runner.dispose()
     assert thread != threading.main_thread().name
     assert await probe_values(sqlite_file) == [5]
+
+
+async def insert_while_held(engine: AsyncEngine, n: int, release: Callable[[], object]) -> str:
+    """Insert `n` while another connection holds the file, checking that the work waits for
+    the lock rather than failing, then `release` it; the thread the work ran on. (It does not
+    wait on the event loop: the loop's connections have busy_timeout 0.)"""
+    runner = TransactionRunner(engine)
+    try:
+        work = asyncio.create_task(runner.run(insert, n))
+        for _ in range(20):
+            await asyncio.sleep(0.01)
+            assert not work.done()
+        release()
+        return await asyncio.wait_for(work, timeout=10)
+    finally:
+        runner.dispose()
 
 
 async def test_in_memory_sqlite_runs_on_the_engine_itself() -> None:
@@ -373,17 +380,14 @@ async def test_when_opening_a_connection_finds_the_file_busy_the_work_waits_in_a
     holder = sqlite3.connect(database, isolation_level=None)
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
-    runner = TransactionRunner(sqlite_file)
-    try:
-        work = asyncio.create_task(runner.run(insert, 7))
-        for _ in range(20):
-            await asyncio.sleep(0.01)
-            assert not work.done()
+
+    def release() -> None:
         holder.execute("COMMIT")
         holder.close()  # in WAL mode an exclusive hold ends with its connection
-        thread = await asyncio.wait_for(work, timeout=10)
+
+    try:
+        thread = await insert_while_held(sqlite_file, 7, release)
     finally:
         holder.close()
-        runner.dispose()
     assert thread != threading.main_thread().name
     assert await probe_values(sqlite_file) == [7]
