@@ -40,15 +40,13 @@ READY_TIMEOUT_SECONDS = 60.0
 # Bundles each given module source the way recorder/build.mjs bundles the recorder, in memory;
 # prints {name: code}.
 _BUNDLE_SCRIPT = """
-import { build } from 'esbuild';
-import { options } from './build.mjs';
+import { bundle, options } from './build.mjs';
 const sources = JSON.parse(process.argv[1]);
 const bundles = {};
 for (const [name, contents] of Object.entries(sources)) {
-  const out = await build({ ...options, entryPoints: undefined, outfile: undefined,
-    stdin: { contents, resolveDir: process.cwd(), loader: 'ts' },
-    write: false, sourcemap: false, logLevel: 'silent' });
-  bundles[name] = out.outputFiles[0].text;
+  const out = await bundle({ ...options, entryPoints: undefined, sourcemap: false,
+    stdin: { contents, resolveDir: process.cwd(), loader: 'ts' }, logLevel: 'silent' });
+  bundles[name] = out.code;
 }
 console.log(JSON.stringify(bundles));
 """
