@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import cast
 
 import httpx
@@ -68,7 +68,7 @@ class AssetCollector:
         self,
         store: AssetStore,
         blobs: BlobStore,
-        origins: Callable[[], Awaitable[OriginPolicy]],
+        origins: Callable[[str | None], Awaitable[Iterable[str]]],
         *,
         period: float = SCAN_PERIOD_SECONDS,
         max_session_bytes: int = _MAX_SESSION_BYTES,
@@ -104,8 +104,7 @@ class AssetCollector:
     async def scan_once(self) -> int:
         """One pass: copy the assets of sessions with new batches, remove copies no session
         uses. Returns how many sessions were looked at."""
-        policy = await self.origins()
-        fetcher = AssetFetcher(policy, transport=self._transport)
+        policies: dict[str | None, OriginPolicy] = {}
         now = now_ms()
         scans = await self.store.sessions_to_scan(
             now - _RECENT_MS, _RESCAN_MARGIN_MS, SESSIONS_PER_PASS, now
@@ -118,7 +117,13 @@ class AssetCollector:
                     finished = True
                     continue  # another process's collector has it
                 # As recorded now: another process may have scanned it since the listing.
-                await self.scan_session(await self.store.scan_of(scan.session_id), fetcher)
+                current = await self.store.scan_of(scan.session_id)
+                if current.ingest_key not in policies:
+                    # Read again each pass: a key revoked since fetches nothing more.
+                    origins = await self.origins(current.ingest_key)
+                    policies[current.ingest_key] = OriginPolicy.from_origins(origins)
+                fetcher = AssetFetcher(policies[current.ingest_key], transport=self._transport)
+                await self.scan_session(current, fetcher)
                 finished = True
             except (OSError, ValueError) as exc:
                 # Storage away: the session is scanned again on a later pass.

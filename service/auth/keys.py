@@ -85,22 +85,35 @@ class AccessKeys:
                 f" (it has {', '.join(sorted(held)) or 'none'})"
             )
 
-    async def check_ingest_key(self, presented: str | None, origin: str | None) -> None:
-        """Raise unless `presented` is a live ingest key usable from `origin` (None: no browser)."""
+    async def check_ingest_key(self, presented: str | None, origin: str | None) -> str | None:
+        """Raise unless `presented` is a live ingest key usable from `origin` (None: no browser).
+
+        Returns the key when it is one created with `replaydesk keys`, None for a configured
+        one: what a session notes as its sender (`ingest_origins` answers for either)."""
         if not presented:
             raise Unauthorized("an ingest key is required: 'X-ReplayDesk-Key' header or ?key=")
         configured = False
         for known in self._ingest_keys:
             configured |= hmac.compare_digest(known, presented.encode())
+        created: str | None = None
         if configured:
             origins = self._ingest_origins
         else:
             record = await self._created_ingest_key(presented)
             if record is None:
                 raise Unauthorized("the ingest key is not valid")
-            origins = record.allowed_origins
+            origins, created = record.allowed_origins, record.key
         if origin is not None and not _origin_allowed(origin, origins):
             raise Forbidden(f"origin {origin!r} may not send batches with this ingest key")
+        return created
+
+    async def ingest_origins(self, created_key: str | None) -> list[str]:
+        """The site origins of an ingest key as `check_ingest_key` returned it: the configured
+        keys' for None, a created key's own while it is live (none once revoked)."""
+        if created_key is None:
+            return list(self._ingest_origins)
+        record = await self.store.live_ingest_key(created_key)
+        return [] if record is None else list(record.allowed_origins)
 
     async def _created_ingest_key(self, key: str) -> IngestKeyRecord | None:
         cached = self._created_ingest_keys.get(key)

@@ -82,8 +82,9 @@ class BatchInbox:
         content_encoding: str | None,
         limits: IngestLimits,
         sent_at: int | None,
+        ingest_key: str | None = None,
     ) -> QueuedBatch:
-        """Queue one batch durably."""
+        """Queue one batch durably (`ingest_key`: the created key that sent it, if one)."""
         received_at = now_ms()
         data = read_body(body, content_encoding, limits)
         envelope = decode_envelope(data)
@@ -105,6 +106,7 @@ class BatchInbox:
             received_at=received_at,
             sent_at=sent_at,
             body=kept,
+            ingest_key=ingest_key,
         )
         outcome = await self._groups(_Queued(entry, subjects))
         if outcome in ("refused", "erased"):

@@ -59,11 +59,15 @@ def compress_chunk(events_json: bytes) -> bytes:
 
 
 def prepare_batch(
-    batch: IngestBatch, received_at: int, sent_at: int | None, erasure_keys: ErasureKeys
+    batch: IngestBatch,
+    received_at: int,
+    sent_at: int | None,
+    erasure_keys: ErasureKeys,
+    ingest_key: str | None = None,
 ) -> PendingBatch:
     """A decoded batch made ready to store: scrubbed and indexed, its times on the service's
     clock, its chunk compressed. CPU only; raises `BatchInvalid` or `BatchTooDeep` for
-    events the signal pass refuses."""
+    events the signal pass refuses. `ingest_key`: the created key that sent it, if one."""
     try:
         processed = process_events(batch.events)
     except RecursionError:
@@ -88,6 +92,7 @@ def prepare_batch(
         signals=times.signals,
         activity=times.activity,
         environment=processed.environment,
+        ingest_key=ingest_key,
     )
     return PendingBatch(record=record, chunk=chunk, subject_hashes=subjects)
 
@@ -133,14 +138,17 @@ class Ingestor:
         content_encoding: str | None,
         limits: IngestLimits,
         sent_at: int | None = None,
+        ingest_key: str | None = None,
     ) -> IngestOutcome:
         """Store one batch; return only once its chunk and index rows are durable, or, with
         processing workers, once it is durably queued for them.
 
-        `sent_at` is the sender's clock when it sent the batch (see `clock_skew`).
+        `sent_at` is the sender's clock when it sent the batch (see `clock_skew`);
+        `ingest_key` the key created with `replaydesk keys` that sent it (None: a configured
+        one), noted on its session.
         """
         if self.inbox is not None:
-            queued = await self.inbox.ingest(body, content_encoding, limits, sent_at)
+            queued = await self.inbox.ingest(body, content_encoding, limits, sent_at, ingest_key)
             return IngestOutcome(
                 session_id=queued.session_id,
                 seq=queued.seq,
@@ -162,7 +170,7 @@ class Ingestor:
         # Scrubbing, indexing and compressing touch no storage, so they come first: the
         # writer's one status query then covers the user an identify event names as well as
         # the batch's own (and is shared with the batches stored at the same moment).
-        pending = prepare_batch(batch, received_at, sent_at, self.erasure_keys)
+        pending = prepare_batch(batch, received_at, sent_at, self.erasure_keys, ingest_key)
         stored = await self.writer.store(pending)
         if stored == "refused":
             raise UserErased(_ERASED)

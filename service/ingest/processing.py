@@ -182,7 +182,7 @@ class InboxProcessor:
     def _prepare_one(self, row: InboxRow) -> _Work:
         try:
             batch = decode_batch(read_body(row.body, "gzip", self._limits))
-            pending = prepare_batch(batch, row.received_at, row.sent_at, self._keys)
+            pending = prepare_batch(batch, row.received_at, row.sent_at, self._keys, row.ingest_key)
         except ReplayDeskError as exc:
             return _Work(row=row, pending=None, refusal=type(exc).__name__)
         return _Work(row=row, pending=pending)

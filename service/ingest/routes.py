@@ -45,7 +45,7 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestAck:
     started = time.perf_counter()
     try:
         key = request.headers.get(KEY_HEADER) or request.query_params.get("key")
-        await services.keys.check_ingest_key(key, request.headers.get("origin"))
+        sender = await services.keys.check_ingest_key(key, request.headers.get("origin"))
         try:
             body = await request.body()
         except RequestEntityTooLarge:
@@ -59,6 +59,7 @@ async def ingest(request: Request[Any, Any, Any]) -> IngestAck:
             request.headers.get("content-encoding"),
             services.ingest_limits,
             sent_at=parse_sent_at(request.query_params.get("sent_at")),
+            ingest_key=sender,
         )
     except ReplayDeskError as exc:
         services.metrics.refusals.labels(reason=_reason(exc)).inc()

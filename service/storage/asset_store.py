@@ -47,6 +47,9 @@ class AssetScan(msgspec.Struct, frozen=True, kw_only=True):
     scanned_seq: int = -1
     page_href: str | None = None
     fetched_bytes: int = 0
+    ingest_key: str | None = None
+    """The created ingest key that sent the session (None: a configured one): whose origins
+    its copies may come from. Noted on the session, not by the scan."""
 
 
 class ChunkSource(msgspec.Struct, frozen=True, kw_only=True):
@@ -163,15 +166,22 @@ class AssetStore:
     async def scan_of(self, session_id: str) -> AssetScan:
         """How far the session has been read, as last recorded (from the start if never)."""
         scan = asset_scans.c
-        query = select(scan.scanned_seq, scan.page_href, scan.fetched_bytes).where(
-            scan.session_id == session_id
+        query = (
+            select(sessions.c.ingest_key, scan.scanned_seq, scan.page_href, scan.fetched_bytes)
+            .outerjoin(asset_scans, scan.session_id == sessions.c.id)
+            .where(sessions.c.id == session_id)
         )
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return AssetScan(session_id=session_id)
+        key, seq, href, fetched = row
         return AssetScan(
-            session_id=session_id, scanned_seq=row[0], page_href=row[1], fetched_bytes=row[2]
+            session_id=session_id,
+            scanned_seq=-1 if seq is None else seq,
+            page_href=href,
+            fetched_bytes=fetched or 0,
+            ingest_key=key,
         )
 
     async def count_entries(self, session_id: str) -> int:

@@ -72,6 +72,8 @@ class InboxEntry(NamedTuple):
     received_at: int
     sent_at: int | None
     body: bytes
+    ingest_key: str | None = None
+    """The created ingest key that sent it (None: a configured one)."""
 
 
 class InboxRow(NamedTuple):
@@ -84,6 +86,7 @@ class InboxRow(NamedTuple):
     received_at: int
     sent_at: int | None
     body: bytes
+    ingest_key: str | None
 
 
 class InboxBacklog(NamedTuple):
@@ -212,6 +215,7 @@ class InboxStore:
             inbox.c.received_at,
             inbox.c.sent_at,
             inbox.c.body,
+            inbox.c.ingest_key,
         ).where(inbox.c.failed_attempts < MAX_FAILED_ATTEMPTS)
         if workers > 1:
             query = query.where(inbox.c.shard % workers == worker)
@@ -291,6 +295,6 @@ class InboxStore:
 
 def _rows(result: Any) -> list[InboxRow]:
     return [
-        InboxRow(row_id, session_id, seq, user_id, received_at, sent_at, bytes(body))
-        for row_id, session_id, seq, user_id, received_at, sent_at, body in result
+        InboxRow(row_id, session_id, seq, user_id, received_at, sent_at, bytes(body), key)
+        for row_id, session_id, seq, user_id, received_at, sent_at, body, key in result
     ]

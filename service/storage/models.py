@@ -84,6 +84,10 @@ class SessionRow(Base):
     os: Mapped[str | None] = mapped_column(String(64))
     release: Mapped[str | None] = mapped_column(String(128))
     environment: Mapped[str | None] = mapped_column(Text)
+    # The ingest key created with `replaydesk keys` that sent the session's first stored batch
+    # (NULL: a configured key, or recorded before keys were noted): asset copies are fetched
+    # from that key's origins only.
+    ingest_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         # Serves "latest session of a user" and the per-user list with one index range scan.
@@ -154,6 +158,8 @@ class IngestInboxRow(Base):
     received_at: Mapped[int] = mapped_column(BigInteger)
     sent_at: Mapped[int | None] = mapped_column(BigInteger)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+    # The created ingest key that sent it (NULL: a configured key), for the session row.
+    ingest_key: Mapped[str | None] = mapped_column(String(64))
     # Times the row's write failed on its own; past a few tries workers leave it alone.
     failed_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
 

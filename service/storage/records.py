@@ -60,6 +60,8 @@ class BatchRecord(msgspec.Struct, frozen=True, kw_only=True):
     """From the batch's last page event, if it had one."""
     activity: list[tuple[int, int]] | None = None
     """When the page was visibly busy (`service.struggles.merge_activity`); None when unknown."""
+    ingest_key: str | None = None
+    """The key created with `replaydesk keys` that sent it; None for a configured key."""
 
 
 class SessionFilters(msgspec.Struct, frozen=True, kw_only=True):

@@ -124,7 +124,11 @@ _COUNTERS: dict[SignalKind, str] = {
 _PARAMETERS_PER_STATEMENT = 500
 # The latest page load's environment: each set by the newest batch that had one.
 _ENVIRONMENT_COLUMNS = ("browser", "os", "release", "environment")
-_SESSION_COLUMNS = [c for c in sessions.c if c.name != "id" and c.name not in _ENVIRONMENT_COLUMNS]
+# Not in a SessionRecord: its id (as `session_id`), its environment (decoded), and the ingest
+# key that sent it (the asset collector's business, never the API's).
+_SESSION_COLUMNS = [
+    c for c in sessions.c if c.name not in ("id", "ingest_key", *_ENVIRONMENT_COLUMNS)
+]
 _SUMMED = ("chunk_count", "byte_count", "event_count", *_COUNTERS.values())
 _ENVIRONMENT_JSON = msgspec.json.Decoder(SessionEnvironment)
 
@@ -325,6 +329,8 @@ class SessionStore:
         new, old = statement.excluded, sessions.c
         update: dict[str, Any] = {
             "user_id": func.coalesce(new.user_id, old.user_id),
+            # The first sender stays: a session is not moved to another key's origins.
+            "ingest_key": func.coalesce(old.ingest_key, new.ingest_key),
             **{
                 name: case((new.environment.is_not(None), new[name]), else_=old[name])
                 for name in _ENVIRONMENT_COLUMNS
@@ -827,6 +833,7 @@ def _session_row(batch: BatchRecord) -> dict[str, Any]:
         "release": environment.release if environment else None,
         "environment": msgspec.json.encode(environment).decode() if environment else None,
         "user_id": batch.user_id,
+        "ingest_key": batch.ingest_key,
         "started_at": batch.first_ts if has_events else batch.received_at,
         "ended_at": batch.last_ts if has_events else batch.received_at,
         "first_error_at": first_error_at,
@@ -848,6 +855,7 @@ def _fold(old: dict[str, Any], new: dict[str, Any], span: bool = True) -> dict[s
     folded = {
         **old,
         "user_id": new["user_id"] if new["user_id"] is not None else old["user_id"],
+        "ingest_key": old["ingest_key"] if old["ingest_key"] is not None else new["ingest_key"],
         **{
             name: new[name] if new["environment"] is not None else old[name]
             for name in _ENVIRONMENT_COLUMNS

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 
 import pluggy
 from litestar import Litestar, Router
@@ -16,7 +16,6 @@ from redis import Redis
 
 from service import __version__, log_redaction
 from service.assets.collector import AssetCollector
-from service.assets.origin_policy import OriginPolicy
 from service.assets.routes import asset_bytes_handlers, asset_map_handlers
 from service.auth.guards import (
     require_api_key,
@@ -176,8 +175,9 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                 )
                 stack.push_async_callback(stop_task, sweep)
             if settings.asset_fetching:
+                # Each session's copies come from the origins of the key that sent it.
                 collector = AssetCollector(
-                    app.state.services.assets, blobs, _asset_origins(settings, KeyStore(engine))
+                    app.state.services.assets, blobs, app.state.services.keys.ingest_origins
                 )
                 collector.start()
                 app.state.asset_collector = collector
@@ -279,19 +279,6 @@ async def _start_embedded_worker(
     worker = EmbeddedWorker(redis)
     worker.start()
     stack.callback(worker.stop)
-
-
-def _asset_origins(settings: Settings, keys: KeyStore) -> Callable[[], Awaitable[OriginPolicy]]:
-    """What the asset collector may fetch from, read again each pass: the origins of the
-    configured ingest keys and of the live keys created with `replaydesk keys`."""
-
-    async def origins() -> OriginPolicy:
-        created = [k for k in await keys.list_ingest_keys() if k.revoked_at is None]
-        return OriginPolicy.from_origins(
-            [*settings.ingest_origins, *(o for k in created for o in k.allowed_origins)]
-        )
-
-    return origins
 
 
 def _safe_depth(queue: JobQueue) -> float:

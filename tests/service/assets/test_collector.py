@@ -162,6 +162,68 @@ async def test_the_collector_copies_what_the_session_references_from_allowed_ori
     assert len(shop.requests) == asked
 
 
+async def test_each_session_is_copied_from_its_own_keys_origins_only(
+    client: Any, shop: AssetSite
+) -> None:
+    # Two sites on loopback: the shop, named by the configured key, and a second one that only
+    # a created key names. A private address is fetched only for the key that names it, so a
+    # recording sent with one key cannot reach the other key's site.
+    with asset_site() as other:
+        other.routes["/b.png"] = Route(solid_png((1, 2, 3)), "image/png")
+        keys = client.app.state.services.keys
+        created = await asyncio.to_thread(
+            client.blocking_portal.call, keys.create_ingest_key, "site b", [other.origin]
+        )
+        both = [
+            tag(8, "img", src=other.origin + "/b.png"),
+            tag(9, "img", src=shop.origin + "/bg.png"),
+        ]
+        for session_id, key in (("sess-key-a-0001", INGEST), ("sess-key-b-0001", created)):
+            headers = INGEST if key is INGEST else {"X-ReplayDesk-Key": created}
+            events = [meta(BASE_TS, other.origin + "/"), snapshot(BASE_TS + 5, *both)]
+            body = msgspec.json.encode(batch(session_id, 0, events, user_id="dora"))
+            sent = await client.post("/api/v1/ingest", content=body, headers=headers)
+            assert sent.status_code == 202, sent.text
+        await collect(client)
+        statuses = {
+            session_id: {
+                url: e["status"] for url, e in (await asset_map(client, session_id, AUTH)).items()
+            }
+            for session_id in ("sess-key-a-0001", "sess-key-b-0001")
+        }
+        assert statuses == {
+            "sess-key-a-0001": {
+                other.origin + "/b.png": "refused",
+                shop.origin + "/bg.png": "stored",
+            },
+            "sess-key-b-0001": {
+                other.origin + "/b.png": "stored",
+                shop.origin + "/bg.png": "refused",
+            },
+        }
+        assert [path for path, _ in other.requests] == ["/b.png"]
+        # Revoked, the key's sessions fetch nothing more.
+        await asyncio.to_thread(client.blocking_portal.call, keys.revoke, created)
+        late = [
+            meta(BASE_TS + 60_000, other.origin + "/"),
+            snapshot(BASE_TS + 60_005, tag(3, "img", src=other.origin + "/b-late.png")),
+        ]
+        late_body = msgspec.json.encode(batch("sess-key-b-0001", 1, late, user_id="dora"))
+        await asyncio.to_thread(
+            client.blocking_portal.call,
+            client.app.state.services.ingestor.ingest,
+            late_body,
+            None,
+            client.app.state.services.ingest_limits,
+            None,
+            created,
+        )
+        await collect(client)
+        copies = await asset_map(client, "sess-key-b-0001", AUTH)
+        assert copies[other.origin + "/b-late.png"]["status"] == "refused"
+        assert [path for path, _ in other.requests] == ["/b.png"]
+
+
 async def test_copies_are_served_only_to_the_sessions_credentials(
     client: Any, shop: AssetSite
 ) -> None:

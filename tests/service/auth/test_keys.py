@@ -37,17 +37,21 @@ async def test_configured_and_created_api_keys_work_until_revoked(keys: AccessKe
 
 
 async def test_ingest_keys_check_the_origin(keys: AccessKeys) -> None:
-    await keys.check_ingest_key("configured-ingest", "https://a.test")
+    # A configured key answers None, a created one itself: what its sessions note as sender.
+    assert await keys.check_ingest_key("configured-ingest", "https://a.test") is None
     await keys.check_ingest_key("configured-ingest", None)  # server-side sender, no Origin
     with pytest.raises(Forbidden):
         await keys.check_ingest_key("configured-ingest", "https://b.test")
     created = await keys.create_ingest_key("site b", ["https://b.test"])
-    await keys.check_ingest_key(created, "https://b.test")
+    assert await keys.check_ingest_key(created, "https://b.test") == created
     with pytest.raises(Forbidden):
         await keys.check_ingest_key(created, "https://a.test")
+    assert await keys.ingest_origins(None) == ["https://a.test"]
+    assert await keys.ingest_origins(created) == ["https://b.test"]
     await keys.revoke(created)
     with pytest.raises(Unauthorized):
         await keys.check_ingest_key(created, "https://b.test")
+    assert await keys.ingest_origins(created) == []
 
 
 class Clock:

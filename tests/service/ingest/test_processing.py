@@ -124,6 +124,27 @@ async def test_hostile_batches_get_the_same_refusals_at_the_edge(workers_client:
         assert found.status_code == 404
 
 
+async def test_the_sessions_sender_key_passes_through_the_inbox(workers_client: Any) -> None:
+    # What the asset collector reads to pick the origins a session's copies may come from.
+    keys = workers_client.app.state.services.keys
+    portal = workers_client.blocking_portal
+    created = await asyncio.to_thread(portal.call, keys.create_ingest_key, "b", ["https://b.test"])
+    for session_id, key in (("sess-proc-key-1", created), ("sess-proc-key-2", INGEST_KEY)):
+        sent = await workers_client.post(
+            "/api/v1/ingest",
+            content=body(session_id, 0),
+            headers={"X-ReplayDesk-Key": key},
+        )
+        assert sent.status_code == 202, sent.text
+        await wait_for_chunks(workers_client, session_id, 1, PATIENCE_SECONDS)
+    assets = workers_client.app.state.services.assets
+    noted = [
+        (await asyncio.to_thread(portal.call, assets.scan_of, s)).ingest_key
+        for s in ("sess-proc-key-1", "sess-proc-key-2")
+    ]
+    assert noted == [created, None]
+
+
 async def test_a_killed_worker_leaves_its_batches_to_its_successor(workers_client: Any) -> None:
     pool = workers_client.app.state.processing_pool
     for seq in range(30):
