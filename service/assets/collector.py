@@ -43,6 +43,8 @@ _RECENT_MS = 3600_000
 # How long one scan holds a session from other processes' collectors: longer than a scan of
 # one session's new batches takes (its fetches time out after 20 s each, four at a time).
 _CLAIM_MS = 10 * 60_000
+# A scan asked for now waits this long between tries while another collector holds the session.
+_CLAIM_POLL_SECONDS = 0.1
 # Per session: no more bytes copied than this, and no more URLs than this.
 _MAX_SESSION_BYTES = 50 * 1024 * 1024
 _MAX_SESSION_URLS = 2000
@@ -81,6 +83,7 @@ class AssetCollector:
         self.max_session_bytes = max_session_bytes
         self._transport = transport
         self._task: asyncio.Task[None] | None = None
+        self._urgent: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         """Start the passes in the background."""
@@ -90,6 +93,8 @@ class AssetCollector:
         """Stop at once (a fetch under way is abandoned; its session is scanned again)."""
         await stop_task(self._task)
         self._task = None
+        for scan in list(self._urgent):
+            await stop_task(scan)
 
     async def _run(self) -> None:
         while True:
@@ -110,31 +115,55 @@ class AssetCollector:
             now - _RECENT_MS, _RESCAN_MARGIN_MS, SESSIONS_PER_PASS, now
         )
         for scan in scans:
-            finished = False
-            try:
-                # Inside the try: stopped while claiming, the claim may have been made.
-                if not await self.store.claim(scan.session_id, now_ms(), now_ms() + _CLAIM_MS):
-                    finished = True
-                    continue  # another process's collector has it
-                # As recorded now: another process may have scanned it since the listing.
-                current = await self.store.scan_of(scan.session_id)
-                if current.ingest_key not in policies:
-                    # Read again each pass: a key revoked since fetches nothing more.
-                    origins = await self.origins(current.ingest_key)
-                    policies[current.ingest_key] = OriginPolicy.from_origins(origins)
-                fetcher = AssetFetcher(policies[current.ingest_key], transport=self._transport)
-                await self.scan_session(current, fetcher)
-                finished = True
-            except (OSError, ValueError) as exc:
-                # Storage away: the session is scanned again on a later pass.
-                log.warning("could not copy a session's assets (%s)", type(exc).__name__)
-            finally:
-                if not finished:
-                    # Also on shutdown: the next process need not wait for the claim to pass.
-                    with contextlib.suppress(Exception):
-                        await self.store.release(scan.session_id)
+            await self._scan_claimed(scan.session_id, policies)
         await self._remove_unused()
         return len(scans)
+
+    async def scan_now(self, session_id: str, wait_seconds: float) -> None:
+        """Copy what the session's newest batches reference now, not at the next pass (a live
+        viewer is waiting for them); return when done, or after `wait_seconds` with the scan
+        going on in the background. A scan held by another collector is waited for."""
+        scan = asyncio.create_task(self._scan_when_free(session_id, wait_seconds))
+        self._urgent.add(scan)
+        scan.add_done_callback(self._urgent.discard)
+        await asyncio.wait([scan], timeout=wait_seconds)
+
+    async def _scan_when_free(self, session_id: str, patience: float) -> None:
+        deadline = asyncio.get_running_loop().time() + patience
+        while not await self._scan_claimed(session_id, {}):
+            if asyncio.get_running_loop().time() >= deadline:
+                return
+            await asyncio.sleep(_CLAIM_POLL_SECONDS)
+
+    async def _scan_claimed(
+        self, session_id: str, policies: dict[str | None, OriginPolicy]
+    ) -> bool:
+        """Scan one session unless another collector holds it (False). `policies` caches the
+        origin policy of each sending key for a pass."""
+        finished = False
+        try:
+            # Inside the try: stopped while claiming, the claim may have been made.
+            if not await self.store.claim(session_id, now_ms(), now_ms() + _CLAIM_MS):
+                finished = True
+                return False
+            # As recorded now: another process may have scanned it since it was listed.
+            current = await self.store.scan_of(session_id)
+            if current.ingest_key not in policies:
+                # Read again each pass: a key revoked since fetches nothing more.
+                origins = await self.origins(current.ingest_key)
+                policies[current.ingest_key] = OriginPolicy.from_origins(origins)
+            fetcher = AssetFetcher(policies[current.ingest_key], transport=self._transport)
+            await self.scan_session(current, fetcher)
+            finished = True
+        except (OSError, ValueError) as exc:
+            # Storage away: the session is scanned again on a later pass.
+            log.warning("could not copy a session's assets (%s)", type(exc).__name__)
+        finally:
+            if not finished:
+                # Also on shutdown: the next process need not wait for the claim to pass.
+                with contextlib.suppress(Exception):
+                    await self.store.release(session_id)
+        return True
 
     async def scan_session(self, scan: AssetScan, fetcher: AssetFetcher) -> None:
         """Read a session's batches after the last scan and copy the assets they name."""
@@ -210,6 +239,12 @@ class AssetCollector:
             await self.blobs.put(asset_blob_key(digest), outcome.data)
             asset = StoredAsset(
                 hash=digest, content_type=outcome.content_type, size=len(outcome.data)
+            )
+            # Served at once, not when the session's slowest fetch is done: a live viewer may
+            # be waiting for it. (The scan's end records every entry again, with its progress,
+            # and a session gone meanwhile keeps none of its copies.)
+            await self.store.record(
+                session_id, [_entry(url, asset, "stored", seen)], None, now_ms()
             )
             nested: list[str] = []
             if outcome.content_type == "text/css":

@@ -7,8 +7,9 @@ from urllib.parse import quote
 
 import msgspec
 from litestar import Request, Response, get
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 
+from service.assets.collector import AssetCollector
 from service.auth.guards import granted_window, services_of
 from service.auth.scopes import SESSIONS_READ
 from service.errors import NotFound
@@ -22,6 +23,9 @@ _CACHE = "private, max-age=31536000, immutable"
 # A copy opened as a document (an SVG, say) runs nothing and loads nothing.
 _COPY_CSP = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
 _NO_COPY = "no such asset copy for this session"
+# How long a refreshing map waits for the copies of what the newest batches reference: a live
+# replay holds those batches back meanwhile. A slower copy is in the next refresh.
+REFRESH_WAIT_SECONDS = 3.0
 
 
 class AssetEntry(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
@@ -51,13 +55,21 @@ class AssetMap(msgspec.Struct, frozen=True, kw_only=True):
     summary="A session's asset copies",
     opt={"viewer_access": "assets", "scope": SESSIONS_READ},
 )
-async def session_asset_map(request: Request[Any, Any, Any], session_id: FromPath[str]) -> AssetMap:
+async def session_asset_map(
+    request: Request[Any, Any, Any], session_id: FromPath[str], refresh: FromQuery[bool] = False
+) -> AssetMap:
     """The stylesheets, fonts and images the session's pages referenced, each with the hash
     of the service's copy (fetch it from `bytes_path` + hash with the same credential) or why
-    there is none; for a windowed viewer link, those first referenced by the window's end."""
+    there is none; for a windowed viewer link, those first referenced by the window's end.
+
+    `refresh=true` (a live viewer whose newest events name URLs the map lacks): the newest
+    batches are read for assets first, waiting up to a few seconds for their copies."""
     services = services_of(request)
     if await services.store.get(session_id) is None:
         raise NotFound(f"no session {session_id!r}")
+    collector: AssetCollector | None = request.app.state.get("asset_collector")
+    if refresh and collector is not None:
+        await collector.scan_now(session_id, REFRESH_WAIT_SECONDS)
     window = granted_window(request)
     copies = await services.assets.session_assets(
         session_id, None if window is None else window.end_ms

@@ -240,10 +240,12 @@ class AssetStore:
         self,
         session_id: str,
         entries: Sequence[SessionAssetEntry],
-        scan: AssetScan,
+        scan: AssetScan | None,
         at: int,
     ) -> bool:
-        """Record a scan's entries (and their new copies) and how far it read, in one step.
+        """Record a scan's entries (and their new copies) and, at its end, how far it read
+        (`scan`, which also lets go of the session), in one step. An entry recorded twice
+        keeps its first record.
 
         False, recording nothing, when the session is gone (erased or expired while it was
         being scanned): its copies must not outlive it.
@@ -291,6 +293,8 @@ class AssetStore:
                     )
                     .on_conflict_do_nothing(index_elements=["session_id", "url_hash"])
                 )
+            if scan is None:
+                return True
             values = {
                 "scanned_seq": scan.scanned_seq,
                 "page_href": scan.page_href,

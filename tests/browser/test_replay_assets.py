@@ -17,7 +17,7 @@ import uvicorn
 from playwright.sync_api import Browser, Request, sync_playwright
 
 from service.web.app import create_app
-from tests.asset_site import BLUE_PNG, RED_PNG, AssetSite, Route, asset_site
+from tests.asset_site import BLUE_PNG, RED_PNG, AssetSite, Route, asset_site, solid_png
 from tests.browser.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import API_KEY, INGEST, TEST_REDIS_URL, make_settings
 from tests.processes import free_port
@@ -190,6 +190,66 @@ def test_a_foreign_origin_in_the_recording_gets_no_request_from_the_viewer(
     assert shown["body"].startswith('url("blob:')
     if FONT.exists():
         assert shown["font"] == "loaded"
+
+
+def test_a_live_view_shows_copies_of_what_the_customer_loads_later(
+    service: str, customer_site: AssetSite, browser: Browser
+) -> None:
+    # The customer's next page names an image the service has never seen: the live replay
+    # holds that batch until the copy is made, and shows the copy, asking the site nothing.
+    origin, sid = customer_site.origin, "sess-assets-live-01"
+    customer_site.routes["/img/later.png"] = Route(solid_png((0, 128, 0), 6), "image/png")
+    start = int(time.time() * 1000)
+    body = element(
+        6, "body", {}, element(10, "p", {}, {"type": 3, "id": 11, "textContent": "Cart"})
+    )
+    first = {
+        "type": 2,
+        "timestamp": start + 5,
+        "data": {"node": {"type": 0, "id": 1, "childNodes": [element(2, "html", {}, body)]}},
+    }
+
+    def send(seq: int, events: list[dict[str, Any]]) -> None:
+        sent = httpx.post(
+            f"{service}/api/v1/ingest",
+            content=msgspec.json.encode(batch(sid, seq, events)),
+            headers=INGEST,
+        )
+        assert sent.status_code == 202, sent.text
+
+    send(0, [meta(start, origin + "/cart/"), first])
+    link = httpx.post(
+        f"{service}/api/v1/sessions/{sid}/links",
+        json={"live": True},
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    ).json()["url"]
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    page = context.new_page()
+    page.goto(link)
+    page.get_by_test_id("live-status").and_(page.locator("[data-state=live]")).wait_for()
+    frame = page.frame_locator("[data-testid=replay-frame] iframe")
+    frame.get_by_text("Cart").wait_for()
+
+    later = element(20, "img", {"id": "later", "src": "/img/later.png"})
+    added = {"source": 0, "texts": [], "attributes": [], "removes": []}
+    added["adds"] = [{"parentId": 6, "nextId": None, "node": later}]
+    send(1, [{"type": 3, "timestamp": int(time.time() * 1000), "data": added}])
+    frame.locator("#later").wait_for(timeout=15_000)
+    width = page.evaluate(
+        """() => new Promise((resolve) => {
+          const doc = document.querySelector('[data-testid=replay-frame] iframe').contentDocument;
+          const img = doc.getElementById('later');
+          const done = () => resolve([img.getAttribute('src'), img.naturalWidth]);
+          img.complete ? done() : img.addEventListener('load', done);
+        })"""
+    )
+    context.close()
+    assert width[0].startswith("blob:"), width
+    assert width[1] == 6
+    assert "/img/later.png" in customer_site.paths()
+    assert [url for url in requested if url.startswith(origin)] == []
 
 
 def _referers(request: Request) -> list[tuple[str, str]]:

@@ -108,10 +108,12 @@ export class ReplayApi {
     return this.get("/live", afterSeq === null ? {} : { "Last-Event-ID": String(afterSeq) }, signal);
   }
 
-  /** The session's asset copies; none (every reference blank) when the service has no map. */
-  async assets(): Promise<AssetMap> {
+  /** The session's asset copies; none (every reference blank) when the service has no map.
+   * `refresh`: the service first copies what the newest batches reference (a few seconds at
+   * most). */
+  async assets(refresh = false): Promise<AssetMap> {
     try {
-      return (await (await this.get("/assets")).json()) as AssetMap;
+      return (await (await this.get(refresh ? "/assets?refresh=true" : "/assets")).json()) as AssetMap;
     } catch {
       return { session_id: this.sessionId, fetching: false, bytes_path: "", assets: [] };
     }

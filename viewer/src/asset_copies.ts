@@ -21,14 +21,16 @@ async function inBatches<T>(items: T[], work: (item: T) => Promise<void>): Promi
 /**
  * Object URLs of every copy, by the recorded URL. A stylesheet's own references point at the
  * other copies (resolved against the stylesheet's URL) or are blank; a copy that cannot be
- * downloaded is left out, so what referenced it shows blank.
+ * downloaded is left out, so what referenced it shows blank. `known`: copies loaded before
+ * (a live view's earlier maps), neither downloaded again nor replaced; they are in the result.
  */
 export async function loadAssetCopies(
   map: AssetMap,
   download: (path: string) => Promise<Blob>,
+  known: ReadonlyMap<string, string> = new Map(),
 ): Promise<Map<string, string>> {
-  const urls = new Map<string, string>();
-  const stored = map.assets.filter((a) => a.status === "stored" && a.hash && a.content_type);
+  const urls = new Map(known);
+  const stored = map.assets.filter((a) => a.status === "stored" && a.hash && a.content_type && !known.has(a.url));
   const bytes = new Map<string, Blob>();
   await inBatches(stored, async (asset) => {
     try {

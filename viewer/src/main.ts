@@ -11,6 +11,7 @@ import { SessionEntries, type Marker } from "./entries";
 import { EventBuffer, readEventStream, type RawEvent } from "./event_stream";
 import { header, pendingHeader, reportMissing, type Signal } from "./header";
 import { endedText, followLive, isLiveLink, LIVE_BEHIND_MS, LiveStatus } from "./live";
+import { LiveAssets } from "./live_assets";
 import { momentLink, readOpenAt } from "./moment_link";
 import { Panels } from "./panels";
 import { ReplayPlayer, SPEEDS } from "./player";
@@ -82,9 +83,10 @@ async function boot(): Promise<void> {
   // steps, struggle markers) is asked for once the map is in, since building it keeps the
   // service busy for a while on a long session, and fills in when it comes. A live view gets
   // its events from the live stream instead.
-  const copies = api
-    .assets()
-    .then((map) => loadAssetCopies(map, (path) => api.assetBytes(path)))
+  const download = (path: string): Promise<Blob> => api.assetBytes(path);
+  const assetMap = api.assets().catch(() => null);
+  const copies = assetMap
+    .then((map) => (map ? loadAssetCopies(map, download) : new Map<string, string>()))
     .catch(() => new Map<string, string>());
   const eventsAnswer = live ? null : api.events();
   eventsAnswer?.catch(() => undefined); // rethrown where it is awaited
@@ -257,16 +259,24 @@ async function boot(): Promise<void> {
     await reading;
     performance.mark("replaydesk:all-events");
   } else if (liveStatus) {
+    // Batches reach the player in order, each once the copies of what it names are in.
+    const assets = new LiveAssets(found, await assetMap, () => api.assets(true), download);
+    let delivered = Promise.resolve();
+    const inOrder = (step: () => void | Promise<void>): void => {
+      delivered = delivered.then(step).catch(() => undefined);
+    };
     const ended = await followLive(api, {
-      batch: (events) => take(events),
-      caughtUp: () => {
-        refresh();
-        liveStatus.following();
-        void player.ready.then(() => player.goLive(LIVE_BEHIND_MS));
-      },
+      batch: (events) => inOrder(() => assets.prepare(events).then(() => take(events))),
+      caughtUp: () =>
+        inOrder(() => {
+          refresh();
+          liveStatus.following();
+          void player.ready.then(() => player.goLive(LIVE_BEHIND_MS));
+        }),
       waiting: () => liveStatus.waitingForCustomer(),
       connection: (state) => (state === "lost" ? liveStatus.reconnecting() : liveStatus.following()),
     });
+    await delivered;
     liveStatus.ended(endedText(ended));
   }
   player.finish();

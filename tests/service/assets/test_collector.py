@@ -224,6 +224,37 @@ async def test_each_session_is_copied_from_its_own_keys_origins_only(
         assert [path for path, _ in other.requests] == ["/b.png"]
 
 
+async def test_a_refreshed_map_copies_the_newest_batches_at_once(
+    client: Any, shop: AssetSite
+) -> None:
+    # What a live viewer asks when new events name URLs its map lacks: no waiting for a pass.
+    shop.routes["/slow.png"] = Route(solid_png((5, 5, 5)), "image/png", delay=4.0)
+    background: AssetCollector = client.app.state.asset_collector
+    await asyncio.to_thread(client.blocking_portal.call, background.close)
+    await record(client, "sess-refresh-001", "erin", shop.origin, tag(20, "img", src="/slow.png"))
+    assert await asset_map(client, "sess-refresh-001", AUTH) == {}
+    asked = time.monotonic()
+    answer = await client.get(
+        "/api/v1/sessions/sess-refresh-001/assets", params={"refresh": "true"}, headers=AUTH
+    )
+    waited = time.monotonic() - asked
+    statuses = {e["url"]: e["status"] for e in answer.json()["assets"]}
+    # The others are served at once; the slow copy is not waited for past the refresh's
+    # limit, and is there once it lands.
+    assert 2.5 < waited < 3.9, waited
+    assert statuses[shop.origin + "/shop/hero.png"] == "stored"
+    assert statuses[shop.origin + "/site.css"] == "stored"
+    assert shop.origin + "/slow.png" not in statuses
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        copies = await asset_map(client, "sess-refresh-001", AUTH)
+        if shop.origin + "/slow.png" in copies:
+            break
+        await asyncio.sleep(0.1)
+    assert copies[shop.origin + "/slow.png"]["status"] == "stored"
+    assert copies[shop.origin + "/shop/hero.png"]["status"] == "stored"
+
+
 async def test_copies_are_served_only_to_the_sessions_credentials(
     client: Any, shop: AssetSite
 ) -> None:
