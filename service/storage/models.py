@@ -163,7 +163,12 @@ class IngestInboxRow(Base):
     # Times the row's write failed on its own; past a few tries workers leave it alone.
     failed_attempts: Mapped[int] = mapped_column(Integer, server_default="0")
 
-    __table_args__ = (UniqueConstraint("session_id", "seq", name="uq_ingest_inbox_session_seq"),)
+    __table_args__ = (
+        UniqueConstraint("session_id", "seq", name="uq_ingest_inbox_session_seq"),
+        # Ids are never reused on SQLite either: a worker settles the rows it read by id, and
+        # a reused id would be a batch queued since (migration 0019).
+        {"sqlite_autoincrement": True},
+    )
 
 
 class SignalRow(Base):

@@ -27,6 +27,7 @@ from service.ingest.processing import InboxProcessor
 from service.sessions.erasure import ErasureKeys, erase_user
 from service.storage.blobs import BlobStore
 from service.storage.database import upgrade_database
+from service.storage.inbox_store import InboxEntry, InboxRow
 from service.storage.session_store import SessionStore
 from service.web.app import create_app
 from tests.conftest import API_KEY, AUTH, INGEST, INGEST_KEY, make_settings
@@ -206,6 +207,28 @@ async def test_two_processors_on_the_same_rows_store_each_batch_once(
     assert sum(p.figures.written for p in workers) == 80
     status = (await inbox.ingest(body("sess-once-0001", 3), None, LIMITS, None)).status
     assert status == "duplicate"
+
+
+async def test_a_row_settled_late_never_takes_a_batch_queued_since(store: SessionStore) -> None:
+    # A worker reads a row; another (a second replica's) stores and deletes it; a new batch is
+    # queued; the first worker's settle, by the id it read, must not delete the new batch.
+    # (SQLite without AUTOINCREMENT gave the largest id again, and the new batch was lost.)
+    def entry(seq: int) -> InboxEntry:
+        return InboxEntry("sess-reuse-0001", seq, None, 1, None, b"batch")
+
+    def settle(conn: Any, rows: list[InboxRow]) -> set[int]:
+        return store.inbox.settle_rows(conn, [row.id for row in rows])
+
+    assert await store.inbox.enqueue([entry(0)], [[]]) == ["written"]
+    read: list[InboxRow] = []
+    taken, settled = await store.inbox.take(
+        0, 1, 10, lambda rows: read.extend(rows) or rows, settle
+    )
+    assert (taken, settled) == (1, {read[0].id})
+    assert await store.inbox.enqueue([entry(1)], [[]]) == ["written"]
+    late = await store.inbox.take(0, 1, 10, lambda rows: read[:1], settle)
+    assert late == (1, set())
+    assert (await store.inbox.backlog()).waiting == 1
 
 
 async def test_erasure_removes_batches_not_processed_yet(
