@@ -228,7 +228,7 @@ async def test_a_refreshed_map_copies_the_newest_batches_at_once(
     client: Any, shop: AssetSite
 ) -> None:
     # What a live viewer asks when new events name URLs its map lacks: no waiting for a pass.
-    shop.routes["/slow.png"] = Route(solid_png((5, 5, 5)), "image/png", delay=4.0)
+    shop.routes["/slow.png"] = Route(solid_png((5, 5, 5)), "image/png", delay=8.0)
     background: AssetCollector = client.app.state.asset_collector
     await asyncio.to_thread(client.blocking_portal.call, background.close)
     await record(client, "sess-refresh-001", "erin", shop.origin, tag(20, "img", src="/slow.png"))
@@ -241,11 +241,11 @@ async def test_a_refreshed_map_copies_the_newest_batches_at_once(
     statuses = {e["url"]: e["status"] for e in answer.json()["assets"]}
     # The others are served at once; the slow copy is not waited for past the refresh's
     # limit, and is there once it lands.
-    assert 2.5 < waited < 3.9, waited
+    assert 2.5 < waited < 6.0, waited
     assert statuses[shop.origin + "/shop/hero.png"] == "stored"
     assert statuses[shop.origin + "/site.css"] == "stored"
     assert shop.origin + "/slow.png" not in statuses
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         copies = await asset_map(client, "sess-refresh-001", AUTH)
         if shop.origin + "/slow.png" in copies:
