@@ -75,13 +75,17 @@ class AssetCollector:
         period: float = SCAN_PERIOD_SECONDS,
         max_session_bytes: int = _MAX_SESSION_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
+        counted: Callable[[SessionAssetEntry], None] | None = None,
     ) -> None:
+        """`origins`: the site origins of the ingest key that sent a session (None: a
+        configured key); `counted` sees each URL's recorded entry once per session (metrics)."""
         self.store = store
         self.blobs = blobs
         self.origins = origins
         self.period = period
         self.max_session_bytes = max_session_bytes
         self._transport = transport
+        self._counted = counted
         self._task: asyncio.Task[None] | None = None
         self._urgent: set[asyncio.Task[None]] = set()
 
@@ -207,6 +211,10 @@ class AssetCollector:
         )
         if not await self.store.record(scan.session_id, entries, progress, now_ms()):
             await self._drop_unrecorded(entries)
+            return
+        if self._counted is not None:
+            for entry in entries:
+                self._counted(entry)
 
     async def _copy(
         self,
@@ -268,12 +276,15 @@ class AssetCollector:
                 if url not in entries and url not in queued:
                     queued.add(url)
                     level.append((url, seen))
+            # What a stylesheet loads that an earlier scan recorded is not fetched again.
+            recorded = await self.store.known_url_hashes(
+                session_id, [url_hash(u) for u, _ in level]
+            )
+            level = [(u, seen) for u, seen in level if url_hash(u) not in recorded]
             depth += 1
-        known_hashes = await self.store.known_url_hashes(
-            session_id, [e.url_hash for e in entries.values()]
-        )
-        fresh = [e for e in entries.values() if e.url_hash not in known_hashes]
-        return fresh, budget["bytes"]
+        # Everything here is new to the session (copies recorded early are recorded again with
+        # the rest, which changes nothing).
+        return list(entries.values()), budget["bytes"]
 
     async def _drop_unrecorded(self, entries: list[SessionAssetEntry]) -> None:
         """The session went while it was scanned: delete the copies stored for it that no

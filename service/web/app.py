@@ -47,7 +47,7 @@ from service.sessions.reader import SessionReader
 from service.sessions.routes import session_read_handlers, session_route_handlers
 from service.settings import Settings
 from service.sidebar.routes import sidebar_route_handlers
-from service.storage.asset_store import AssetStore
+from service.storage.asset_store import AssetStore, SessionAssetEntry
 from service.storage.blobs import open_blob_store
 from service.storage.database import create_engine, is_embedded, sqlite_file_url
 from service.storage.key_store import KeyStore
@@ -177,7 +177,10 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
             if settings.asset_fetching:
                 # Each session's copies come from the origins of the key that sent it.
                 collector = AssetCollector(
-                    app.state.services.assets, blobs, app.state.services.keys.ingest_origins
+                    app.state.services.assets,
+                    blobs,
+                    app.state.services.keys.ingest_origins,
+                    counted=_asset_metrics(app.state.services.metrics),
                 )
                 collector.start()
                 app.state.asset_collector = collector
@@ -286,6 +289,15 @@ def _safe_depth(queue: JobQueue) -> float:
         return float(queue.depth())
     except Exception:
         return float("nan")
+
+
+def _asset_metrics(metrics: Metrics) -> Callable[[SessionAssetEntry], None]:
+    def counted(entry: SessionAssetEntry) -> None:
+        metrics.asset_urls.labels(status=entry.status).inc()
+        if entry.asset is not None:
+            metrics.asset_bytes.inc(entry.asset.size)
+
+    return counted
 
 
 async def _enqueue_periodically(enqueue: Callable[[], object], period: float, what: str) -> None:

@@ -99,6 +99,19 @@ class Metrics:
         )
         if chunk_moves_failing is not None:
             self.chunk_moves_failing.set_function(chunk_moves_failing)
+        self.asset_urls = Counter(
+            "replaydesk_asset_urls",
+            "Asset URLs sessions referenced, by what copying them came to: stored, or why not "
+            "(refused, failed, too_large, wrong_type, redirected, over_budget); each URL once "
+            "per session, by this process's collector.",
+            ["status"],
+            registry=self.registry,
+        )
+        self.asset_bytes = Counter(
+            "replaydesk_asset_bytes",
+            "Bytes of the asset copies this process's collector fetched.",
+            registry=self.registry,
+        )
 
     def render(self) -> bytes:
         """The text exposition format."""

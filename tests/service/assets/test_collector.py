@@ -160,6 +160,14 @@ async def test_the_collector_copies_what_the_session_references_from_allowed_ori
     asked = len(shop.requests)
     await collect(client)
     assert len(shop.requests) == asked
+    # Each URL counted once, by what copying it came to; the bytes of the copies.
+    metrics = (await client.get("/metrics")).text
+    assert 'replaydesk_asset_urls_total{status="stored"} 6.0' in metrics
+    assert 'replaydesk_asset_urls_total{status="wrong_type"} 1.0' in metrics
+    assert 'replaydesk_asset_urls_total{status="refused"} 1.0' in metrics
+    stored = ("/site.css", "/more.css", "/bg.png", "/f.woff2", "/deep/more.png", "/shop/hero.png")
+    copied = sum(len(shop.routes[path].body) for path in stored)
+    assert f"replaydesk_asset_bytes_total {float(copied)}" in metrics
 
 
 async def test_each_session_is_copied_from_its_own_keys_origins_only(
