@@ -14,7 +14,7 @@ import httpx
 import msgspec
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Request, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Request, sync_playwright
 
 from service.web.app import create_app
 from tests.asset_site import BLUE_PNG, RED_PNG, AssetSite, Route, asset_site, solid_png
@@ -158,18 +158,11 @@ def test_a_foreign_origin_in_the_recording_gets_no_request_from_the_viewer(
     assert origin + "/media/clip.mp4" not in statuses  # media is not copied
     asked_by_the_service = len(customer_site.requests)
 
-    link = httpx.post(
-        f"{service}/api/v1/sessions/{SID}/links",
-        json={},
-        headers={"Authorization": f"Bearer {API_KEY}"},
-    ).json()["url"]
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    requested: list[str] = []
-    context.on("request", lambda request: requested.append(request.url))
+    context, requested = watched_context(browser)
     page = context.new_page()
     referred: list[tuple[str, str]] = []
     page.on("request", lambda request: referred.extend(_referers(request)))
-    page.goto(link)
+    page.goto(replay_link(service, SID, {}))
     page.wait_for_selector("body[data-loaded=true]")
     frame = page.frame_locator("[data-testid=replay-frame] iframe")
     frame.locator("#hero").wait_for()
@@ -218,16 +211,9 @@ def test_a_live_view_shows_copies_of_what_the_customer_loads_later(
         assert sent.status_code == 202, sent.text
 
     send(0, [meta(start, origin + "/cart/"), first])
-    link = httpx.post(
-        f"{service}/api/v1/sessions/{sid}/links",
-        json={"live": True},
-        headers={"Authorization": f"Bearer {API_KEY}"},
-    ).json()["url"]
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    requested: list[str] = []
-    context.on("request", lambda request: requested.append(request.url))
+    context, requested = watched_context(browser)
     page = context.new_page()
-    page.goto(link)
+    page.goto(replay_link(service, sid, {"live": True}))
     page.get_by_test_id("live-status").and_(page.locator("[data-state=live]")).wait_for()
     frame = page.frame_locator("[data-testid=replay-frame] iframe")
     frame.get_by_text("Cart").wait_for()
@@ -250,6 +236,25 @@ def test_a_live_view_shows_copies_of_what_the_customer_loads_later(
     assert width[1] == 6
     assert "/img/later.png" in customer_site.paths()
     assert [url for url in requested if url.startswith(origin)] == []
+
+
+def replay_link(service: str, session_id: str, options: dict[str, Any]) -> str:
+    minted = httpx.post(
+        f"{service}/api/v1/sessions/{session_id}/links",
+        json=options,
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    )
+    assert minted.status_code == 201, minted.text
+    url: str = minted.json()["url"]
+    return url
+
+
+def watched_context(browser: Browser) -> tuple[BrowserContext, list[str]]:
+    """A browser context, and the list of every URL its pages ask for."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    requested: list[str] = []
+    context.on("request", lambda request: requested.append(request.url))
+    return context, requested
 
 
 def _referers(request: Request) -> list[tuple[str, str]]:
