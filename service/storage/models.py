@@ -136,7 +136,12 @@ class ChunkJournalRow(Base):
 
     # The backlog is counted from this index alone (never reading the chunks' bytes), and the
     # mover's pages come from it in id order.
-    __table_args__ = (Index("ix_chunk_journal_quarantined_at_id", "quarantined_at", "id"),)
+    __table_args__ = (
+        Index("ix_chunk_journal_quarantined_at_id", "quarantined_at", "id"),
+        # Ids are never reused on SQLite either: a mover removes the entries it read by id,
+        # and a reused id would be a chunk journaled since (migration 0019).
+        {"sqlite_autoincrement": True},
+    )
 
 
 class IngestInboxRow(Base):

@@ -213,6 +213,29 @@ async def test_chunks_are_read_from_the_journal_until_they_are_moved(store: Sess
     assert await store.session_chunks("sess-store-01") == [(key(0), None), (key(1), None)]
 
 
+async def test_a_late_move_never_removes_a_chunk_journaled_since(store: SessionStore) -> None:
+    # Mover A reads an entry; while it stores it, mover B (another process) moves and removes
+    # it (on SQLite; on PostgreSQL A's lock makes B pass it by), and a new batch is journaled.
+    # A's remove, by the id it read, must leave the new entry alone. (SQLite without
+    # AUTOINCREMENT gave the largest id again: the new chunk was deleted before it reached the
+    # blob store, and lost.)
+    await store_batch(store, batch_record("sess-journal-01", 0))
+
+    async def put(files: list[tuple[str, bytes]]) -> None:
+        pass
+
+    async def put_while_another_moves(files: list[tuple[str, bytes]]) -> None:
+        await store.move_journal(10, put)
+        await store_batch(store, batch_record("sess-journal-01", 1))
+
+    entries, _ = await store.move_journal(10, put_while_another_moves)
+    assert [e.blob_key for e in entries] == ["sessions/sess-journal-01/000000000000-x.json.gz"]
+    assert await store.session_chunks("sess-journal-01") == [
+        ("sessions/sess-journal-01/000000000000-x.json.gz", None),
+        ("sessions/sess-journal-01/000000000001-x.json.gz", b"chunk sess-journal-01 1"),
+    ]
+
+
 async def test_a_move_whose_store_fails_keeps_the_entries(store: SessionStore) -> None:
     await store.record_new_batches([record(0, 1000, 2000)], [[]], [b"chunk"])
 
