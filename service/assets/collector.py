@@ -277,10 +277,11 @@ class AssetCollector:
                     queued.add(url)
                     level.append((url, seen))
             # What a stylesheet loads that an earlier scan recorded is not fetched again.
-            recorded = await self.store.known_url_hashes(
-                session_id, [url_hash(u) for u, _ in level]
-            )
-            level = [(u, seen) for u, seen in level if url_hash(u) not in recorded]
+            if level:
+                recorded = await self.store.known_url_hashes(
+                    session_id, [url_hash(u) for u, _ in level]
+                )
+                level = [(u, seen) for u, seen in level if url_hash(u) not in recorded]
             depth += 1
         # Everything here is new to the session (copies recorded early are recorded again with
         # the rest, which changes nothing).

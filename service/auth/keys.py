@@ -109,10 +109,11 @@ class AccessKeys:
 
     async def ingest_origins(self, created_key: str | None) -> list[str]:
         """The site origins of an ingest key as `check_ingest_key` returned it: the configured
-        keys' for None, a created key's own while it is live (none once revoked)."""
+        keys' for None, a created key's own while it is live (none once revoked; remembered as
+        `check_ingest_key` remembers it)."""
         if created_key is None:
             return list(self._ingest_origins)
-        record = await self.store.live_ingest_key(created_key)
+        record = await self._created_ingest_key(created_key)
         return [] if record is None else list(record.allowed_origins)
 
     async def _created_ingest_key(self, key: str) -> IngestKeyRecord | None:

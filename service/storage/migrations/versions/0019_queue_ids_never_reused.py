@@ -25,21 +25,19 @@ TABLES = ("ingest_inbox", "chunk_journal")
 
 
 def upgrade() -> None:
+    _remake(autoincrement=True)
+
+
+def downgrade() -> None:
+    _remake(autoincrement=False)
+
+
+def _remake(autoincrement: bool) -> None:
     if op.get_bind().dialect.name != "sqlite":
         return
     # AUTOINCREMENT is set when a table is created: each is made again, rows and all.
     for table in TABLES:
         with op.batch_alter_table(
-            table, recreate="always", table_kwargs={"sqlite_autoincrement": True}
-        ):
-            pass
-
-
-def downgrade() -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    for table in TABLES:
-        with op.batch_alter_table(
-            table, recreate="always", table_kwargs={"sqlite_autoincrement": False}
+            table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}
         ):
             pass
