@@ -47,6 +47,7 @@ from service.storage.database import (
     apply_sqlite_pragmas,
     sqlite_file_url,
 )
+from service.storage.writer_lock import WriterLock
 
 __all__ = ["CHECKPOINT_SECONDS", "TransactionRunner"]
 
@@ -82,11 +83,13 @@ class TransactionRunner:
         url = sqlite_file_url(engine.url)
         # On the event loop: never waits for the lock. In worker threads: waits, as elsewhere.
         self._sqlite_file = None
+        self._writer_lock: WriterLock | None = None
         if url is not None:
             self._sqlite_file = (
                 _sqlite_engine(url, wait_for_lock=False),
                 _sqlite_engine(url, wait_for_lock=True),
             )
+            self._writer_lock = WriterLock(url.database or "")
         self._checkpoint: asyncio.Future[None] | None = None
         self._checkpoint_started = -CHECKPOINT_SECONDS
         # Truncations asked for by `truncate_log`, and how many of them the last successful
@@ -106,7 +109,7 @@ class TransactionRunner:
                 return await conn.run_sync(run_work)
         # Writes wait for a checkpoint under way, so that it copies the whole log.
         await self._checkpoint_ended()
-        return await self._on_sqlite_file(self._sqlite_file, run_work)
+        return await self._on_sqlite_file(self._sqlite_file, run_work, self._writer_lock)
 
     async def read(
         self, work: Callable[Concatenate[Connection, _P], _T], *args: _P.args, **kwargs: _P.kwargs
@@ -120,23 +123,34 @@ class TransactionRunner:
             return work(conn, *args, **kwargs)
 
         if self._sqlite_file is not None:
-            return await self._on_sqlite_file(self._sqlite_file, run_work)
+            return await self._on_sqlite_file(self._sqlite_file, run_work, None)
         async with self._engine.connect() as conn:
             autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
             return await autocommit.run_sync(run_work)
 
     async def _on_sqlite_file(
-        self, engines: tuple[Engine, Engine], work: Callable[[Connection], _T]
+        self,
+        engines: tuple[Engine, Engine],
+        work: Callable[[Connection], _T],
+        writer_lock: WriterLock | None,
     ) -> _T:
+        """`work` on the loop when neither the writer lock (`writer_lock`, for writes) nor
+        SQLite's own is taken; else in a worker thread, which waits for both."""
         on_loop, in_thread = engines
-        try:
-            with _connect_here(on_loop) as connection:
-                result, wrote = _in_transaction_here(connection, work)
-        except _LockBusy:
-            return await asyncio.to_thread(_in_transaction, in_thread, work)
-        if wrote:
-            self._checkpoint_when_due(in_thread)
-        return result
+        if writer_lock is None or writer_lock.try_acquire():
+            try:
+                with _connect_here(on_loop) as connection:
+                    result, wrote = _in_transaction_here(connection, work)
+            except _LockBusy:
+                pass
+            else:
+                if wrote:
+                    self._checkpoint_when_due(in_thread)
+                return result
+            finally:
+                if writer_lock is not None:
+                    writer_lock.release()
+        return await asyncio.to_thread(_in_transaction, in_thread, work, writer_lock)
 
     async def truncate_log(self) -> bool:
         """Copy the whole write-ahead log into the database file and cut the log to zero bytes,
@@ -202,6 +216,8 @@ class TransactionRunner:
         checkpoint under way ends on its own connection, which is closed after it."""
         for engine in self._sqlite_file or ():
             engine.dispose()
+        if self._writer_lock is not None:
+            self._writer_lock.close()
 
 
 def _connect_here(engine: Engine) -> Connection:
@@ -239,10 +255,14 @@ def _is_busy(exc: OperationalError) -> bool:
     return code is not None and code & 0xFF == sqlite3.SQLITE_BUSY
 
 
-def _in_transaction(engine: Engine, work: Callable[[Connection], _T]) -> _T:
-    """`work` in a transaction in a worker thread, on a connection that may wait for the lock."""
-    with engine.begin() as conn:
-        return work(conn)
+def _in_transaction(
+    engine: Engine, work: Callable[[Connection], _T], writer_lock: WriterLock | None
+) -> _T:
+    """`work` in a transaction in a worker thread, on a connection that may wait for SQLite's
+    lock, after waiting for the writer lock (if one is given)."""
+    with writer_lock.held() if writer_lock is not None else contextlib.nullcontext():
+        with engine.begin() as conn:
+            return work(conn)
 
 
 def _checkpoint(engine: Engine) -> None:
