@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import BindParameter
 
 from service.signal_kinds import (
     ClickSignal,
@@ -110,21 +111,49 @@ def derive_struggles(
         _derive(conn, session_id, changed, max(b.seq for b in written))
 
 
+# The statements of a derivation, built once: built per session, their construction and
+# cache keys cost more than running them. Each takes the session as `:session_id`.
+_OF_SESSION: BindParameter[str] = bindparam("session_id")
+_CLICKS_BEFORE = (
+    select(signals.c.kind, signals.c.ts, signals.c.data)
+    .where(
+        signals.c.session_id == _OF_SESSION,
+        signals.c.kind == "click",
+        signals.c.ts < bindparam("before"),
+    )
+    .order_by(signals.c.ts.desc(), signals.c.seq.desc(), signals.c.id.desc())
+    .limit(_WALK_PAGE)
+)
+_EVIDENCE = (
+    select(signals.c.kind, signals.c.ts, signals.c.data)
+    .where(
+        signals.c.session_id == _OF_SESSION,
+        signals.c.kind.in_(_EVIDENCE_KINDS),
+        signals.c.ts >= bindparam("start"),
+    )
+    # Within a millisecond, in the order sent (batches may arrive in another order).
+    .order_by(signals.c.ts, signals.c.seq, signals.c.id)
+)
+_LAST_EVENT = select(func.max(chunks.c.last_ts)).where(chunks.c.session_id == _OF_SESSION)
+_SPANS = select(chunks.c.first_ts, chunks.c.last_ts, chunks.c.activity).where(
+    chunks.c.session_id == _OF_SESSION, chunks.c.last_ts >= bindparam("since")
+)
+_REMOVE_STRUGGLES = (
+    delete(signals)
+    .where(
+        signals.c.session_id == _OF_SESSION,
+        signals.c.kind.in_(STRUGGLE_KINDS),
+        signals.c.ts >= bindparam("start"),
+    )
+    .returning(signals.c.kind)
+)
+
+
 def _clicks_before(conn: Connection, session_id: str, before: int) -> Iterator[ClickSignal]:
     """Stored clicks before `before`, newest first, read a page at a time (a walk back
     usually stops at the first or second)."""
     while True:
-        query = (
-            select(signals.c.kind, signals.c.ts, signals.c.data)
-            .where(
-                signals.c.session_id == session_id,
-                signals.c.kind == "click",
-                signals.c.ts < before,
-            )
-            .order_by(signals.c.ts.desc(), signals.c.seq.desc(), signals.c.id.desc())
-            .limit(_WALK_PAGE)
-        )
-        rows = list(conn.execute(query))
+        rows = list(conn.execute(_CLICKS_BEFORE, {"session_id": session_id, "before": before}))
         for row in rows:
             click = signal_from_row(*row)
             if isinstance(click, ClickSignal):
@@ -138,13 +167,11 @@ def _clicks_before(conn: Connection, session_id: str, before: int) -> Iterator[C
 
 def _activity(conn: Connection, session_id: str, since: int) -> tuple[list[Span], int]:
     """Activity spans of the session's batches that reach `since`, and its last event."""
-    of_session = chunks.c.session_id == session_id
-    last = conn.execute(select(func.max(chunks.c.last_ts)).where(of_session)).scalar()
-    query = select(chunks.c.first_ts, chunks.c.last_ts, chunks.c.activity).where(
-        of_session, chunks.c.last_ts >= since
-    )
+    last = conn.execute(_LAST_EVENT, {"session_id": session_id}).scalar()
     spans: list[Span] = []
-    for first_ts, last_ts, activity in conn.execute(query):
+    for first_ts, last_ts, activity in conn.execute(
+        _SPANS, {"session_id": session_id, "since": since}
+    ):
         if activity is None:
             # Stored before activity was kept: never judge a click in it dead.
             spans.append((first_ts, last_ts))
@@ -155,31 +182,12 @@ def _activity(conn: Connection, session_id: str, since: int) -> tuple[list[Span]
 
 def _derive(conn: Connection, session_id: str, changed: int, seq: int) -> None:
     start = recount_start(changed, _clicks_before(conn, session_id, changed))
-    evidence = (
-        select(signals.c.kind, signals.c.ts, signals.c.data)
-        .where(
-            signals.c.session_id == session_id,
-            signals.c.kind.in_(_EVIDENCE_KINDS),
-            signals.c.ts >= start,
-        )
-        # Within a millisecond, in the order sent (batches may arrive in another order).
-        .order_by(signals.c.ts, signals.c.seq, signals.c.id)
-    )
-    found: list[Signal] = [
-        s for s in (signal_from_row(*row) for row in conn.execute(evidence)) if s is not None
-    ]
+    evidence = conn.execute(_EVIDENCE, {"session_id": session_id, "start": start})
+    found: list[Signal] = [s for s in (signal_from_row(*row) for row in evidence) if s is not None]
     clicks = [s for s in found if isinstance(s, ClickSignal)]
     spans, evidence_until = _activity(conn, session_id, start)
     struggles = find_struggles(clicks, spans, failure_starts(found), evidence_until)
-    removed = conn.execute(
-        delete(signals)
-        .where(
-            signals.c.session_id == session_id,
-            signals.c.kind.in_(STRUGGLE_KINDS),
-            signals.c.ts >= start,
-        )
-        .returning(signals.c.kind)
-    ).scalars()
+    removed = conn.execute(_REMOVE_STRUGGLES, {"session_id": session_id, "start": start}).scalars()
     change = dict.fromkeys(_COUNTER_OF.values(), 0)
     for kind in removed:
         change[_COUNTER_OF[kind]] -= 1
