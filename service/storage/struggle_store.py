@@ -7,7 +7,7 @@ seeing the other's rows; SQLite has one writer at a time anyway.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
@@ -51,20 +51,29 @@ _EVIDENCE_KINDS = ("click", "console_error", "failed_request")
 
 
 class StruggleState(NamedTuple):
-    """What a session's row said before the batches: its last event and its newest click."""
+    """What a session's row said before the batches: its last event, its newest click, and
+    whether it counted any struggle (stored struggle rows and the counters move together)."""
 
     ended_at: int
     last_click_at: int | None
+    has_struggles: bool
+
+
+_STATES = select(
+    sessions.c.id,
+    sessions.c.ended_at,
+    sessions.c.last_click_at,
+    *(sessions.c[name] for name in _COUNTER_OF.values()),
+).where(sessions.c.id.in_(bindparam("ids", expanding=True)))
 
 
 def struggle_states(conn: Connection, session_ids: Sequence[str]) -> dict[str, StruggleState]:
     """The sessions' states before this write, for those that exist (one query)."""
-    query = select(sessions.c.id, sessions.c.ended_at, sessions.c.last_click_at).where(
-        sessions.c.id.in_(bindparam("ids", expanding=True))
-    )
     return {
-        session_id: StruggleState(ended_at, last_click)
-        for session_id, ended_at, last_click in conn.execute(query, {"ids": sorted(session_ids)})
+        session_id: StruggleState(ended_at, last_click, any(counters))
+        for session_id, ended_at, last_click, *counters in conn.execute(
+            _STATES, {"ids": sorted(session_ids)}
+        )
     }
 
 
@@ -108,7 +117,8 @@ def derive_struggles(
         last_click = state.last_click_at if state else None
         if not _has_clicks(written) and (last_click is None or last_click < changed):
             continue  # no click near enough to these batches to be judged differently
-        _derive(conn, session_id, changed, max(b.seq for b in written))
+        had_struggles = state is not None and state.has_struggles
+        _derive(conn, session_id, changed, max(b.seq for b in written), had_struggles)
 
 
 # The statements of a derivation, built once: built per session, their construction and
@@ -167,27 +177,34 @@ def _clicks_before(conn: Connection, session_id: str, before: int) -> Iterator[C
 
 def _activity(conn: Connection, session_id: str, since: int) -> tuple[list[Span], int]:
     """Activity spans of the session's batches that reach `since`, and its last event."""
-    last = conn.execute(_LAST_EVENT, {"session_id": session_id}).scalar()
     spans: list[Span] = []
+    last: int | None = None
     for first_ts, last_ts, activity in conn.execute(
         _SPANS, {"session_id": session_id, "since": since}
     ):
+        # The batches just written reach `since`, so the session's last event is among these.
+        last = last_ts if last is None else max(last, last_ts)
         if activity is None:
             # Stored before activity was kept: never judge a click in it dead.
             spans.append((first_ts, last_ts))
         else:
             spans += [(start, end) for start, end in activity]
+    if last is None:
+        last = conn.execute(_LAST_EVENT, {"session_id": session_id}).scalar()
     return spans, since if last is None else last
 
 
-def _derive(conn: Connection, session_id: str, changed: int, seq: int) -> None:
+def _derive(conn: Connection, session_id: str, changed: int, seq: int, had_struggles: bool) -> None:
     start = recount_start(changed, _clicks_before(conn, session_id, changed))
     evidence = conn.execute(_EVIDENCE, {"session_id": session_id, "start": start})
     found: list[Signal] = [s for s in (signal_from_row(*row) for row in evidence) if s is not None]
     clicks = [s for s in found if isinstance(s, ClickSignal)]
     spans, evidence_until = _activity(conn, session_id, start)
     struggles = find_struggles(clicks, spans, failure_starts(found), evidence_until)
-    removed = conn.execute(_REMOVE_STRUGGLES, {"session_id": session_id, "start": start}).scalars()
+    removed: Iterable[str] = ()
+    if had_struggles:
+        parameters = {"session_id": session_id, "start": start}
+        removed = conn.execute(_REMOVE_STRUGGLES, parameters).scalars()
     change = dict.fromkeys(_COUNTER_OF.values(), 0)
     for kind in removed:
         change[_COUNTER_OF[kind]] -= 1
