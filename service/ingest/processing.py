@@ -29,7 +29,7 @@ from service.ingest.body import IngestLimits, decode_batch, read_body
 from service.ingest.chunk_mover import MAX_WAITING_CHUNKS, ChunkMover
 from service.ingest.group_writer import PendingBatch
 from service.ingest.ingestor import prepare_batch
-from service.live.feed import LiveFeed
+from service.live.feed import LiveFeed, StoredBatch
 from service.sessions.erasure import ErasureKeys, purge_sessions
 from service.storage.blobs import BlobStore
 from service.storage.inbox_store import InboxRow
@@ -229,12 +229,13 @@ class InboxProcessor:
             for session_id in gone:
                 await self._remove_erased_session(session_id)
             if self._live is not None:
-                for p in written:
-                    if p.record.session_id not in gone:
-                        record = p.record
-                        await self._live.publish(
-                            record.session_id, record.seq, record.final, p.chunk
-                        )
+                await self._live.publish_stored(
+                    [
+                        StoredBatch(p.record.session_id, p.record.seq, p.record.final, p.chunk)
+                        for p in written
+                        if p.record.session_id not in gone
+                    ]
+                )
         self._truncate_when_due()
 
     async def _remove_erased_session(self, session_id: str) -> None:

@@ -14,8 +14,8 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, NamedTuple
 
 import msgspec
 from isal import isal_zlib
@@ -25,7 +25,7 @@ from redis.asyncio.client import PubSub
 from service.jobs.embedded import EmbeddedRedis
 from service.settings import Settings
 
-__all__ = ["LiveBatch", "LiveFeed", "Subscription", "open_live_redis"]
+__all__ = ["LiveBatch", "LiveFeed", "StoredBatch", "Subscription", "open_live_redis"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +89,23 @@ class Subscription:
         return None
 
 
+class StoredBatch(NamedTuple):
+    """A batch just stored, as `LiveFeed.publish_stored` takes it."""
+
+    session_id: str
+    seq: int
+    final: bool
+    chunk: bytes  # gzip
+
+
+class _Lookups:
+    """Watch lookups asked for together, and the answer they share."""
+
+    def __init__(self, answer: asyncio.Future[set[str]]) -> None:
+        self.session_ids: set[str] = set()
+        self.answer = answer
+
+
 class LiveFeed:
     """Publishes watched sessions' batches and follows one session's."""
 
@@ -99,6 +116,9 @@ class LiveFeed:
         self._key = hashlib.sha256(b"replaydesk-live:" + secret_key.encode()).digest()
         self._clock = clock
         self._quiet_until = 0.0
+        # The watch lookups gathered in this turn of the event loop, and those sent.
+        self._asking: _Lookups | None = None
+        self._sent: set[asyncio.Future[None]] = set()
 
     def _name(self, session_id: str) -> str:
         return hashlib.blake2b(session_id.encode(), key=self._key, digest_size=16).hexdigest()
@@ -111,18 +131,49 @@ class LiveFeed:
         await self._redis.set(self._watch_key(session_id), b"1", ex=WATCH_SECONDS)
 
     async def watched(self, session_id: str) -> bool:
-        """Whether a viewer follows the session: one Redis lookup (a session sends a batch every
-        few seconds, so remembering answers would save little and delay a new viewer). False,
-        without waiting, while Redis does not answer: ingest never stalls on the live feed."""
-        now = self._clock()
-        if now < self._quiet_until:
+        """Whether a viewer follows the session. The lookups asked for in one turn of the event
+        loop (the batches acknowledged together) go to Redis in one round trip. (A session
+        sends a batch every few seconds, so remembering answers would save little and delay a
+        new viewer.) False, without waiting, while Redis does not answer: ingest never stalls
+        on the live feed."""
+        if self._clock() < self._quiet_until:
             return False
+        asking = self._asking
+        if asking is None:
+            asking = self._asking = _Lookups(asyncio.get_running_loop().create_future())
+            asyncio.get_running_loop().call_soon(self._ask_together, asking)
+        asking.session_ids.add(session_id)
+        return session_id in await asyncio.shield(asking.answer)
+
+    def _ask_together(self, asking: _Lookups) -> None:
+        self._asking = None
+        sent = asyncio.ensure_future(self._answer(asking))
+        self._sent.add(sent)
+        sent.add_done_callback(self._sent.discard)
+
+    async def _answer(self, asking: _Lookups) -> None:
+        watched: set[str] = set()
         try:
-            return bool(await self._redis.exists(self._watch_key(session_id)))
+            watched = await self.watched_sessions(sorted(asking.session_ids))
+        finally:
+            asking.answer.set_result(watched)
+
+    async def watched_sessions(self, session_ids: Sequence[str]) -> set[str]:
+        """Which of these sessions a viewer follows, in one round trip to Redis; none while
+        Redis does not answer (see `watched`)."""
+        now = self._clock()
+        if not session_ids or now < self._quiet_until:
+            return set()
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for session_id in session_ids:
+                    pipe.exists(self._watch_key(session_id))
+                answers = await pipe.execute()
         except Exception as exc:
             self._quiet_until = now + BACKOFF_SECONDS
             log.warning("the live feed's Redis did not answer (%s)", type(exc).__name__)
-            return False
+            return set()
+        return {session_id for session_id, n in zip(session_ids, answers, strict=True) if n}
 
     def _consent_key(self, session_id: str) -> str:
         return f"replaydesk:live:consent:{self._name(session_id)}"
@@ -144,12 +195,22 @@ class LiveFeed:
         value = await self._redis.get(self._consent_key(session_id))
         return None if value is None else bytes(value).decode()
 
+    async def publish_stored(self, batches: Sequence[StoredBatch]) -> None:
+        """`publish` each of these stored batches, looking up which sessions are watched in
+        one round trip for all."""
+        watched = await self.watched_sessions(sorted({b.session_id for b in batches}))
+        for b in batches:
+            if b.session_id in watched:
+                await self._publish_watched(b.session_id, b.seq, b.final, b.chunk)
+
     async def publish(self, session_id: str, seq: int, final: bool, chunk: bytes) -> None:
         """Send a stored batch (its gzipped chunk) to the session's viewers, if it has any and
         the customer did not withhold it; never raises: a live view that misses a batch fetches
         it from storage."""
-        if not await self.watched(session_id):
-            return
+        if await self.watched(session_id):
+            await self._publish_watched(session_id, seq, final, chunk)
+
+    async def _publish_watched(self, session_id: str, seq: int, final: bool, chunk: bytes) -> None:
         try:
             if await self.consent(session_id) not in (None, "granted"):
                 return
