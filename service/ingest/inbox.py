@@ -36,8 +36,18 @@ log = logging.getLogger(__name__)
 # are far behind or stopped, and the database should not fill up meanwhile. At about 10 KB a
 # batch (gzip), some 200 MB.
 MAX_WAITING_BATCHES = 20_000
-# The waiting rows are counted again at most this often (a count reads an index).
+# The waiting rows are counted again at most this often (a count reads an index) ...
 COUNT_SECONDS = 1.0
+# ... and this often while batches are held (below).
+HELD_COUNT_SECONDS = 0.05
+# Processing further behind than this (its oldest waiting batch received this long ago) holds
+# new batches before they are queued: a client then sends no faster than the workers store,
+# and lookup sees each batch within 2 s of its acknowledgement at the rate they sustain, rather
+# than acknowledgements running ahead until the backlog limit refuses everyone.
+LAG_LIMIT_SECONDS = 1.0
+# The longest one batch is held; it is queued then all the same (the backlog limit is the
+# hard stop), so a stalled worker delays acknowledgements, never loses them.
+MAX_HOLD_SECONDS = 5.0
 _ERASED = "recording for this user or session was erased and is refused"
 # ISA-L's fastest level: a body sent without gzip is kept compressed at little cost.
 _BODY_GZIP_LEVEL = 0
@@ -90,6 +100,11 @@ class BatchInbox:
         envelope = decode_envelope(data)
         check_event_times([e.timestamp for e in envelope.events], sent_at, received_at)
         self._count_when_due()
+        if self._behind():
+            await self._hold()
+            # Held like a request in flight: its receive time is when it is taken (the lag
+            # above is measured from it, and the clock offset counts time in flight anyway).
+            received_at = now_ms()
         if self.backlog.waiting > MAX_WAITING_BATCHES:
             raise StorageUnavailable(
                 "batches are waiting for processing; send the batch again later"
@@ -128,18 +143,36 @@ class BatchInbox:
         await self._groups.close()
         await stop_task(self._counting)
 
-    def _count_when_due(self) -> None:
+    def _count_when_due(self, every: float = COUNT_SECONDS) -> asyncio.Task[None] | None:
+        """Start counting if the last count is older than `every`; the count under way."""
         running = self._counting is not None and not self._counting.done()
-        if running or time.monotonic() - self._counted_at < COUNT_SECONDS:
-            return
-        self._counted_at = time.monotonic()
-        self._counting = asyncio.create_task(self._count_quietly())
+        if not running and time.monotonic() - self._counted_at >= every:
+            self._counted_at = time.monotonic()
+            self._counting = asyncio.create_task(self._count_quietly())
+        return self._counting if self._counting is not None and not self._counting.done() else None
+
+    def _behind(self) -> bool:
+        oldest = self.backlog.oldest_received_at
+        return oldest is not None and now_ms() - oldest > LAG_LIMIT_SECONDS * 1000
+
+    async def _hold(self) -> None:
+        """Wait while processing is behind, at most `MAX_HOLD_SECONDS`; the batches held share
+        one count at a time."""
+        deadline = time.monotonic() + MAX_HOLD_SECONDS
+        while self._behind() and time.monotonic() < deadline:
+            counting = self._count_when_due(HELD_COUNT_SECONDS)
+            if counting is not None:
+                await asyncio.shield(counting)
+            else:
+                await asyncio.sleep(HELD_COUNT_SECONDS)
 
     async def _count_quietly(self) -> None:
         try:
             await self.refresh()
         except Exception as exc:
             log.warning("could not count the ingest inbox (%s)", type(exc).__name__)
+            # Not known to be behind: batches are not held on an old count.
+            self.backlog = self.backlog._replace(oldest_received_at=None)
 
     async def _queue_group(self, queued: list[_Queued]) -> list[QueuedOutcome]:
         outcomes: list[QueuedOutcome] = list(
