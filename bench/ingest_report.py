@@ -31,6 +31,7 @@ class RoundRun(msgspec.Struct, kw_only=True):
 
     number: int
     in_flight: int
+    sessions: int  # open at once (each sends its batches in turn)
     server: str
     result: WrkResult
     cpu: CpuWindow
@@ -53,11 +54,14 @@ def not_run_report(reason: str) -> str:
     )
 
 
-def round_ratios(runs: Sequence[RoundRun], server: str, in_flight: int) -> list[float]:
-    """`server`'s batches/s over the baseline's, per round, for rounds where both were valid."""
+def round_ratios(
+    runs: Sequence[RoundRun], server: str, in_flight: int, sessions: int | None = None
+) -> list[float]:
+    """`server`'s batches/s over the baseline's, per round, for rounds where both were valid
+    (those with `in_flight` requests, and `sessions` open if given)."""
     by_round: dict[int, dict[str, RoundRun]] = {}
     for run in runs:
-        if run.in_flight == in_flight:
+        if run.in_flight == in_flight and sessions in (None, run.sessions):
             by_round.setdefault(run.number, {})[run.server] = run
     ratios = []
     for servers in by_round.values():
@@ -80,11 +84,11 @@ def _cores(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _server_ms_per_batch(run: RoundRun) -> str:
+def _ms_per_batch(run: RoundRun, seconds: float | None) -> str:
     batches = run.result.batches_per_second * run.cpu.seconds
-    if run.cpu.server is None or not batches:
+    if seconds is None or not batches:
         return "-"
-    return f"{run.cpu.server / batches * 1000:.2f}"
+    return f"{seconds / batches * 1000:.2f}"
 
 
 def _round_row(run: RoundRun) -> list[str]:
@@ -99,8 +103,11 @@ def _round_row(run: RoundRun) -> list[str]:
         _ms(latency.p50),
         _ms(latency.p99),
         _ms(latency.max),
-        _server_ms_per_batch(run),
+        str(run.sessions),
+        _ms_per_batch(run, cpu.serving),
+        _ms_per_batch(run, cpu.processing) if run.server != BASELINE else "-",
         _cores(cpu.server_cores),
+        _cores(cpu.database_cores),
         _share(cpu.server_loop_share),
         _share(cpu.busiest_generator_thread),
         _cores(cpu.generator_cores),
@@ -125,8 +132,11 @@ ROUND_HEADER = [
     "p50 ms",
     "p99 ms",
     "max ms",
-    "server CPU ms/b",
+    "sessions",
+    "request path CPU ms/b",
+    "processing CPU ms/b",
     "server CPUs",
+    "database CPUs",
     "loop busy",
     "wrk busiest thread",
     "wrk CPUs",
@@ -138,13 +148,19 @@ ROUND_HEADER = [
 
 def _summary_rows(runs: Sequence[RoundRun]) -> list[list[str]]:
     rows = []
-    keys = list(dict.fromkeys((run.in_flight, run.server) for run in runs))
-    for in_flight, server in keys:
-        mine = [run for run in runs if (run.in_flight, run.server) == (in_flight, server)]
+    keys = list(dict.fromkeys((run.in_flight, run.sessions, run.server) for run in runs))
+    first = runs[0]
+    for in_flight, sessions, server in keys:
+        mine = [
+            run
+            for run in runs
+            if (run.in_flight, run.sessions, run.server) == (in_flight, sessions, server)
+        ]
         valid = [run for run in mine if run.valid]
         rates = [run.result.batches_per_second for run in valid]
         row = [
             str(in_flight),
+            str(sessions),
             server,
             f"{len(valid)} of {len(mine)}",
             str(sum(1 for run in valid if round_warnings(run.cpu))),
@@ -155,16 +171,19 @@ def _summary_rows(runs: Sequence[RoundRun]) -> list[list[str]]:
         if server == BASELINE:
             rows.append([*row, "-", ""])
             continue
-        ratios = round_ratios(runs, server, in_flight)
+        ratios = round_ratios(runs, server, in_flight, sessions)
+        targeted = server == TARGET_SERVER and (in_flight, sessions) == (
+            first.in_flight,
+            first.sessions,
+        )
         if not ratios:
             spread = "INVALID: no round where both it and the baseline were valid"
-            target = "" if server != TARGET_SERVER or in_flight != runs[0].in_flight else "INVALID"
-            rows.append([*row, spread, target])
+            rows.append([*row, spread, "INVALID" if targeted else ""])
             continue
         middle = statistics.median(ratios)
         spread = f"{middle:.2f} ({min(ratios):.2f}-{max(ratios):.2f})"
         target = ""
-        if server == TARGET_SERVER and in_flight == runs[0].in_flight:
+        if targeted:
             met = middle >= TARGET_RATIO_TO_BASELINE
             target = f">= {TARGET_RATIO_TO_BASELINE:.2f}  {verdict(met)}"
         rows.append([*row, spread, target])
@@ -173,6 +192,7 @@ def _summary_rows(runs: Sequence[RoundRun]) -> list[list[str]]:
 
 SUMMARY_HEADER = [
     "in flight",
+    "sessions",
     "server",
     "valid rounds",
     "of them busy machine",
@@ -186,9 +206,15 @@ SUMMARY_HEADER = [
 
 def _visibility_lines(runs: Sequence[RoundRun]) -> list[str]:
     lines = []
-    keys = list(dict.fromkeys((run.in_flight, run.server) for run in runs if run.visibility))
-    for in_flight, server in keys:
-        mine = [run for run in runs if (run.in_flight, run.server) == (in_flight, server)]
+    keys = list(
+        dict.fromkeys((run.in_flight, run.sessions, run.server) for run in runs if run.visibility)
+    )
+    for in_flight, sessions, server in keys:
+        mine = [
+            run
+            for run in runs
+            if (run.in_flight, run.sessions, run.server) == (in_flight, sessions, server)
+        ]
         checks = [run.visibility for run in mine if run.visibility is not None]
         acked = sum(check.acked for check in checks)
         missing = sum(check.missing for check in checks)
@@ -211,7 +237,8 @@ def _visibility_lines(runs: Sequence[RoundRun]) -> list[str]:
             else "-"
         )
         lines.append(
-            f"  {server}, {in_flight} in flight: {acked} acked, {slowest} after the round"
+            f"  {server}, {in_flight} in flight, {sessions} sessions: {acked} acked, {slowest}"
+            " after the round"
             f" ({'none' if not missing else missing} missing);"
             f" {complete} of {len(lookups)} event lookups complete{timing};"
             f" CPU after the round until the journal was empty {moved} ms per acked batch"
@@ -234,8 +261,10 @@ def _load_lines(
     mix = ", ".join(_template_line(template) for template in templates)
     return [
         f"  load: sessions replayed in turn from {mix}; each replay a new session (fresh IDs,"
-        " seq from 0); per wrk thread twice as many sessions open as connections (64 at least),"
-        " taking turns",
+        " seq from 0); the sessions open at once (column 'sessions') take turns, each sending"
+        " its next batch; by default twice as many per wrk thread as connections (64 at least),"
+        " so that no session has two batches in flight; with fewer open than connections, some"
+        " do (their batches may arrive out of order, as after a recorder's retry)",
         f"    {requests} requests built for the rounds ({sessions} sessions), {json_kb:.1f} KB"
         f" JSON / {wire_kb:.1f} KB gzip on average; ReplayDesk gets each once (running out"
         " invalidates the round), the baseline, which stores nothing, starts them again at their"
@@ -283,8 +312,12 @@ def ingest_report(
         f"  warm-up ({warmup_seconds} s each, not counted), batches/s: {warm}",
         "  latency: wrk's, from writing a request to reading its whole answer (wrk 4 adds"
         " samples for answers slower than the mean interval); CPUs: CPU seconds per second"
-        " (1.00 = one CPU), read from /proc over the round; loop busy: the server's event-loop"
-        " thread; other CPUs: the machine's busy time that was neither wrk nor the server",
+        " (1.00 = one CPU), read from /proc over the round; request path: the serving"
+        " process (HTTP, checks, queueing, and its background tasks: chunk moves, asset"
+        " copies); processing: its processing worker processes (the signal pass, chunks, the"
+        " rows); database: the PostgreSQL backends of its database; loop busy: the serving"
+        " process's event-loop thread; other CPUs: the machine's busy time that was none of"
+        " these (Redis, PostgreSQL's own processes, other jobs)",
         f"  {VALIDITY_RULES}",
         "",
         format_table(ROUND_HEADER, [_round_row(run) for run in runs]),

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import msgspec
+from sqlalchemy import make_url
 
 from bench.ingest_report import RoundRun, ingest_report, not_run_report
 from bench.ingest_requests import (
@@ -33,7 +34,7 @@ from bench.server_process import ServerProcess
 from bench.temp_postgres import postgres_available, temporary_database
 from bench.wrk_results import round_problems
 from bench.wrk_runner import WrkRun, WrkUnavailable, ensure_wrk, run_wrk
-from service.storage.database import upgrade_database
+from service.storage.database import is_embedded, upgrade_database
 
 __all__ = ["FULL", "QUICK", "IngestConfig", "run_ingest_benchmark"]
 
@@ -63,13 +64,16 @@ class IngestConfig(msgspec.Struct, frozen=True, kw_only=True):
     wide_rounds: int  # then at `wide_in_flight` (0: none)
     round_seconds: int  # wrk takes whole seconds
     warmup_seconds: int
+    # Then at `in_flight` with each of `session_counts` open at once (0: none).
+    sessions_rounds: int = 0
     threads: int = 2
     in_flight: int = 16
     wide_in_flight: int = 256
+    session_counts: tuple[int, ...] = (10, 1000)
 
 
-FULL = IngestConfig(rounds=6, wide_rounds=2, round_seconds=5, warmup_seconds=2)
-QUICK = IngestConfig(rounds=2, wide_rounds=1, round_seconds=3, warmup_seconds=1)
+FULL = IngestConfig(rounds=6, wide_rounds=2, sessions_rounds=2, round_seconds=5, warmup_seconds=2)
+QUICK = IngestConfig(rounds=2, wide_rounds=1, sessions_rounds=1, round_seconds=3, warmup_seconds=1)
 
 
 class _Server(msgspec.Struct, kw_only=True):
@@ -117,11 +121,17 @@ async def _start_servers(stack: contextlib.AsyncExitStack, workdir: Path) -> lis
     return servers
 
 
-async def _build(rig: _Rig, tag: str, in_flight: int, seconds: int) -> RequestSet:
+def open_sessions(config: IngestConfig, in_flight: int) -> int:
+    """Sessions open at once by default: per wrk thread, twice its connections (at least
+    `MIN_OPEN_SESSIONS`), so that no session has two batches in flight."""
+    return config.threads * max(MIN_OPEN_SESSIONS, 2 * math.ceil(in_flight / config.threads))
+
+
+async def _build(rig: _Rig, tag: str, in_flight: int, seconds: int, sessions: int) -> RequestSet:
     threads = rig.config.threads
     expected = rig.fastest_rate * (seconds + STOP_SLACK_SECONDS) * REQUEST_MARGIN
     per_thread = max(MIN_REQUESTS_PER_THREAD, math.ceil(expected / threads) + in_flight)
-    pool = max(MIN_OPEN_SESSIONS, 2 * math.ceil(in_flight / threads))
+    pool = max(1, sessions // threads)
     started = time.perf_counter()
     requests = await asyncio.to_thread(
         write_requests,
@@ -151,11 +161,18 @@ async def _send(
         server_pid=server.process.pid,
         workdir=rig.workdir,
         wrap=server.database_url is None,
+        database=_postgres_database(server.database_url),
     )
 
 
+def _postgres_database(database_url: str | None) -> str | None:
+    if database_url is None or is_embedded(database_url):
+        return None
+    return make_url(database_url).database
+
+
 async def _round(
-    rig: _Rig, server: _Server, requests: RequestSet, number: int, in_flight: int
+    rig: _Rig, server: _Server, requests: RequestSet, number: int, in_flight: int, sessions: int
 ) -> RoundRun:
     run = await _send(rig, server, requests, in_flight, rig.config.round_seconds)
     ended = time.monotonic()
@@ -187,13 +204,14 @@ async def _round(
         problems.append(f"{visibility.missing} acked batches not stored after 2 s")
     verdict = "ok" if not problems else "INVALID: " + "; ".join(problems)
     print(
-        f"  {in_flight} in flight, round {number}, {server.name}: "
+        f"  {in_flight} in flight, {sessions} sessions, round {number}, {server.name}: "
         f"{run.result.batches_per_second:.0f} batches/s, {verdict}",
         flush=True,
     )
     return RoundRun(
         number=number,
         in_flight=in_flight,
+        sessions=sessions,
         server=server.name,
         result=run.result,
         cpu=run.cpu,
@@ -207,7 +225,8 @@ async def _warm_up(rig: _Rig) -> dict[str, float]:
     """Each server's first requests, not measured; the fastest ReplayDesk rate sizes the rounds'
     requests."""
     seconds = rig.config.warmup_seconds
-    requests = await _build(rig, "warm", rig.config.in_flight, seconds)
+    in_flight = rig.config.in_flight
+    requests = await _build(rig, "warm", in_flight, seconds, open_sessions(rig.config, in_flight))
     rates = {}
     for server in rig.servers:
         run = await _send(rig, server, requests, rig.config.in_flight, seconds)
@@ -225,17 +244,20 @@ async def _rounds(rig: _Rig) -> tuple[list[RoundRun], list[RequestSet]]:
     runs: list[RoundRun] = []
     sets: list[RequestSet] = []
     number = 0
-    for in_flight, count in (
-        (config.in_flight, config.rounds),
-        (config.wide_in_flight, config.wide_rounds),
-    ):
+    groups = [
+        (config.in_flight, open_sessions(config, config.in_flight), config.rounds),
+        (config.wide_in_flight, open_sessions(config, config.wide_in_flight), config.wide_rounds),
+        *((config.in_flight, count, config.sessions_rounds) for count in config.session_counts),
+    ]
+    for in_flight, sessions, count in groups:
         for index in range(count):
             number += 1
-            requests = await _build(rig, f"r{number:02d}", in_flight, config.round_seconds)
+            tag = f"r{number:02d}"
+            requests = await _build(rig, tag, in_flight, config.round_seconds, sessions)
             # Alternated: the baseline goes first, then last, then first again.
             order = rig.servers if index % 2 == 0 else rig.servers[::-1]
             for server in order:
-                runs.append(await _round(rig, server, requests, number, in_flight))
+                runs.append(await _round(rig, server, requests, number, in_flight, sessions))
             shutil.rmtree(requests.directory)
             sets.append(requests)
     return runs, sets

@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 __all__ = [
     "MachineTimes",
+    "database_cpu_seconds",
     "machine_times",
     "stat_cpu_seconds",
     "thread_cpu_seconds",
@@ -58,6 +59,24 @@ def tree_cpu_seconds(pid: int) -> float | None:
         child = pending.pop()
         total += stat_cpu_seconds(Path(f"/proc/{child}/stat")) or 0.0
         pending += children.get(child, ())
+    return total
+
+
+def database_cpu_seconds(database: str) -> float:
+    """CPU seconds of the PostgreSQL backends serving `database` (their process titles are
+    `postgres: <user> <database> <client> <state>`): the database's work for a server under
+    test, part of what each batch costs. Backends that exited are no longer counted."""
+    total = 0.0
+    needle = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and needle in title:
+            total += stat_cpu_seconds(entry / "stat") or 0.0
     return total
 
 

@@ -104,6 +104,8 @@ class CpuWindow(msgspec.Struct, frozen=True, kw_only=True):
     generator_threads: list[float]  # each wrk worker thread
     server: float | None  # the server process, all threads, and its processing workers (None: gone)
     server_loop: float | None  # its main thread: the event loop
+    serving: float | None = None  # the server process alone, all threads: the request path
+    database: float | None = None  # its PostgreSQL database's backends (None: SQLite, or none)
     machine_busy: float  # all CPUs together
     machine_idle: float
 
@@ -119,6 +121,13 @@ class CpuWindow(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def server_cores(self) -> float | None:
         return None if self.server is None else self.server / self.seconds
+
+    @property
+    def processing(self) -> float | None:
+        """The server's child processes: its processing workers."""
+        if self.server is None or self.serving is None:
+            return None
+        return max(0.0, self.server - self.serving)
 
     @property
     def server_loop_share(self) -> float | None:
@@ -137,7 +146,8 @@ class CpuWindow(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def others_cores(self) -> float:
-        """CPUs busy with neither wrk nor the server: the rest of the machine's work."""
+        """CPUs busy with neither wrk nor the server (nor its database): the rest of the
+        machine's work."""
         return self._others / self.seconds
 
     @property
@@ -147,8 +157,12 @@ class CpuWindow(msgspec.Struct, frozen=True, kw_only=True):
         return self._others / total if total else 0.0
 
     @property
+    def database_cores(self) -> float | None:
+        return None if self.database is None else self.database / self.seconds
+
+    @property
     def _others(self) -> float:
-        own = sum(self.generator_threads) + (self.server or 0.0)
+        own = sum(self.generator_threads) + (self.server or 0.0) + (self.database or 0.0)
         return max(0.0, self.machine_busy - own)
 
 

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import msgspec
 
-from bench.proc_cpu import machine_times, stat_cpu_seconds, thread_cpu_seconds, tree_cpu_seconds
+from bench.proc_cpu import (
+    database_cpu_seconds,
+    machine_times,
+    stat_cpu_seconds,
+    thread_cpu_seconds,
+    tree_cpu_seconds,
+)
 from bench.wrk_results import CpuWindow, WrkResult, parse_wrk_result
 
 __all__ = ["WRK_SCRIPT", "WrkRun", "WrkUnavailable", "ensure_wrk", "run_wrk"]
@@ -77,33 +83,47 @@ class _Sample(msgspec.Struct, frozen=True):
     generator: dict[int, float]
     server: float | None
     server_loop: float | None
+    serving: float | None
+    database: float | None
     busy: float
     idle: float
 
 
-def _sample(wrk_pid: int, server_pid: int | None) -> _Sample:
+def _sample(wrk_pid: int, server_pid: int | None, database: str | None) -> _Sample:
     at = time.monotonic()
     machine = machine_times()
-    server = loop = None
+    server = loop = serving = None
     if server_pid is not None:
         server = tree_cpu_seconds(server_pid)
         loop = stat_cpu_seconds(Path(f"/proc/{server_pid}/task/{server_pid}/stat"))
-    return _Sample(at, thread_cpu_seconds(wrk_pid), server, loop, machine.busy, machine.idle)
+        serving = stat_cpu_seconds(Path(f"/proc/{server_pid}/stat"))
+    database_seconds = None if database is None else database_cpu_seconds(database)
+    return _Sample(
+        at,
+        thread_cpu_seconds(wrk_pid),
+        server,
+        loop,
+        serving,
+        database_seconds,
+        machine.busy,
+        machine.idle,
+    )
+
+
+def _delta(first: float | None, last: float | None) -> float | None:
+    return None if first is None or last is None else last - first
 
 
 def _window(first: _Sample, last: _Sample, wrk_pid: int) -> CpuWindow:
     # wrk's main thread only sleeps while its worker threads send.
     workers = sorted(tid for tid in first.generator if tid != wrk_pid and tid in last.generator)
-    server = loop = None
-    if first.server is not None and last.server is not None:
-        server = last.server - first.server
-    if first.server_loop is not None and last.server_loop is not None:
-        loop = last.server_loop - first.server_loop
     return CpuWindow(
         seconds=last.at - first.at,
         generator_threads=[last.generator[tid] - first.generator[tid] for tid in workers],
-        server=server,
-        server_loop=loop,
+        server=_delta(first.server, last.server),
+        server_loop=_delta(first.server_loop, last.server_loop),
+        serving=_delta(first.serving, last.serving),
+        database=_delta(first.database, last.database),
         machine_busy=last.busy - first.busy,
         machine_idle=last.idle - first.idle,
     )
@@ -121,6 +141,7 @@ def run_wrk(
     server_pid: int | None,
     workdir: Path,
     wrap: bool = False,
+    database: str | None = None,
 ) -> WrkRun:
     """Run wrk against `url` for `seconds` with the requests in `requests_dir` (blocking).
 
@@ -148,9 +169,9 @@ def run_wrk(
         )
     pid = process.pid
     try:
-        first = _wait_for_threads(pid, threads, server_pid, log_path)
+        first = _wait_for_threads(pid, threads, server_pid, database, log_path)
         time.sleep(max(0.0, first.at + seconds - WINDOW_END_MARGIN_SECONDS - time.monotonic()))
-        last = _sample(pid, server_pid)
+        last = _sample(pid, server_pid, database)
         _, status, _ = os.wait4(pid, 0)
     except BaseException:
         process.kill()
@@ -163,14 +184,16 @@ def run_wrk(
     return WrkRun(result=parse_wrk_result(result_path.read_bytes()), cpu=_window(first, last, pid))
 
 
-def _wait_for_threads(pid: int, threads: int, server_pid: int | None, log: Path) -> _Sample:
+def _wait_for_threads(
+    pid: int, threads: int, server_pid: int | None, database: str | None, log: Path
+) -> _Sample:
     deadline = time.monotonic() + _START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         waited, _, _ = os.wait4(pid, os.WNOHANG)
         if waited:
             raise RuntimeError(f"wrk exited before sending:\n{_tail(log)}")
         if len(thread_cpu_seconds(pid)) >= threads + 1:
-            return _sample(pid, server_pid)
+            return _sample(pid, server_pid, database)
         time.sleep(_POLL_SECONDS)
     raise RuntimeError(f"wrk did not start its {threads} threads in {_START_TIMEOUT_SECONDS:g}s")
 

@@ -94,10 +94,13 @@ def test_errors_refusals_duplicates_and_running_out_invalidate(
 
 
 def test_ratios_come_only_from_rounds_where_both_servers_were_valid() -> None:
-    def run(number: int, server: str, rate: int, problems: list[str] | None = None) -> RoundRun:
+    def run(
+        number: int, server: str, rate: int, problems: list[str] | None = None, sessions: int = 128
+    ) -> RoundRun:
         return RoundRun(
             number=number,
             in_flight=16,
+            sessions=sessions,
             server=server,
             result=result(accepted=rate, duration_us=1_000_000),
             cpu=window(),
@@ -113,6 +116,10 @@ def test_ratios_come_only_from_rounds_where_both_servers_were_valid() -> None:
         run(2, "baseline", 1000, ["wrk thread 90% busy"]),
         run(3, "baseline", 1500),
         run(3, "replaydesk", 900),
+        run(4, "baseline", 1000, sessions=10),
+        run(4, "replaydesk", 100, sessions=10),
     ]
-    assert round_ratios(runs, "replaydesk", 16) == [0.25, 0.6]
+    assert round_ratios(runs, "replaydesk", 16, 128) == [0.25, 0.6]
+    assert round_ratios(runs, "replaydesk", 16, 10) == [0.1]
+    assert round_ratios(runs, "replaydesk", 16) == [0.25, 0.6, 0.1]
     assert round_ratios(runs, "replaydesk", 256) == []
