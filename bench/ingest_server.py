@@ -49,7 +49,11 @@ def _replaydesk_app(args: argparse.Namespace) -> Litestar:
             args.data_dir,
             args.database_url,
             args.redis_url,
-            processing_workers=args.processing_workers,
+            processing_workers=(
+                default_processing_workers(args.database_url)
+                if args.processing_workers is None
+                else args.processing_workers
+            ),
             **more,
         )
     )
@@ -74,8 +78,8 @@ def main() -> None:
     parser.add_argument(
         "--processing-workers",
         type=int,
-        default=default_processing_workers(),
-        help="as REPLAYDESK_PROCESSING_WORKERS (default, as `serve`: one per core)",
+        default=None,
+        help="as REPLAYDESK_PROCESSING_WORKERS (default, as `serve`: sized from the cores)",
     )
     parser.add_argument("--profile", type=Path, help="write a cProfile of the serving here")
     parser.add_argument(

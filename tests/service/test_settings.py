@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from pathlib import Path
 
@@ -88,3 +89,29 @@ def test_invalid_values_stop_with_a_clear_message(
 ) -> None:
     with pytest.raises(SystemExit, match=message):
         load_settings({"REPLAYDESK_DATA_DIR": str(tmp_path), name: value})
+
+
+@pytest.mark.parametrize(
+    ("cores", "database_url", "workers"),
+    [
+        ({0, 1}, None, 1),
+        ({0, 1, 2, 3, 4, 5, 6, 7}, None, 4),
+        ({0}, None, 1),
+        ({0, 1}, "postgresql+asyncpg://replaydesk@db/replaydesk", 2),
+        ({0, 1, 2, 3, 4, 5, 6, 7}, "postgresql+asyncpg://replaydesk@db/replaydesk", 8),
+    ],
+)
+def test_processing_workers_are_sized_from_the_cores_and_the_database(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    cores: set[int],
+    database_url: str | None,
+    workers: int,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: cores)
+    env = {"REPLAYDESK_DATA_DIR": str(tmp_path)}
+    if database_url is not None:
+        env["REPLAYDESK_DATABASE_URL"] = database_url
+    assert load_settings(env).processing_workers == workers
+    explicit = load_settings({**env, "REPLAYDESK_PROCESSING_WORKERS": "3"})
+    assert explicit.processing_workers == 3
