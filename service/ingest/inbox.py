@@ -36,15 +36,16 @@ log = logging.getLogger(__name__)
 # are far behind or stopped, and the database should not fill up meanwhile. At about 10 KB a
 # batch (gzip), some 200 MB.
 MAX_WAITING_BATCHES = 20_000
-# The waiting rows are counted again at most this often (a count reads an index) ...
-COUNT_SECONDS = 1.0
+# The waiting rows are counted again at most this often (a count reads an index), so that
+# batches queued on an old count cannot put processing much further behind than the limit ...
+COUNT_SECONDS = 0.25
 # ... and this often while batches are held (below).
 HELD_COUNT_SECONDS = 0.05
 # Processing further behind than this (its oldest waiting batch received this long ago) holds
 # new batches before they are queued: a client then sends no faster than the workers store,
 # and lookup sees each batch within 2 s of its acknowledgement at the rate they sustain, rather
 # than acknowledgements running ahead until the backlog limit refuses everyone.
-LAG_LIMIT_SECONDS = 1.0
+LAG_LIMIT_SECONDS = 0.5
 # The longest one batch is held; it is queued then all the same (the backlog limit is the
 # hard stop), so a stalled worker delays acknowledgements, never loses them.
 MAX_HOLD_SECONDS = 5.0
