@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,14 +46,8 @@ def tree_cpu_seconds(pid: int) -> float | None:
     if own is None:
         return None
     children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])  # field 4 of proc(5)
+    for entry, stat in _processes("stat"):
+        parent = int(stat.rsplit(b")", 1)[1].split()[1])  # field 4 of proc(5)
         children.setdefault(parent, []).append(int(entry.name))
     total, pending = own, list(children.get(pid, ()))
     while pending:
@@ -68,16 +63,20 @@ def database_cpu_seconds(database: str) -> float:
     test, part of what each batch costs. Backends that exited are no longer counted."""
     total = 0.0
     needle = f" {database} ".encode()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
+    for entry, title in _processes("cmdline"):
         if title.startswith(b"postgres: ") and needle in title:
             total += stat_cpu_seconds(entry / "stat") or 0.0
     return total
+
+
+def _processes(file: str) -> Iterator[tuple[Path, bytes]]:
+    """Each live process's folder under /proc and its `file` (one that has gone is skipped)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                yield entry, (entry / file).read_bytes()
+            except OSError:
+                continue
 
 
 def thread_cpu_seconds(pid: int) -> dict[int, float]:

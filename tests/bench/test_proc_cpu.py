@@ -7,7 +7,10 @@ import sys
 import time
 from pathlib import Path
 
-from bench.proc_cpu import stat_cpu_seconds, tree_cpu_seconds
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from bench.proc_cpu import database_cpu_seconds, stat_cpu_seconds, tree_cpu_seconds
 
 _BUSY = "import time\nend = time.process_time() + 0.6\nwhile time.process_time() < end: pass\n"
 _PARENT = f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {_BUSY!r}])\n"
@@ -38,3 +41,18 @@ def test_a_process_that_is_gone_has_no_cpu_time() -> None:
         text=True,
     )
     assert tree_cpu_seconds(int(gone.stdout)) is None
+
+
+async def test_a_databases_backends_cpu_time_is_counted(postgres_url: str) -> None:
+    engine = create_async_engine(postgres_url)
+    database = make_url(postgres_url).database
+    assert database is not None
+    try:
+        async with engine.connect() as conn:
+            before = database_cpu_seconds(database)
+            # The backend, not this process, does the work.
+            await conn.execute(text("SELECT count(*) FROM generate_series(1, 5000000)"))
+            assert database_cpu_seconds(database) - before >= 0.05
+            assert database_cpu_seconds(database + "_other") == 0.0
+    finally:
+        await engine.dispose()
