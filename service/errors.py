@@ -101,6 +101,14 @@ class UserErased(ReplayDeskError):
     title = "Erased"
 
 
+class TooManyBatches(ReplayDeskError):
+    """An ingest key sends more than its share while processing catches up: send again later."""
+
+    status_code = 429
+    title = "Too many batches"
+    retry_after_seconds = 2
+
+
 class StorageUnavailable(ReplayDeskError):
     """The database, blob store or queue did not answer; nothing was acknowledged."""
 

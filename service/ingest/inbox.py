@@ -20,7 +20,7 @@ from isal import igzip
 
 from service.background_tasks import stop_task
 from service.clock import now_ms
-from service.errors import StorageUnavailable, UserErased
+from service.errors import StorageUnavailable, TooManyBatches, UserErased
 from service.ingest.body import IngestLimits, LiveConsent, decode_envelope, read_body
 from service.ingest.clock_skew import check_event_times
 from service.ingest.group_writer import _Grouped as Grouped
@@ -102,6 +102,11 @@ class BatchInbox:
         check_event_times([e.timestamp for e in envelope.events], sent_at, received_at)
         self._count_when_due()
         if self._behind():
+            if self._over_share(ingest_key):
+                raise TooManyBatches(
+                    "this ingest key sends more than its share while processing catches up;"
+                    " send the batch again later"
+                )
             await self._hold()
             # Held like a request in flight: its receive time is when it is taken (the lag
             # above is measured from it, and the clock offset counts time in flight anyway).
@@ -151,6 +156,13 @@ class BatchInbox:
             self._counted_at = time.monotonic()
             self._counting = asyncio.create_task(self._count_quietly())
         return self._counting if self._counting is not None and not self._counting.done() else None
+
+    def _over_share(self, ingest_key: str | None) -> bool:
+        """Whether the key (None: a configured one) has more batches waiting than an equal
+        share among the keys that have any: while processing is behind, a key that floods
+        ingest is refused (429) instead of holding the others' batches back with its own."""
+        by_key = self.backlog.by_key
+        return len(by_key) > 1 and by_key.get(ingest_key, 0) > self.backlog.waiting / len(by_key)
 
     def _behind(self) -> bool:
         oldest = self.backlog.oldest_received_at

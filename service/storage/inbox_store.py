@@ -9,7 +9,8 @@ it is taken. An erasure removes its subjects' rows (`forget`) with their session
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal, NamedTuple, TypeVar, cast
 
 from sqlalchemy import (
@@ -90,12 +91,14 @@ class InboxRow(NamedTuple):
 
 
 class InboxBacklog(NamedTuple):
-    """What the inbox holds: rows waiting, rows left alone after failing, and when the
-    oldest waiting one was received (milliseconds; None when none waits)."""
+    """What the inbox holds: rows waiting, rows left alone after failing, when the oldest
+    waiting one was received (milliseconds; None when none waits), and the rows waiting from
+    each ingest key that has any (None: the configured keys)."""
 
     waiting: int
     stuck: int
     oldest_received_at: int | None
+    by_key: Mapping[str | None, int] = MappingProxyType({})
 
 
 class InboxStore:
@@ -193,16 +196,26 @@ class InboxStore:
         await self._transactions.run(lambda conn: conn.execute(statement))
 
     async def backlog(self) -> InboxBacklog:
-        """Count the rows, waiting and left alone, and date the oldest waiting one."""
+        """Count the rows, waiting and left alone, date the oldest waiting one, and count the
+        waiting ones by ingest key (one statement, so the figures agree)."""
         waiting = inbox.c.failed_attempts < MAX_FAILED_ATTEMPTS
-        query = select(
-            func.count(),
-            func.count().filter(~waiting),
-            func.min(inbox.c.received_at).filter(waiting),
-        ).select_from(inbox)
+        query = (
+            select(
+                inbox.c.ingest_key,
+                func.count().filter(waiting),
+                func.count().filter(~waiting),
+                func.min(inbox.c.received_at).filter(waiting),
+            )
+            .select_from(inbox)
+            .group_by(inbox.c.ingest_key)
+        )
         async with self.engine.connect() as conn:
-            total, stuck, oldest = (await conn.execute(query)).one()
-        return InboxBacklog(total - stuck, stuck, oldest)
+            rows = list(await conn.execute(query))
+        by_key = {key: count for key, count, _, _ in rows if count}
+        oldest = min((first for *_, first in rows if first is not None), default=None)
+        return InboxBacklog(
+            sum(by_key.values()), sum(stuck for _, _, stuck, _ in rows), oldest, by_key
+        )
 
     # -- processing -----------------------------------------------------------------------
 

@@ -31,8 +31,10 @@ def problem_response(
 
 
 def _domain_error(_: Request[Any, Any, Any], exc: ReplayDeskError) -> Response[dict[str, Any]]:
-    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-    return problem_response(exc.status_code, exc.title, exc.detail, headers)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+    if (seconds := getattr(exc, "retry_after_seconds", None)) is not None:
+        headers["Retry-After"] = str(seconds)
+    return problem_response(exc.status_code, exc.title, exc.detail, headers or None)
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

@@ -21,6 +21,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from service.clock import now_ms
+from service.errors import TooManyBatches
 from service.ingest import inbox as inbox_module
 from service.ingest import processing
 from service.ingest.body import IngestLimits
@@ -212,12 +213,16 @@ async def test_two_processors_on_the_same_rows_store_each_batch_once(
     assert status == "duplicate"
 
 
-async def queue_one_received_seconds_ago(store: SessionStore, seconds: float) -> None:
+async def queue_one_received_seconds_ago(
+    store: SessionStore,
+    seconds: float,
+    session_id: str = "sess-late-0001",
+    ingest_key: str | None = None,
+) -> None:
     """A batch in the inbox that processing has not reached for `seconds`."""
     received_at = now_ms() - int(seconds * 1000)
-    late = InboxEntry(
-        "sess-late-0001", 0, None, received_at, None, gzip.compress(body("sess-late-0001", 0))
-    )
+    data = gzip.compress(body(session_id, 0))
+    late = InboxEntry(session_id, 0, None, received_at, None, data, ingest_key)
     assert await store.inbox.enqueue([late], [[]]) == ["written"]
 
 
@@ -253,6 +258,30 @@ async def test_a_batch_is_held_no_longer_than_the_limit(
     assert queued.status == "accepted"
     assert 0.5 <= time.monotonic() - started < 2.0
     assert (await store.inbox.backlog()).waiting == 2
+
+
+async def test_a_key_flooding_while_processing_is_behind_is_refused_and_the_others_held(
+    store: SessionStore, processors: tuple[BatchInbox, list[InboxProcessor]]
+) -> None:
+    inbox, workers = processors
+    for n in range(6):
+        await queue_one_received_seconds_ago(store, 5, f"sess-flood-{n:04d}", "key-flood")
+    await queue_one_received_seconds_ago(store, 5, "sess-other-0001", "key-other")
+    await inbox.refresh()
+    assert inbox.backlog.by_key == {"key-flood": 6, "key-other": 1}
+    with pytest.raises(TooManyBatches):
+        await inbox.ingest(body("sess-flood-0099", 0), None, LIMITS, None, "key-flood")
+    # Another key's batch waits for processing instead, and goes in once it caught up.
+    held = asyncio.ensure_future(
+        inbox.ingest(body("sess-other-0002", 0), None, LIMITS, None, "key-other")
+    )
+    await asyncio.sleep(0.3)
+    assert not held.done()
+    await drain(workers)
+    assert (await asyncio.wait_for(held, 1.0)).status == "accepted"
+    # Caught up, the flooding key is taken again.
+    queued = await inbox.ingest(body("sess-flood-0099", 0), None, LIMITS, None, "key-flood")
+    assert queued.status == "accepted"
 
 
 async def test_a_row_settled_late_never_takes_a_batch_queued_since(store: SessionStore) -> None:
