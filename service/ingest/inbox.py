@@ -150,12 +150,14 @@ class BatchInbox:
         await stop_task(self._counting)
 
     def _count_when_due(self, every: float = COUNT_SECONDS) -> asyncio.Task[None] | None:
-        """Start counting if the last count is older than `every`; the count under way."""
-        running = self._counting is not None and not self._counting.done()
-        if not running and time.monotonic() - self._counted_at >= every:
+        """Start counting if none is under way and the last is older than `every`; the count
+        under way, if any."""
+        if self._counting is None or self._counting.done():
+            if time.monotonic() - self._counted_at < every:
+                return None
             self._counted_at = time.monotonic()
             self._counting = asyncio.create_task(self._count_quietly())
-        return self._counting if self._counting is not None and not self._counting.done() else None
+        return self._counting
 
     def _over_share(self, ingest_key: str | None) -> bool:
         """Whether the key (None: a configured one) has more batches waiting than an equal
