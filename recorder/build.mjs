@@ -26,14 +26,32 @@ function withoutCanvasRecording(source) {
   return contents.replace(/^const jsContent = '.*';$/m, "const jsContent = '';");
 }
 
-const withoutRrwebCanvas = {
-  name: 'without-rrweb-canvas-recording',
+// rrweb's record() tells its replay-side virtual DOM nodes (rrdom) from real ones with
+// `instanceof BaseRRNode`, which keeps that class (~0.3 KB gzipped) in the bundle; none is ever
+// made while recording. An empty class answers the same `instanceof` for every real node.
+function withoutRRDomNode(source) {
+  const start = source.indexOf('\nclass BaseRRNode {\n');
+  const end = start < 0 ? -1 : source.indexOf('\n}\n', start);
+  const uses = source.match(/\bBaseRRNode\b/g)?.length;
+  const onlyInstanceof = source.match(/instanceof BaseRRNode\b/g)?.length === uses - 1;
+  if (end < 0 || !onlyInstanceof) return null;
+  return source.slice(0, start + 1) + 'class BaseRRNode {}\n' + source.slice(end + 3);
+}
+
+const withoutUnusedRrweb = {
+  name: 'without-unused-rrweb-code',
   setup(bundle) {
     bundle.onLoad({ filter: /@rrweb[\\/]record[\\/]dist[\\/]record\.js$/ }, async ({ path }) => {
-      const source = await readFile(path, 'utf8');
-      const contents = withoutCanvasRecording(source);
-      if (contents === null) console.warn('build: rrweb canvas recording code not recognised; kept');
-      return { contents: contents ?? source, loader: 'js' };
+      let contents = await readFile(path, 'utf8');
+      for (const [cut, what] of [
+        [withoutCanvasRecording, 'canvas recording code'],
+        [withoutRRDomNode, 'rrdom node class'],
+      ]) {
+        const shorter = cut(contents);
+        if (shorter === null) console.warn(`build: rrweb ${what} not recognised; kept`);
+        contents = shorter ?? contents;
+      }
+      return { contents, loader: 'js' };
     });
   },
 };
@@ -49,7 +67,7 @@ export const options = {
   sourcemap: 'external',
   minifySyntax: true,
   legalComments: 'none',
-  plugins: [withoutRrwebCanvas],
+  plugins: [withoutUnusedRrweb],
   logLevel: 'warning',
   write: false,
   outfile: here('../service/static/recorder.js'),

@@ -97,7 +97,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     asset_fetching: bool = True
     """Copy the stylesheets, fonts and images sessions reference (from the origins their
     ingest keys allow), so replays show them without the agent's browser asking the recorded
-    site. `off`: nothing is copied and replays show empty boxes instead, still asking no one."""
+    site. `off`: nothing is fetched (stylesheets the recorder sent inlined are still kept) and
+    replays show empty boxes instead, still asking no one."""
 
     viewer_frame_ancestors: str = "'none'"
     """CSP `frame-ancestors` of the replay page: who may embed it in a frame (e.g. your

@@ -32,11 +32,13 @@ import {
   sessionSampled,
   sessionStarted,
   sessionUser,
+  sentStylesheets,
   setSessionUser,
   touchSession,
   upcomingSeq,
 } from './session';
 import { load, randomId, save, SITE } from './storage';
+import { sendStylesheetsOnce } from './stylesheets';
 
 // rrweb's EventType values: importing the enum would bundle a module for three numbers.
 const FULL_SNAPSHOT = 2;
@@ -80,10 +82,16 @@ let pending: [string, unknown][] = [];
 let listeners: [EventTarget, string, (event: never) => void][] = [];
 let earlyStops: (() => void)[] = [];
 
+const linkOf = (id: number): HTMLLinkElement | null => {
+  const node = record.mirror.getNode(id);
+  return node instanceof HTMLLinkElement ? node : null;
+};
+
 function stringify(): void {
   clearTimeout(stringifyTimer);
   stringifyTimer = 0;
   for (const event of fresh) {
+    if (event.type === FULL_SNAPSHOT) sendStylesheetsOnce(event.data.node, sentStylesheets(), linkOf);
     const json = JSON.stringify(event);
     parts.push(json);
     bytes += json.length;

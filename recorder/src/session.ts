@@ -24,6 +24,8 @@ interface SessionState {
   user?: string | undefined;
   /** Set once an idle timeout ended the session; the next interaction starts a new one. */
   ended?: boolean;
+  /** Each stylesheet URL's text as sent in this session (stylesheets.ts). */
+  css?: Record<string, string | 0>;
 }
 
 interface Claim {
@@ -88,6 +90,8 @@ export const sessionId = (): string => state.id;
 export const sessionUser = (): string | undefined => state.user;
 export const sessionSampled = (): boolean => state.sampled;
 export const sessionEnded = (): boolean => !!state.ended;
+/** Kept with the session's state when the next batch is numbered. */
+export const sentStylesheets = (): Record<string, string | 0> => (state.css ||= {});
 
 /** Whether an interaction at `now` belongs to a new session. */
 export const sessionExpired = (now: number): boolean => !!state.ended || now - state.active >= idleTimeoutMs;

@@ -16,7 +16,7 @@ from isal import isal_zlib
 
 from service.assets.css_urls import css_references
 from service.assets.event_urls import absolute_asset_url, scan_events
-from service.assets.fetcher import AssetFetcher, FetchFailure
+from service.assets.fetcher import MAX_COPY_BYTES, AssetFetcher, Fetched, FetchFailure
 from service.assets.origin_policy import OriginPolicy
 from service.background_tasks import stop_task
 from service.clock import now_ms
@@ -76,9 +76,11 @@ class AssetCollector:
         max_session_bytes: int = _MAX_SESSION_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
         counted: Callable[[SessionAssetEntry], None] | None = None,
+        fetching: bool = True,
     ) -> None:
         """`origins`: the site origins of the ingest key that sent a session (None: a
-        configured key); `counted` sees each URL's recorded entry once per session (metrics)."""
+        configured key); `counted` sees each URL's recorded entry once per session (metrics);
+        `fetching` off: only the stylesheets recordings carry inlined are kept."""
         self.store = store
         self.blobs = blobs
         self.origins = origins
@@ -86,6 +88,7 @@ class AssetCollector:
         self.max_session_bytes = max_session_bytes
         self._transport = transport
         self._counted = counted
+        self.fetching = fetching
         self._task: asyncio.Task[None] | None = None
         self._urgent: set[asyncio.Task[None]] = set()
 
@@ -174,6 +177,7 @@ class AssetCollector:
         sources = await self.store.chunks_after(scan.session_id, scan.scanned_seq)
         page_href = scan.page_href
         first_seen: dict[str, int] = {}
+        inlined: dict[str, str] = {}
         at = now_ms()
         for source in sources:
             try:
@@ -189,14 +193,19 @@ class AssetCollector:
                 continue
             found = scan_events(events, page_href)
             page_href = found.page_href
+            seen = source.first_ts if source.first_ts is not None else at
             for url in found.urls:
-                first_seen.setdefault(url, source.first_ts if source.first_ts is not None else at)
+                first_seen.setdefault(url, seen)
+            for url, css in found.inlined.items():
+                first_seen.setdefault(url, seen)
+                inlined.setdefault(url, css)
         known = await self.store.known_url_hashes(
             scan.session_id, [url_hash(u) for u in first_seen]
         )
         wanted = [(u, ts) for u, ts in first_seen.items() if url_hash(u) not in known]
         entries, fetched_bytes = await self._copy(
             wanted,
+            inlined,
             fetcher,
             scan.fetched_bytes,
             await self.store.count_entries(scan.session_id),
@@ -219,6 +228,7 @@ class AssetCollector:
     async def _copy(
         self,
         wanted: list[tuple[str, int]],
+        inlined: dict[str, str],
         fetcher: AssetFetcher,
         fetched_bytes: int,
         known: int,
@@ -230,14 +240,15 @@ class AssetCollector:
         depth = 0
         budget = {"bytes": fetched_bytes}
 
-        async def one(url: str, seen: int) -> tuple[SessionAssetEntry, list[str]]:
+        async def one(url: str, seen: int) -> tuple[SessionAssetEntry | None, list[str]]:
             if (
                 known + len(entries) >= _MAX_SESSION_URLS
                 or budget["bytes"] >= self.max_session_bytes
             ):
                 return _entry(url, None, "over_budget", seen), []
-            async with gate:
-                outcome = await fetcher.fetch(url)
+            outcome = await self._inlined_or_fetched(url, inlined, fetcher, gate)
+            if outcome is None:
+                return None, []
             if isinstance(outcome, FetchFailure):
                 return _entry(url, None, outcome.status, seen), []
             if budget["bytes"] + len(outcome.data) > self.max_session_bytes:
@@ -267,7 +278,8 @@ class AssetCollector:
             results = await asyncio.gather(*(one(url, seen) for url, seen in level))
             next_level: list[tuple[str, int]] = []
             for (entry, nested), (_, seen) in zip(results, level, strict=True):
-                entries[entry.url] = entry
+                if entry is not None:
+                    entries[entry.url] = entry
                 if depth < _MAX_CSS_DEPTH:
                     next_level += [(u, seen) for u in nested]
             level = []
@@ -286,6 +298,25 @@ class AssetCollector:
         # Everything here is new to the session (copies recorded early are recorded again with
         # the rest, which changes nothing).
         return list(entries.values()), budget["bytes"]
+
+    async def _inlined_or_fetched(
+        self, url: str, inlined: dict[str, str], fetcher: AssetFetcher, gate: asyncio.Semaphore
+    ) -> Fetched | FetchFailure | None:
+        """A stylesheet the recorder sent inlined is copied from that text, without asking
+        the site (a stylesheet behind a login is copied too); the rest is fetched, unless
+        fetching is off (None: nothing to record)."""
+        css = inlined.get(url)
+        if css is not None:
+            data = css.encode("utf-8", "replace")
+            return (
+                FetchFailure("too_large")
+                if len(data) > MAX_COPY_BYTES
+                else Fetched("text/css", data)
+            )
+        if not self.fetching:
+            return None
+        async with gate:
+            return await fetcher.fetch(url)
 
     async def _drop_unrecorded(self, entries: list[SessionAssetEntry]) -> None:
         """The session went while it was scanned: delete the copies stored for it that no

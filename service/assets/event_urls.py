@@ -33,10 +33,12 @@ _LOADED_LINK_RELS = frozenset({"stylesheet"})
 
 
 class EventScan(msgspec.Struct, kw_only=True):
-    """What a scan found: absolute URLs in first-seen order, and the page it ended on."""
+    """What a scan found: absolute URLs in first-seen order, the page it ended on, and the
+    stylesheets the recorder inlined with their URL (URL -> CSS text, the first text of each)."""
 
     urls: list[str] = msgspec.field(default_factory=list)
     page_href: str | None = None
+    inlined: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 def absolute_asset_url(raw: str, base: str | None) -> str | None:
@@ -97,6 +99,11 @@ class _Scanner:
             if url is not None and url not in self._seen:
                 self._seen.add(url)
                 self.found.urls.append(url)
+
+    def inline(self, raw: object, css: str) -> None:
+        url = absolute_asset_url(raw, self.found.page_href) if isinstance(raw, str) else None
+        if url is not None:
+            self.found.inlined.setdefault(url, css)
 
     def css(self, text: object) -> None:
         if isinstance(text, str) and text:
@@ -174,11 +181,16 @@ class _Scanner:
         if isinstance(srcset, str):
             for url in srcset_urls(srcset):
                 self.add(url)
-        if tag == "link" and "_cssText" not in attributes:
+        css = attributes.get("_cssText")
+        if tag == "link" and css is None:
             rel = attributes.get("rel")
             if isinstance(rel, str) and _LOADED_LINK_RELS & set(rel.lower().split()):
                 self.add(attributes.get("href"))
-        self.css(attributes.get("_cssText"))
+        elif tag == "link" and isinstance(css, str):
+            # Inlined, and named by the recorder: later page views of the session name the URL
+            # alone and are replayed from this text (recorder/src/stylesheets.ts).
+            self.inline(attributes.get("href"), css)
+        self.css(css)
         style = attributes.get("style")
         if isinstance(style, str):
             self.css(style)

@@ -20,10 +20,10 @@ import msgspec
 from service.assets.origin_policy import OriginPolicy, address_kind
 from service.auth.keys import normalize_origin
 
-__all__ = ["AssetFetcher", "FetchFailure", "Fetched", "asset_content_type"]
+__all__ = ["MAX_COPY_BYTES", "AssetFetcher", "FetchFailure", "Fetched", "asset_content_type"]
 
 # No stylesheet, font or image a page needs is larger; a bigger file is not copied.
-_MAX_BYTES = 5 * 1024 * 1024
+MAX_COPY_BYTES = 5 * 1024 * 1024
 _CONNECT_SECONDS = 5.0
 _READ_SECONDS = 10.0
 # The whole fetch, redirects included: a server trickling bytes cannot hold a scan longer.
@@ -97,7 +97,7 @@ class AssetFetcher:
         self,
         policy: OriginPolicy,
         *,
-        max_bytes: int = _MAX_BYTES,
+        max_bytes: int = MAX_COPY_BYTES,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.policy = policy

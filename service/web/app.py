@@ -174,17 +174,18 @@ def create_app(settings: Settings, plugin_manager: pluggy.PluginManager | None =
                     )
                 )
                 stack.push_async_callback(stop_task, sweep)
-            if settings.asset_fetching:
-                # Each session's copies come from the origins of the key that sent it.
-                collector = AssetCollector(
-                    app.state.services.assets,
-                    blobs,
-                    app.state.services.keys.ingest_origins,
-                    counted=_asset_metrics(app.state.services.metrics),
-                )
-                collector.start()
-                app.state.asset_collector = collector
-                stack.push_async_callback(collector.close)
+            # Each session's copies come from the origins of the key that sent it; with
+            # fetching off, only the stylesheets recordings carry inlined are kept.
+            collector = AssetCollector(
+                app.state.services.assets,
+                blobs,
+                app.state.services.keys.ingest_origins,
+                counted=_asset_metrics(app.state.services.metrics),
+                fetching=settings.asset_fetching,
+            )
+            collector.start()
+            app.state.asset_collector = collector
+            stack.push_async_callback(collector.close)
             yield
 
     return Litestar(

@@ -28,6 +28,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 API_KEY = "browser-test-api-key-0123"
 INGEST_KEY = "browser-test-ingest-key"
 INGEST_PATH = "/api/v1/ingest"
+# The site's /site.css (a test may change it).
+SITE_CSS = ".brand{color:rgb(102, 51, 153)}"
 
 T = TypeVar("T")
 
@@ -169,6 +171,7 @@ class Site:
         self.before_init = ""
         self.after_init = ""
         self.csrf = "csrf-token-not-for-recording"
+        self.stylesheet = SITE_CSS
 
     def configure(self, user_id: str, **options: Any) -> None:
         """Pages record as `user_id` (none if empty) with these extra init options."""
@@ -180,8 +183,11 @@ class Site:
             **options,
         }
         self.before_init = self.after_init = ""
+        self.stylesheet = SITE_CSS
 
     def render(self, name: str) -> bytes | None:
+        if name == "site.css":
+            return self.stylesheet.encode()
         path = SITE_DIR / name
         if not path.is_file():
             return None
@@ -203,9 +209,12 @@ class Site:
 def _site_handler(site: Site) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body = site.render(self.path.split("?", 1)[0].lstrip("/"))
+            name = self.path.split("?", 1)[0].lstrip("/")
+            body = site.render(name)
             if body is None:
                 self._answer(404, b"not found", "text/plain")
+            elif name.endswith(".css"):
+                self._answer(200, body, "text/css")
             else:
                 self._answer(200, body, "text/html; charset=utf-8")
 

@@ -679,3 +679,58 @@ def test_the_demo_records_a_broken_checkout(page: Page, service: Service) -> Non
     events = json.dumps(service.events(str(session_id)))
     assert "5555" not in events and "demo.buyer" not in events
     assert '"label": "Apply coupon"' in events
+
+
+def linked_stylesheets(events: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The attributes of each full snapshot's `<link>`, in order."""
+    found = []
+    for event in events:
+        if event["type"] != FULL_SNAPSHOT:
+            continue
+        stack = [event["data"]["node"]]
+        while stack:
+            node = stack.pop()
+            stack.extend(node.get("childNodes", []))
+            if node.get("tagName") == "link":
+                found.append(node["attributes"])
+    return found
+
+
+def test_a_stylesheet_goes_out_once_per_session_and_again_when_it_changed(
+    page: Page, site: Site, service: Service
+) -> None:
+    site.configure(site.user_id, flushIntervalMs=300)
+    page.goto(site.url("styled.html"))
+    session_id = wait_for(lambda: session_id_of(page), what="a session")
+
+    def snapshots(count: int) -> list[dict[str, str]]:
+        # Each page load's snapshot, before the next load (a page left before its first frame
+        # takes none).
+        def arrived() -> list[dict[str, str]] | None:
+            links = linked_stylesheets(service.events(session_id))
+            return links if len(links) == count else None
+
+        return wait_for(arrived, what=f"page load {count}")
+
+    snapshots(1)
+    page.reload()
+    snapshots(2)
+    site.stylesheet = ".brand{color:rgb(0, 128, 0)}"
+    page.reload()
+    snapshots(3)
+    page.reload()
+    first, second, changed, after = snapshots(4)
+    url = site.url("site.css")
+    # The first page load carries the text and names it; the next names the URL alone.
+    assert first["href"] == url and "102, 51, 153" in first["_cssText"]
+    assert second == {"rel": "stylesheet", "href": url}
+    # A new text goes out inlined, and from then on every time: the service keeps the first.
+    assert changed["href"] == url and "0, 128, 0" in changed["_cssText"]
+    assert after == changed
+    # The service's copy of the URL is the text the first page load sent; the site, on
+    # loopback and not named by the key, was never asked for it by the service.
+    assets = service.get(f"/api/v1/sessions/{session_id}/assets?refresh=true").json()
+    copy = next(a for a in assets["assets"] if a["url"] == url)
+    assert copy["status"] == "stored"
+    served = service.get(f"/replay-assets/{session_id}/{copy['hash']}")
+    assert served.text == first["_cssText"]

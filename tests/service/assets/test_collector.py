@@ -365,18 +365,47 @@ async def test_expiry_removes_the_copies_too(
     assert asset_files(settings.data_dir) == set()
 
 
-async def test_fetching_off_copies_nothing(
+# What the recorder sends the first time a session's page loads a stylesheet: rrweb's text of it,
+# named by its URL. The site serves no such file (it might be behind a login).
+ACCOUNT_CSS = ".account{color:rebeccapurple;background:url(/bg.png)}"
+
+
+def inlined_link(node_id: int, origin: str) -> dict[str, Any]:
+    return tag(node_id, "link", href=origin + "/account.css", _cssText=ACCOUNT_CSS)
+
+
+async def test_a_stylesheet_sent_inlined_is_the_copy_for_page_views_that_name_it_later(
+    client: Any, shop: AssetSite
+) -> None:
+    o = shop.origin
+    await record(client, "sess-inlined-001", "alice", o, inlined_link(8, o))
+    later_page = tag(8, "link", rel="stylesheet", href=o + "/account.css")
+    await record(client, "sess-inlined-001", "alice", o, later_page, seq=1, ts=BASE_TS + 9000)
+    await collect(client)
+    copies = await asset_map(client, "sess-inlined-001", AUTH)
+    css = copies[o + "/account.css"]
+    assert (css["status"], css["content_type"]) == ("stored", "text/css")
+    served = await client.get(f"/replay-assets/sess-inlined-001/{css['hash']}", headers=AUTH)
+    assert served.content == ACCOUNT_CSS.encode()
+    # Its text was the copy: the site was not asked for it; what it loads was fetched.
+    assert "/account.css" not in shop.paths()
+    assert copies[o + "/bg.png"]["status"] == "stored"
+
+
+async def test_fetching_off_asks_no_site_and_keeps_only_inlined_stylesheets(
     tmp_path: Path, database_url: str, redis_url: str, shop: AssetSite
 ) -> None:
     off = make_settings(
         tmp_path, database_url, redis_url, ingest_origins=(shop.origin,), asset_fetching=False
     )
     async with AsyncTestClient(app=create_app(off)) as client:
-        await record(client, "sess-assets-001", "alice", shop.origin)
-        assert not hasattr(client.app.state, "asset_collector")
+        await record(client, "sess-assets-001", "alice", shop.origin, inlined_link(8, shop.origin))
+        await collect(client)
         answer = await client.get("/api/v1/sessions/sess-assets-001/assets", headers=AUTH)
         assert answer.json()["fetching"] is False
-        assert answer.json()["assets"] == []
+        assert [(e["url"], e["status"]) for e in answer.json()["assets"]] == [
+            (shop.origin + "/account.css", "stored")
+        ]
     assert shop.requests == []
 
 

@@ -85,7 +85,8 @@ def test_a_session_names_its_stylesheets_images_fonts_and_posters() -> None:
         {"type": 4, "timestamp": 1, "data": {"href": PAGE, "width": 800, "height": 600}},
         snapshot(
             element(10, "link", rel="stylesheet", href="/styles/site.css"),
-            # Inlined by rrweb: its rules are read, its href is not loaded by the replay.
+            # Inlined by rrweb and named by the recorder: its rules are read, its text is the
+            # copy for later page views that name the URL alone.
             element(
                 11,
                 "link",
@@ -170,6 +171,20 @@ def test_a_session_names_its_stylesheets_images_fonts_and_posters() -> None:
         "https://other.test/next/rel.png",
     ]
     assert found.page_href == "https://other.test/next/"
+    assert found.inlined == {"https://shop.test/inlined.css": "a{background:url(/i.png)}"}
+
+
+def test_a_stylesheet_inlined_twice_keeps_its_first_text_and_one_without_a_url_is_none() -> None:
+    found = scan_events(
+        [
+            {"type": 4, "timestamp": 1, "data": {"href": PAGE, "width": 8, "height": 6}},
+            snapshot(element(3, "link", href="/s.css", _cssText="a{}")),
+            snapshot(element(3, "link", href="/s.css", _cssText="b{}")),
+            snapshot(element(4, "link", _cssText="c{}"), element(5, "link", href="x", _cssText=1)),
+        ]
+    )
+    assert found.inlined == {"https://shop.test/s.css": "a{}"}
+    assert found.urls == []
 
 
 def test_a_scan_continues_from_the_page_an_earlier_batch_ended_on() -> None:
