@@ -24,6 +24,7 @@ from service.errors import StorageUnavailable, TooManyBatches, UserErased
 from service.ingest.body import IngestLimits, LiveConsent, decode_envelope, read_body
 from service.ingest.clock_skew import check_event_times
 from service.ingest.group_writer import _Grouped as Grouped
+from service.ingest.pacing import IngestPacer
 from service.sessions.erasure import ErasureKeys
 from service.storage.inbox_store import InboxBacklog, InboxEntry
 from service.storage.session_store import SessionStore
@@ -47,7 +48,9 @@ HELD_COUNT_SECONDS = 0.05
 # than acknowledgements running ahead until the backlog limit refuses everyone.
 LAG_LIMIT_SECONDS = 0.5
 # The longest one batch is held; it is queued then all the same (the backlog limit is the
-# hard stop), so a stalled worker delays acknowledgements, never loses them.
+# hard stop), so a stalled worker delays acknowledgements, never loses them. Short of the lag
+# limit, batches are paced instead (`IngestPacer`): each waits its turn at the rate the workers
+# store, which keeps the lag below the limit without making some clients wait long.
 MAX_HOLD_SECONDS = 5.0
 _ERASED = "recording for this user or session was erased and is refused"
 # ISA-L's fastest level: a body sent without gzip is kept compressed at little cost.
@@ -86,6 +89,8 @@ class BatchInbox:
         self.backlog = InboxBacklog(0, 0, None)
         self._counted_at = -COUNT_SECONDS
         self._counting: asyncio.Task[None] | None = None
+        self.pacer = IngestPacer()
+        self._queued_here = 0
 
     async def ingest(
         self,
@@ -100,7 +105,7 @@ class BatchInbox:
         data = read_body(body, content_encoding, limits)
         envelope = decode_envelope(data)
         check_event_times([e.timestamp for e in envelope.events], sent_at, received_at)
-        self._count_when_due()
+        self._count_when_due(HELD_COUNT_SECONDS if self.pacer.rate else COUNT_SECONDS)
         if self._behind():
             if self._over_share(ingest_key):
                 raise TooManyBatches(
@@ -108,7 +113,14 @@ class BatchInbox:
                     " send the batch again later"
                 )
             await self._hold()
-            # Held like a request in flight: its receive time is when it is taken (the lag
+            waited = True
+        else:
+            turn = self.pacer.delay(time.monotonic())
+            if turn:
+                await asyncio.sleep(min(turn, MAX_HOLD_SECONDS))
+            waited = turn > 0
+        if waited:
+            # Waited like a request in flight: its receive time is when it is taken (the lag
             # above is measured from it, and the clock offset counts time in flight anyway).
             received_at = now_ms()
         if self.backlog.waiting > MAX_WAITING_BATCHES:
@@ -143,6 +155,9 @@ class BatchInbox:
         """Count the inbox again (raises when the database does not answer)."""
         self.backlog = await self._store.inbox.backlog()
         self._counted_at = time.monotonic()
+        oldest = self.backlog.oldest_received_at
+        lag = 0.0 if oldest is None else max(0.0, (now_ms() - oldest) / 1000)
+        self.pacer.counted(self._counted_at, self.backlog, lag, self._queued_here)
 
     async def close(self) -> None:
         """Stop the task (pending calls are dropped and their clients retry)."""
@@ -196,6 +211,7 @@ class BatchInbox:
             )
         )
         written = [i for i, outcome in enumerate(outcomes) if outcome == "written"]
+        self._queued_here += len(written)
         if not written:
             return outcomes
         self._wake()

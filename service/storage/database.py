@@ -24,11 +24,13 @@ __all__ = [
     "alembic_config",
     "apply_sqlite_pragmas",
     "create_engine",
+    "create_sqlite_file",
     "current_revision",
     "head_revision",
     "is_embedded",
     "sqlite_file_url",
     "upgrade_database",
+    "use_write_ahead_log",
 ]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -127,8 +129,8 @@ def alembic_config(database_url: str) -> Config:
 def upgrade_database(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to `revision`. Call from synchronous code (CLI, test setup)."""
     if is_embedded(database_url):
-        _create_sqlite_file(database_url)
-        _use_write_ahead_log(database_url)
+        create_sqlite_file(database_url)
+        use_write_ahead_log(database_url)
     command.upgrade(alembic_config(database_url), revision)
 
 
@@ -147,7 +149,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
         return await connection.run_sync(read)
 
 
-def _use_write_ahead_log(database_url: str) -> None:
+def use_write_ahead_log(database_url: str | URL) -> None:
     """Put a SQLite file in WAL mode, which lets readers run beside the single writer.
 
     The mode is kept in the file, so this is done once, here, before the service runs: set
@@ -173,7 +175,7 @@ def sqlite_file_url(database_url: str | URL) -> URL | None:
     return url.set(drivername="sqlite")
 
 
-def _create_sqlite_file(database_url: str) -> None:
+def create_sqlite_file(database_url: str | URL) -> None:
     """Create a SQLite file's folder, and the file itself owner-only (0600): it holds the
     sessions, and event chunks until they are moved, and SQLite gives its write-ahead log the
     same mode. An existing file keeps its mode: the operator's choice."""

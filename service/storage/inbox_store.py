@@ -2,8 +2,10 @@
 
 The request path adds rows (`enqueue`, many batches in one transaction); processing workers
 take them oldest first (`take`), each worker the rows of its own shards, and delete each row
-in the transaction that writes its batch (`settle`), so a batch is stored once however often
-it is taken. An erasure removes its subjects' rows (`forget`) with their sessions.
+in the transaction that writes its batch (`settle`), or on a SQLite file right after it (the
+inbox is a file of its own there: `inbox_file.py`), so a batch is stored once however often
+it is taken. An erasure removes its subjects' rows (`forget`, `forget_queued`) with their
+sessions.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from service.storage.database import create_engine
+from service.storage.inbox_file import inbox_file_url, prepare_inbox_file
 from service.storage.models import ChunkRow, ErasureRow, IngestInboxRow
 from service.storage.transactions import TransactionRunner
 
@@ -92,21 +96,34 @@ class InboxRow(NamedTuple):
 
 class InboxBacklog(NamedTuple):
     """What the inbox holds: rows waiting, rows left alone after failing, when the oldest
-    waiting one was received (milliseconds; None when none waits), and the rows waiting from
-    each ingest key that has any (None: the configured keys)."""
+    waiting one was received (milliseconds; None when none waits), the rows waiting from
+    each ingest key that has any (None: the configured keys), and the newest row's id (ids are
+    never reused: rows ever queued, give or take those refused; None when the inbox is
+    empty)."""
 
     waiting: int
     stuck: int
     oldest_received_at: int | None
     by_key: Mapping[str | None, int] = MappingProxyType({})
+    newest_id: int | None = None
 
 
 class InboxStore:
     """All SQL about the ingest inbox."""
 
     def __init__(self, engine: AsyncEngine, transactions: TransactionRunner) -> None:
-        self.engine = engine
+        """`engine` and `transactions`: the database's. On a SQLite file the inbox opens its
+        own file beside it (`inbox_file.py`)."""
+        own_file = inbox_file_url(engine.url)
+        self.own_file = own_file is not None
+        self._database = transactions
         self._transactions = transactions
+        if own_file is not None:
+            prepare_inbox_file(engine.url)
+            # Its runner writes and reads through SQLite's own driver (the engine's pool is
+            # never used).
+            inbox_engine = create_engine(own_file.render_as_string(hide_password=False))
+            self._transactions = TransactionRunner(inbox_engine)
         dialect = engine.dialect.name
         self._locks_rows = dialect == "postgresql"
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -140,7 +157,12 @@ class InboxStore:
         """In one transaction: which entries are refused (a subject in `subject_hashes[i]` is
         erased) or stored already (one query for all), then the others queued; a (session_id,
         seq) already queued, or earlier in the same call, is a duplicate."""
-        return await self._transactions.run(self._enqueue, entries, subject_hashes)
+        if not self.own_file:
+            return await self._transactions.run(self._enqueue, entries, subject_hashes)
+        # The statuses from the database, the rows into the inbox file. A batch stored between
+        # the two is queued again, and its worker finds it stored: it is settled as a duplicate.
+        erased, stored = await self._database.read(self._statuses, entries, subject_hashes)
+        return await self._transactions.run(self._queue, entries, subject_hashes, erased, stored)
 
     def _enqueue(
         self,
@@ -148,6 +170,16 @@ class InboxStore:
         entries: Sequence[InboxEntry],
         subject_hashes: Sequence[Sequence[str]],
     ) -> list[EnqueueOutcome]:
+        erased, stored = self._statuses(conn, entries, subject_hashes)
+        return self._queue(conn, entries, subject_hashes, erased, stored)
+
+    def _statuses(
+        self,
+        conn: Connection,
+        entries: Sequence[InboxEntry],
+        subject_hashes: Sequence[Sequence[str]],
+    ) -> tuple[set[str], set[tuple[str, int]]]:
+        """The erased subjects among `subject_hashes`, and the entries stored already."""
         parameters = {
             "subjects": sorted({h for hashes in subject_hashes for h in hashes}),
             "keys": sorted({(e.session_id, e.seq) for e in entries}),
@@ -159,6 +191,16 @@ class InboxStore:
                 erased.add(session_or_subject)
             else:
                 stored.add((session_or_subject, seq))
+        return erased, stored
+
+    def _queue(
+        self,
+        conn: Connection,
+        entries: Sequence[InboxEntry],
+        subject_hashes: Sequence[Sequence[str]],
+        erased: set[str],
+        stored: set[tuple[str, int]],
+    ) -> list[EnqueueOutcome]:
         outcomes: list[EnqueueOutcome] = []
         rows: list[dict[str, Any]] = []
         firsts: dict[tuple[str, int], int] = {}
@@ -177,7 +219,7 @@ class InboxStore:
         inserted = {(s, q) for s, q in conn.execute(self._insert, rows)}
         # Stored since the first query (on SQLite that query ran before this transaction
         # took the write lock): the insert's transaction sees every commit before it.
-        if inserted:
+        if inserted and not self.own_file:
             found = conn.execute(self._stored, {"keys": sorted(inserted)})
             stored_now = {(session_id, seq) for session_id, seq in found}
             if stored_now:
@@ -205,16 +247,20 @@ class InboxStore:
                 func.count().filter(waiting),
                 func.count().filter(~waiting),
                 func.min(inbox.c.received_at).filter(waiting),
+                func.max(inbox.c.id),
             )
             .select_from(inbox)
             .group_by(inbox.c.ingest_key)
         )
-        async with self.engine.connect() as conn:
-            rows = list(await conn.execute(query))
-        by_key = {key: count for key, count, _, _ in rows if count}
-        oldest = min((first for *_, first in rows if first is not None), default=None)
+        rows = await self._transactions.read(lambda conn: list(conn.execute(query)))
+        by_key = {key: count for key, count, *_ in rows if count}
+        oldest = min((first for *_, first, _ in rows if first is not None), default=None)
         return InboxBacklog(
-            sum(by_key.values()), sum(stuck for _, _, stuck, _ in rows), oldest, by_key
+            sum(by_key.values()),
+            sum(stuck for _, _, stuck, *_ in rows),
+            oldest,
+            by_key,
+            max((newest for *_, newest in rows), default=None),
         )
 
     # -- processing -----------------------------------------------------------------------
@@ -251,8 +297,10 @@ class InboxStore:
         taken until that transaction ends: another worker on the same shards (a second
         replica's) takes others, and one that dies leaves its rows to the next. On SQLite a
         transaction kept open across `prepare` could not write once another process had
-        committed meanwhile, so the rows are read first and `settle` deletes only those still
-        there (another worker may have stored them meanwhile).
+        committed meanwhile, so the rows are read first; in an inbox file they are deleted
+        after `settle` has written their batches (another worker may have stored them
+        meanwhile: the database keeps each (session_id, seq) once), in an in-memory
+        database `settle` deletes only those still there.
         """
         query = self._page(worker, workers, limit)
         if self._locks_rows:
@@ -268,13 +316,19 @@ class InboxStore:
         if not rows:
             return 0, None
         work = prepare(rows)
-        return len(rows), await self._transactions.run(settle, work)
+        result = await self._database.run(settle, work)
+        if self.own_file:
+            # Stored (or found stored) first, then removed from the inbox file.
+            ids = {"ids": [row.id for row in rows]}
+            await self._transactions.run(lambda conn: conn.execute(self._settle, ids).all())
+        return len(rows), result
 
     def settle_rows(self, conn: Connection, row_ids: Sequence[int]) -> set[int]:
         """Delete these rows in the caller's transaction; return the ids that were there
-        (the caller writes those rows' batches, and only those)."""
-        if not row_ids:
-            return set()
+        (the caller writes those rows' batches, and only those). An inbox file's rows are
+        all written, and deleted after the caller's transaction (`take`)."""
+        if not row_ids or self.own_file:
+            return set(row_ids)
         return set(conn.execute(self._settle, {"ids": list(row_ids)}).scalars())
 
     async def note_failure(self, row_id: int) -> None:
@@ -292,18 +346,42 @@ class InboxStore:
         self, conn: AsyncConnection, session_ids: Sequence[str], user_id: str | None
     ) -> None:
         """Remove the queued batches of these sessions and of this user, in `conn`'s
-        transaction (an erasure's)."""
-        for start in range(0, len(session_ids), _PARAMETERS_PER_STATEMENT):
-            part = list(session_ids[start : start + _PARAMETERS_PER_STATEMENT])
-            await conn.execute(delete(inbox).where(inbox.c.session_id.in_(part)))
-        if user_id is not None:
-            await conn.execute(delete(inbox).where(inbox.c.user_id == user_id))
+        transaction (an erasure's), where the inbox is in the database (see `forget_queued`)."""
+        if not self.own_file:
+            for statement in _forgetting(session_ids, user_id):
+                await conn.execute(statement)
+
+    async def forget_queued(self, session_ids: Sequence[str], user_id: str | None) -> None:
+        """Where the inbox is a file of its own: remove the queued batches of these sessions and
+        of this user, after the erasure's transaction recorded its tombstones (a batch queued
+        meanwhile finds them: `BatchInbox`)."""
+        if self.own_file:
+            statements = _forgetting(session_ids, user_id)
+            await self._transactions.run(lambda conn: [conn.execute(s) for s in statements])
+
+    async def truncate_log(self) -> bool:
+        """Cut an inbox file's write-ahead log (see `TransactionRunner.truncate_log`)."""
+        return await self._transactions.truncate_log() if self.own_file else True
+
+    def dispose(self) -> None:
+        """Close an inbox file's connections."""
+        if self.own_file:
+            self._transactions.dispose()
 
     async def queued_session_ids(self, user_id: str) -> list[str]:
         """Sessions with a queued batch sent under this user ID."""
         query = select(inbox.c.session_id).where(inbox.c.user_id == user_id).distinct()
-        async with self.engine.connect() as conn:
-            return list((await conn.execute(query)).scalars())
+        return await self._transactions.read(lambda conn: list(conn.execute(query).scalars()))
+
+
+def _forgetting(session_ids: Sequence[str], user_id: str | None) -> list[Any]:
+    statements: list[Any] = []
+    for start in range(0, len(session_ids), _PARAMETERS_PER_STATEMENT):
+        part = list(session_ids[start : start + _PARAMETERS_PER_STATEMENT])
+        statements.append(delete(inbox).where(inbox.c.session_id.in_(part)))
+    if user_id is not None:
+        statements.append(delete(inbox).where(inbox.c.user_id == user_id))
+    return statements
 
 
 def _rows(result: Any) -> list[InboxRow]:

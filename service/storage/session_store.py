@@ -186,6 +186,7 @@ class SessionStore:
     def dispose(self) -> None:
         """Close the connections the store opened beside its engine (not the engine itself)."""
         self._transactions.dispose()
+        self.inbox.dispose()
 
     # -- ingest ---------------------------------------------------------------------------
 
@@ -665,8 +666,9 @@ class SessionStore:
         With `user_id`, ticket attachment records forget that user too. With tombstones or
         `user_id` (an erasure, not an expiry) their batches still in the ingest inbox go too.
         """
+        erasing = bool(tombstones) or user_id is not None
         async with self.engine.begin() as conn:
-            if tombstones or user_id is not None:
+            if erasing:
                 await self.inbox.forget(conn, session_ids, user_id)
             await self._delete_sessions(conn, session_ids)
             if user_id is not None:
@@ -676,11 +678,15 @@ class SessionStore:
                     .values(user_id=None)
                 )
             await self._insert_tombstones(conn, tombstones, at, "session")
+        if erasing:
+            await self.inbox.forget_queued(session_ids, user_id)
 
     async def truncate_log(self) -> bool:
-        """On a SQLite file, leave no old page version (deleted rows) in the write-ahead log;
-        False when the log stayed busy (see `TransactionRunner.truncate_log`)."""
-        return await self._transactions.truncate_log()
+        """On a SQLite file, leave no old page version (deleted rows) in the write-ahead log,
+        the inbox file's too; False when a log stayed busy (see
+        `TransactionRunner.truncate_log`)."""
+        database = await self._transactions.truncate_log()
+        return await self.inbox.truncate_log() and database
 
     async def add_tombstones(
         self, tombstones: Sequence[str], at: int, kind: TombstoneKind | None = None

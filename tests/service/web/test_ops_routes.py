@@ -228,6 +228,7 @@ async def test_batches_that_wait_for_processing_are_reported(settings: Settings)
     workers do not keep up."""
     from sqlalchemy import insert
 
+    from service.storage.inbox_file import inbox_file_url
     from service.storage.models import IngestInboxRow
 
     workers = msgspec.structs.replace(settings, processing_workers=1)
@@ -235,7 +236,11 @@ async def test_batches_that_wait_for_processing_are_reported(settings: Settings)
         healthy = (await client.get("/health")).json()
         assert healthy["checks"]["processing"] == "ok"
         assert healthy["inbox"] == {"waiting": 0, "stuck": 0, "oldest_waiting_seconds": 0}
-        engine = create_engine(settings.database_url)
+        # The inbox: a file of its own beside a SQLite database, a table of PostgreSQL's.
+        inbox_url = inbox_file_url(settings.database_url)
+        engine = create_engine(
+            inbox_url.render_as_string(hide_password=False) if inbox_url else settings.database_url
+        )
         an_hour_ago = int(time.time() * 1000) - 3_600_000
         async with engine.begin() as conn:
             await conn.execute(
