@@ -23,12 +23,15 @@ from bench import (
     ticket_throughput,
 )
 from bench.concurrency_sweep import run_concurrency_sweep
+from bench.ingest_ab import run_ingest_ab
 from bench.ingest_stages import run_ingest_stages
 from bench.profile_ingest import run_ingest_profile
 from bench.replay_fidelity import run_fidelity_benchmark
 from bench.viewer_first_frame import run_viewer_benchmark
 
 BENCHMARKS = ("ingest", "lookup", "viewer", "fidelity", "recorder", "tickets", "errors", "live")
+# Run only when named: ingest diagnostics, and ingest before and after a change.
+_DIAGNOSTICS = ("profile", "ingest-ab")
 # These print their own figures as they go; their report line only names them.
 _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
     "recorder": (
@@ -43,7 +46,9 @@ _PRINTING: dict[str, tuple[Callable[[bool], None], ...]] = {
 }
 
 
-def _runner(name: str, quick: bool) -> Callable[[], Awaitable[str]]:
+def _runner(name: str, quick: bool, against: str) -> Callable[[], Awaitable[str]]:
+    if name == "ingest-ab":
+        return lambda: run_ingest_ab(against, quick)
     if name == "ingest":
         config = ingest_throughput.QUICK if quick else ingest_throughput.FULL
         return lambda: ingest_throughput.run_ingest_benchmark(config)
@@ -72,14 +77,15 @@ async def _run_printing(name: str, quick: bool) -> str:
     return f"({name}: figures printed above)"
 
 
-async def _main(names: list[str], quick: bool) -> None:
+async def _main(names: list[str], quick: bool, against: str) -> None:
     reports = []
     started = time.perf_counter()
     load_before = os.getloadavg()[0]
     for name in names:
         print(f"== {name} ==", flush=True)
-        reports.append(await _runner(name, quick)())
-    mode = "diagnostics" if names == ["profile"] else "quick" if quick else "full"
+        reports.append(await _runner(name, quick, against)())
+    diagnostics = set(names) <= set(_DIAGNOSTICS)
+    mode = "diagnostics" if diagnostics else "quick" if quick else "full"
     print()
     print(
         f"ReplayDesk benchmarks ({mode}), {date.today().isoformat()}, "
@@ -98,16 +104,23 @@ def main() -> None:
     parser.add_argument(
         "benchmarks",
         nargs="*",
-        metavar="{ingest,lookup,viewer,fidelity,recorder,tickets,errors,live,profile}",
-        help="which to run (default: all but profile); profile: ingest diagnostics",
+        metavar="{ingest,lookup,viewer,fidelity,recorder,tickets,errors,live,profile,ingest-ab}",
+        help="which to run (default: all but profile and ingest-ab); profile: ingest"
+        " diagnostics; ingest-ab: ingest at another commit and in this working tree, alternated",
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument(
+        "--against",
+        default="HEAD",
+        metavar="REV",
+        help="ingest-ab: the commit to compare this working tree with (default HEAD)",
+    )
     args = parser.parse_args()
-    unknown = sorted(set(args.benchmarks) - {*BENCHMARKS, "profile"})
+    unknown = sorted(set(args.benchmarks) - {*BENCHMARKS, *_DIAGNOSTICS})
     if unknown:
-        choices = ", ".join((*BENCHMARKS, "profile"))
+        choices = ", ".join((*BENCHMARKS, *_DIAGNOSTICS))
         parser.error(f"unknown benchmark {unknown[0]!r}; choose from {choices}")
-    asyncio.run(_main(args.benchmarks or list(BENCHMARKS), args.quick))
+    asyncio.run(_main(args.benchmarks or list(BENCHMARKS), args.quick, args.against))
 
 
 if __name__ == "__main__":

@@ -76,17 +76,17 @@ FULL = IngestConfig(rounds=6, wide_rounds=2, sessions_rounds=2, round_seconds=5,
 QUICK = IngestConfig(rounds=2, wide_rounds=1, sessions_rounds=1, round_seconds=3, warmup_seconds=1)
 
 
-class _Server(msgspec.Struct, kw_only=True):
+class RigServer(msgspec.Struct, kw_only=True):
     name: str
     process: ServerProcess
     database_url: str | None  # None: the baseline, which stores nothing to check
 
 
-class _Rig(msgspec.Struct, kw_only=True):
+class Rig(msgspec.Struct, kw_only=True):
     """What every round needs: wrk, the servers, the templates, a scratch folder."""
 
     wrk: str
-    servers: list[_Server]
+    servers: list[RigServer]
     templates: list[SessionTemplate]
     workdir: Path
     config: IngestConfig
@@ -94,13 +94,13 @@ class _Rig(msgspec.Struct, kw_only=True):
     build_seconds: float = 0.0
 
 
-async def _start_servers(stack: contextlib.AsyncExitStack, workdir: Path) -> list[_Server]:
+async def _start_servers(stack: contextlib.AsyncExitStack, workdir: Path) -> list[RigServer]:
     baseline_dir = workdir / "baseline"
     baseline_dir.mkdir()
     arguments = ["baseline", "--data-dir", str(baseline_dir)]
     print("  baseline: starting", flush=True)
     process = await stack.enter_async_context(ServerProcess(arguments, workdir / "baseline.log"))
-    servers = [_Server(name="baseline", process=process, database_url=None)]
+    servers = [RigServer(name="baseline", process=process, database_url=None)]
     databases: list[tuple[str, contextlib.AbstractAsyncContextManager[str]]] = [
         ("replaydesk", sqlite_database(workdir / "replaydesk-db"))
     ]
@@ -117,7 +117,7 @@ async def _start_servers(stack: contextlib.AsyncExitStack, workdir: Path) -> lis
         print(f"  {name}: starting", flush=True)
         arguments = replaydesk_arguments("replaydesk", data_dir, database_url)
         process = await stack.enter_async_context(ServerProcess(arguments, workdir / f"{name}.log"))
-        servers.append(_Server(name=name, process=process, database_url=database_url))
+        servers.append(RigServer(name=name, process=process, database_url=database_url))
     return servers
 
 
@@ -127,7 +127,9 @@ def open_sessions(config: IngestConfig, in_flight: int) -> int:
     return config.threads * max(MIN_OPEN_SESSIONS, 2 * math.ceil(in_flight / config.threads))
 
 
-async def _build(rig: _Rig, tag: str, in_flight: int, seconds: int, sessions: int) -> RequestSet:
+async def build_requests(
+    rig: Rig, tag: str, in_flight: int, seconds: int, sessions: int
+) -> RequestSet:
     threads = rig.config.threads
     expected = rig.fastest_rate * (seconds + STOP_SLACK_SECONDS) * REQUEST_MARGIN
     per_thread = max(MIN_REQUESTS_PER_THREAD, math.ceil(expected / threads) + in_flight)
@@ -146,8 +148,8 @@ async def _build(rig: _Rig, tag: str, in_flight: int, seconds: int, sessions: in
     return requests
 
 
-async def _send(
-    rig: _Rig, server: _Server, requests: RequestSet, in_flight: int, seconds: int
+async def send_round(
+    rig: Rig, server: RigServer, requests: RequestSet, in_flight: int, seconds: int
 ) -> WrkRun:
     return await asyncio.to_thread(
         run_wrk,
@@ -172,9 +174,9 @@ def _postgres_database(database_url: str | None) -> str | None:
 
 
 async def _round(
-    rig: _Rig, server: _Server, requests: RequestSet, number: int, in_flight: int, sessions: int
+    rig: Rig, server: RigServer, requests: RequestSet, number: int, in_flight: int, sessions: int
 ) -> RoundRun:
-    run = await _send(rig, server, requests, in_flight, rig.config.round_seconds)
+    run = await send_round(rig, server, requests, in_flight, rig.config.round_seconds)
     ended = time.monotonic()
     visibility = deferred = None
     if server.database_url is not None:
@@ -221,15 +223,17 @@ async def _round(
     )
 
 
-async def _warm_up(rig: _Rig) -> dict[str, float]:
+async def warm_up(rig: Rig) -> dict[str, float]:
     """Each server's first requests, not measured; the fastest ReplayDesk rate sizes the rounds'
     requests."""
     seconds = rig.config.warmup_seconds
     in_flight = rig.config.in_flight
-    requests = await _build(rig, "warm", in_flight, seconds, open_sessions(rig.config, in_flight))
+    requests = await build_requests(
+        rig, "warm", in_flight, seconds, open_sessions(rig.config, in_flight)
+    )
     rates = {}
     for server in rig.servers:
-        run = await _send(rig, server, requests, rig.config.in_flight, seconds)
+        run = await send_round(rig, server, requests, rig.config.in_flight, seconds)
         rates[server.name] = run.result.batches_per_second
         if server.database_url is not None:
             await journal_drained(server.database_url)
@@ -239,7 +243,7 @@ async def _warm_up(rig: _Rig) -> dict[str, float]:
     return rates
 
 
-async def _rounds(rig: _Rig) -> tuple[list[RoundRun], list[RequestSet]]:
+async def _rounds(rig: Rig) -> tuple[list[RoundRun], list[RequestSet]]:
     config = rig.config
     runs: list[RoundRun] = []
     sets: list[RequestSet] = []
@@ -253,7 +257,7 @@ async def _rounds(rig: _Rig) -> tuple[list[RoundRun], list[RequestSet]]:
         for index in range(count):
             number += 1
             tag = f"r{number:02d}"
-            requests = await _build(rig, tag, in_flight, config.round_seconds, sessions)
+            requests = await build_requests(rig, tag, in_flight, config.round_seconds, sessions)
             # Alternated: the baseline goes first, then last, then first again.
             order = rig.servers if index % 2 == 0 else rig.servers[::-1]
             for server in order:
@@ -276,10 +280,10 @@ async def run_ingest_benchmark(config: IngestConfig) -> str:
         try:
             async with contextlib.AsyncExitStack() as stack:
                 servers = await _start_servers(stack, workdir)
-                rig = _Rig(
+                rig = Rig(
                     wrk=wrk, servers=servers, templates=templates, workdir=workdir, config=config
                 )
-                warmup = await _warm_up(rig)
+                warmup = await warm_up(rig)
                 runs, sets = await _rounds(rig)
         finally:
             await asyncio.to_thread(flush_bench_redis)

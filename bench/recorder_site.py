@@ -239,6 +239,12 @@ def _collector_handler(collector: Collector) -> type[BaseHTTPRequestHandler]:
             self._reply(*collector.answer(path))
 
         def _reply(self, status: int, body: bytes, media_type: str) -> None:
+            # A page that left (a beacon, an upload cut off by navigation) takes no answer; what
+            # it sent was logged before.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self._send(status, body, media_type)
+
+        def _send(self, status: int, body: bytes, media_type: str) -> None:
             self.send_response(status)
             # Every recorder's uploads are cross-origin; the collector lets them all through.
             origin = self.headers.get("Origin")

@@ -27,8 +27,10 @@ class ServerProcess:
     Use it as `async with ServerProcess(...) as server:`; the child is stopped on the way out.
     """
 
-    def __init__(self, arguments: list[str], log_path: Path) -> None:
+    def __init__(self, arguments: list[str], log_path: Path, root: Path = ROOT) -> None:
+        """`root`: the checkout whose code the child runs (another one's, to compare two)."""
         self.port = free_port()
+        self._root = root
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self._arguments = ["-m", "bench.ingest_server", *arguments, "--port", str(self.port)]
@@ -38,7 +40,11 @@ class ServerProcess:
         """Launch the child and wait until `GET /health` answers 200."""
         with self.log_path.open("wb") as log:
             self._process = await asyncio.create_subprocess_exec(
-                sys.executable, *self._arguments, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+                sys.executable,
+                *self._arguments,
+                cwd=self._root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
         try:
             await self._wait_ready(self._process)

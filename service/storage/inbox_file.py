@@ -12,9 +12,10 @@ their rows after, so a worker stopped between the two takes the rows again and f
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import cast
 
-from sqlalchemy import URL, Engine, Table, delete, insert, make_url, select
+from sqlalchemy import URL, Engine, Table, delete, insert, inspect, make_url, select
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.pool import NullPool
 from sqlalchemy.schema import CreateIndex, CreateTable
@@ -52,7 +53,8 @@ def prepare_inbox_file(database_url: str | URL) -> None:
     is finished by the next."""
     url = inbox_file_url(database_url)
     main_url = sqlite_file_url(database_url)
-    if url is None or main_url is None:
+    if url is None or main_url is None or not Path(str(main_url.database)).exists():
+        # No database yet (it is made, owner-only, when it is migrated): nothing to open.
         return
     create_sqlite_file(url)
     use_write_ahead_log(url)
@@ -72,6 +74,9 @@ def prepare_inbox_file(database_url: str | URL) -> None:
 
 
 def _move_rows(source: Engine, target: Engine) -> None:
+    with source.connect() as conn:
+        if not inspect(conn).has_table(inbox.name):
+            return  # a database not migrated yet: the service says so when it starts
     columns = [c for c in inbox.columns if c.name != "id"]
     page = select(inbox.c.id, *columns).order_by(inbox.c.id).limit(_MOVE_ROWS)
     while True:

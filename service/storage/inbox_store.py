@@ -154,9 +154,10 @@ class InboxStore:
     async def enqueue(
         self, entries: Sequence[InboxEntry], subject_hashes: Sequence[Sequence[str]]
     ) -> list[EnqueueOutcome]:
-        """In one transaction: which entries are refused (a subject in `subject_hashes[i]` is
-        erased) or stored already (one query for all), then the others queued; a (session_id,
-        seq) already queued, or earlier in the same call, is a duplicate."""
+        """Which entries are refused (a subject in `subject_hashes[i]` is erased) or stored
+        already (one query for all), then the others queued, in one transaction (on SQLite: a
+        read of the database, then one transaction of the inbox file); a (session_id, seq)
+        already queued, or earlier in the same call, is a duplicate."""
         if not self.own_file:
             return await self._transactions.run(self._enqueue, entries, subject_hashes)
         # The statuses from the database, the rows into the inbox file. A batch stored between
