@@ -24,6 +24,8 @@ class ReplayDeskError(Exception):
 
     status_code = 500
     title = "Internal error"
+    # Seconds a client should wait before sending again (a `Retry-After` header); None: none.
+    retry_after_seconds: int | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

@@ -182,7 +182,7 @@ class _Scanner:
             for url in srcset_urls(srcset):
                 self.add(url)
         css = attributes.get("_cssText")
-        if tag == "link" and css is None:
+        if tag == "link" and "_cssText" not in attributes:
             rel = attributes.get("rel")
             if isinstance(rel, str) and _LOADED_LINK_RELS & set(rel.lower().split()):
                 self.add(attributes.get("href"))

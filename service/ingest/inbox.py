@@ -155,9 +155,7 @@ class BatchInbox:
         """Count the inbox again (raises when the database does not answer)."""
         self.backlog = await self._store.inbox.backlog()
         self._counted_at = time.monotonic()
-        oldest = self.backlog.oldest_received_at
-        lag = 0.0 if oldest is None else max(0.0, (now_ms() - oldest) / 1000)
-        self.pacer.counted(self._counted_at, self.backlog, lag, self._queued_here)
+        self.pacer.counted(self._counted_at, self.backlog, self._lag(), self._queued_here)
 
     async def close(self) -> None:
         """Stop the task (pending calls are dropped and their clients retry)."""
@@ -181,9 +179,13 @@ class BatchInbox:
         by_key = self.backlog.by_key
         return len(by_key) > 1 and by_key.get(ingest_key, 0) > self.backlog.waiting / len(by_key)
 
-    def _behind(self) -> bool:
+    def _lag(self) -> float:
+        """Seconds since the oldest waiting batch was received (0 when none waits)."""
         oldest = self.backlog.oldest_received_at
-        return oldest is not None and now_ms() - oldest > LAG_LIMIT_SECONDS * 1000
+        return 0.0 if oldest is None else max(0.0, (now_ms() - oldest) / 1000)
+
+    def _behind(self) -> bool:
+        return self._lag() > LAG_LIMIT_SECONDS
 
     async def _hold(self) -> None:
         """Wait while processing is behind, at most `MAX_HOLD_SECONDS`; the batches held share

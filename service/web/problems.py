@@ -32,8 +32,8 @@ def problem_response(
 
 def _domain_error(_: Request[Any, Any, Any], exc: ReplayDeskError) -> Response[dict[str, Any]]:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
-    if (seconds := getattr(exc, "retry_after_seconds", None)) is not None:
-        headers["Retry-After"] = str(seconds)
+    if exc.retry_after_seconds is not None:
+        headers["Retry-After"] = str(exc.retry_after_seconds)
     return problem_response(exc.status_code, exc.title, exc.detail, headers or None)
 
 
