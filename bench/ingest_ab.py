@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.figures import format_table
+from bench.ingest_report import cpu_ms_per_batch, round_verdict
 from bench.ingest_requests import session_templates
 from bench.ingest_servers import (
     flush_bench_redis,
@@ -35,7 +36,7 @@ from bench.ingest_throughput import (
     warm_up,
 )
 from bench.server_process import ROOT, ServerProcess
-from bench.wrk_results import round_problems
+from bench.wrk_results import VALIDITY_RULES, round_problems
 from bench.wrk_runner import WrkUnavailable, ensure_wrk
 
 __all__ = ["run_ingest_ab"]
@@ -110,25 +111,21 @@ async def _rounds(rig: Rig) -> tuple[list[list[str]], dict[str, list[float]]]:
             run = await send_round(rig, server, requests, config.in_flight, config.round_seconds)
             assert server.database_url is not None
             await journal_drained(server.database_url)
-            problems = round_problems(run.result, run.cpu)
-            acked = max(1, run.result.accepted)
-            serving = (run.cpu.serving or 0.0) / acked * 1000
-            processing = ((run.cpu.server or 0.0) - (run.cpu.serving or 0.0)) / acked * 1000
-            latency = run.result.latency_us
-            busiest = max(run.cpu.generator_threads, default=0.0) / max(run.cpu.seconds, 1e-9)
+            result, cpu = run.result, run.cpu
+            problems = round_problems(result, cpu)
             if not problems:
-                rates[server.name].append(run.result.batches_per_second)
+                rates[server.name].append(result.batches_per_second)
             rows.append(
                 [
                     str(number + 1),
                     server.name,
-                    f"{run.result.batches_per_second:.0f}",
-                    f"{latency.p50 / 1000:.1f}",
-                    f"{latency.p99 / 1000:.1f}",
-                    f"{serving:.2f}",
-                    f"{processing:.2f}",
-                    f"{100 * busiest:.0f}%",
-                    "ok" if not problems else "INVALID: " + "; ".join(problems),
+                    f"{result.batches_per_second:.0f}",
+                    f"{result.latency_us.p50 / 1000:.1f}",
+                    f"{result.latency_us.p99 / 1000:.1f}",
+                    cpu_ms_per_batch(result, cpu, cpu.serving),
+                    cpu_ms_per_batch(result, cpu, cpu.processing),
+                    f"{cpu.busiest_generator_thread:.0%}",
+                    round_verdict(problems, cpu),
                 ]
             )
         shutil.rmtree(requests.directory)
@@ -151,8 +148,7 @@ def _report(
         f" tree (after); wrk, {config.in_flight} in flight, {config.rounds} alternated rounds of"
         f" {config.round_seconds} s, the same requests for both in a round ({seconds:.0f} s)",
         table,
-        "a round is invalid (and left out below) when wrk set the rate (a thread over 80% busy),"
-        " an answer was not 202, or a request was repeated or missing (bench/wrk_results.py)",
+        VALIDITY_RULES,
     ]
     pairs = list(zip(before, after, strict=False))
     if before and after:

@@ -15,9 +15,11 @@ from bench.wrk_results import VALIDITY_RULES, CpuWindow, WrkResult, round_warnin
 __all__ = [
     "TARGET_RATIO_TO_BASELINE",
     "RoundRun",
+    "cpu_ms_per_batch",
     "ingest_report",
     "not_run_report",
     "round_ratios",
+    "round_verdict",
 ]
 
 TARGET_RATIO_TO_BASELINE = 0.8
@@ -84,8 +86,9 @@ def _cores(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
-def _ms_per_batch(run: RoundRun, seconds: float | None) -> str:
-    batches = run.result.batches_per_second * run.cpu.seconds
+def cpu_ms_per_batch(result: WrkResult, cpu: CpuWindow, seconds: float | None) -> str:
+    """CPU `seconds` of the round's CPU window per batch acknowledged in it, in ms."""
+    batches = result.batches_per_second * cpu.seconds
     if seconds is None or not batches:
         return "-"
     return f"{seconds / batches * 1000:.2f}"
@@ -104,8 +107,8 @@ def _round_row(run: RoundRun) -> list[str]:
         _ms(latency.p99),
         _ms(latency.max),
         str(run.sessions),
-        _ms_per_batch(run, cpu.serving),
-        _ms_per_batch(run, cpu.processing) if run.server != BASELINE else "-",
+        cpu_ms_per_batch(result, cpu, cpu.serving),
+        cpu_ms_per_batch(result, cpu, cpu.processing) if run.server != BASELINE else "-",
         _cores(cpu.server_cores),
         _cores(cpu.database_cores),
         _share(cpu.server_loop_share),
@@ -113,14 +116,15 @@ def _round_row(run: RoundRun) -> list[str]:
         _cores(cpu.generator_cores),
         _share(cpu.machine_idle_share),
         _cores(cpu.others_cores),
-        _verdict(run),
+        round_verdict(run.problems, run.cpu),
     ]
 
 
-def _verdict(run: RoundRun) -> str:
-    if not run.valid:
-        return "INVALID: " + "; ".join(run.problems)
-    return "; ".join(["ok", *round_warnings(run.cpu)])
+def round_verdict(problems: Sequence[str], cpu: CpuWindow) -> str:
+    """A round's verdict column: INVALID and why, or ok with what made the machine busy."""
+    if problems:
+        return "INVALID: " + "; ".join(problems)
+    return "; ".join(["ok", *round_warnings(cpu)])
 
 
 ROUND_HEADER = [
